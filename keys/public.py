@@ -1,0 +1,204 @@
+"""Public keys as typed objects, read from and written to JWK (RFC 7517).
+
+A new key type (SM2, an X.509 certificate) is one new subclass registered with `register`:
+the trust list, the store and the verifier only ever talk to `PublicKey`."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from keys.algorithms import EDDSA, ES256, require_allowed
+from keys.encoding import b64url_decode, b64url_encode, canonical_json
+from keys.errors import KeyMaterialError
+
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+# Ed25519: y coordinates (mod p) of the eight small-order points (orders 1, 2, 4, 8). A public key
+# among them verifies forged signatures (the identity accepts R = [S]B for any message), so such
+# keys are refused whatever their encoding (sign bit, y >= p).
+_ED25519_P = 2**255 - 19
+_ED25519_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_ED25519_SMALL_ORDER_Y = frozenset({0, 1, _ED25519_P - 1, _ED25519_Y8, _ED25519_P - _ED25519_Y8})
+
+
+class PublicKey(ABC):
+    """A verification key. `kid` is the RFC 7638 thumbprint of its JWK."""
+
+    alg: ClassVar[str]
+    __slots__ = ("_kid",)
+
+    def __init__(self) -> None:
+        self._kid = jwk_thumbprint(self.thumbprint_members())
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @abstractmethod
+    def thumbprint_members(self) -> dict[str, str]:
+        """The required JWK members, the input of the RFC 7638 thumbprint."""
+
+    @abstractmethod
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        """True iff signature is valid over data. Never raises for a bad signature."""
+
+    def to_jwk(self) -> dict[str, str]:
+        return {**self.thumbprint_members(), "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and other.kid == self.kid
+
+    def __hash__(self) -> int:
+        return hash(self._kid)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kid={self.kid!r})"
+
+
+def jwk_thumbprint(members: Mapping[str, str]) -> str:
+    """RFC 7638: base64url(SHA-256(canonical JSON of the required members))."""
+    return b64url_encode(hashlib.sha256(canonical_json(dict(members))).digest())
+
+
+class EcP256PublicKey(PublicKey):
+    """ECDSA on P-256 with SHA-256, JWS signatures in the raw r||s form (RFC 7518 3.4)."""
+
+    alg = ES256
+    __slots__ = ("_key", "_x", "_y")
+
+    def __init__(self, key: ec.EllipticCurvePublicKey) -> None:
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise KeyMaterialError("ES256 needs a P-256 key")
+        nums = key.public_numbers()
+        self._key = key
+        self._x = b64url_encode(nums.x.to_bytes(32, "big"))
+        self._y = b64url_encode(nums.y.to_bytes(32, "big"))
+        super().__init__()
+
+    @property
+    def crypto_key(self) -> ec.EllipticCurvePublicKey:
+        return self._key
+
+    def thumbprint_members(self) -> dict[str, str]:
+        return {"crv": "P-256", "kty": "EC", "x": self._x, "y": self._y}
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:], "big")
+        if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
+            return False
+        try:
+            self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any]) -> EcP256PublicKey:
+        if jwk.get("crv") != "P-256":
+            raise KeyMaterialError("EC JWK must use crv P-256")
+        x = _coordinate(jwk, "x", 32)
+        y = _coordinate(jwk, "y", 32)
+        try:
+            key = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
+            ).public_key()
+        except ValueError as exc:
+            raise KeyMaterialError("EC point is not on P-256") from exc
+        return cls(key)
+
+
+class Ed25519PublicKey(PublicKey):
+    """EdDSA with Ed25519 (RFC 8037)."""
+
+    alg = EDDSA
+    __slots__ = ("_key", "_x")
+
+    def __init__(self, key: ed25519.Ed25519PublicKey) -> None:
+        from cryptography.hazmat.primitives import serialization
+
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+        if y % _ED25519_P in _ED25519_SMALL_ORDER_Y:
+            raise KeyMaterialError("Ed25519 public key of small order (would accept forgeries)")
+        self._key = key
+        self._x = b64url_encode(raw)
+        super().__init__()
+
+    def thumbprint_members(self) -> dict[str, str]:
+        return {"crv": "Ed25519", "kty": "OKP", "x": self._x}
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        if len(signature) != 64:
+            return False
+        try:
+            self._key.verify(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    @classmethod
+    def from_jwk(cls, jwk: Mapping[str, Any]) -> Ed25519PublicKey:
+        if jwk.get("crv") != "Ed25519":
+            raise KeyMaterialError("OKP JWK must use crv Ed25519")
+        x = _coordinate(jwk, "x", 32)
+        return cls(ed25519.Ed25519PublicKey.from_public_bytes(x))
+
+
+def _coordinate(jwk: Mapping[str, Any], name: str, size: int) -> bytes:
+    value = jwk.get(name)
+    if not isinstance(value, str):
+        raise KeyMaterialError(f"JWK member {name!r} missing or not a string")
+    try:
+        raw = b64url_decode(value)
+    except ValueError as exc:
+        raise KeyMaterialError(f"JWK member {name!r} is not base64url") from exc
+    if len(raw) != size:
+        raise KeyMaterialError(f"JWK member {name!r} must be {size} bytes")
+    return raw
+
+
+# (kty, crv) -> parser. Registering here is all a new key type needs.
+_PARSERS: dict[tuple[str, str], Callable[[Mapping[str, Any]], PublicKey]] = {}
+
+# JWK members we understand; anything else (x5u, jku, d, ...) is refused rather than ignored.
+_ALLOWED_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops"})
+
+
+def register(kty: str, crv: str, parser: Callable[[Mapping[str, Any]], PublicKey]) -> None:
+    _PARSERS[(kty, crv)] = parser
+
+
+register("EC", "P-256", EcP256PublicKey.from_jwk)
+register("OKP", "Ed25519", Ed25519PublicKey.from_jwk)
+
+
+def public_key_from_jwk(jwk: object) -> PublicKey:
+    """Parse a public JWK strictly. A private member ("d") is an error, never silently dropped."""
+    if not isinstance(jwk, Mapping):
+        raise KeyMaterialError("a JWK must be a JSON object")
+    if "d" in jwk:
+        raise KeyMaterialError("a private key was given where a public JWK is expected")
+    unknown = set(jwk) - _ALLOWED_MEMBERS
+    if unknown:
+        raise KeyMaterialError(f"unsupported JWK members: {sorted(unknown)}")
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    parser = _PARSERS.get((kty, crv)) if isinstance(kty, str) and isinstance(crv, str) else None
+    if parser is None:
+        raise KeyMaterialError(f"unsupported key type kty={kty!r} crv={crv!r}")
+    key = parser(jwk)
+    if "alg" in jwk and require_allowed(jwk["alg"]) != key.alg:
+        raise KeyMaterialError(f"JWK alg {jwk['alg']!r} does not fit a {kty}/{crv} key")
+    if "kid" in jwk and jwk["kid"] != key.kid:
+        raise KeyMaterialError("JWK kid is not the RFC 7638 thumbprint of the key")
+    return key

@@ -1,0 +1,184 @@
+"""The recognition catalogue: which licence and seal types each relying jurisdiction accepts from
+each issuing jurisdiction, and the catalogue of type codes with their names. Versioned, signed data
+(not code): every relying jurisdiction named must have signed it with its operators' threshold."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from keys import GeneralJWS, MalformedJWS, SigningKey, canonical_json
+from trust_lists.errors import DocumentTooLarge, MalformedDocument
+from trust_lists.model import _Fields
+from trust_lists.signed import parse_canonical_payload
+from trust_lists.timeutil import format_time
+
+CATALOGUE_TYP = "huren-catalogue+jws"
+FORMAT = "huren-recognition-catalogue"
+MAX_CATALOGUE_BYTES = 1024 * 1024
+_CODE = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,63}\Z")
+_JURISDICTION = re.compile(r"\A[1-9]\d{5}\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentType:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    relying: str
+    issuing: str
+    licence_types: frozenset[str]
+    seal_types: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    sequence: int
+    issued_at: datetime
+    licence_types: Mapping[str, DocumentType]
+    seal_types: Mapping[str, DocumentType]
+    recognitions: tuple[Recognition, ...]
+
+    def recognises(
+        self,
+        relying: str,
+        issuing: str,
+        *,
+        licence_type: str | None = None,
+        seal_type: str | None = None,
+    ) -> bool:
+        for rec in self.recognitions:
+            if rec.relying == relying and rec.issuing == issuing:
+                if licence_type is not None:
+                    return licence_type in rec.licence_types
+                if seal_type is not None:
+                    return seal_type in rec.seal_types
+        return False
+
+    @property
+    def relying_jurisdictions(self) -> frozenset[str]:
+        return frozenset(r.relying for r in self.recognitions)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Catalogue:
+        f = _Fields(data, "catalogue")
+        if f.get("type", str) != FORMAT:
+            raise MalformedDocument(f"catalogue.type must be {FORMAT!r}")
+        sequence = f.get("sequence", int)
+        issued_at = f.time("issued_at")
+        licence_types = _types(f.get("licence_types", list), "catalogue.licence_types")
+        seal_types = _types(f.get("seal_types", list), "catalogue.seal_types")
+        raw = f.get("recognitions", list)
+        f.done()
+        assert issued_at is not None
+        if not 0 < sequence < 2**53:
+            raise MalformedDocument("catalogue.sequence must be a positive integer")
+        recs: list[Recognition] = []
+        for i, entry in enumerate(raw):
+            where = f"catalogue.recognitions[{i}]"
+            rf = _Fields(entry, where)
+            relying, issuing = rf.get("relying", str), rf.get("issuing", str)
+            lic = rf.get("licence_types", list)
+            seal = rf.get("seal_types", list)
+            rf.done()
+            if not (_JURISDICTION.match(relying) and _JURISDICTION.match(issuing)):
+                raise MalformedDocument(f"{where}: jurisdictions are six-digit codes")
+            if not set(lic) <= licence_types.keys() or not set(seal) <= seal_types.keys():
+                raise MalformedDocument(f"{where} names a type the catalogue does not define")
+            recs.append(Recognition(relying, issuing, frozenset(lic), frozenset(seal)))
+        if len({(r.relying, r.issuing) for r in recs}) != len(recs):
+            raise MalformedDocument("catalogue: one entry per relying/issuing pair")
+        if not recs:
+            raise MalformedDocument("catalogue: at least one recognition is needed")
+        return cls(sequence, issued_at, licence_types, seal_types, tuple(recs))
+
+    def to_dict(self) -> dict[str, Any]:
+        def types(m: Mapping[str, DocumentType]) -> list[dict[str, str]]:
+            return [
+                {"code": t.code, "name_zh": t.name_zh, "name_en": t.name_en} for t in m.values()
+            ]
+
+        return {
+            "type": FORMAT,
+            "sequence": self.sequence,
+            "issued_at": format_time(self.issued_at),
+            "licence_types": types(self.licence_types),
+            "seal_types": types(self.seal_types),
+            "recognitions": [
+                {
+                    "relying": r.relying,
+                    "issuing": r.issuing,
+                    "licence_types": sorted(r.licence_types),
+                    "seal_types": sorted(r.seal_types),
+                }
+                for r in self.recognitions
+            ],
+        }
+
+
+def _types(raw: list[Any], where: str) -> dict[str, DocumentType]:
+    out: dict[str, DocumentType] = {}
+    if len(raw) > 256:
+        raise MalformedDocument(f"{where}: at most 256 types")
+    for i, entry in enumerate(raw):
+        tf = _Fields(entry, f"{where}[{i}]")
+        code = tf.get("code", str)
+        t = DocumentType(code, tf.text("name_zh"), tf.text("name_en"))
+        tf.done()
+        if not _CODE.match(code) or code in out:
+            raise MalformedDocument(f"{where}[{i}].code is malformed or repeated")
+        out[code] = t
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCatalogue:
+    envelope: GeneralJWS
+    catalogue: Catalogue
+    digest: str
+
+    @classmethod
+    def parse(cls, data: bytes) -> SignedCatalogue:
+        if len(data) > MAX_CATALOGUE_BYTES:
+            raise DocumentTooLarge(f"catalogue larger than {MAX_CATALOGUE_BYTES} bytes")
+        try:
+            envelope = GeneralJWS.parse(data, max_bytes=MAX_CATALOGUE_BYTES, typ=CATALOGUE_TYP)
+        except MalformedJWS as exc:
+            raise MalformedDocument(f"envelope: {exc}") from exc
+        return cls.from_envelope(envelope)
+
+    @classmethod
+    def from_envelope(cls, envelope: GeneralJWS) -> SignedCatalogue:
+        value = parse_canonical_payload(envelope.payload, MAX_CATALOGUE_BYTES)
+        return cls(
+            envelope, Catalogue.from_dict(value), hashlib.sha256(envelope.payload).hexdigest()
+        )
+
+    @classmethod
+    def create(cls, catalogue: Catalogue, signers: Iterable[SigningKey]) -> SignedCatalogue:
+        env = GeneralJWS.sign(canonical_json(catalogue.to_dict()), signers, typ=CATALOGUE_TYP)
+        return cls.from_envelope(env)
+
+    def add_signature(self, key: SigningKey) -> SignedCatalogue:
+        return SignedCatalogue(
+            self.envelope.add_signature(key, typ=CATALOGUE_TYP), self.catalogue, self.digest
+        )
+
+    def combine(self, other: SignedCatalogue) -> SignedCatalogue:
+        try:
+            return SignedCatalogue(
+                self.envelope.combine(other.envelope), self.catalogue, self.digest
+            )
+        except MalformedJWS as exc:
+            raise MalformedDocument(str(exc)) from exc
+
+    def to_json(self) -> bytes:
+        return self.envelope.to_json()

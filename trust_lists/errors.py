@@ -1,0 +1,57 @@
+"""Why a trust list, status list or catalogue was refused. Each class has a stable `code`."""
+
+
+class TrustStateError(Exception):
+    """Base: a signed trust-state document was refused; nothing was changed."""
+
+    code = "trust_state_invalid"
+
+
+class MalformedDocument(TrustStateError):
+    code = "malformed"
+
+
+class DocumentTooLarge(TrustStateError):
+    code = "too_large"
+
+
+class ThresholdNotMet(TrustStateError):
+    code = "threshold_not_met"
+
+
+class RotationNotAuthorised(TrustStateError):
+    code = "rotation_not_authorised"
+
+
+class Rollback(TrustStateError):
+    code = "rollback"
+
+
+class JurisdictionMismatch(TrustStateError):
+    code = "jurisdiction_mismatch"
+
+
+class UnknownJurisdiction(TrustStateError):
+    code = "unknown_jurisdiction"
+
+
+class NotYetIssued(TrustStateError):
+    code = "issued_in_future"
+
+
+class AlreadyExpired(TrustStateError):
+    code = "already_expired"
+
+
+class DuplicateKeyId(TrustStateError):
+    code = "duplicate_kid"
+
+
+class UntrustedSigner(TrustStateError):
+    code = "untrusted_signer"
+
+
+class StorageError(TrustStateError):
+    """The document was valid but could not be stored durably; memory was left unchanged."""
+
+    code = "storage_failed"

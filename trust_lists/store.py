@@ -1,0 +1,372 @@
+"""The trust store: every jurisdiction's current list, the status lists and the recognition
+catalogue, as one immutable snapshot swapped atomically.
+
+Readers take `store.state` once and judge a whole document against that snapshot, so they see
+the old or the new trust state, never a mix. Writers are serialised; a refused document changes
+nothing on disk or in memory."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import MappingProxyType
+
+from trust_lists.catalogue import SignedCatalogue
+from trust_lists.errors import (
+    AlreadyExpired,
+    MalformedDocument,
+    NotYetIssued,
+    Rollback,
+    ThresholdNotMet,
+    TrustStateError,
+    UnknownJurisdiction,
+    UntrustedSigner,
+)
+from trust_lists.model import KeyEntry, KeyStatus, TrustList
+from trust_lists.signed import (
+    DEFAULT_MAX_SKEW,
+    Anchor,
+    SignedTrustList,
+    SignerSet,
+    check_successor,
+)
+from trust_lists.status_list import StatusList
+from trust_lists.storage import CATALOGUE_STREAM, TrustDirectory, list_stream, status_stream
+from trust_lists.timeutil import require_aware
+
+STATUS_VERSIONS_KEPT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedStatusList:
+    """A status list accepted by the store, with the trust-list service that signed it."""
+
+    status_list: StatusList
+    jurisdiction: str
+    service_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrustState:
+    """One consistent view of all trust state. Never mutated; replaced whole."""
+
+    lists: Mapping[str, SignedTrustList]
+    status_lists: Mapping[str, IssuedStatusList]
+    catalogue: SignedCatalogue | None
+    grace: timedelta
+    version: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        h = hashlib.sha256()
+        for code in sorted(self.lists):
+            h.update(
+                f"L{code}:{self.lists[code].trust_list.sequence}:{self.lists[code].digest};".encode()
+            )
+        for uri in sorted(self.status_lists):
+            sl = self.status_lists[uri].status_list
+            h.update(f"S{uri}:{int(sl.issued_at.timestamp())};".encode())
+        if self.catalogue is not None:
+            h.update(f"C{self.catalogue.catalogue.sequence}:{self.catalogue.digest}".encode())
+        object.__setattr__(self, "version", h.hexdigest()[:32])
+
+    def trust_list(self, jurisdiction: str) -> TrustList | None:
+        signed = self.lists.get(jurisdiction)
+        return signed.trust_list if signed else None
+
+    def find_key(self, jurisdiction: str, kid: str) -> KeyEntry | None:
+        signed = self.lists.get(jurisdiction)
+        return signed.trust_list.find_key(kid) if signed else None
+
+    def stale_from(self, jurisdiction: str) -> datetime | None:
+        """When the jurisdiction's list goes stale (next_update plus grace), or None if absent."""
+        tl = self.trust_list(jurisdiction)
+        return tl.next_update + self.grace if tl else None
+
+    def is_stale(self, jurisdiction: str, now: datetime) -> bool:
+        stale_from = self.stale_from(jurisdiction)
+        return stale_from is None or now >= stale_from
+
+
+class TrustStore:
+    def __init__(
+        self,
+        anchors: Iterable[Anchor],
+        directory: TrustDirectory | None = None,
+        *,
+        grace: timedelta = timedelta(0),
+        max_skew: timedelta = DEFAULT_MAX_SKEW,
+    ) -> None:
+        self.anchors: Mapping[str, Anchor] = MappingProxyType({a.jurisdiction: a for a in anchors})
+        self.directory = directory
+        self.grace = grace
+        self.max_skew = max_skew
+        self._lock = threading.Lock()
+        self._highest: dict[str, int] = {}
+        self._history: dict[str, list[SignedTrustList]] = {}
+        self._status_highest: dict[str, int] = {}
+        self._catalogue_highest = 0
+        self._state = TrustState(MappingProxyType({}), MappingProxyType({}), None, grace)
+
+    @property
+    def state(self) -> TrustState:
+        return self._state
+
+    @property
+    def jurisdictions(self) -> list[str]:
+        return sorted(self.anchors)
+
+    def history(self, jurisdiction: str) -> list[SignedTrustList]:
+        return list(self._history.get(jurisdiction, ()))
+
+    def highest_sequence(self, jurisdiction: str) -> int:
+        return self._highest.get(jurisdiction, 0)
+
+    # -- trust lists -----------------------------------------------------------------------
+
+    def _signers_for(self, jurisdiction: str, candidate: TrustList) -> SignerSet:
+        current = self._state.trust_list(jurisdiction)
+        if current is None:
+            return self.anchors[jurisdiction].signer_set_for(candidate)
+        return SignerSet.of(current.operators)
+
+    def submit_trust_list(
+        self, data: bytes, *, now: datetime, jurisdiction: str | None = None
+    ) -> SignedTrustList:
+        """Verify and adopt a new signed list. `jurisdiction` is the slot it is offered for
+        (defaults to the one it names). Re-submitting the current list is a no-op."""
+        require_aware(now)
+        signed = SignedTrustList.parse(data)
+        slot = jurisdiction or signed.trust_list.jurisdiction
+        with self._lock:
+            if slot not in self.anchors:
+                raise UnknownJurisdiction(f"jurisdiction {slot} is not configured here")
+            current = self._state.lists.get(slot)
+            if (
+                current is not None
+                and current.digest == signed.digest
+                and slot == signed.trust_list.jurisdiction
+            ):
+                return current
+            check_successor(
+                signed,
+                slot=slot,
+                trusted=self._signers_for(slot, signed.trust_list),
+                highest_sequence=self._highest.get(slot, 0),
+                now=now,
+                max_skew=self.max_skew,
+            )
+            if self.directory is not None:
+                self.directory.store(
+                    list_stream(slot), signed.trust_list.sequence, signed.to_json()
+                )
+            self._adopt_list(slot, signed)
+            return signed
+
+    def _adopt_list(self, slot: str, signed: SignedTrustList) -> None:
+        self._highest[slot] = max(self._highest.get(slot, 0), signed.trust_list.sequence)
+        self._history.setdefault(slot, []).append(signed)
+        lists = dict(self._state.lists)
+        lists[slot] = signed
+        self._swap(lists=lists)
+
+    _KEEP: object = object()
+
+    def _swap(
+        self,
+        *,
+        lists: Mapping[str, SignedTrustList] | None = None,
+        status_lists: Mapping[str, IssuedStatusList] | None = None,
+        catalogue: SignedCatalogue | object | None = _KEEP,
+    ) -> None:
+        old = self._state
+        self._state = TrustState(
+            MappingProxyType(dict(old.lists if lists is None else lists)),
+            MappingProxyType(dict(old.status_lists if status_lists is None else status_lists)),
+            old.catalogue if catalogue is TrustStore._KEEP else catalogue,  # type: ignore[arg-type]
+            self.grace,
+        )
+
+    # -- status lists ----------------------------------------------------------------------
+
+    def _find_issuer(self, kid: str) -> tuple[str, KeyEntry] | None:
+        for code, signed in self._state.lists.items():
+            entry = signed.trust_list.find_key(kid)
+            if entry is not None:
+                return code, entry
+        return None
+
+    def _check_status_list(self, token: str | bytes) -> IssuedStatusList:
+        sl, jws = StatusList.parse(token)
+        found = self._find_issuer(jws.kid)
+        if found is None:
+            raise UntrustedSigner("the status list's signing key is in no trust list")
+        code, entry = found
+        if sl.uri not in entry.service.status_lists:
+            raise UntrustedSigner(
+                f"service {entry.service.id} does not publish status list {sl.uri}"
+            )
+        if entry.key.revoked_since is not None:
+            raise UntrustedSigner("the status list's signing key is revoked")
+        if entry.key.state_at(sl.issued_at).status is not KeyStatus.GRANTED:
+            raise UntrustedSigner(
+                "the signing key was not in force when the status list was issued"
+            )
+        if not jws.verify_with(entry.key.key):
+            raise UntrustedSigner("the status list's signature does not verify")
+        return IssuedStatusList(sl, code, entry.service.id)
+
+    def submit_status_list(self, token: str | bytes, *, now: datetime) -> IssuedStatusList:
+        require_aware(now)
+        with self._lock:
+            issued = self._check_status_list(token)
+            sl = issued.status_list
+            held = self._state.status_lists.get(sl.uri)
+            if held is not None and held.status_list.token == sl.token:
+                return held
+            iat = int(sl.issued_at.timestamp())
+            highest = self._status_highest.get(sl.uri, 0)
+            if iat <= highest:
+                raise Rollback("a status list at least as new is already held")
+            if sl.issued_at > now + self.max_skew:
+                raise NotYetIssued("status list issued in the future")
+            if sl.expires_at <= now:
+                raise AlreadyExpired("status list has expired")
+            if self.directory is not None:
+                self.directory.store(
+                    status_stream(sl.uri), iat, sl.token.encode("ascii"), keep=STATUS_VERSIONS_KEPT
+                )
+            self._status_highest[sl.uri] = iat
+            status_lists = dict(self._state.status_lists)
+            status_lists[sl.uri] = issued
+            self._swap(status_lists=status_lists)
+            return issued
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    def _check_catalogue(self, signed: SignedCatalogue, *, replay: bool) -> None:
+        for code in sorted(signed.catalogue.relying_jurisdictions):
+            if code not in self.anchors or self._state.trust_list(code) is None:
+                raise UnknownJurisdiction(f"catalogue names {code}, which has no trust list here")
+            # On replay, a catalogue signed before an operator rotation is still good.
+            candidates = self._history[code] if replay else [self._state.lists[code]]
+            if not any(
+                SignerSet.of(c.trust_list.operators).satisfied_by(signed.envelope)
+                for c in candidates
+            ):
+                raise ThresholdNotMet(f"the catalogue lacks the signatures of {code}'s operators")
+
+    def submit_catalogue(self, data: bytes, *, now: datetime) -> SignedCatalogue:
+        require_aware(now)
+        signed = SignedCatalogue.parse(data)
+        with self._lock:
+            held = self._state.catalogue
+            if held is not None and held.digest == signed.digest:
+                return held
+            if signed.catalogue.sequence <= self._catalogue_highest:
+                raise Rollback(
+                    f"catalogue sequence {signed.catalogue.sequence} is not above "
+                    f"{self._catalogue_highest}"
+                )
+            self._check_catalogue(signed, replay=False)
+            if signed.catalogue.issued_at > now + self.max_skew:
+                raise NotYetIssued("catalogue issued in the future")
+            if self.directory is not None:
+                self.directory.store(CATALOGUE_STREAM, signed.catalogue.sequence, signed.to_json())
+            self._catalogue_highest = signed.catalogue.sequence
+            self._swap(catalogue=signed)
+            return signed
+
+    # -- start-up --------------------------------------------------------------------------
+
+    def load(self) -> list[str]:
+        """Reload and re-verify everything on disk from the pinned anchors. Returns problems found;
+        a jurisdiction whose history is broken or truncated is left without a list (fail closed)."""
+        if self.directory is None:
+            return []
+        d = self.directory
+        problems: list[str] = []
+        with self._lock:
+            for code in self.jurisdictions:
+                stream = list_stream(code)
+                highest = d.highest(stream)
+                chain: list[SignedTrustList] = []
+                for seq in d.versions(stream):
+                    try:
+                        signed = SignedTrustList.parse(d.read(stream, seq))
+                        if signed.trust_list.sequence != seq:
+                            raise MalformedDocument("file name and sequence disagree")
+                        trusted = (
+                            SignerSet.of(chain[-1].trust_list.operators)
+                            if chain
+                            else self.anchors[code].signer_set_for(signed.trust_list)
+                        )
+                        last = chain[-1].trust_list.sequence if chain else 0
+                        check_successor(
+                            signed, slot=code, trusted=trusted, highest_sequence=last, now=None
+                        )
+                    except (TrustStateError, OSError) as exc:
+                        problems.append(f"{code}: stored list {seq} refused on reload: {exc}")
+                        break
+                    chain.append(signed)
+                top = chain[-1].trust_list.sequence if chain else 0
+                self._highest[code] = max(highest, top)
+                self._history[code] = chain
+                if chain and top < highest:
+                    problems.append(
+                        f"{code}: newest verifiable list is {top} but {highest} was accepted; "
+                        "refusing to serve an older list"
+                    )
+                elif chain:
+                    lists = dict(self._state.lists)
+                    lists[code] = chain[-1]
+                    self._swap(lists=lists)
+            self._load_status_lists(problems)
+            self._load_catalogue(problems)
+        return problems
+
+    def _load_status_lists(self, problems: list[str]) -> None:
+        assert self.directory is not None
+        d = self.directory
+        status_lists = dict(self._state.status_lists)
+        for stream in d.streams("status"):
+            versions = d.versions(stream)
+            highest = d.highest(stream)
+            if not versions:
+                continue
+            try:
+                issued = self._check_status_list(d.read(stream, versions[-1]))
+            except (TrustStateError, OSError) as exc:
+                problems.append(f"stored status list {stream} refused on reload: {exc}")
+                continue
+            uri = issued.status_list.uri
+            self._status_highest[uri] = max(highest, versions[-1])
+            if versions[-1] >= highest:
+                status_lists[uri] = issued
+            else:
+                problems.append(f"status list {uri}: newest stored is older than the guard")
+        self._swap(status_lists=status_lists)
+
+    def _load_catalogue(self, problems: list[str]) -> None:
+        assert self.directory is not None
+        d = self.directory
+        versions = d.versions(CATALOGUE_STREAM)
+        self._catalogue_highest = d.highest(CATALOGUE_STREAM)
+        if not versions:
+            return
+        try:
+            signed = SignedCatalogue.parse(d.read(CATALOGUE_STREAM, versions[-1]))
+            self._check_catalogue(signed, replay=True)
+        except (TrustStateError, OSError) as exc:
+            problems.append(f"stored catalogue refused on reload: {exc}")
+            return
+        if signed.catalogue.sequence < self._catalogue_highest:
+            problems.append("catalogue: newest stored is older than the guard")
+            return
+        self._catalogue_highest = signed.catalogue.sequence
+        self._swap(catalogue=signed)
+
+
+__all__ = ["IssuedStatusList", "TrustState", "TrustStore"]
