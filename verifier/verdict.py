@@ -1,0 +1,156 @@
+"""Verdicts after ETSI EN 319 102-1: an indication, a sub-indication, and the ordered checks that
+led there, each with a stable code and a reason in Chinese and English."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from trust_lists.timeutil import format_time, parse_time
+
+
+class Indication(StrEnum):
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+class SubIndication(StrEnum):
+    FORMAT_FAILURE = "FORMAT_FAILURE"
+    HASH_FAILURE = "HASH_FAILURE"
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"
+    REVOKED = "REVOKED"
+    REVOKED_NO_POE = "REVOKED_NO_POE"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    OUT_OF_BOUNDS_NO_POE = "OUT_OF_BOUNDS_NO_POE"
+    NO_SIGNING_CERTIFICATE_FOUND = "NO_SIGNING_CERTIFICATE_FOUND"
+    CHAIN_CONSTRAINTS_FAILURE = "CHAIN_CONSTRAINTS_FAILURE"
+    SIG_CONSTRAINTS_FAILURE = "SIG_CONSTRAINTS_FAILURE"
+    CRYPTO_CONSTRAINTS_FAILURE = "CRYPTO_CONSTRAINTS_FAILURE"
+    TRY_LATER = "TRY_LATER"
+
+
+class CheckResult(StrEnum):
+    PASSED = "PASSED"
+    FAILED = "FAILED"
+    INDETERMINATE = "INDETERMINATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    code: str  # stable, e.g. "signature.valid"; listed in docs/verdicts.md
+    result: CheckResult
+    message_zh: str
+    message_en: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code,
+            "result": self.result.value,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Check:
+        return cls(d["code"], CheckResult(d["result"]), d["message_zh"], d["message_en"])
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentSummary:
+    """What the document says about itself (only filled in as far as it could be read)."""
+
+    kind: str  # "licence" | "seal" | "sealed_document"
+    document_id: str | None = None
+    type_code: str | None = None
+    type_name_zh: str | None = None
+    type_name_en: str | None = None
+    holder_name: str | None = None
+    holder_id: str | None = None
+    issuer_service: str | None = None
+    issuer_name_zh: str | None = None
+    issuer_name_en: str | None = None
+    issuing_jurisdiction: str | None = None
+    issued_at: datetime | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            out[name] = format_time(value) if isinstance(value, datetime) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DocumentSummary:
+        times = {"issued_at", "valid_from", "valid_to"}
+        kwargs: dict[str, Any] = {
+            k: (parse_time(v, k) if k in times and v is not None else v) for k, v in d.items()
+        }
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustContext:
+    """The trust state a verdict was judged under."""
+
+    relying_jurisdiction: str
+    issuing_jurisdiction: str | None
+    list_sequence: int | None
+    list_digest: str | None
+    catalogue_sequence: int | None
+    trust_state_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrustContext:
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    indication: Indication
+    sub_indication: SubIndication | None
+    checks: tuple[Check, ...]
+    summary: DocumentSummary | None
+    trust: TrustContext
+    validation_time: datetime
+    # The earliest time at which the same inputs could give another verdict; caches rely on it.
+    valid_until: datetime | None
+    document_sha256: str
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "indication": self.indication.value,
+            "sub_indication": self.sub_indication.value if self.sub_indication else None,
+            "checks": [c.to_dict() for c in self.checks],
+            "summary": self.summary.to_dict() if self.summary else None,
+            "trust": self.trust.to_dict(),
+            "validation_time": format_time(self.validation_time),
+            "valid_until": format_time(self.valid_until) if self.valid_until else None,
+            "document_sha256": self.document_sha256,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        return cls(
+            Indication(d["indication"]),
+            SubIndication(d["sub_indication"]) if d["sub_indication"] else None,
+            tuple(Check.from_dict(c) for c in d["checks"]),
+            DocumentSummary.from_dict(d["summary"]) if d["summary"] else None,
+            TrustContext.from_dict(d["trust"]),
+            parse_time(d["validation_time"], "validation_time"),
+            parse_time(d["valid_until"], "valid_until") if d["valid_until"] else None,
+            d["document_sha256"],
+        )
