@@ -144,7 +144,11 @@ def sign_compact(
     extra_header: Mapping[str, Any] | None = None,
 ) -> str:
     """Sign a payload (a claims mapping, serialised canonically, or raw bytes) as compact JWS."""
-    header = {"alg": key.alg, "kid": key.kid, "typ": typ, **(extra_header or {})}
+    extra = dict(extra_header or {})
+    reserved = extra.keys() & ({"alg", "kid", "typ", "crit"} | _KEY_BEARING_HEADERS)
+    if reserved:
+        raise ValueError(f"extra_header may not set {sorted(reserved)}")
+    header = {"alg": key.alg, "kid": key.kid, "typ": typ, **extra}
     body = payload if isinstance(payload, bytes) else canonical_json(dict(payload))
     signing_input = (
         b64url_encode(json.dumps(header, separators=(",", ":")).encode())

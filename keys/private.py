@@ -53,6 +53,8 @@ class SigningKey:
         return self._key.sign(data)
 
     def to_pem(self, passphrase: bytes | None = None) -> bytes:
+        if passphrase is not None and not passphrase:
+            raise KeyMaterialError("an empty passphrase would leave the key unencrypted")
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(passphrase)
             if passphrase

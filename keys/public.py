@@ -192,6 +192,11 @@ def public_key_from_jwk(jwk: object) -> PublicKey:
     unknown = set(jwk) - _ALLOWED_MEMBERS
     if unknown:
         raise KeyMaterialError(f"unsupported JWK members: {sorted(unknown)}")
+    if jwk.get("use", "sig") != "sig":
+        raise KeyMaterialError("a verification JWK must have use 'sig'")
+    key_ops = jwk.get("key_ops", ["verify"])
+    if not isinstance(key_ops, list) or not set(key_ops) <= {"verify"} or not key_ops:
+        raise KeyMaterialError("a verification JWK may only have key_ops ['verify']")
     kty, crv = jwk.get("kty"), jwk.get("crv")
     parser = _PARSERS.get((kty, crv)) if isinstance(kty, str) and isinstance(crv, str) else None
     if parser is None:

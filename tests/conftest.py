@@ -1,0 +1,76 @@
+"""Shared fixtures. Redis policy and helpers live in tests/redis_support.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests import redis_support
+
+# ---------------------------------------------------------------------------- Redis
+
+_REDIS_FIXTURES = frozenset({"redis_url", "redis_server", "redis_client"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test using a Redis fixture gets the `redis` marker (so `-m "not redis"` works)."""
+    for item in items:
+        if _REDIS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real Redis: $REDIS_URL, else 127.0.0.1:6379 if it answers, else a throwaway
+    redis-server for this session. Shared: write only under `redis_prefix` / `random_prefix`."""
+    env = os.environ.get("REDIS_URL")
+    if env:
+        if not redis_support.wait_for_ping(env, timeout=5.0):
+            redis_support.unavailable(f"REDIS_URL={env} does not answer PING")
+        yield env
+        return
+    if redis_support.ping(redis_support.DEFAULT_URL):
+        yield redis_support.DEFAULT_URL
+        return
+    if redis_support.redis_server_binary() is None:
+        redis_support.unavailable(
+            "nothing answers on 127.0.0.1:6379 and redis-server is not on PATH"
+        )
+    server = redis_support.RedisServer.launch(tmp_path_factory.mktemp("redis-session"))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis_support.RedisServer]:
+    """A private throwaway redis-server for this test (free to stop() and start() again on the
+    same port); always a new process, never the shared one."""
+    if redis_support.redis_server_binary() is None:
+        redis_support.unavailable("redis-server is not on PATH (needed for a private server)")
+    server = redis_support.RedisServer.launch(tmp_path_factory.mktemp("redis-private"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_prefix(request: pytest.FixtureRequest) -> str:
+    """A key prefix unique to this test run and test."""
+    return redis_support.random_prefix(request.node.name[:40])
+
+
+@pytest.fixture
+def redis_client(redis_url: str, redis_prefix: str) -> Iterator[redis.Redis]:
+    """A client of the shared Redis. Use keys under `redis_prefix`; only those are deleted."""
+    conn = redis_support.client(redis_url, timeout=2.0)
+    try:
+        yield conn
+    finally:
+        conn.close()
+        redis_support.delete_prefix(redis_url, redis_prefix)
