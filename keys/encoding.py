@@ -11,6 +11,10 @@ from typing import Any
 from keys.errors import MalformedJSON
 
 _B64URL = re.compile(rb"\A[A-Za-z0-9_-]*\Z")
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+_B64_VALUES = {
+    c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
 
 MAX_JSON_DEPTH = 32
 
@@ -22,29 +26,38 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(text: str | bytes) -> bytes:
     """Decode unpadded base64url; reject padding, other alphabets and non-canonical tails."""
     raw = text.encode("ascii", "strict") if isinstance(text, str) else text
-    if not _B64URL.match(raw) or len(raw) % 4 == 1:
+    tail = len(raw) % 4
+    if not _B64URL.match(raw) or tail == 1:
         raise ValueError("not unpadded base64url")
+    # Reject encodings whose unused low bits are set: one value must have one encoding. The last
+    # character of a 2- or 3-character tail carries 4 or 2 unused bits.
+    if tail and _B64_VALUES[raw[-1]] & (0x0F if tail == 2 else 0x03):
+        raise ValueError("non-canonical base64url")
     try:
-        out = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        # binascii directly: base64.urlsafe_b64decode re-validates and copies what the regex
+        # above has already checked.
+        return binascii.a2b_base64(raw.translate(_URLSAFE_TO_STD) + b"=" * (-len(raw) % 4))
     except binascii.Error as exc:  # pragma: no cover - the regex already excludes this
         raise ValueError("not base64url") from exc
-    # Reject encodings whose unused low bits are set: one value must have one encoding.
-    if b64url_encode(out).encode("ascii") != raw:
-        raise ValueError("non-canonical base64url")
-    return out
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise MalformedJSON(f"duplicate JSON member {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # only then look for the culprit, to name it
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise MalformedJSON(f"duplicate JSON member {key!r}")
+            seen.add(key)
     return out
 
 
 def _reject_constant(name: str) -> Any:
     raise MalformedJSON(f"non-standard JSON constant {name}")
+
+
+# One decoder for all calls (json.loads would build a new one per call when given hooks).
+_DECODER = json.JSONDecoder(object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
 
 
 def _depth(value: Any, limit: int) -> bool:
@@ -85,16 +98,21 @@ def strict_json_loads(data: bytes | str, *, max_bytes: int, max_depth: int = MAX
     except UnicodeDecodeError as exc:
         raise MalformedJSON("JSON is not valid UTF-8") from exc
     try:
-        value = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
+        value = _DECODER.decode(text)
     except MalformedJSON:
         raise
     except RecursionError as exc:
         raise MalformedJSON(f"JSON nested deeper than {max_depth}") from exc
     except ValueError as exc:
         raise MalformedJSON(f"invalid JSON: {exc}") from exc
-    if not _depth(value, max_depth):
+    # The walk is needed only when the text could break a rule: with at most max_depth opening
+    # brackets nothing can nest deeper, and strictly decoded UTF-8 without a \u escape cannot
+    # hold a lone surrogate (a str argument could, unless it is ASCII).
+    if (
+        text.count("{") + text.count("[") > max_depth
+        or "\\u" in text
+        or not (isinstance(data, bytes) or text.isascii())
+    ) and not _depth(value, max_depth):
         raise MalformedJSON(f"JSON nested deeper than {max_depth}")
     return value
 

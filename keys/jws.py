@@ -116,8 +116,8 @@ class CompactJWS:
         if len(parts) != 3:
             raise MalformedJWS("a compact JWS has exactly three dot-separated parts")
         h64, p64, s64 = parts
-        if not h64 or not s64:
-            raise MalformedJWS("empty header or signature")
+        if not h64:
+            raise MalformedJWS("empty header")
         try:
             raw_header = b64url_decode(h64)
             payload = b64url_decode(p64)
@@ -125,7 +125,10 @@ class CompactJWS:
         except ValueError as exc:
             raise MalformedJWS(f"bad base64url: {exc}") from exc
         header = _load_json(raw_header, "header", MAX_HEADER_BYTES)
+        # The header first, so an unsigned alg "none" token is reported as the algorithm it is.
         check_header(header, typ=typ, understood_crit=understood_crit)
+        if not signature:
+            raise MalformedJWS("empty signature")
         return cls(header, payload, h64 + b"." + p64, signature)
 
     def payload_json(self, max_bytes: int) -> dict[str, Any]:

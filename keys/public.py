@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from keys.algorithms import EDDSA, ES256, require_allowed
+from keys.algorithms import EDDSA, ES256, require_key_algorithm
 from keys.encoding import b64url_decode, b64url_encode, canonical_json
 from keys.errors import KeyMaterialError
 
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # immutable; built once, not per verification
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 # Ed25519: y coordinates (mod p) of the eight small-order points (orders 1, 2, 4, 8). A public key
@@ -98,7 +99,7 @@ class EcP256PublicKey(PublicKey):
         if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
             return False
         try:
-            self._key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+            self._key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
         except InvalidSignature:
             return False
         return True
@@ -170,13 +171,19 @@ def _coordinate(jwk: Mapping[str, Any], name: str, size: int) -> bytes:
 
 # (kty, crv) -> parser. Registering here is all a new key type needs.
 _PARSERS: dict[tuple[str, str], Callable[[Mapping[str, Any]], PublicKey]] = {}
+# Key types whose parser reads an x5c certificate (keys.sm2); for every other type x5c is refused.
+_X5C_TYPES: set[tuple[str, str]] = set()
 
 # JWK members we understand; anything else (x5u, jku, d, ...) is refused rather than ignored.
 _ALLOWED_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops"})
 
 
-def register(kty: str, crv: str, parser: Callable[[Mapping[str, Any]], PublicKey]) -> None:
+def register(
+    kty: str, crv: str, parser: Callable[[Mapping[str, Any]], PublicKey], *, x5c: bool = False
+) -> None:
     _PARSERS[(kty, crv)] = parser
+    if x5c:
+        _X5C_TYPES.add((kty, crv))
 
 
 register("EC", "P-256", EcP256PublicKey.from_jwk)
@@ -189,7 +196,9 @@ def public_key_from_jwk(jwk: object) -> PublicKey:
         raise KeyMaterialError("a JWK must be a JSON object")
     if "d" in jwk:
         raise KeyMaterialError("a private key was given where a public JWK is expected")
-    unknown = set(jwk) - _ALLOWED_MEMBERS
+    kty, crv = jwk.get("kty"), jwk.get("crv")
+    x5c_ok = isinstance(kty, str) and isinstance(crv, str) and (kty, crv) in _X5C_TYPES
+    unknown = set(jwk) - _ALLOWED_MEMBERS - ({"x5c"} if x5c_ok else set())
     if unknown:
         raise KeyMaterialError(f"unsupported JWK members: {sorted(unknown)}")
     if jwk.get("use", "sig") != "sig":
@@ -197,12 +206,11 @@ def public_key_from_jwk(jwk: object) -> PublicKey:
     key_ops = jwk.get("key_ops", ["verify"])
     if not isinstance(key_ops, list) or not set(key_ops) <= {"verify"} or not key_ops:
         raise KeyMaterialError("a verification JWK may only have key_ops ['verify']")
-    kty, crv = jwk.get("kty"), jwk.get("crv")
     parser = _PARSERS.get((kty, crv)) if isinstance(kty, str) and isinstance(crv, str) else None
     if parser is None:
         raise KeyMaterialError(f"unsupported key type kty={kty!r} crv={crv!r}")
     key = parser(jwk)
-    if "alg" in jwk and require_allowed(jwk["alg"]) != key.alg:
+    if "alg" in jwk and require_key_algorithm(jwk["alg"]) != key.alg:
         raise KeyMaterialError(f"JWK alg {jwk['alg']!r} does not fit a {kty}/{crv} key")
     if "kid" in jwk and jwk["kid"] != key.kid:
         raise KeyMaterialError("JWK kid is not the RFC 7638 thumbprint of the key")

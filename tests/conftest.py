@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from api.demo import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests import redis_support
 
 # ---------------------------------------------------------------------------- Redis
@@ -74,3 +75,13 @@ def redis_client(redis_url: str, redis_prefix: str) -> Iterator[redis.Redis]:
     finally:
         conn.close()
         redis_support.delete_prefix(redis_url, redis_prefix)
+
+
+# ---------------------------------------------------------------------------- demo world
+
+
+@pytest.fixture(scope="session")
+def demo_world() -> DemoWorld:
+    """The Shenzhen-Zhongshan demo world (api/demo.py) built at DEMO_EPOCH: real keys, lists,
+    status lists, catalogue and sample documents. Shared by the whole session: read-only."""
+    return build_demo_world(DEMO_EPOCH)

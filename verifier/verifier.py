@@ -1,0 +1,892 @@
+"""The verifier: judges e-licences, enterprise e-seals and sealed documents against one snapshot
+of the trust store and returns ETSI-style verdicts (docs/verdicts.md).
+
+Rules that hold everywhere:
+- the store snapshot is read once per verification; everything is judged against it;
+- document bytes never raise: anything malformed is a FAILED FORMAT_FAILURE verdict; only caller
+  mistakes (unknown relying jurisdiction, naive datetimes, wrong argument types) raise
+  `VerificationInputError`;
+- checks run in a fixed order; the first FAILED check ends the run and decides the verdict; an
+  INDETERMINATE check is recorded and the run goes on (a later FAILED still wins), unless nothing
+  after it can be judged;
+- key status is judged at the signing time the document claims, the validity window at the
+  validation time `at`, trust freshness and status-list expiry at the real now (max(now, at)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any, Final, NoReturn, TypeVar
+
+from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
+from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected
+from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind
+from trust_lists.status_list import Status
+from trust_lists.store import TrustState, TrustStore
+from trust_lists.timeutil import format_time
+from trust_lists.uscc import is_valid_uscc
+from verifier import messages
+from verifier.formats import (
+    KNOWN_TYPS,
+    LICENCE_TYP,
+    SEAL_TYP,
+    SEAL_TYPES,
+    SEALED_DOC_TYP,
+    ClaimError,
+    Holder,
+    LicenceClaims,
+    SealClaims,
+    SealedDocClaims,
+    StatusRef,
+    is_valid_pid,
+    parse_licence_claims,
+    parse_seal_claims,
+    parse_sealed_doc_claims,
+)
+from verifier.messages import PASSED, SEAL_PREFIX
+from verifier.verdict import (
+    Check,
+    CheckResult,
+    DocumentSummary,
+    Indication,
+    SubIndication,
+    TrustContext,
+    Verdict,
+)
+
+Clock = Callable[[], datetime]
+_T = TypeVar("_T")
+
+
+class VerificationInputError(ValueError):
+    """A caller mistake, not a document problem: an unknown relying jurisdiction, a naive
+    datetime, an argument of the wrong type. Documents themselves never raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationPolicy:
+    # Cap on a signed token (licence, seal, sealed-document signature) read from outside.
+    max_token_bytes: int = 64 * 1024
+    # How far a claimed issue/signing time may lie after the validation time (clock skew).
+    max_clock_skew: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Expectations:
+    """What the caller expects; a mismatch is FAILED SIG_CONSTRAINTS_FAILURE.
+
+    holder_id: the holder's credit code (or personal id); for seals and sealed documents the
+    enterprise's credit code. licence_type applies to licences, seal_type to seals and sealed
+    documents."""
+
+    holder_id: str | None = None
+    licence_type: str | None = None
+    seal_type: str | None = None
+
+
+_LICENCE: Final = "licence"
+_SEAL: Final = "seal"
+_SEALED: Final = "sealed_document"
+
+_DOC_NAMES: Final = {
+    _LICENCE: ("电子证照", "an e-licence", "e-licences"),
+    _SEAL: ("企业电子印章", "an enterprise e-seal", "enterprise e-seals"),
+    _SEALED: ("盖章文档的签名", "a sealed-document signature", "sealed documents"),
+}
+_KIND_NAMES: Final = {
+    ServiceKind.LICENCE_ISSUER: ("证照签发机构", "licence issuer"),
+    ServiceKind.SEAL_AUTHORITY: ("印章制作机构", "seal-making authority"),
+}
+
+
+class _Stop(Exception):
+    """Ends a job: a FAILED check, or an INDETERMINATE one nothing after can be judged without."""
+
+
+def _clip(value: object, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_bytes(value: object, what: str, *, text: bool = True) -> bytes:
+    """Tokens may come as str or bytes; images and documents only as bytes."""
+    if isinstance(value, bytes):
+        return value
+    if text and isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    kinds = "bytes or str" if text else "bytes"
+    raise VerificationInputError(f"{what} must be {kinds}, not {type(value).__name__}")
+
+
+def _aware(value: object, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise VerificationInputError(f"{what} must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise VerificationInputError(f"{what} is a naive datetime; pass an aware UTC time")
+    return value.astimezone(UTC)
+
+
+def inputs_digest(parts: list[tuple[str, bytes]]) -> str:
+    """Verdict.document_sha256: SHA-256 of the token itself when it is the only input, else of
+    "huren-inputs-v1" and, per input in order, NUL name NUL SHA-256(input) (docs/verdicts.md)."""
+    if len(parts) == 1:
+        return hashlib.sha256(parts[0][1]).hexdigest()
+    h = hashlib.sha256(b"huren-inputs-v1")
+    for name, data in parts:
+        h.update(b"\0" + name.encode("ascii") + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+# Validated protected headers by their exact base64url bytes. Issuers reuse one header for many
+# documents, so this skips decoding, strict JSON and the header rules for all but the first; the
+# same bytes always validate the same way, so the cache cannot change an outcome.
+_HEADER_CACHE: dict[bytes, dict[str, Any]] = {}
+_HEADER_CACHE_MAX = 4096
+_HEADER_CACHE_ENTRY_MAX = 512
+
+
+def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
+    """CompactJWS.parse (no typ, no crit understood), with the header cache in front."""
+    parts = raw.strip().split(b".")
+    if len(parts) == 3:
+        header = _HEADER_CACHE.get(parts[0])
+        if header is not None:
+            try:
+                payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
+            except ValueError as exc:
+                raise MalformedJWS(f"bad base64url: {exc}") from exc
+            if not signature:
+                raise MalformedJWS("empty signature")
+            return CompactJWS(header, payload, parts[0] + b"." + parts[1], signature)
+    jws = CompactJWS.parse(raw, max_bytes=limit)
+    h64 = parts[0]
+    if len(h64) <= _HEADER_CACHE_ENTRY_MAX:
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
+            _HEADER_CACHE.clear()  # crude but bounded; a refill costs one parse per header
+        _HEADER_CACHE[h64] = jws.header
+    return jws
+
+
+@lru_cache(maxsize=65536)
+def _valid_uscc(code: str) -> bool:
+    # Counters see the same enterprises again and again; the check is pure.
+    return is_valid_uscc(code)
+
+
+class Verifier:
+    """Verifies documents against a trust store under a policy. Thread-safe and stateless: each
+    call reads `store.state` once. `clock` gives the real now (an aware datetime)."""
+
+    def __init__(
+        self,
+        store: TrustStore,
+        policy: VerificationPolicy | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self._store = store
+        self.policy = policy or VerificationPolicy()
+        self._clock: Clock = clock or (lambda: datetime.now(UTC))
+
+    def verify_licence(
+        self,
+        token: bytes | str,
+        relying: str,
+        at: datetime | None = None,
+        *,
+        expect: Expectations | None = None,
+    ) -> Verdict:
+        """Verify an e-licence for use in `relying` at validation time `at` (default: now)."""
+        job = self._job(relying, at)
+        return job.licence(_as_bytes(token, "token"), expect)
+
+    def verify_seal(
+        self,
+        token: bytes | str,
+        relying: str,
+        at: datetime | None = None,
+        *,
+        image: bytes | None = None,
+        expect: Expectations | None = None,
+    ) -> Verdict:
+        """Verify an enterprise e-seal; when the seal image is given it must match its digest."""
+        job = self._job(relying, at)
+        img = _as_bytes(image, "image", text=False) if image is not None else None
+        return job.seal(_as_bytes(token, "token"), img, expect)
+
+    def verify_sealed_document(
+        self,
+        document: bytes,
+        signature: bytes | str,
+        relying: str,
+        at: datetime | None = None,
+        *,
+        seal: bytes | str | None = None,
+        seal_image: bytes | None = None,
+        expect: Expectations | None = None,
+    ) -> Verdict:
+        """Verify a document sealed by an enterprise: `signature` is the sealed-document JWS over
+        the document's SHA-256. The seal travels inside the signature or, when the signature
+        carries only a reference, is passed as `seal` (an embedded seal wins over `seal`)."""
+        job = self._job(relying, at)
+        return job.sealed(
+            _as_bytes(document, "document", text=False),
+            _as_bytes(signature, "signature"),
+            _as_bytes(seal, "seal") if seal is not None else None,
+            _as_bytes(seal_image, "seal_image", text=False) if seal_image is not None else None,
+            expect,
+        )
+
+    def _job(self, relying: object, at: object) -> _Job:
+        if not isinstance(relying, str) or relying not in self._store.anchors:
+            raise VerificationInputError(
+                f"relying jurisdiction {_clip(relying, 32)} is not configured here"
+            )
+        now = _aware(self._clock(), "the clock's time")
+        when = now if at is None else _aware(at, "at")
+        return _Job(
+            self.policy, self._store.anchors, self._store.state, relying=relying, now=now, at=when
+        )
+
+
+class _Job:
+    """One verification: the snapshot it is judged against, the checks so far and what they
+    imply. Steps record a check each; a FAILED one raises _Stop."""
+
+    __slots__ = (
+        "anchors",
+        "at",
+        "checks",
+        "entry",
+        "failed",
+        "fresh_now",
+        "indeterminate",
+        "jurisdiction",
+        "policy",
+        "prefix",
+        "relying",
+        "state",
+        "until",
+    )
+
+    def __init__(
+        self,
+        policy: VerificationPolicy,
+        anchors: Mapping[str, object],
+        state: TrustState,
+        *,
+        relying: str,
+        now: datetime,
+        at: datetime,
+    ) -> None:
+        self.policy = policy
+        self.anchors = anchors
+        self.state = state
+        self.relying = relying
+        self.at = at
+        # Freshness is a fact about the real now; judging a future time cannot make it fresher.
+        self.fresh_now = max(now, at)
+        self.checks: list[Check] = []
+        self.failed: SubIndication | None = None
+        self.indeterminate: SubIndication | None = None
+        self.until: datetime | None = None
+        self.prefix = ""  # SEAL_PREFIX while judging the seal inside a sealed document
+        self.jurisdiction: str | None = None
+        self.entry: KeyEntry | None = None
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def ok(self, code: str) -> None:
+        self.checks.append(PASSED[self.prefix + code])
+
+    def bound(self, when: datetime | None) -> None:
+        """`when` is a time at which a check judged so far could come out otherwise."""
+        if when is not None and (self.until is None or when < self.until):
+            self.until = when
+
+    def _record(self, code: str, unprefixed: bool, params: dict[str, object]) -> Check:
+        check, sub = messages.failed(code, "" if unprefixed else self.prefix, **params)
+        self.checks.append(check)
+        if check.result is CheckResult.FAILED:
+            self.failed = sub
+        elif self.indeterminate is None:
+            self.indeterminate = sub
+        return check
+
+    def stop(self, code: str, /, *, until: datetime | None = None, **params: object) -> NoReturn:
+        """Record a failing check and end the job (every FAILED check does this)."""
+        self._record(code, False, params)
+        self.bound(until)
+        raise _Stop
+
+    def flag(self, code: str, /, *, unprefixed: bool = False, **params: object) -> None:
+        """Record an INDETERMINATE check and go on: a later FAILED check would still win."""
+        check = self._record(code, unprefixed, params)
+        assert check.result is CheckResult.INDETERMINATE, code
+
+    def verdict(self, digest: str, summary: DocumentSummary) -> Verdict:
+        if self.failed is not None:
+            indication, sub = Indication.FAILED, self.failed
+        elif self.indeterminate is not None:
+            indication, sub = Indication.INDETERMINATE, self.indeterminate
+        else:
+            indication, sub = Indication.PASSED, None
+        state = self.state
+        jur = self.jurisdiction
+        signed = state.lists.get(jur) if jur is not None else None
+        cat = state.catalogue
+        trust = TrustContext(
+            self.relying,
+            jur,
+            signed.trust_list.sequence if signed is not None else None,
+            signed.digest if signed is not None else None,
+            cat.catalogue.sequence if cat is not None else None,
+            state.version,
+        )
+        return Verdict(
+            indication, sub, tuple(self.checks), summary, trust, self.at, self.until, digest
+        )
+
+    # -- the three documents -----------------------------------------------------------------
+
+    def licence(self, raw: bytes, expect: Expectations | None) -> Verdict:
+        claims: LicenceClaims | None = None
+        try:
+            jws = self.parse_jws(raw, LICENCE_TYP, _LICENCE)
+            claims = self.claims(jws, parse_licence_claims)
+            self.jurisdiction = claims.jurisdiction
+            entry = self.resolve_key(
+                jws.kid, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
+            )
+            if not jws.verify_with(entry.key.key):
+                self.stop("signature.valid")
+            self.ok("signature.valid")
+            self.key_status(entry.key, claims.issued_at)
+            self.holder_ids(claims.holder)
+            self.fresh(claims.jurisdiction)
+            self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
+            self.status(claims.status, entry, claims.jurisdiction, None)
+            self.recognition(claims.jurisdiction, _LICENCE, claims.licence_type)
+            if expect is not None:
+                self.expect_holder(expect, claims.holder.id)
+                self.expect_type(_LICENCE, expect.licence_type, claims.licence_type)
+        except _Stop:
+            pass
+        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+
+    def seal(self, raw: bytes, image: bytes | None, expect: Expectations | None) -> Verdict:
+        claims: SealClaims | None = None
+        try:
+            jws = self.parse_jws(raw, SEAL_TYP, _SEAL)
+            claims = self.claims(jws, parse_seal_claims)
+            self.jurisdiction = claims.jurisdiction
+            self.judge_seal(jws, claims, self.at, image, None)
+            if expect is not None:
+                self.expect_holder(expect, claims.enterprise.id)
+                self.expect_type(_SEAL, expect.seal_type, claims.seal_type)
+        except _Stop:
+            pass
+        parts = [("token", raw)] + ([("image", image)] if image is not None else [])
+        return self.verdict(inputs_digest(parts), self.seal_summary(claims))
+
+    def sealed(
+        self,
+        doc: bytes,
+        sig: bytes,
+        supplied: bytes | None,
+        image: bytes | None,
+        expect: Expectations | None,
+    ) -> Verdict:
+        parts = [("document", doc), ("signature", sig)]
+        if supplied is not None:
+            parts.append(("seal", supplied))
+        if image is not None:
+            parts.append(("image", image))
+        claims: SealedDocClaims | None = None
+        seal: SealClaims | None = None
+        try:
+            jws = self.parse_jws(sig, SEALED_DOC_TYP, _SEALED)
+            limit = self.policy.max_token_bytes
+            claims = self.claims(jws, lambda c: parse_sealed_doc_claims(c, max_seal_bytes=limit))
+            signed_at = claims.signed_at
+            ref = claims.seal_ref
+            if claims.seal is not None:
+                seal_raw = claims.seal.encode("utf-8", "surrogatepass")
+            else:
+                assert ref is not None  # the parser demands exactly one of seal and seal_ref
+                if supplied is None or hashlib.sha256(supplied).hexdigest() != ref.sha256:
+                    self.stop("sealed.seal_ref", seal_id=_clip(ref.seal_id))
+                seal_raw = supplied
+            self.prefix = SEAL_PREFIX
+            seal_jws = self.parse_jws(seal_raw, SEAL_TYP, _SEAL)
+            seal = self.claims(seal_jws, parse_seal_claims)
+            self.prefix = ""
+            self.jurisdiction = seal.jurisdiction
+            if ref is not None:
+                if ref.seal_id != seal.seal_id:
+                    self.stop("sealed.seal_ref", seal_id=_clip(ref.seal_id))
+                self.ok("sealed.seal_ref")
+            # First: is this document what the key bound in the seal signed?
+            if jws.kid != seal.key.kid:
+                self.stop("sealed.key_binding", kid=_clip(jws.kid, 64))
+            self.ok("sealed.key_binding")
+            if hashlib.sha256(doc).hexdigest() != claims.doc_sha256:
+                self.stop("sealed.hash")
+            self.ok("sealed.hash")
+            if not jws.verify_with(seal.key):
+                self.stop("signature.valid")
+            self.ok("signature.valid")
+            # Then the seal itself, judged at the signing time the signature claims.
+            self.prefix = SEAL_PREFIX
+            self.judge_seal(seal_jws, seal, signed_at, image, signed_at)
+            self.prefix = ""
+            skew = self.policy.max_clock_skew
+            if signed_at > self.at + skew:
+                self.stop(
+                    "validity.not_yet_issued",
+                    until=signed_at - skew,
+                    iat=format_time(signed_at),
+                    at=format_time(self.at),
+                )
+            if self.at >= seal.valid_to:
+                self.flag(
+                    "sealed.seal_period",
+                    exp=format_time(seal.valid_to),
+                    signed=format_time(signed_at),
+                )
+            else:
+                self.ok("sealed.seal_period")
+                self.bound(seal.valid_to)
+            if expect is not None:
+                self.expect_holder(expect, seal.enterprise.id)
+                self.expect_type(_SEAL, expect.seal_type, seal.seal_type)
+        except _Stop:
+            pass
+        return self.verdict(inputs_digest(parts), self.sealed_summary(claims, seal))
+
+    def judge_seal(
+        self,
+        jws: CompactJWS,
+        claims: SealClaims,
+        validity_at: datetime,
+        image: bytes | None,
+        sealed_at: datetime | None,
+    ) -> None:
+        """Everything about a parsed seal. Inside a sealed document (`sealed_at` set) its
+        validity is judged at that claimed signing time; on its own, at the validation time."""
+        entry = self.resolve_key(
+            jws.kid, claims.jurisdiction, claims.issuer, _SEAL, claims.seal_type
+        )
+        if not jws.verify_with(entry.key.key):
+            self.stop("signature.valid")
+        self.ok("signature.valid")
+        self.key_status(entry.key, claims.issued_at)
+        if image is not None:
+            if hashlib.sha256(image).hexdigest() != claims.image_sha256:
+                self.stop("seal.image")
+            self.ok("seal.image")
+        self.holder_ids(claims.enterprise)
+        self.fresh(claims.jurisdiction)
+        self.validity(
+            claims.issued_at, claims.valid_from, claims.valid_to, validity_at, sealed_at is None
+        )
+        self.status(claims.status, entry, claims.jurisdiction, sealed_at)
+        self.recognition(claims.jurisdiction, _SEAL, claims.seal_type)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def parse_jws(self, raw: bytes, typ: str, kind: str) -> CompactJWS:
+        limit = self.policy.max_token_bytes
+        if len(raw) > limit:
+            self.stop("format.size", size=len(raw), limit=limit)
+        self.ok("format.size")
+        try:
+            jws = _parse_compact(raw, limit)
+        except UnsupportedAlgorithm as exc:
+            self.stop("format.alg", detail=_clip(str(exc)))
+        except EmbeddedKeyRejected as exc:
+            self.stop("format.embedded_key", detail=_clip(str(exc)))
+        except CriticalHeaderRejected as exc:
+            self.stop("format.crit", detail=_clip(str(exc)))
+        except DuplicateMember as exc:
+            self.stop("format.duplicate_member", detail=_clip(str(exc)))
+        except (MalformedJWS, KeyMaterialError, ValueError) as exc:
+            self.stop("format.jws", detail=_clip(str(exc)))
+        self.ok("format.jws")
+        actual = jws.header.get("typ")
+        if actual != typ:
+            known = KNOWN_TYPS.get(actual) if isinstance(actual, str) else None
+            zh, en, _ = _DOC_NAMES[kind]
+            self.stop(
+                "format.typ",
+                expected_zh=zh,
+                expected_en=en,
+                actual=_clip(actual, 64),
+                hint_zh=f"（{known[0]}）" if known else "",
+                hint_en=f" ({known[1]})" if known else "",
+            )
+        self.ok("format.typ")
+        return jws
+
+    def claims(self, jws: CompactJWS, parse: Callable[[dict[str, Any]], _T]) -> _T:
+        try:
+            claims = parse(jws.payload_json(self.policy.max_token_bytes))
+        except DuplicateMember as exc:
+            self.stop("format.duplicate_member", detail=_clip(str(exc)))
+        except (MalformedJWS, ClaimError) as exc:
+            self.stop("format.claims", detail=_clip(str(exc), 200))
+        self.ok("format.claims")
+        return claims
+
+    def resolve_key(
+        self, kid: str, jurisdiction: str, issuer: str, doc_kind: str, type_code: str
+    ) -> KeyEntry:
+        """The kid in the list of the jurisdiction the document claims, belonging to the service
+        it names, of the right kind, with the type in its scope."""
+        if jurisdiction not in self.anchors:
+            self.stop("issuer.jurisdiction", jur=jurisdiction)
+        self.ok("issuer.jurisdiction")
+        signed = self.state.lists.get(jurisdiction)
+        if signed is None:
+            self.stop("trust.list_available", jur=jurisdiction)
+        self.ok("trust.list_available")
+        tl = signed.trust_list
+        entry = tl.find_key(kid)
+        if entry is None:
+            self.stop(
+                "key.found",
+                kid=_clip(kid, 64),
+                jur=jurisdiction,
+                jur_zh=tl.name_zh,
+                jur_en=tl.name_en,
+            )
+        self.ok("key.found")
+        self.entry = entry
+        service = entry.service
+        if service.id != issuer:
+            self.stop("key.issuer", claimed=issuer, actual=service.id)
+        self.ok("key.issuer")
+        wanted = ServiceKind.LICENCE_ISSUER if doc_kind == _LICENCE else ServiceKind.SEAL_AUTHORITY
+        if service.kind is not wanted:
+            kind_zh, kind_en = _KIND_NAMES[service.kind]
+            doc_zh, _, doc_en = _DOC_NAMES[doc_kind]
+            self.stop(
+                "key.service_kind",
+                service_zh=service.name_zh,
+                service_en=service.name_en,
+                kind_zh=kind_zh,
+                kind_en=kind_en,
+                doc_zh=doc_zh,
+                doc_en=doc_en,
+            )
+        self.ok("key.service_kind")
+        if type_code not in service.scope:
+            type_zh, type_en = self.type_names(doc_kind, type_code)
+            self.stop(
+                "key.scope",
+                service_zh=service.name_zh,
+                service_en=service.name_en,
+                type_zh=type_zh,
+                type_en=type_en,
+            )
+        self.ok("key.scope")
+        return entry
+
+    def key_status(self, key: ServiceKey, signed: datetime) -> None:
+        """The key's status at the signing time the document claims, then its revocation."""
+        state = key.state_at(signed)
+        if state.status is not KeyStatus.GRANTED:
+            signed_text = format_time(signed)
+            since = format_time(state.since) if state.since else ""
+            if state.status is None:
+                self.stop("key.not_yet_granted", signed=signed_text)
+            if state.status is KeyStatus.WITHDRAWN:
+                self.stop("key.withdrawn", since=since, signed=signed_text)
+            self.stop("key.revoked", since=since, signed=signed_text)
+        self.ok("key.status")
+        revoked = key.revoked_since
+        if revoked is not None and revoked <= self.at:
+            # It claims to predate the compromise, but the signer's own clock proves nothing.
+            self.flag("key.revocation", since=format_time(revoked), signed=format_time(signed))
+        else:
+            self.ok("key.revocation")
+            self.bound(revoked)
+
+    def holder_ids(self, holder: Holder) -> None:
+        if holder.uscc is not None:
+            if not _valid_uscc(holder.uscc):
+                self.stop("identifier.uscc", code=_clip(holder.uscc, 64))
+            self.ok("identifier.uscc")
+        if holder.pid is not None:
+            if not is_valid_pid(holder.pid):
+                self.stop("identifier.pid", code=_clip(holder.pid, 64))
+            self.ok("identifier.pid")
+
+    def fresh(self, jurisdiction: str) -> None:
+        stale_from = self.state.stale_from(jurisdiction)
+        if stale_from is None or self.fresh_now >= stale_from:
+            self.flag("trust.fresh", stale_from=format_time(stale_from) if stale_from else "-")
+        else:
+            self.ok("trust.fresh")
+            self.bound(stale_from)
+
+    def validity(
+        self,
+        issued: datetime,
+        valid_from: datetime,
+        valid_to: datetime | None,
+        when: datetime,
+        moving: bool = True,
+    ) -> None:
+        """The validity window at `when`. `moving`: `when` is the validation time, so the edges
+        of the window are times at which the verdict can change (a signing time is fixed)."""
+        skew = self.policy.max_clock_skew
+        if issued > when + skew:
+            self.stop(
+                "validity.not_yet_issued",
+                until=issued - skew if moving else None,
+                iat=format_time(issued),
+                at=format_time(when),
+            )
+        if when < valid_from:
+            self.stop(
+                "validity.not_yet_valid",
+                until=valid_from if moving else None,
+                nbf=format_time(valid_from),
+                at=format_time(when),
+            )
+        if valid_to is not None and when >= valid_to:
+            self.stop("validity.expired", exp=format_time(valid_to), at=format_time(when))
+        self.ok("validity.window")
+        if moving:
+            self.bound(valid_to)
+
+    def status(
+        self,
+        ref: StatusRef | None,
+        entry: KeyEntry,
+        jurisdiction: str,
+        sealed_at: datetime | None,
+    ) -> None:
+        """The document's slot in its issuer's status list (IETF Token Status List)."""
+        if ref is None:
+            self.ok("status.not_referenced")
+            return
+        uri = _clip(ref.uri, 200)
+        service = entry.service
+        if ref.uri not in service.status_lists:
+            self.flag("status.undeclared", uri=uri)
+            return
+        issued = self.state.status_lists.get(ref.uri)
+        if issued is None:
+            self.flag("status.missing", uri=uri)
+            return
+        sl = issued.status_list
+        if issued.jurisdiction != jurisdiction or issued.service_id != service.id:
+            by = f"{issued.jurisdiction}/{issued.service_id}"
+            self.flag(
+                "status.untrusted",
+                uri=uri,
+                reason_zh=f"它由 {by} 签发，而非本文档的签发机构",
+                reason_en=f"it was signed by {by}, not by this document's issuer",
+            )
+            return
+        signer = self.state.find_key(issued.jurisdiction, sl.signer_kid)
+        revoked = signer.key.revoked_since if signer is not None else None
+        if signer is None or (revoked is not None and revoked <= self.fresh_now):
+            self.flag(
+                "status.untrusted",
+                uri=uri,
+                reason_zh="签发它的密钥已不在信任列表中或已被吊销",
+                reason_en="the key that signed it is no longer listed or has been revoked",
+            )
+            return
+        self.bound(revoked)
+        if sl.expires_at <= self.fresh_now:
+            self.flag("status.expired", uri=uri, exp=format_time(sl.expires_at))
+            return
+        self.bound(sl.expires_at)
+        value = sl.status(ref.idx)
+        if value is None:
+            self.flag("status.out_of_range", uri=uri, idx=ref.idx, size=sl.size)
+        elif value == Status.VALID:
+            self.ok("status.valid")
+        elif value == Status.INVALID:
+            if sealed_at is None:
+                self.stop("status.revoked")
+            # Status lists carry no revocation time: the document may predate the revocation.
+            self.flag("sealed.seal_revoked", unprefixed=True, signed=format_time(sealed_at))
+        elif value == Status.SUSPENDED:
+            self.flag("status.suspended")
+        else:
+            self.flag("status.unknown_value", value=value)
+
+    def recognition(self, issuing: str, doc_kind: str, type_code: str) -> None:
+        signed = self.state.catalogue
+        if signed is None:
+            self.flag("recognition.catalogue_missing")
+            return
+        cat = signed.catalogue
+        is_licence = doc_kind == _LICENCE
+        types = cat.licence_types if is_licence else cat.seal_types
+        t = types.get(type_code)
+        if t is None:
+            self.stop("recognition.type_unknown", type=type_code, seq=cat.sequence)
+        if is_licence:
+            ok = cat.recognises(self.relying, issuing, licence_type=type_code)
+        else:
+            ok = cat.recognises(self.relying, issuing, seal_type=type_code)
+        if not ok:
+            relying_zh, relying_en = self.jurisdiction_names(self.relying)
+            issuing_zh, issuing_en = self.jurisdiction_names(issuing)
+            self.stop(
+                "recognition.refused",
+                seq=cat.sequence,
+                relying_zh=relying_zh,
+                relying_en=relying_en,
+                issuing_zh=issuing_zh,
+                issuing_en=issuing_en,
+                type_zh=t.name_zh,
+                type_en=t.name_en,
+            )
+        self.ok("recognition.accepted")
+
+    def expect_holder(self, expect: Expectations, actual: str) -> None:
+        if expect.holder_id is None:
+            return
+        if expect.holder_id != actual:
+            self.stop(
+                "expect.holder", actual=_clip(actual, 64), expected=_clip(expect.holder_id, 64)
+            )
+        self.ok("expect.holder")
+
+    def expect_type(self, doc_kind: str, expected: str | None, actual: str) -> None:
+        if expected is None:
+            return
+        if expected != actual:
+            a_zh, a_en = self.type_names(doc_kind, actual)
+            e_zh, e_en = self.type_names(doc_kind, _clip(expected, 64))
+            self.stop(
+                "expect.type", actual_zh=a_zh, actual_en=a_en, expected_zh=e_zh, expected_en=e_en
+            )
+        self.ok("expect.type")
+
+    # -- names and summaries -----------------------------------------------------------------
+
+    def type_names(self, doc_kind: str, code: str) -> tuple[str, str]:
+        cat = self.state.catalogue
+        if cat is not None:
+            c = cat.catalogue
+            t = (c.licence_types if doc_kind == _LICENCE else c.seal_types).get(code)
+            if t is not None:
+                return t.name_zh, t.name_en
+        if doc_kind != _LICENCE and code in SEAL_TYPES:
+            return SEAL_TYPES[code]
+        return code, code
+
+    def jurisdiction_names(self, code: str) -> tuple[str, str]:
+        tl = self.state.trust_list(code)
+        return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
+
+    def issuer_names(self, issuer: str) -> tuple[str | None, str | None]:
+        # Name the issuer only when the signing key really belongs to the claimed service.
+        entry = self.entry
+        if entry is not None and entry.service.id == issuer:
+            return entry.service.name_zh, entry.service.name_en
+        return None, None
+
+    def licence_summary(self, c: LicenceClaims | None) -> DocumentSummary:
+        if c is None:
+            return DocumentSummary(_LICENCE)
+        type_zh, type_en = self.type_names(_LICENCE, c.licence_type)
+        name_zh, name_en = self.issuer_names(c.issuer)
+        extra: dict[str, Any] = {}
+        if c.data:
+            extra["data"] = dict(c.data)
+        if c.status is not None:
+            extra["status_list"] = {"idx": c.status.idx, "uri": c.status.uri}
+        return DocumentSummary(
+            _LICENCE,
+            c.number,
+            c.licence_type,
+            type_zh,
+            type_en,
+            c.holder.name,
+            c.holder.id,
+            c.issuer,
+            name_zh,
+            name_en,
+            c.jurisdiction,
+            c.issued_at,
+            c.valid_from,
+            c.valid_to,
+            extra,
+        )
+
+    def seal_summary(self, c: SealClaims | None) -> DocumentSummary:
+        if c is None:
+            return DocumentSummary(_SEAL)
+        type_zh, type_en = self.type_names(_SEAL, c.seal_type)
+        name_zh, name_en = self.issuer_names(c.issuer)
+        extra: dict[str, Any] = {"image_sha256": c.image_sha256, "enterprise_kid": c.key.kid}
+        if c.name is not None:
+            extra["seal_name"] = c.name
+        if c.status is not None:
+            extra["status_list"] = {"idx": c.status.idx, "uri": c.status.uri}
+        return DocumentSummary(
+            _SEAL,
+            c.seal_id,
+            c.seal_type,
+            type_zh,
+            type_en,
+            c.enterprise.name,
+            c.enterprise.id,
+            c.issuer,
+            name_zh,
+            name_en,
+            c.jurisdiction,
+            c.issued_at,
+            c.valid_from,
+            c.valid_to,
+            extra,
+        )
+
+    def sealed_summary(self, c: SealedDocClaims | None, seal: SealClaims | None) -> DocumentSummary:
+        if c is None:
+            return DocumentSummary(_SEALED)
+        extra: dict[str, Any] = {"signed_at": format_time(c.signed_at)}
+        if c.doc_name is not None:
+            extra["document_name"] = c.doc_name
+        if c.doc_type is not None:
+            extra["document_type"] = c.doc_type
+        if seal is None:
+            return DocumentSummary(_SEALED, c.doc_sha256, issued_at=c.signed_at, extra=extra)
+        extra["seal_id"] = seal.seal_id
+        type_zh, type_en = self.type_names(_SEAL, seal.seal_type)
+        name_zh, name_en = self.issuer_names(seal.issuer)
+        return DocumentSummary(
+            _SEALED,
+            c.doc_sha256,
+            seal.seal_type,
+            type_zh,
+            type_en,
+            seal.enterprise.name,
+            seal.enterprise.id,
+            seal.issuer,
+            name_zh,
+            name_en,
+            seal.jurisdiction,
+            c.signed_at,
+            seal.valid_from,
+            seal.valid_to,
+            extra,
+        )
+
+
+__all__ = ["Expectations", "VerificationInputError", "VerificationPolicy", "Verifier"]
