@@ -220,7 +220,9 @@ class TrustedService:
         ):
             raise MalformedDocument(f"{where}.status_lists must be https URIs")
         if not 0 < len(raw_keys) <= MAX_KEYS_PER_SERVICE:
-            raise MalformedDocument(f"{where}.keys must have 1..{MAX_KEYS_PER_SERVICE} entries")
+            raise (DocumentTooLarge if raw_keys else MalformedDocument)(
+                f"{where}.keys must have 1..{MAX_KEYS_PER_SERVICE} entries"
+            )
         keys = tuple(ServiceKey.from_dict(k, f"{where}.keys[{i}]") for i, k in enumerate(raw_keys))
         return cls(
             ident,

@@ -23,6 +23,7 @@ from trust_lists.errors import (
     ThresholdNotMet,
 )
 from trust_lists.model import OperatorPolicy, TrustList
+from trust_lists.timeutil import format_time
 
 TRUST_LIST_TYP = "huren-trust-list+jws"
 MAX_TRUST_LIST_BYTES = 32 * 1024 * 1024
@@ -161,9 +162,9 @@ def check_successor(
         )
     if now is not None:
         if new.issued_at > now + max_skew:
-            raise NotYetIssued(f"issued_at {new.issued_at.isoformat()} is in the future")
+            raise NotYetIssued(f"issued_at {format_time(new.issued_at)} is in the future")
         if new.next_update <= now:
-            raise AlreadyExpired(f"next_update {new.next_update.isoformat()} has passed")
+            raise AlreadyExpired(f"next_update {format_time(new.next_update)} has passed")
 
 
 def is_stale(trust_list: TrustList, now: datetime, grace: timedelta = timedelta(0)) -> bool:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import re
+import threading
 from pathlib import Path
 
 from trust_lists.errors import StorageError
@@ -20,7 +21,7 @@ _VERSION_FILE = re.compile(r"\A(\d{16})\.jws\Z")
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:

@@ -127,10 +127,12 @@ class TrustStore:
     # -- trust lists -----------------------------------------------------------------------
 
     def _signers_for(self, jurisdiction: str, candidate: TrustList) -> SignerSet:
-        current = self._state.trust_list(jurisdiction)
-        if current is None:
-            return self.anchors[jurisdiction].signer_set_for(candidate)
-        return SignerSet.of(current.operators)
+        # The last verified list, even one not served (truncated history on disk): falling back
+        # to the anchors there would hand control back to retired operator keys.
+        history = self._history.get(jurisdiction)
+        if history:
+            return SignerSet.of(history[-1].trust_list.operators)
+        return self.anchors[jurisdiction].signer_set_for(candidate)
 
     def submit_trust_list(
         self, data: bytes, *, now: datetime, jurisdiction: str | None = None
@@ -191,16 +193,20 @@ class TrustStore:
 
     # -- status lists ----------------------------------------------------------------------
 
-    def _find_issuer(self, kid: str) -> tuple[str, KeyEntry] | None:
+    def _find_issuer(self, kid: str, uri: str) -> tuple[str, KeyEntry] | None:
+        """The service holding kid that publishes uri (kids are unique only within one list)."""
+        fallback: tuple[str, KeyEntry] | None = None
         for code, signed in self._state.lists.items():
             entry = signed.trust_list.find_key(kid)
             if entry is not None:
-                return code, entry
-        return None
+                if uri in entry.service.status_lists:
+                    return code, entry
+                fallback = fallback or (code, entry)
+        return fallback
 
     def _check_status_list(self, token: str | bytes) -> IssuedStatusList:
         sl, jws = StatusList.parse(token)
-        found = self._find_issuer(jws.kid)
+        found = self._find_issuer(jws.kid, sl.uri)
         if found is None:
             raise UntrustedSigner("the status list's signing key is in no trust list")
         code, entry = found
@@ -228,6 +234,8 @@ class TrustStore:
                 return held
             iat = int(sl.issued_at.timestamp())
             highest = self._status_highest.get(sl.uri, 0)
+            if self.directory is not None:  # the guard outlives deleted tokens, as for lists
+                highest = max(highest, self.directory.highest(status_stream(sl.uri)))
             if iat <= highest:
                 raise Rollback("a status list at least as new is already held")
             if sl.issued_at > now + self.max_skew:
@@ -314,7 +322,7 @@ class TrustStore:
                 top = chain[-1].trust_list.sequence if chain else 0
                 self._highest[code] = max(highest, top)
                 self._history[code] = chain
-                if chain and top < highest:
+                if top < highest:
                     problems.append(
                         f"{code}: newest verifiable list is {top} but {highest} was accepted; "
                         "refusing to serve an older list"
