@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo's status lists last 7 days and its trust lists 30: rebuild a demo older than a day.
 demo: $(STAMP)
-	@test -f $(DEMO)/huren.json || $(BIN)/huren demo init $(DEMO)
+	@if [ -z "$$(find $(DEMO)/huren.json -mmin -1440 2>/dev/null)" ]; then \
+		rm -rf $(DEMO) && $(BIN)/huren demo init $(DEMO); fi
 
 run: $(STAMP) demo
 	$(BIN)/huren serve --config $(DEMO)/huren.json --host $(HOST) --port $(PORT)
