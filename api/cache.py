@@ -1,0 +1,444 @@
+"""Verdict caches: an in-process bounded LRU, or Redis shared by every instance.
+
+Keys come from `cache_key`, which hashes every input of a verdict including the trust-state
+version, so a cached verdict can never outlive the trust state it was computed under.
+
+The Redis backend never trusts what it reads back: each entry carries an HMAC-SHA256 (secret from
+the settings) over its key, expiry and value; a tampered, foreign or malformed entry is counted in
+`rejected_entries` and treated as a miss. Redis being down or slow never fails a request: every
+operation is bounded by a timeout, failures are misses / dropped writes, an outage is logged once
+when it starts and once when it ends, and a background probe reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ResponseError
+
+log = logging.getLogger("huren.cache")
+
+T = TypeVar("T")
+
+KEY_PREFIX = "huren:v1:verdict:"
+DEFAULT_REDIS_PREFIX = "huren:v1:"
+DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_MAX_TTL_SECONDS = 300.0
+DEFAULT_REDIS_TIMEOUT_SECONDS = 0.25
+MAX_ENTRY_BYTES = 1024 * 1024
+MIN_SECRET_BYTES = 16
+_MAC_CONTEXT = b"huren:v1:verdict-cache\x00"
+_ENTRY = re.compile(rb'\{"exp":([0-9]{1,16}),"mac":"([0-9a-f]{64})","value":(.*)\}', re.DOTALL)
+
+
+@runtime_checkable
+class VerdictCache(Protocol):
+    available: bool
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, set | frozenset):
+        items = sorted(json.dumps(v, sort_keys=True, default=_json_default) for v in obj)
+        return {"$set": items}
+    if isinstance(obj, datetime):
+        return {"$datetime": obj.isoformat()}
+    if isinstance(obj, bytes):
+        return {"$bytes": obj.hex()}
+    raise TypeError(f"cache_key: cannot encode {type(obj).__name__} in expectations")
+
+
+def cache_key(
+    *,
+    kind: str,
+    document_sha256: str,
+    relying: str,
+    at: str | None,
+    expectations: dict[str, Any],
+    trust_version: str,
+) -> str:
+    """A fixed-length key naming one verdict: every input goes into a SHA-256 over canonical JSON
+    (sorted keys), so equal inputs give equal keys and any difference gives another key."""
+    material = json.dumps(
+        {
+            "kind": kind,
+            "document_sha256": document_sha256,
+            "relying": relying,
+            "at": at,
+            "expectations": expectations,
+            "trust_version": trust_version,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_json_default,
+    )
+    digest = hashlib.sha256(b"huren:v1:verdict-key\x00" + material.encode("utf-8")).hexdigest()
+    return KEY_PREFIX + digest
+
+
+def _encode_value(value: dict[str, Any]) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _decode_value(raw: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# -- in-process -----------------------------------------------------------------------------
+
+
+class InProcessVerdictCache:
+    """Bounded LRU with per-entry TTL. Values are stored as JSON (like the Redis backend), so a
+    caller mutating a returned dict never changes the cache."""
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_ttl_seconds: float = DEFAULT_MAX_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("cache_max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.max_ttl_seconds = max_ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self.available = True
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        self.rejected_entries = 0
+        self.outages = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        expires, raw = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return _decode_value(raw)
+
+    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+        ttl = min(float(ttl_seconds), self.max_ttl_seconds)
+        if not ttl > 0:
+            self._entries.pop(key, None)
+            return
+        try:
+            raw = _encode_value(value)
+        except (TypeError, ValueError) as exc:
+            self.errors += 1
+            log.error("verdict not cached: value is not JSON-serialisable (%s)", exc)
+            return
+        self._entries[key] = (self._clock() + ttl, raw)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+            self.evictions += 1
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+# -- Redis ----------------------------------------------------------------------------------
+
+
+class _Failed:
+    """Marker for an operation that did not complete (Redis down, slow or erroring)."""
+
+
+_FAILED = _Failed()
+
+
+class RedisVerdictCache:
+    """Verdicts in Redis, authenticated with HMAC-SHA256; never raises from get/set."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: bytes,
+        max_ttl_seconds: float = DEFAULT_MAX_TTL_SECONDS,
+        timeout_seconds: float = DEFAULT_REDIS_TIMEOUT_SECONDS,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 2.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"cache_secret must be at least {MIN_SECRET_BYTES} bytes when Redis is used"
+            )
+        self.url = url
+        self._secret = bytes(secret)
+        self.max_ttl_seconds = max_ttl_seconds
+        self.timeout_seconds = timeout_seconds
+        self.prefix = prefix
+        self.max_entry_bytes = max_entry_bytes
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._wall = wall_clock
+        # An operation is abandoned after this long even if a socket timeout did not fire.
+        self._guard = 2 * timeout_seconds + 0.05
+        self._client: aioredis.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._outage_started = 0.0
+        self._closed = False
+        self.available = True
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        self.rejected_entries = 0
+        self.outages = 0
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _redis_key(self, key: str) -> str:
+        return self.prefix + key.removeprefix(DEFAULT_REDIS_PREFIX)
+
+    def _conn(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = aioredis.Redis.from_url(
+                self.url,
+                socket_timeout=self.timeout_seconds,
+                socket_connect_timeout=self.timeout_seconds,
+                # One immediate retry on a fresh connection: a pooled connection may have
+                # died with a Redis restart. The wait_for guard still bounds the total.
+                retry=Retry(NoBackoff(), 1),
+                health_check_interval=0,
+            )
+            self._loop = loop
+        return self._client
+
+    async def _run(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T | _Failed:
+        """Run one command with a hard deadline; a failure starts (or continues) an outage."""
+        if not self.available or self._closed:
+            return _FAILED
+        try:
+            return await asyncio.wait_for(op(self._conn()), self._guard)
+        except ResponseError as exc:
+            # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
+            self.errors += 1
+            log.debug("redis refused a cache command: %s", exc)
+            return _FAILED
+        except Exception as exc:
+            self.errors += 1
+            self._outage(exc)
+            return _FAILED
+
+    def _outage(self, exc: BaseException) -> None:
+        if not self.available:
+            return
+        self.available = False
+        self.outages += 1
+        self._outage_started = time.monotonic()
+        log.warning(
+            "verdict cache: Redis unavailable (%s: %s); serving without the shared cache "
+            "and retrying in the background",
+            type(exc).__name__,
+            exc,
+        )
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        delay = self.backoff_initial
+        while not self._closed:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+            try:
+                await asyncio.wait_for(self._conn().ping(), self._guard)
+            except Exception:
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            self.available = True
+            log.info(
+                "verdict cache: Redis reachable again after %.1f s",
+                time.monotonic() - self._outage_started,
+            )
+            return
+
+    # -- entries ----------------------------------------------------------------------------
+
+    def _mac(self, key: str, exp: bytes, value: bytes) -> str:
+        k = key.encode("utf-8")
+        msg = _MAC_CONTEXT + len(k).to_bytes(8, "big") + k + exp + b"\x00" + value
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
+
+    def seal(self, key: str, value: dict[str, Any], ttl_seconds: float) -> bytes:
+        """The stored form: compact JSON {"exp": ms, "mac": hex, "value": ...}."""
+        raw = _encode_value(value)
+        exp = str(int((self._wall() + ttl_seconds) * 1000)).encode("ascii")
+        mac = self._mac(key, exp, raw).encode("ascii")
+        return b'{"exp":' + exp + b',"mac":"' + mac + b'","value":' + raw + b"}"
+
+    def open(self, key: str, stored: bytes) -> dict[str, Any] | None:
+        """The value if the entry is authentic and unexpired; None otherwise (rejections are
+        counted; an expired entry is not a rejection)."""
+        match = _ENTRY.fullmatch(stored) if len(stored) <= self.max_entry_bytes else None
+        if match is None:
+            self.rejected_entries += 1
+            return None
+        exp, mac, raw = match.groups()
+        if not hmac.compare_digest(self._mac(key, exp, raw).encode("ascii"), mac):
+            self.rejected_entries += 1
+            return None
+        if int(exp) <= int(self._wall() * 1000):
+            return None
+        value = _decode_value(raw)
+        if value is None:
+            self.rejected_entries += 1
+        return value
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        rkey = self._redis_key(key)
+        stored = await self._run(lambda c: c.get(rkey))
+        value = None
+        if isinstance(stored, bytes):
+            value = self.open(key, stored)
+        if value is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+        ttl = min(float(ttl_seconds), self.max_ttl_seconds)
+        if not ttl > 0:
+            return
+        try:
+            entry = self.seal(key, value, ttl)
+        except (TypeError, ValueError) as exc:
+            self.errors += 1
+            log.error("verdict not cached: value is not JSON-serialisable (%s)", exc)
+            return
+        px = max(1, int(ttl * 1000))
+        rkey = self._redis_key(key)
+        await self._run(lambda c: c.set(rkey, entry, px=px))
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.aclose(), self._guard)
+            except Exception as exc:
+                log.debug("closing the cache's Redis client: %s", exc)
+
+
+def make_cache(settings: Any) -> VerdictCache:
+    """The cache the settings ask for: Redis when `redis_url` is set, else in-process."""
+    max_ttl = float(getattr(settings, "cache_max_ttl_seconds", DEFAULT_MAX_TTL_SECONDS))
+    url = getattr(settings, "redis_url", None)
+    if not url:
+        return InProcessVerdictCache(
+            max_entries=int(getattr(settings, "cache_max_entries", DEFAULT_MAX_ENTRIES)),
+            max_ttl_seconds=max_ttl,
+        )
+    secret = getattr(settings, "cache_secret", b"") or b""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    return RedisVerdictCache(
+        str(url),
+        secret=secret,
+        max_ttl_seconds=max_ttl,
+        timeout_seconds=float(
+            getattr(settings, "redis_timeout_seconds", DEFAULT_REDIS_TIMEOUT_SECONDS)
+        ),
+        prefix=str(getattr(settings, "redis_prefix", DEFAULT_REDIS_PREFIX)),
+    )
+
+
+# -- single flight --------------------------------------------------------------------------
+
+
+class SingleFlight:
+    """Concurrent calls with the same key share one execution of `fn` (per process and event
+    loop). The work runs in its own task, so a cancelled caller does not cancel it for the
+    others; its result or exception goes to every caller; the entry is removed when it ends."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        task = self._inflight.get(key)
+        if task is None:
+
+            async def call() -> T:
+                try:
+                    return await fn()
+                finally:
+                    if self._inflight.get(key) is new:
+                        del self._inflight[key]
+
+            new: asyncio.Task[T] = asyncio.get_running_loop().create_task(call())
+            self._inflight[key] = new
+            new.add_done_callback(lambda t: self._done(key, t))
+            task = new
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _done(self, key: str, task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(key) is task:  # e.g. cancelled before it ever ran
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: every caller may have gone away
+
+
+__all__ = [
+    "KEY_PREFIX",
+    "InProcessVerdictCache",
+    "RedisVerdictCache",
+    "SingleFlight",
+    "VerdictCache",
+    "cache_key",
+    "make_cache",
+]
