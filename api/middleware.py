@@ -1,0 +1,174 @@
+"""The outermost ASGI layer: request ids, the request body size limit, the access log, request
+metrics and the catch-all for unexpected errors (a problem without a stack trace).
+
+The size limit is enforced before the body is read: a Content-Length above the limit is answered
+with 413 at once, and a body streamed without one is counted chunk by chunk and cut off as soon as
+it passes the limit."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import ClientDisconnect
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import Metrics
+from api.problems import problem_body, problem_response
+
+access_log = logging.getLogger("huren.access")
+error_log = logging.getLogger("huren.error")
+
+_REQUEST_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
+
+
+class BodyTooLarge(Exception):
+    """Raised from `receive` when a streamed body passes the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+        self.limit = limit
+
+
+def too_large_problem(limit: int, request_id: str | None) -> dict[str, Any]:
+    return problem_body(
+        413,
+        "payload_too_large",
+        f"the request body is larger than {limit} bytes",
+        request_id=request_id,
+        extra={"max_bytes": limit},
+    )
+
+
+class ServiceMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: Metrics,
+        routes: Sequence[BaseRoute],
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+        self.routes = routes
+
+    def _route(self, scope: Scope) -> str:
+        route = scope.get("route")
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            return path
+        for candidate in self.routes:
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE:
+                found = getattr(candidate, "path", None)
+                if isinstance(found, str):
+                    return found
+        return "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        fields: dict[str, Any] = {}
+        state["log"] = fields
+        status = 0
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                started = True
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        async def reply(response_status: int, code: str, detail: str, **kw: Any) -> None:
+            response = problem_response(response_status, code, detail, request_id=request_id, **kw)
+            await response(scope, receive, send_with_id)
+
+        try:
+            length = _header(scope, b"content-length")
+            if length is not None and (not length.isdigit() or len(length) > 18):
+                await reply(400, "bad_request", "malformed Content-Length header")
+            elif length is not None and int(length) > self.max_body_bytes:
+                await self._too_large(reply)
+            else:
+                await self.app(scope, self._limited(receive), send_with_id)
+        except BodyTooLarge:
+            if not started:
+                await self._too_large(reply)
+        except ClientDisconnect:
+            status = status or 499  # nginx's "client closed request"; nobody to answer
+        except Exception:
+            error_log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            if not started:
+                await reply(500, "internal_error", "an internal error occurred")
+            else:
+                status = 500
+        finally:
+            duration = time.perf_counter() - start
+            route = self._route(scope)
+            method = str(scope.get("method", ""))
+            self.metrics.requests.labels(route, method, str(status)).inc()
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(duration * 1000, 3),
+                        **fields,
+                    }
+                },
+            )
+
+    async def _too_large(self, reply: Any) -> None:
+        await reply(
+            413,
+            "payload_too_large",
+            f"the request body is larger than {self.max_body_bytes} bytes",
+            extra={"max_bytes": self.max_body_bytes},
+        )
+
+    def _limited(self, receive: Receive) -> Receive:
+        limit = self.max_body_bytes
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return limited_receive
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            try:
+                return bytes(value).decode("latin-1")
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
+                return None
+    return None
+
+
+__all__ = ["BodyTooLarge", "ServiceMiddleware", "too_large_problem"]

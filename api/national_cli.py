@@ -1,0 +1,164 @@
+"""`huren verify FILE --trust DIR`: verify a file offline against a trust store on disk.
+
+FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), or a compact JWS
+licence or seal; its kind is sniffed. DIR is a service directory holding huren.json (as made by
+`huren demo init`), or the huren.json itself. The store is loaded read-only (nothing is written).
+Exit status: 0 PASSED, 1 FAILED (or an error), 3 INDETERMINATE.
+
+api/cli.py registers it with `national_cli.add_parser(sub)` in build_parser()."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from trust_lists.store import TrustStore
+from verifier import Verdict, Verifier
+from verifier.formats import LICENCE_TYP, SEAL_TYP
+from verifier.national.verifier import NationalVerifier, sniff
+
+MAX_FILE_BYTES: Final = 64 * 1024 * 1024
+EXIT: Final = {"PASSED": 0, "FAILED": 1, "INDETERMINATE": 3}
+
+
+def add_parser(sub: Any) -> None:
+    g: argparse.ArgumentParser = sub.add_parser(
+        "verify",
+        help="verify a signed OFD document, a GB/T 38540 seal or a JWS licence/seal offline",
+    )
+    g.add_argument("file", metavar="FILE")
+    g.add_argument(
+        "--trust", required=True, metavar="DIR", help="service directory with huren.json"
+    )
+    g.add_argument(
+        "--relying",
+        metavar="CODE",
+        help="relying jurisdiction (default: the first configured one)",
+    )
+    g.add_argument(
+        "--at", metavar="TIME", type=_time, help="validation time, RFC 3339 UTC (default: now)"
+    )
+    g.add_argument("--json", action="store_true", help="print the full verdict(s) as JSON")
+    g.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the reasons")
+    g.set_defaults(func=cmd_verify)
+
+
+def _time(text: str) -> datetime:
+    from api.cli import time_arg
+
+    return time_arg(text)
+
+
+def _config_path(trust: str) -> str:
+    p = Path(trust)
+    return str(p / "huren.json") if p.is_dir() else str(p)
+
+
+def open_store(trust: str) -> TrustStore:
+    """The trust store of a service directory, loaded and re-verified, never written."""
+    from api.cli import read_config
+
+    anchors, directory, grace = read_config(_config_path(trust))
+    store = TrustStore(anchors, directory, grace=grace)
+    for problem in store.load():
+        print(f"warning: {problem}", file=sys.stderr)
+    store.directory = None  # verification only: nothing is ever written
+    return store
+
+
+def verify_file(
+    data: bytes, store: TrustStore, relying: str, at: datetime | None, now: datetime
+) -> tuple[Verdict, list[tuple[str, Verdict]]]:
+    """(overall verdict, [(signature id, verdict)]) for any supported file."""
+    kind = sniff(data)
+    nv = NationalVerifier(store, clock=lambda: now)
+    if kind == "ofd":
+        doc = nv.verify_document(data, relying, at)
+        return doc.overall, [(s.id, s.verdict) for s in doc.signatures]
+    if kind == "seal":
+        return nv.verify_seal(data, relying, at), []
+    text = data.strip()
+    verifier = Verifier(store, clock=lambda: now)
+    typ = _jws_typ(text)
+    if typ == LICENCE_TYP:
+        return verifier.verify_licence(text, relying, at), []
+    if typ == SEAL_TYP:
+        return verifier.verify_seal(text, relying, at), []
+    raise ValueError(
+        "not a signed OFD document, a GB/T 38540 / GM/T 0031 seal, or a JWS licence or seal "
+        "(a JWS sealed-document signature needs its document: use the API)"
+    )
+
+
+def _jws_typ(text: bytes) -> str | None:
+    from keys.encoding import b64url_decode
+
+    head = text.split(b".", 1)[0]
+    try:
+        header = json.loads(b64url_decode(head))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    typ = header.get("typ") if isinstance(header, dict) else None
+    return typ if isinstance(typ, str) else None
+
+
+def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -> str:
+    def line(v: Verdict) -> str:
+        sub = f" / {v.sub_indication.value}" if v.sub_indication else ""
+        return f"{v.indication.value}{sub}"
+
+    def reasons(v: Verdict, indent: str) -> list[str]:
+        out = []
+        for c in v.checks:
+            if c.result.value != "PASSED":
+                msg = c.message_zh if lang == "zh" else c.message_en
+                out.append(f"{indent}{c.result.value:13} {c.code}: {msg}")
+        return out
+
+    lines = [f"verdict: {line(verdict)}"]
+    s = verdict.summary
+    if s is not None and not signatures:
+        for label, value in (
+            ("seal", s.document_id),
+            ("name", s.holder_name),
+            ("type", s.type_code),
+            ("issuer", s.issuer_service),
+            ("jurisdiction", s.issuing_jurisdiction),
+        ):
+            if value:
+                lines.append(f"  {label}: {value}")
+    lines += reasons(verdict, "  ") if not signatures else []
+    for sid, v in signatures:
+        summary = v.summary
+        who = f" {summary.holder_name}" if summary is not None and summary.holder_name else ""
+        lines.append(f"  signature {sid}:{who} {line(v)}")
+        lines += reasons(v, "    ")
+    return "\n".join(lines)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from api.cli import UsageError, _read_bytes
+
+    store = open_store(args.trust)
+    relying = args.relying or (store.jurisdictions[0] if store.jurisdictions else None)
+    if relying is None or relying not in store.anchors:
+        raise UsageError(f"relying jurisdiction {relying} is not configured in {args.trust}")
+    at: datetime | None = args.at
+    data = _read_bytes(args.file, MAX_FILE_BYTES)
+    now = datetime.now(UTC)
+    verdict, signatures = verify_file(data, store, relying, at, now)
+    if args.json:
+        out: dict[str, Any] = {"verdict": verdict.to_dict()}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        if args.relying is None:
+            print(f"(judged for relying jurisdiction {relying}; choose with --relying)")
+        print(render(verdict, signatures, args.lang))
+    return EXIT[verdict.indication.value]
+
+
+__all__ = ["add_parser", "cmd_verify", "open_store", "render", "verify_file"]

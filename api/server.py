@@ -1,0 +1,65 @@
+"""Running the service: `huren serve --config huren.json` calls `serve`, and
+`uvicorn --factory api.server:app_from_env` builds the app from $HUREN_CONFIG (plus HUREN_*)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.logs import configure_logging
+from api.settings import Settings
+
+log = logging.getLogger("huren.server")
+
+
+def build(config_path: Path | str | None) -> FastAPI:
+    """Settings from the file and environment, JSON logs, the trust store loaded, the app."""
+    settings = Settings.load(config_path)
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    state = app.state.ctx.store.state
+    log.info(
+        "huren service configured",
+        extra={
+            "fields": {
+                "config": str(settings.config_path) if settings.config_path else None,
+                "jurisdictions": app.state.ctx.store.jurisdictions,
+                "lists": {code: s.trust_list.sequence for code, s in state.lists.items()},
+                "trust_state_version": state.version,
+                "redis": bool(settings.redis_url),
+                "instance_id": settings.instance_id,
+            }
+        },
+    )
+    return app
+
+
+def serve(config_path: Path | str, host: str, port: int) -> None:
+    """Run the service in the foreground until interrupted."""
+    app = build(config_path)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # keep our JSON logging
+        access_log=False,  # one access line per request comes from our middleware
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def app_from_env() -> FastAPI:
+    """ASGI factory: `uvicorn --factory api.server:app_from_env` with HUREN_CONFIG set."""
+    config = os.environ.get("HUREN_CONFIG")
+    if not config:
+        raise RuntimeError("set HUREN_CONFIG to the path of huren.json")
+    return build(Path(config))
+
+
+__all__ = ["app_from_env", "build", "serve"]

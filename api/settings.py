@@ -1,0 +1,255 @@
+"""Service settings: the huren.json configuration file (docs/CONTRACTS.md) overlaid by `HUREN_*`
+environment variables (the environment wins). Immutable once loaded.
+
+Paths in the file are relative to the file's own directory; paths in the environment are taken
+as given (relative to the working directory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """The configuration file or an environment variable is unusable."""
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # -- trust state ----------------------------------------------------------------------
+    anchors: Path | None = None
+    trust_dir: Path | None = None
+    grace_seconds: int = 0
+    # -- receipts ---------------------------------------------------------------------------
+    receipt_key: Path | None = None  # PKCS#8 PEM (ES256); generated in memory if absent
+    # -- callers ----------------------------------------------------------------------------
+    api_keys_file: Path | None = None
+    api_keys_json: str | None = None  # inline JSON (env HUREN_API_KEYS), wins over the file
+    anonymous_self_check: bool = False
+    anonymous_rate_per_minute: int = 30
+    anonymous_burst: int = 10
+    audit_log: Path | None = None  # default: <trust_dir>/../audit.log
+    # -- limits -----------------------------------------------------------------------------
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_batch_items: int = 1000
+    # -- cache and propagation (api/cache.py, api/sync.py) ----------------------------------
+    redis_url: str | None = None
+    redis_prefix: str = "huren:v1:"  # every Redis key and channel starts with it
+    cache_max_entries: int = 10_000
+    cache_max_ttl_seconds: int = 900
+    cache_secret: bytes = field(default=b"", repr=False)
+    redis_timeout_seconds: float = 0.25
+    sources: Mapping[str, str] = field(default_factory=dict)
+    pull_interval_seconds: int = 300
+    instance_id: str = field(default_factory=_default_instance_id)
+    # -- misc -------------------------------------------------------------------------------
+    log_level: str = "INFO"
+    config_path: Path | None = None
+    cache_secret_generated: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.cache_secret:
+            object.__setattr__(self, "cache_secret", secrets.token_bytes(32))
+            object.__setattr__(self, "cache_secret_generated", True)
+        for name in (
+            "max_body_bytes",
+            "max_batch_items",
+            "cache_max_entries",
+            "anonymous_rate_per_minute",
+            "anonymous_burst",
+            "pull_interval_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if self.grace_seconds < 0 or self.cache_max_ttl_seconds < 0:
+            raise SettingsError("grace_seconds and cache_max_ttl_seconds must be >= 0")
+        if self.redis_timeout_seconds <= 0:
+            raise SettingsError("redis_timeout_seconds must be positive")
+        object.__setattr__(self, "sources", dict(self.sources))
+
+    @property
+    def audit_log_path(self) -> Path | None:
+        if self.audit_log is not None:
+            return self.audit_log
+        if self.trust_dir is not None:
+            return self.trust_dir.resolve().parent / "audit.log"
+        return None
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def load(
+        cls, config_path: Path | str | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """The file at config_path (or $HUREN_CONFIG), overlaid by HUREN_* variables."""
+        env = os.environ if env is None else env
+        if config_path is None and env.get("HUREN_CONFIG"):
+            config_path = env["HUREN_CONFIG"]
+        values: dict[str, Any] = {}
+        if config_path is not None:
+            path = Path(config_path)
+            values.update(_read_config(path))
+            values["config_path"] = path
+        for name, (env_name, convert) in _ENV.items():
+            raw = env.get(env_name)
+            if raw is not None and raw != "":
+                try:
+                    values[name] = convert(raw)
+                except (ValueError, TypeError) as exc:
+                    raise SettingsError(f"{env_name}: {exc}") from exc
+        return cls(**values)
+
+
+# -- conversion ------------------------------------------------------------------------------
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if isinstance(raw, str) and raw.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected a boolean, got {raw!r}")
+
+
+def _int(raw: object) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError(f"expected an integer, got {raw!r}")
+    return int(raw)
+
+
+def _float(raw: object) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise ValueError(f"expected a number, got {raw!r}")
+    return float(raw)
+
+
+def _str(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"expected a string, got {raw!r}")
+    return raw
+
+
+def _secret(raw: object) -> bytes:
+    text = _str(raw)
+    if len(text) < 16:
+        raise ValueError("the cache secret must be at least 16 characters")
+    return text.encode("utf-8")
+
+
+def _sources(raw: object) -> dict[str, str]:
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ValueError("sources must be an object {jurisdiction: url}")
+    return dict(value)
+
+
+def _path(raw: object) -> Path:
+    return Path(_str(raw))
+
+
+# field name -> (environment variable, converter)
+_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "anchors": ("HUREN_ANCHORS", _path),
+    "trust_dir": ("HUREN_TRUST_DIR", _path),
+    "grace_seconds": ("HUREN_GRACE_SECONDS", _int),
+    "receipt_key": ("HUREN_RECEIPT_KEY", _path),
+    "api_keys_file": ("HUREN_API_KEYS_FILE", _path),
+    "api_keys_json": ("HUREN_API_KEYS", _str),
+    "anonymous_self_check": ("HUREN_ANONYMOUS_SELF_CHECK", _bool),
+    "anonymous_rate_per_minute": ("HUREN_ANONYMOUS_RATE_PER_MINUTE", _int),
+    "anonymous_burst": ("HUREN_ANONYMOUS_BURST", _int),
+    "audit_log": ("HUREN_AUDIT_LOG", _path),
+    "max_body_bytes": ("HUREN_MAX_BODY_BYTES", _int),
+    "max_batch_items": ("HUREN_MAX_BATCH_ITEMS", _int),
+    "redis_url": ("HUREN_REDIS_URL", _str),
+    "redis_prefix": ("HUREN_REDIS_PREFIX", _str),
+    "cache_max_entries": ("HUREN_CACHE_MAX_ENTRIES", _int),
+    "cache_max_ttl_seconds": ("HUREN_CACHE_MAX_TTL_SECONDS", _int),
+    "cache_secret": ("HUREN_CACHE_SECRET", _secret),
+    "redis_timeout_seconds": ("HUREN_REDIS_TIMEOUT_SECONDS", _float),
+    "sources": ("HUREN_SOURCES", _sources),
+    "pull_interval_seconds": ("HUREN_PULL_INTERVAL_SECONDS", _int),
+    "instance_id": ("HUREN_INSTANCE_ID", _str),
+    "log_level": ("HUREN_LOG_LEVEL", _str),
+}
+
+# huren.json member -> (field name, converter); paths are resolved against the file's directory
+_FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "anchors": ("anchors", _path),
+    "trust_dir": ("trust_dir", _path),
+    "grace_seconds": ("grace_seconds", _int),
+    "receipt_key": ("receipt_key", _path),
+    "api_keys": ("api_keys_file", _path),
+    "anonymous_self_check": ("anonymous_self_check", _bool),
+    "anonymous_rate_per_minute": ("anonymous_rate_per_minute", _int),
+    "anonymous_burst": ("anonymous_burst", _int),
+    "audit_log": ("audit_log", _path),
+    "max_body_bytes": ("max_body_bytes", _int),
+    "max_batch_items": ("max_batch_items", _int),
+    "redis_url": ("redis_url", _str),
+    "redis_prefix": ("redis_prefix", _str),
+    "cache_max_entries": ("cache_max_entries", _int),
+    "cache_max_ttl_seconds": ("cache_max_ttl_seconds", _int),
+    "cache_secret": ("cache_secret", _secret),
+    "redis_timeout_seconds": ("redis_timeout_seconds", _float),
+    "sources": ("sources", _sources),
+    "pull_interval_seconds": ("pull_interval_seconds", _int),
+    "instance_id": ("instance_id", _str),
+    "log_level": ("log_level", _str),
+}
+
+_PATH_FIELDS = frozenset({"anchors", "trust_dir", "receipt_key", "api_keys_file", "audit_log"})
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc.strerror}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise SettingsError(f"config file {path} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path} is not JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise SettingsError(f"config file {path} must hold a JSON object")
+    unknown = set(doc) - set(_FILE)
+    if unknown:
+        raise SettingsError(f"config file {path} has unknown members {sorted(unknown)}")
+    base = path.resolve().parent
+    values: dict[str, Any] = {}
+    for member, raw in doc.items():
+        name, convert = _FILE[member]
+        if raw is None:
+            continue
+        try:
+            value = convert(raw)
+        except (ValueError, TypeError) as exc:
+            raise SettingsError(f"config file {path}: {member}: {exc}") from exc
+        if name in _PATH_FIELDS:
+            value = base / value
+        values[name] = value
+    return values
+
+
+ENVIRONMENT_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _ENV.items()}
+
+__all__ = ["ENVIRONMENT_VARIABLES", "Settings", "SettingsError"]

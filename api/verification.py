@@ -1,0 +1,230 @@
+"""The verification path: hash the exact input bytes, key the verdict cache with every input and
+the trust-state version, serve a hit, or compute once per key (single flight) and cache it for as
+long as the verdict can stay true.
+
+Cache policy (see docs/service.md):
+- key = kind, SHA-256 of the exact input bytes (several inputs: the verifier's inputs_digest,
+  which is also Verdict.document_sha256), relying jurisdiction, the validation time or "now",
+  the expectations and `store.state.version`; any accepted trust change makes a new version, so
+  no verdict computed under older trust state can be served;
+- TTL = min(valid_until - now, cache_max_ttl_seconds); valid_until None means no change of time
+  can change the verdict, so it is cached for the maximum TTL; TTL <= 0 is not cached;
+- a verdict for "now" served from the cache keeps its original validation_time (the verdict is
+  the same until valid_until, which bounds the TTL), and a hit past its valid_until is ignored;
+- a verdict computed under another trust version than the key's is not cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from api.cache import SingleFlight, VerdictCache, cache_key
+from api.metrics import Metrics
+from api.problems import ProblemError
+from trust_lists import TrustStore
+from trust_lists.timeutil import format_time
+from verifier import Expectations, VerificationInputError, Verifier
+from verifier.verdict import Verdict
+from verifier.verifier import inputs_digest
+
+log = logging.getLogger("huren.verification")
+
+Kind = Literal["licence", "seal", "sealed_document"]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyInput:
+    kind: Kind
+    token: bytes  # the licence or seal token, or the sealed document's signature
+    relying: str
+    at: datetime | None  # None: now
+    holder_credit_code: str | None = None
+    type_code: str | None = None
+    document: bytes | None = None  # sealed documents
+    image: bytes | None = None  # seals, and the seal of a sealed document
+    seal: bytes | None = None  # sealed documents whose signature only references the seal
+
+    @property
+    def parts(self) -> list[tuple[str, bytes]]:
+        """The inputs in the verifier's order (Verdict.document_sha256 is their digest)."""
+        if self.kind == "sealed_document":
+            assert self.document is not None
+            parts = [("document", self.document), ("signature", self.token)]
+            if self.seal is not None:
+                parts.append(("seal", self.seal))
+        else:
+            parts = [("token", self.token)]
+        if self.image is not None:
+            parts.append(("image", self.image))
+        return parts
+
+    @property
+    def input_sha256(self) -> str:
+        """SHA-256 naming the exact input bytes, as the verifier computes document_sha256."""
+        return inputs_digest(self.parts)
+
+    @property
+    def at_text(self) -> str | None:
+        return None if self.at is None else self.at.astimezone(UTC).isoformat()
+
+    @property
+    def expectations(self) -> dict[str, str | None]:
+        return {"holder_credit_code": self.holder_credit_code, "type_code": self.type_code}
+
+    def request_sha256(self, input_sha256: str) -> str:
+        """Digest of the whole request, signed into receipts."""
+        material = {
+            "kind": self.kind,
+            "input_sha256": input_sha256,
+            "relying_jurisdiction": self.relying,
+            "validation_time": self.at_text,
+            "expect": self.expectations,
+        }
+        data = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    verdict: dict[str, Any]  # Verdict.to_dict(); shared, never mutate
+    cached: bool
+    input_sha256: str
+
+
+class VerificationService:
+    def __init__(
+        self,
+        *,
+        store: TrustStore,
+        verifier: Verifier,
+        cache: VerdictCache,
+        flight: SingleFlight,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        max_ttl_seconds: float,
+    ) -> None:
+        self.store = store
+        self.verifier = verifier
+        self.cache = cache
+        self.flight = flight
+        self.metrics = metrics
+        self.clock = clock
+        self.max_ttl_seconds = max_ttl_seconds
+        self._hit = metrics.cache.labels("hit")
+        self._miss = metrics.cache.labels("miss")
+        self._error = metrics.cache.labels("error")
+
+    def check_relying(self, relying: str) -> None:
+        if relying not in self.store.anchors:
+            raise ProblemError(
+                422,
+                "unknown_jurisdiction",
+                f"relying jurisdiction {relying} is not configured on this service "
+                f"(configured: {', '.join(self.store.jurisdictions)})",
+            )
+
+    async def verify(self, inp: VerifyInput) -> Outcome:
+        self.check_relying(inp.relying)
+        digest = inp.input_sha256
+        version = self.store.state.version
+        key = cache_key(
+            kind=inp.kind,
+            document_sha256=digest,
+            relying=inp.relying,
+            at=inp.at_text,
+            expectations=inp.expectations,
+            trust_version=version,
+        )
+        hit = await self._get(key)
+        if hit is not None:
+            self._hit.inc()
+            self._count(inp.kind, hit)
+            return Outcome(hit, True, digest)
+        self._miss.inc()
+
+        async def compute() -> dict[str, Any]:
+            return await self._compute(inp, key, version)
+
+        verdict = await self.flight.run(key, compute)
+        self._count(inp.kind, verdict)
+        return Outcome(verdict, False, digest)
+
+    async def _get(self, key: str) -> dict[str, Any] | None:
+        try:
+            hit = await self.cache.get(key)
+        except Exception as exc:  # a cache must never fail a verification
+            self._error.inc()
+            log.warning("verdict cache get failed: %s: %s", type(exc).__name__, exc)
+            return None
+        if hit is None:
+            return None
+        valid_until = hit.get("valid_until")
+        if not isinstance(hit.get("indication"), str) or (
+            # RFC 3339 'YYYY-MM-DDTHH:MM:SSZ' strings compare in time order.
+            isinstance(valid_until, str) and valid_until <= format_time(self.clock())
+        ):
+            return None
+        return hit
+
+    async def _compute(self, inp: VerifyInput, key: str, version: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        verdict = self._call(inp)
+        self.metrics.latency.labels(inp.kind).observe(time.perf_counter() - started)
+        value = verdict.to_dict()
+        now = self.clock()
+        ttl = float(self.max_ttl_seconds)
+        if verdict.valid_until is not None:
+            ttl = min(ttl, (verdict.valid_until - now).total_seconds())
+        if ttl > 0 and verdict.trust.trust_state_version == version:
+            try:
+                await self.cache.set(key, value, ttl)
+            except Exception as exc:
+                self._error.inc()
+                log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
+        return value
+
+    def _call(self, inp: VerifyInput) -> Verdict:
+        has_expect = inp.holder_credit_code is not None or inp.type_code is not None
+        try:
+            if inp.kind == "licence":
+                expect = (
+                    Expectations(holder_id=inp.holder_credit_code, licence_type=inp.type_code)
+                    if has_expect
+                    else None
+                )
+                return self.verifier.verify_licence(inp.token, inp.relying, inp.at, expect=expect)
+            expect = (
+                Expectations(holder_id=inp.holder_credit_code, seal_type=inp.type_code)
+                if has_expect
+                else None
+            )
+            if inp.kind == "seal":
+                return self.verifier.verify_seal(
+                    inp.token, inp.relying, inp.at, image=inp.image, expect=expect
+                )
+            assert inp.document is not None
+            return self.verifier.verify_sealed_document(
+                inp.document,
+                inp.token,
+                inp.relying,
+                inp.at,
+                seal=inp.seal,
+                seal_image=inp.image,
+                expect=expect,
+            )
+        except VerificationInputError as exc:
+            raise ProblemError(422, "invalid_request", str(exc)) from exc
+
+    def _count(self, kind: str, verdict: dict[str, Any]) -> None:
+        self.metrics.verdicts.labels(
+            kind, str(verdict.get("indication")), str(verdict.get("sub_indication") or "")
+        ).inc()
+
+
+__all__ = ["Kind", "Outcome", "VerificationService", "VerifyInput"]
