@@ -1,0 +1,199 @@
+"""`python -m bench [--quick] [--only NAME[,NAME]] [--markdown] [--json FILE] [--profile]`
+
+Runs the issue-6 figures and prints one table: figure, value, baseline, ratio, target, PASS/MISS.
+Every figure is a ratio against a baseline measured in this same run, so the table holds on a
+noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cores, --quick about
+1-2 min). A figure that cannot be measured (missing component, server that fails) is a MISS with
+its reason, never a crash.
+
+Sections (for --only): library (1), scale (4), trustlist (6b), uncached (2, 7), cached (3),
+batch (5), startup (6a), profile (where verify_licence spends its time); groups: micro
+(library, scale, trustlist), http (uncached, cached, batch, startup)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen, micro, project
+from bench.report import Row, machine, notes, table, unavailable
+
+SECTIONS = ("library", "scale", "trustlist", "uncached", "cached", "batch", "startup", "profile")
+GROUPS = {
+    "micro": ("library", "scale", "trustlist"),
+    "http": ("uncached", "cached", "batch", "startup"),
+    "all": SECTIONS,
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def parse_only(text: str | None) -> set[str]:
+    if not text:
+        return set(SECTIONS)
+    out: set[str] = set()
+    for raw in text.split(","):
+        name = raw.strip()
+        if name in GROUPS:
+            out.update(GROUPS[name])
+        elif name in SECTIONS:
+            out.add(name)
+        else:
+            raise SystemExit(
+                f"unknown section {name!r}; choose from {', '.join((*SECTIONS, *GROUPS))}"
+            )
+    return out
+
+
+def guarded(rows: list[Row], fig: str, name: str, fn: Any, *args: Any, **kw: Any) -> Any:
+    """Run one section; an unexpected exception becomes a MISS row instead of a crash."""
+    try:
+        return fn(*args, **kw)
+    except project.Unavailable as exc:
+        rows.append(unavailable(fig, name, ">=", 0, str(exc)))
+    except Exception as exc:
+        log(traceback.format_exc())
+        rows.append(unavailable(fig, name, ">=", 0, f"crashed: {type(exc).__name__}: {exc}"))
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quick", action="store_true", help="short smoke run (about 1-2 minutes)")
+    p.add_argument("--only", help="comma-separated sections or groups")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown too")
+    p.add_argument("--json", type=Path, help="write rows and raw figures as JSON here")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any figure is a MISS")
+    a = p.parse_args(argv)
+    only = parse_only(a.only)
+    quick = a.quick
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="huren-bench-"))
+    info = machine()
+    log(
+        f"huren bench ({'quick' if quick else 'full'}): {info['date']}, {info['nproc']} cores, "
+        f"{info['cpu']}, Python {info['python']}, load {info['loadavg']}; "
+        f"load generator: {loadgen.tool_name()}; work dir {work}"
+    )
+
+    ms = micro.Settings(log=log)
+    if quick:
+        ms.repeats, ms.target = 10, 0.03
+        ms.scale_jurisdictions = 10
+    rows: list[Row] = []
+    baseline_rows: list[Row] = []
+    extra: dict[str, Any] = {}
+
+    try:
+        proj = project.Project(work, log=log, quick=quick)
+        # Raw crypto first: figures 1 and 5 are ratios against it.
+        log("[crypto] raw verify baselines")
+        samples, synthetic = proj.raw_samples()
+        raw = micro.raw_rates(samples, ms)
+        baseline_rows += micro.raw_rows(raw, synthetic)
+
+        if "library" in only:
+            log("[library] verify_licence vs raw verify (figure 1)")
+            got = guarded(rows, "1", "library verify_licence", micro.library_rows, proj, raw, ms)
+            rows += got or []
+        if "scale" in only:
+            log("[scale] big trust store and status list (figure 4)")
+            got = guarded(rows, "4", "scale", micro.scale_rows, proj, ms, quick)
+            rows += got or []
+        if "trustlist" in only:
+            log("[trustlist] load and verify a 5,000-service list (figure 6b)")
+            got = guarded(rows, "6b", "trust list load", micro.trust_list_row, ms)
+            if got is not None:
+                rows.append(got)
+        if "profile" in only:
+            log("[profile] where verify_licence spends its time")
+            extra["profile"] = guarded(rows, "P", "profile", proj.profile, 3.0 if quick else 8.0)
+        http_sections = only & set(GROUPS["http"])
+        if http_sections:
+            from bench import http_run
+
+            got = guarded(
+                rows,
+                "2",
+                "HTTP figures",
+                http_run.run,
+                proj,
+                http_sections,
+                raw_ecdsa_s=raw.get("ES256"),
+                work=work,
+                quick=quick,
+                log=log,
+            )
+            if got is not None:
+                rows += got[0]
+                baseline_rows += got[1]
+                extra["loads"] = got[2]
+    finally:
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    elapsed = time.perf_counter() - started
+    rows.sort(key=lambda r: _order(r.fig))
+    out = table(baseline_rows + rows)
+    print()
+    print(
+        f"huren bench, {info['date']}, {info['nproc']} cores ({info['cpu']}), "
+        f"Python {info['python']}, load generator {loadgen.tool_name()}, "
+        f"{'quick' if quick else 'full'} run in {elapsed:.0f} s"
+    )
+    print(out)
+    n = notes(baseline_rows + rows)
+    if n:
+        print("notes:")
+        print(n)
+    prof = extra.get("profile")
+    if prof:
+        print()
+        print(prof)
+    if a.markdown:
+        print()
+        print(table(baseline_rows + rows, markdown=True))
+    if a.json:
+        a.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "quick": quick,
+                    "seconds": elapsed,
+                    "loadgen": loadgen.tool_name(),
+                    "rows": [{**r.__dict__, "result": r.result} for r in baseline_rows + rows],
+                    "loads": extra.get("loads"),
+                    "profile": prof,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+    missed = [r for r in rows if not r.passed]
+    print(f"\n{len(rows) - len(missed)} PASS, {len(missed)} MISS")
+    return 1 if (a.strict and missed) else 0
+
+
+def _order(fig: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in fig if ch.isdigit())
+    return (int(digits) if digits else 99, fig)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    sys.exit(main())
