@@ -943,6 +943,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("dir", metavar="DIR")
     g.set_defaults(func=cmd_demo_init)
 
+    from api import national_cli
+
+    national_cli.add_parser(sub)  # huren verify FILE --trust DIR
+
     g = sub.add_parser("serve", help="run the verification service")
     g.add_argument("--config", required=True)
     g.add_argument("--host", default="127.0.0.1")

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from api import national_demo
 from keys import ES256, SigningKey
 from trust_lists.anchors import anchors_to_json
 from trust_lists.authoring import add_service, change_key_status, new_trust_list
@@ -195,6 +196,7 @@ class DemoWorld:
     sealed_signature: str
     receipt_key: SigningKey
     samples: dict[str, bytes] = field(default_factory=dict)  # file name -> content
+    national: national_demo.NationalDemo | None = None  # SM2 seal authorities, stamped OFD
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -346,7 +348,11 @@ def default_statuses() -> list[int]:
 
 
 def _city_list(
-    city: City, now: datetime, keys: dict[str, SigningKey], ops: list[SigningKey]
+    city: City,
+    now: datetime,
+    keys: dict[str, SigningKey],
+    ops: list[SigningKey],
+    national: national_demo.NationalDemo | None = None,
 ) -> TrustList:
     long_ago = now - timedelta(days=400)
     tl = new_trust_list(
@@ -389,7 +395,7 @@ def _city_list(
             KeyStatus.REVOKED,
             effective=now - timedelta(days=10),
         )
-    return add_service(
+    tl = add_service(
         tl,
         service_id=city.seal_authority_id,
         kind=ServiceKind.SEAL_AUTHORITY,
@@ -401,6 +407,9 @@ def _city_list(
         granted_from=long_ago,
         status_lists=[city.seal_status_uri],
     )
+    if national is not None:  # the SM2 seal-making authority (GB/T 38540 seals)
+        tl = national_demo.add_service(tl, city, national, granted_from=long_ago)
+    return tl
 
 
 def _catalogue(now: datetime) -> Catalogue:
@@ -446,6 +455,9 @@ def build_demo_world(now: datetime) -> DemoWorld:
     receipt_key = SigningKey.generate(ES256)
     keys["receipt"] = receipt_key
 
+    national = national_demo.build(
+        now, CITIES, SZ_ENTERPRISE, picture=_png_seal(), text=CONTRACT_TEXT
+    )
     anchors: list[Anchor] = []
     lists: dict[str, TrustList] = {}
     signed: dict[str, SignedTrustList] = {}
@@ -454,7 +466,7 @@ def build_demo_world(now: datetime) -> DemoWorld:
         anchors.append(
             Anchor(city.code, 2, frozenset(k.kid for k in ops), tuple(k.public_key for k in ops))
         )
-        lists[city.code] = _city_list(city, now, keys, ops)
+        lists[city.code] = _city_list(city, now, keys, ops, national)
         signed[city.code] = SignedTrustList.create(lists[city.code], ops[:2])
 
     catalogue = _catalogue(now)
@@ -518,6 +530,7 @@ def build_demo_world(now: datetime) -> DemoWorld:
         "seal-sz-official.png": world.seal_image,
         "contract.txt": CONTRACT_TEXT,
         "contract.sig.jws": sealed_signature.encode("ascii") + b"\n",
+        **national_demo.samples(national),
     }
     # Frozen dataclass: the documents are known only now, so build the final instance here.
     return DemoWorld(
@@ -537,6 +550,7 @@ def build_demo_world(now: datetime) -> DemoWorld:
         sealed_signature=sealed_signature,
         receipt_key=receipt_key,
         samples=samples,
+        national=national,
     )
 
 
@@ -572,6 +586,8 @@ def write_demo(directory: Path, world: DemoWorld) -> None:
         if path.exists():
             path.unlink()
         key.save(path)
+    if world.national is not None:
+        national_demo.write_keys(key_dir, world.national)
 
     api_keys = []
     credentials = ["# huren demo API keys (plaintext; only their SHA-256 is in api-keys.json)"]

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
+from api import national
 from api.auth import Permission, Principal
 from api.context import AppContext, get_ctx, log_fields
 from api.models import (
@@ -140,6 +141,7 @@ _TEXT_OR_FILE = frozenset({"signature", "seal"})
 
 async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
     files: dict[str, bytes] = {}
+    content_types: dict[str, str | None] = {}
     texts: dict[str, str] = {}
     allowed_files = _FORM_FILES[kind]
     async with request.form(max_files=4, max_fields=16, max_part_size=MAX_FORM_PART_BYTES) as form:
@@ -152,6 +154,7 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
                 if name not in allowed_files:
                     raise _field_error(("body", name), "unexpected file field", "extra_forbidden")
                 files[name] = await value.read()
+                content_types[name] = value.content_type
             elif name in allowed_files:
                 # A binary part sent as a plain form field: its UTF-8 bytes.
                 if not value and name in _TEXT_OR_FILE:
@@ -161,8 +164,6 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
                 texts[name] = value
     if "file" not in files:
         raise _field_error(("body", "file"), "the document file is required", "missing")
-    if kind == "sealed_document" and "signature" not in files:
-        raise _field_error(("body", "signature"), "the signature is required", "missing")
     try:
         fields = FormFields.model_validate(texts)
     except ValidationError as exc:
@@ -174,6 +175,12 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
         "type_code": fields.expect_type_code,
         "image": files.get("image"),
     }
+    # A signed OFD document or a GB/T 38540 seal (by content type or sniffed): api/national.py.
+    national_input = national.input_from_upload(kind, files, common, content_types)
+    if national_input is not None:
+        return national_input, fields.receipt == "true"
+    if kind == "sealed_document" and "signature" not in files:
+        raise _field_error(("body", "signature"), "the signature is required", "missing")
     if kind == "sealed_document":
         inp = VerifyInput(
             kind, files["signature"], document=files["file"], seal=files.get("seal"), **common

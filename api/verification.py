@@ -24,12 +24,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from api import national
 from api.cache import SingleFlight, VerdictCache, cache_key
 from api.metrics import Metrics
 from api.problems import ProblemError
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
 from verifier import Expectations, VerificationInputError, Verifier
+from verifier.national.verifier import NationalVerifier
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
 
@@ -49,10 +51,13 @@ class VerifyInput:
     document: bytes | None = None  # sealed documents
     image: bytes | None = None  # seals, and the seal of a sealed document
     seal: bytes | None = None  # sealed documents whose signature only references the seal
+    national: bool = False  # token is a GB/T 38540 seal or a signed OFD file (api/national.py)
 
     @property
     def parts(self) -> list[tuple[str, bytes]]:
         """The inputs in the verifier's order (Verdict.document_sha256 is their digest)."""
+        if self.national:
+            return [("token", self.token)]
         if self.kind == "sealed_document":
             assert self.document is not None
             parts = [("document", self.document), ("signature", self.token)]
@@ -116,6 +121,7 @@ class VerificationService:
         self.metrics = metrics
         self.clock = clock
         self.max_ttl_seconds = max_ttl_seconds
+        self.national_verifier = NationalVerifier(store, clock=clock)
         self._hit = metrics.cache.labels("hit")
         self._miss = metrics.cache.labels("miss")
         self._error = metrics.cache.labels("error")
@@ -192,6 +198,8 @@ class VerificationService:
     def _call(self, inp: VerifyInput) -> Verdict:
         has_expect = inp.holder_credit_code is not None or inp.type_code is not None
         try:
+            if inp.national:
+                return national.verify(self.national_verifier, inp)
             if inp.kind == "licence":
                 expect = (
                     Expectations(holder_id=inp.holder_credit_code, licence_type=inp.type_code)

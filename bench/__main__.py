@@ -26,9 +26,19 @@ from typing import Any
 from bench import loadgen, micro, project
 from bench.report import Row, machine, notes, table, unavailable
 
-SECTIONS = ("library", "scale", "trustlist", "uncached", "cached", "batch", "startup", "profile")
+SECTIONS = (
+    "library",
+    "scale",
+    "trustlist",
+    "national",
+    "uncached",
+    "cached",
+    "batch",
+    "startup",
+    "profile",
+)
 GROUPS = {
-    "micro": ("library", "scale", "trustlist"),
+    "micro": ("library", "scale", "trustlist", "national"),
     "http": ("uncached", "cached", "batch", "startup"),
     "all": SECTIONS,
 }
@@ -120,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             got = guarded(rows, "6b", "trust list load", micro.trust_list_row, ms)
             if got is not None:
                 rows.append(got)
+        if "national" in only:
+            from bench import national
+
+            log("[national] SM2 seal verification vs raw SM2 verify (figure N1)")
+            got = guarded(rows, "N1", "SM2 seal verification", national.rows, quick)
+            rows += got or []
         if "profile" in only:
             log("[profile] where verify_licence spends its time")
             extra["profile"] = guarded(rows, "P", "profile", proj.profile, 3.0 if quick else 8.0)

@@ -34,6 +34,10 @@ KEY_ALGORITHMS: Final[frozenset[str]] = ALLOWED_ALGORITHMS | {SM2}
 # (1.2.156.10197.1.301.1) and every RSA/ECDSA identifier are refused.
 SES_SIGNATURE_OIDS: Final[Mapping[str, str]] = MappingProxyType({"1.2.156.10197.1.501": SM2})
 
+# GB/T 35275 signed messages name the signature "SM2-1" (1.2.156.10197.1.301.1) beside an SM3
+# digestAlgorithm; accepted there only, and only together with SM3.
+SM2_SIGN: Final = "1.2.156.10197.1.301.1"
+
 # Digest identifiers accepted for OFD check values and signed-message digests: SM3 without a key
 # (GM/T 0006 1.2.156.10197.1.401 and .401.1; OFD files also write the name "SM3").
 # 1.2.156.10197.1.401.2 is SM3 *with* a key, which a verifier without the key cannot recompute.

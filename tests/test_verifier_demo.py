@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from api import national_demo
 from api.demo import (
     CITIES,
     DEMO_EPOCH,
@@ -35,7 +36,11 @@ def test_world_is_consistent(demo_world: DemoWorld) -> None:
     for city in CITIES:
         tl = w.trust_lists[city.code]
         assert tl.operators.threshold == 2 and len(tl.operators.keys) == 3
-        assert {s.id for s in tl.services} == {city.issuer_id, city.seal_authority_id}
+        assert {s.id for s in tl.services} == {
+            city.issuer_id,
+            city.seal_authority_id,
+            national_demo.service_id(city),
+        }
     assert len(w.status_lists) == 4
     store = w.store()
     assert sorted(store.state.lists) == [SHENZHEN, ZHONGSHAN]

@@ -1,0 +1,354 @@
+"""Check codes of the national formats (GB/T 38540 / GM/T 0031 seals, signed OFD documents), with
+their meaning and messages in Chinese and English, after the conventions of verifier/messages.py:
+one failure meaning per code (its result and sub-indication fixed here), constant passing checks
+built once, failure messages as `str.format` templates.
+
+Codes that mean exactly what a code of verifier/messages.py means (signature.valid, key.*,
+validity.*, trust.*, recognition.*, expect.*, identifier.uscc, format.size) are reused from
+there; this table holds only the new ones. docs/national-formats.md shows this table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from verifier import messages as base
+from verifier.messages import SEAL_PREFIX, CheckSpec
+from verifier.verdict import Check, CheckResult, SubIndication
+
+_F = CheckResult.FAILED
+_I = CheckResult.INDETERMINATE
+_S = SubIndication
+
+_SPECS: Final[tuple[CheckSpec, ...]] = (
+    # -- structure ---------------------------------------------------------------------------
+    CheckSpec(
+        "ses.format",
+        "印章或签章数据是合规的 DER 结构（GB/T 38540 / GM/T 0031）",
+        "The seal or signature is well-formed DER (GB/T 38540 / GM/T 0031)",
+        "结构合规：{format}",
+        "Well-formed: {format}",
+        _F,
+        _S.FORMAT_FAILURE,
+        "{what}不是合规的 GB/T 38540 / GM/T 0031 数据：{detail}",
+        "{what_en} is not well-formed GB/T 38540 / GM/T 0031 data: {detail}",
+    ),
+    CheckSpec(
+        "ses.algorithm",
+        "签名算法为 SM2（SM3 杂凑）",
+        "The signature algorithm is SM2 with SM3",
+        "签名算法为 SM2（SM3 杂凑）",
+        "The signature algorithm is SM2 with SM3",
+        _F,
+        _S.CRYPTO_CONSTRAINTS_FAILURE,
+        "签名算法 {oid} 不被允许：只接受 SM2（SM3 杂凑，1.2.156.10197.1.501）",
+        "Signature algorithm {oid} is not allowed: only SM2 with SM3 (1.2.156.10197.1.501) is",
+    ),
+    CheckSpec(
+        "ses.backend",
+        "本机可进行 SM2 验签",
+        "SM2 verification is available on this machine",
+        result=_I,
+        sub_indication=_S.CRYPTO_CONSTRAINTS_FAILURE,
+        failed_zh="本机无法进行 SM2 验签（{detail}），无法给出结论",
+        failed_en="SM2 signatures cannot be verified on this machine ({detail}); no verdict",
+    ),
+    CheckSpec(
+        "ses.certificate",
+        "证书是合规的 SM2 X.509 证书",
+        "The certificate is a well-formed SM2 X.509 certificate",
+        "证书格式正确",
+        "The certificates are well-formed",
+        _F,
+        _S.FORMAT_FAILURE,
+        "{role_zh}证书无法使用：{detail}",
+        "The {role_en} certificate cannot be used: {detail}",
+    ),
+    CheckSpec(
+        "ses.picture",
+        "印章图像存在且格式与声明一致",
+        "The seal picture is present and well-formed for its declared type",
+        "印章图像存在且格式正确",
+        "The seal picture is present and well-formed",
+        _F,
+        _S.FORMAT_FAILURE,
+        "印章图像无效：{detail}",
+        "The seal picture is invalid: {detail}",
+    ),
+    CheckSpec(
+        "ses.type",
+        "印章类型可对应到互认目录的印章类型",
+        "The seal type maps to a seal type of the recognition catalogue",
+        "印章类型可识别",
+        "The seal type is recognised",
+        _F,
+        _S.SIG_CONSTRAINTS_FAILURE,
+        "印章类型 {value} 无法对应到互认目录中的印章类型",
+        "Seal type {value} maps to no seal type of the recognition catalogue",
+    ),
+    # -- the seal maker ----------------------------------------------------------------------
+    CheckSpec(
+        "ses.maker_found",
+        "制章者证书由某一辖区的信任列表认可",
+        "The seal maker's certificate is vouched for by a jurisdiction's trust list",
+        "制章者证书由信任列表认可",
+        "The seal maker's certificate is vouched for by a trust list",
+        _F,
+        _S.NO_SIGNING_CERTIFICATE_FOUND,
+        "制章者证书（{subject}）不在任何辖区的信任列表中，也不是由其中列出的 CA 签发",
+        "The seal maker's certificate ({subject}) is in no jurisdiction's trust list, nor issued "
+        "by a CA listed there",
+    ),
+    CheckSpec(
+        "ses.maker_chain",
+        "制章者证书可通过 SM2 签名链接到信任列表中的证书",
+        "The seal maker's certificate chains, by SM2 signatures, to a certificate in a trust list",
+        "制章者证书链验证通过",
+        "The seal maker's certificate chain verifies",
+        _F,
+        _S.CHAIN_CONSTRAINTS_FAILURE,
+        "制章者证书链无效：{detail}",
+        "The seal maker's certificate chain is invalid: {detail}",
+    ),
+    # -- certificates' validity --------------------------------------------------------------
+    CheckSpec(
+        "cert.period",
+        "证书在其被使用的时间处于有效期内",
+        "Each certificate was inside its validity period when it was used",
+        "证书在使用时处于有效期内",
+        "The certificates were inside their validity periods when used",
+    ),
+    CheckSpec(
+        "cert.not_yet_valid",
+        "证书在被使用时已生效",
+        "The certificate had become valid when it was used",
+        result=_F,
+        sub_indication=_S.NOT_YET_VALID,
+        failed_zh="{role_zh}证书自 {nbf} 起生效，{at} 时尚未生效",
+        failed_en="The {role_en} certificate is valid from {nbf}; not yet valid at {at}",
+    ),
+    CheckSpec(
+        "cert.expired",
+        "证书在被使用时未过期",
+        "The certificate had not expired when it was used",
+        result=_F,
+        sub_indication=_S.EXPIRED,
+        failed_zh="{role_zh}证书有效期至 {exp}，{at} 时已过期",
+        failed_en="The {role_en} certificate was valid until {exp}; expired at {at}",
+    ),
+    CheckSpec(
+        "cert.key_usage",
+        "证书的密钥用法允许签名",
+        "The certificate's key usage allows signing",
+        result=_F,
+        sub_indication=_S.CHAIN_CONSTRAINTS_FAILURE,
+        failed_zh="{role_zh}证书的密钥用法不允许签名",
+        failed_en="The {role_en} certificate's key usage does not allow signing",
+    ),
+    CheckSpec(
+        "ses.revocation_unchecked",
+        "证书吊销状态（CRL/OCSP）",
+        "Certificate revocation status (CRL/OCSP)",
+        "未查询证书吊销状态：尚不支持 CRL/OCSP；制章机构的状态取自信任列表",
+        "Certificate revocation was not looked up: CRL/OCSP are not supported yet; the seal "
+        "maker's status comes from the trust list",
+    ),
+    # -- stamped documents -------------------------------------------------------------------
+    CheckSpec(
+        "ofd.package",
+        "OFD 文件是安全、合规的 zip 包",
+        "The OFD file is a safe, well-formed zip package",
+        "OFD 包结构安全、合规",
+        "The OFD package is safe and well-formed",
+        _F,
+        _S.FORMAT_FAILURE,
+        "OFD 文件无法接受：{detail}",
+        "The OFD file cannot be accepted: {detail}",
+    ),
+    CheckSpec(
+        "ofd.no_signature",
+        "OFD 文件带有签名",
+        "The OFD file carries signatures",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="OFD 文件中没有签章或签名",
+        failed_en="The OFD file carries no seal or signature",
+    ),
+    CheckSpec(
+        "ofd.signature",
+        "签名描述文件（Signature.xml）合规",
+        "The signature description (Signature.xml) is well-formed",
+        "签名描述文件合规",
+        "The signature description is well-formed",
+        _F,
+        _S.FORMAT_FAILURE,
+        "签名 {sid} 的描述无法使用：{detail}",
+        "Signature {sid}'s description cannot be used: {detail}",
+    ),
+    CheckSpec(
+        "ofd.check_method",
+        "文件校验算法为 SM3",
+        "The file check method is SM3",
+        "文件校验算法为 SM3",
+        "The file check method is SM3",
+        _F,
+        _S.CRYPTO_CONSTRAINTS_FAILURE,
+        "文件校验算法 {method} 不被允许：只接受不带密钥的 SM3",
+        "File check method {method} is not allowed: only SM3 without a key is",
+    ),
+    CheckSpec(
+        "ofd.references",
+        "签名保护的每个文件的校验值都一致",
+        "Every file the signature protects matches its check value",
+        "签名保护的文件均未被改动",
+        "None of the files the signature protects has been altered",
+        _F,
+        _S.HASH_FAILURE,
+        "文件 {file} 的校验值与签名时不符：该文件已被改动",
+        "File {file} does not match its check value: it has been altered",
+    ),
+    CheckSpec(
+        "ofd.reference_missing",
+        "签名保护的文件都在包中",
+        "Every file the signature protects is in the package",
+        result=_F,
+        sub_indication=_S.HASH_FAILURE,
+        failed_zh="签名保护的文件 {file} 不在包中：文档已被改动",
+        failed_en="File {file}, protected by the signature, is not in the package: the document "
+        "has been altered",
+    ),
+    CheckSpec(
+        "ses.data_hash",
+        "签章数据中的原文杂凑值与签名描述文件一致",
+        "The signature's data hash matches the signature description file",
+        "原文杂凑值与签名描述文件一致",
+        "The data hash matches the signature description file",
+        _F,
+        _S.HASH_FAILURE,
+        "签章数据中的杂凑值与文件 {file} 不符：签名描述已被改动",
+        "The signature's data hash does not match file {file}: the signature description has "
+        "been altered",
+    ),
+    CheckSpec(
+        "ses.signer_listed",
+        "签章者证书是印章所列的证书之一（或其杂凑值在列）",
+        "The signer's certificate is one the seal lists (or whose digest it lists)",
+        "签章者证书在印章的证书列表中",
+        "The signer's certificate is listed in the seal",
+        _F,
+        _S.NO_SIGNING_CERTIFICATE_FOUND,
+        "签章者证书（{subject}）不在印章所列的证书中：此人无权使用该印章",
+        "The signer's certificate ({subject}) is not one the seal lists: the signer may not use "
+        "this seal",
+    ),
+    CheckSpec(
+        "ses.signer_found",
+        "签名者的密钥或证书由签发地的信任列表认可",
+        "The signer's key or certificate is vouched for by a trust list",
+        "签名者由信任列表认可",
+        "The signer is vouched for by a trust list",
+        _F,
+        _S.NO_SIGNING_CERTIFICATE_FOUND,
+        "签名者（{subject}）不在任何辖区信任列表所列的证照签发机构中",
+        "The signer ({subject}) is no licence issuer listed in any jurisdiction's trust list",
+    ),
+    CheckSpec(
+        "ses.signer_chain",
+        "签名者证书可通过 SM2 签名链接到信任列表中的证书",
+        "The signer's certificate chains, by SM2 signatures, to a certificate in a trust list",
+        "签名者证书链验证通过",
+        "The signer's certificate chain verifies",
+        _F,
+        _S.CHAIN_CONSTRAINTS_FAILURE,
+        "签名者证书链无效：{detail}",
+        "The signer's certificate chain is invalid: {detail}",
+    ),
+    CheckSpec(
+        "ses.signed_in_period",
+        "签署时间在印章和证书的有效期内，验证时间仍在其内，或可证明签署时有效",
+        "The validation time is inside the seal's and certificates' validity, or signing inside "
+        "it is proven",
+        "验证时间仍在印章和证书的有效期内",
+        "The validation time is inside the seal's and certificates' validity",
+        _I,
+        _S.OUT_OF_BOUNDS_NO_POE,
+        "{what_zh}已于 {exp} 到期；文档自称签于 {signed}（到期之前），"
+        "但该时间由签署方自报，无法证明",
+        "The {what_en} expired at {exp}; the document claims it was signed at {signed}, before "
+        "that, but the signer states its own time and there is no proof of it",
+    ),
+    CheckSpec(
+        "ofd.signature_result",
+        "每个签名各自的验证结论",
+        "The verdict of each signature on its own",
+        result=_F,
+        sub_indication=None,
+        failed_zh="签名 {sid}：{indication}",
+        failed_en="Signature {sid}: {indication}",
+    ),
+)
+
+SPECS: Final[Mapping[str, CheckSpec]] = MappingProxyType({s.code: s for s in _SPECS})
+assert len(SPECS) == len(_SPECS), "check codes must be unique"
+assert not set(SPECS) & set(base.SPECS), "national codes must not redefine shared ones"
+
+_SEAL_ZH: Final = "印章："
+_SEAL_EN: Final = "Seal: "
+
+
+def check(code: str, prefix: str = "", **params: object) -> Check:
+    """A passing check (shared or national); its message may take parameters."""
+    spec = SPECS.get(code)
+    if spec is None:
+        return base.passed(code, prefix)
+    assert spec.passed_zh is not None and spec.passed_en is not None
+    zh, en = spec.passed_zh.format(**params), spec.passed_en.format(**params)
+    if prefix:
+        zh, en = _SEAL_ZH + zh, _SEAL_EN + en
+    return Check(prefix + code, CheckResult.PASSED, zh, en)
+
+
+def failed(code: str, prefix: str = "", **params: object) -> tuple[Check, SubIndication | None]:
+    """The failure check for a shared or national code, with its sub-indication."""
+    spec = SPECS.get(code)
+    if spec is None:
+        return base.failed(code, prefix, **params)
+    assert spec.result is not None
+    assert spec.failed_zh is not None and spec.failed_en is not None
+    zh = spec.failed_zh.format(**params)
+    en = spec.failed_en.format(**params)
+    if prefix:
+        zh, en = _SEAL_ZH + zh, _SEAL_EN + en
+    return Check(prefix + code, spec.result, zh, en), spec.sub_indication
+
+
+def result_check(sid: str, indication: str, sub: str | None, passed: bool) -> Check:
+    """ofd.signature_result: one line per signature in the overall verdict of a document."""
+    text = indication + (f" / {sub}" if sub else "")
+    spec = SPECS["ofd.signature_result"]
+    assert spec.failed_zh is not None and spec.failed_en is not None
+    result = CheckResult.PASSED if passed else CheckResult(indication)
+    return Check(
+        "ofd.signature_result",
+        result,
+        spec.failed_zh.format(sid=sid, indication=text),
+        spec.failed_en.format(sid=sid, indication=text),
+    )
+
+
+def markdown_table() -> str:
+    """The table of docs/national-formats.md."""
+    rows = ["| Code | On failure | 含义 | Meaning |", "|---|---|---|---|"]
+    for s in _SPECS:
+        if s.code == "ofd.signature_result":
+            outcome = "that signature's indication"
+        elif s.result is not None and s.sub_indication is not None:
+            outcome = f"{s.result.value} {s.sub_indication.value}"
+        else:
+            outcome = "(never fails)"
+        rows.append(f"| `{s.code}` | {outcome} | {s.meaning_zh} | {s.meaning_en} |")
+    return "\n".join(rows) + "\n"
+
+
+__all__ = ["SEAL_PREFIX", "SPECS", "check", "failed", "markdown_table", "result_check"]
