@@ -37,5 +37,12 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The longer reliability run of docs/reliability.md (not part of `make test` or CI): loopback only,
+# two service instances sharing a throwaway Redis, 32 clients for 90 s while an admin rotates keys
+# and revokes licences; under 5 minutes in all. Override with e.g. SOAK_ARGS="--seconds 30".
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache .hypothesis
