@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from api import routes_trust, routes_verify
+from api import routes_trust, routes_verify, ui
 from api.audit import AuditLog
 from api.auth import Authoriser, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
@@ -170,12 +170,15 @@ def create_app(
     app.add_exception_handler(BodyTooLarge, on_too_large)
     app.include_router(routes_verify.router)
     app.include_router(routes_trust.router)
+    app.include_router(ui.router)
+    app.mount("/static", ui.static_files(), name="static")
     _add_operational_routes(app)
     # Every route with its full path (included routers are not flattened in app.router.routes):
     # for the Allow header of 405 answers and the route label of unrouted requests.
     flat = [
         *routes_verify.router.routes,
         *routes_trust.router.routes,
+        *ui.router.routes,
         *(r for r in app.router.routes if hasattr(r, "path")),
     ]
     app.state.flat_routes = flat

@@ -18,6 +18,11 @@ _STD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) |
 }
 
 
+# What json.dumps(out, ensure_ascii=False, default=str, separators=(",", ":")) builds on every
+# call, built once (an encoder keeps no state between calls).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -34,7 +39,7 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str, separators=(",", ":"))
+        return _ENCODER.encode(out)
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.fastpath import LICENCE_PATH, licence_verify
 from api.metrics import Metrics
 from api.problems import problem_body, problem_response
 
@@ -54,11 +55,26 @@ class ServiceMiddleware:
         max_body_bytes: int,
         metrics: Metrics,
         routes: Sequence[BaseRoute],
+        fast_path: bool = True,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         self.routes = routes
+        # POST /v1/licences/verify takes the plain-ASGI hot path (api/fastpath.py) when its
+        # route is among ours; it falls back to `app` for anything out of the ordinary.
+        self._licence_route = next(
+            (
+                r
+                for r in routes
+                if getattr(r, "path", None) == LICENCE_PATH
+                and "POST" in (getattr(r, "methods", None) or ())
+            ),
+            None,
+        )
+        if not fast_path:
+            self._licence_route = None
+        self._counters: dict[tuple[str, str, str], Any] = {}  # labelled request counters
 
     def _route(self, scope: Scope) -> str:
         route = scope.get("route")
@@ -105,6 +121,14 @@ class ServiceMiddleware:
                 await reply(400, "bad_request", "malformed Content-Length header")
             elif length is not None and int(length) > self.max_body_bytes:
                 await self._too_large(reply)
+            elif (
+                scope["path"] == LICENCE_PATH
+                and scope["method"] == "POST"
+                and self._licence_route is not None
+            ):
+                await licence_verify(
+                    scope, self._limited(receive), send_with_id, self.app, self._licence_route
+                )
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         except BodyTooLarge:
@@ -122,7 +146,13 @@ class ServiceMiddleware:
             duration = time.perf_counter() - start
             route = self._route(scope)
             method = str(scope.get("method", ""))
-            self.metrics.requests.labels(route, method, str(status)).inc()
+            labels = (route, method, str(status))
+            counter = self._counters.get(labels)
+            if counter is None:
+                counter = self.metrics.requests.labels(*labels)
+                if len(self._counters) < 1024:  # methods come from clients: bounded memo
+                    self._counters[labels] = counter
+            counter.inc()
             access_log.info(
                 "request",
                 extra={

@@ -7,7 +7,6 @@ every verdict cache key: no verdict computed under the older trust state is serv
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -308,10 +307,6 @@ async def post_trust_list(jurisdiction: str, request: Request) -> JSONResponse:
 # -- status lists -----------------------------------------------------------------------------
 
 
-def _sha256(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
 def _status_summary(issued: IssuedStatusList) -> dict[str, Any]:
     sl = issued.status_list
     return {
@@ -378,11 +373,11 @@ async def post_status_list(request: Request) -> JSONResponse:
         request,
         action="status_list",
         subject=uri or "status_list",
-        before=(int(held.status_list.issued_at.timestamp()), _sha256(held.status_list.token))
+        before=(int(held.status_list.issued_at.timestamp()), held.status_list.digest)
         if held
         else (None, None),
         submit=lambda: ctx.store.submit_status_list(data, now=ctx.clock()),
-        after=lambda i: (int(i.status_list.issued_at.timestamp()), _sha256(i.status_list.token)),
+        after=lambda i: (int(i.status_list.issued_at.timestamp()), i.status_list.digest),
     )
     await _publish(ctx, "status_list", data, f"status list {issued.status_list.uri}")
     return JSONResponse(

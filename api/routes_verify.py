@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from api import national
 from api.auth import Permission, Principal
 from api.context import AppContext, get_ctx, log_fields
+from api.jsonbody import RenderedJSONResponse, dump_json
 from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
@@ -232,7 +233,7 @@ async def _verify_one(kind: Kind, request: Request, *, anonymous: bool) -> JSONR
         sub_indication=outcome.verdict.get("sub_indication"),
         cached=outcome.cached,
     )
-    return JSONResponse(render(ctx, inp, outcome, receipt=receipt))
+    return RenderedJSONResponse(dump_json(render(ctx, inp, outcome, receipt=receipt)))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -416,7 +417,8 @@ async def verify_batch(request: Request) -> JSONResponse:
         counts[indication] = counts.get(indication, 0) + 1
         results.append(render(ctx, inp, outcome, receipt=batch.receipt))
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
-    return JSONResponse({"results": results})
+    # JSONResponse's bytes and headers, encoded by orjson (several MB for a full batch).
+    return RenderedJSONResponse(dump_json({"results": results}))
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (

@@ -28,13 +28,13 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-import httpx
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ResponseError
+# redis and httpx are imported where first used: an instance without Redis or sources (the
+# default) starts without loading either.
+if TYPE_CHECKING:
+    import httpx
+    import redis.asyncio as aioredis
 
 from trust_lists.catalogue import SignedCatalogue
 from trust_lists.errors import (
@@ -232,18 +232,24 @@ class TrustSync:
         self._stopping = False
         self._catchup_lock = asyncio.Lock()
         if self.redis_url is not None and self._client is None:
+            import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
             self._client = aioredis.Redis.from_url(
                 self.redis_url,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
                 # One immediate retry on a fresh connection: a pooled connection may have
-                # died with a Redis restart. The wait_for guard still bounds the total.
+                # died with a Redis restart. The timeout guard still bounds the total.
                 retry=Retry(NoBackoff(), 1),
                 health_check_interval=0,
             )
             await self._check_once(force=True)
             self._spawn(self._listen(), "huren-sync-listen")
         if self.sources and self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.pull_timeout),
                 follow_redirects=False,
@@ -285,14 +291,17 @@ class TrustSync:
         if client is None:
             raise _RedisFailure("not connected")
         try:
-            result = await asyncio.wait_for(op(client), self._guard)
-        except ResponseError as exc:  # Redis answered: it is up, but refused the command
-            self.redis_errors += 1
-            log.warning("trust sync: Redis refused a command: %s", exc)
-            raise _RedisFailure(str(exc)) from exc
+            # asyncio.timeout, not wait_for: the same deadline without a task per command.
+            async with asyncio.timeout(self._guard):
+                result = await op(client)
         except Exception as exc:
+            from redis.exceptions import ResponseError  # loaded with the client
+
             self.redis_errors += 1
-            self._mark_down(exc)
+            if isinstance(exc, ResponseError):  # Redis answered: it is up, but refused it
+                log.warning("trust sync: Redis refused a command: %s", exc)
+            else:
+                self._mark_down(exc)
             raise _RedisFailure(str(exc)) from exc
         self._mark_up()
         return result
@@ -605,6 +614,8 @@ class TrustSync:
         if not self.sources:
             return
         if self._http is None:
+            import httpx
+
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.pull_timeout),
                 follow_redirects=False,
@@ -626,6 +637,8 @@ class TrustSync:
 
     async def _fetch(self, source: _Source) -> tuple[bytes | None, str | None]:
         """The body (None for 304 Not Modified) and its ETag; raises _PullError."""
+        import httpx  # loaded with the client
+
         http = self._http
         assert http is not None
         headers = {}

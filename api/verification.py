@@ -125,6 +125,9 @@ class VerificationService:
         self._hit = metrics.cache.labels("hit")
         self._miss = metrics.cache.labels("miss")
         self._error = metrics.cache.labels("error")
+        # Labelled children, looked up once: labels() takes a lock and validates every time.
+        self._latency: dict[str, Any] = {}
+        self._verdicts: dict[tuple[str, str, str], Any] = {}
 
     def check_relying(self, relying: str) -> None:
         if relying not in self.store.anchors:
@@ -181,7 +184,10 @@ class VerificationService:
     async def _compute(self, inp: VerifyInput, key: str, version: str) -> dict[str, Any]:
         started = time.perf_counter()
         verdict = self._call(inp)
-        self.metrics.latency.labels(inp.kind).observe(time.perf_counter() - started)
+        latency = self._latency.get(inp.kind)
+        if latency is None:
+            latency = self._latency[inp.kind] = self.metrics.latency.labels(inp.kind)
+        latency.observe(time.perf_counter() - started)
         value = verdict.to_dict()
         now = self.clock()
         ttl = float(self.max_ttl_seconds)
@@ -230,9 +236,13 @@ class VerificationService:
             raise ProblemError(422, "invalid_request", str(exc)) from exc
 
     def _count(self, kind: str, verdict: dict[str, Any]) -> None:
-        self.metrics.verdicts.labels(
-            kind, str(verdict.get("indication")), str(verdict.get("sub_indication") or "")
-        ).inc()
+        labels = (kind, str(verdict.get("indication")), str(verdict.get("sub_indication") or ""))
+        child = self._verdicts.get(labels)
+        if child is None:
+            child = self.metrics.verdicts.labels(*labels)
+            if len(self._verdicts) < 1024:  # kinds x indications x sub-indications: a few dozen
+                self._verdicts[labels] = child
+        child.inc()
 
 
 __all__ = ["Kind", "Outcome", "VerificationService", "VerifyInput"]

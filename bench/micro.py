@@ -245,9 +245,9 @@ def _scale_status(project: Any, s: Settings) -> list[Row]:
             "<= 2 bits + const",
             note=f"ratio = bits per entry / 2 (tracemalloc: growth of retained memory "
             f"from {s.status_small:,} to {s.status_big:,} entries); the bit array "
-            f"is {array_bits:.3f} bits/entry, the rest is mostly the signed token "
-            f"kept beside it ({token_big / 1e3:.1f} kB for {s.status_big:,} entries, "
-            "about 1.2% non-zero)",
+            f"is {array_bits:.3f} bits/entry; the signed token ({token_big / 1e3:.1f} kB "
+            f"for {s.status_big:,} entries, about 1.2% non-zero) stays on disk, only its "
+            "SHA-256 is held",
             raw={"bits_per_entry": per_entry, "bytes_big": mem_big, "bytes_small": mem_small},
         )
     )

@@ -164,7 +164,7 @@ class Project:
 
         retained, _ = micro.retained_bytes(build)
         held = store.state.status_lists[w.status_uri].status_list
-        return retained, len(held.data), len(held.token)
+        return retained, len(held.data), len(token)  # the token is on disk, not held
 
     # -- profile ---------------------------------------------------------------------------
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
+from array import array
 from typing import Any
+
+import orjson
 
 from keys.errors import MalformedJSON
 
-_B64URL = re.compile(rb"\A[A-Za-z0-9_-]*\Z")
-_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+# base64url -> standard alphabet; the standard-only characters and "=" become "!", which
+# a2b_base64(strict_mode=True) refuses like any other character outside the alphabet.
+_URLSAFE_TO_STD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _B64_VALUES = {
     c: i for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
@@ -27,18 +32,22 @@ def b64url_decode(text: str | bytes) -> bytes:
     """Decode unpadded base64url; reject padding, other alphabets and non-canonical tails."""
     raw = text.encode("ascii", "strict") if isinstance(text, str) else text
     tail = len(raw) % 4
-    if not _B64URL.match(raw) or tail == 1:
+    if tail == 1:
         raise ValueError("not unpadded base64url")
+    try:
+        # One C pass checks the alphabet and decodes (no regex): strict mode refuses every
+        # character outside the standard alphabet, including whitespace and the translated
+        # "+", "/" and "=" of the input; the padding added here is the only padding.
+        data = binascii.a2b_base64(
+            raw.translate(_URLSAFE_TO_STD) + b"==="[: -tail % 4], strict_mode=True
+        )
+    except binascii.Error as exc:
+        raise ValueError("not unpadded base64url") from exc
     # Reject encodings whose unused low bits are set: one value must have one encoding. The last
     # character of a 2- or 3-character tail carries 4 or 2 unused bits.
     if tail and _B64_VALUES[raw[-1]] & (0x0F if tail == 2 else 0x03):
         raise ValueError("non-canonical base64url")
-    try:
-        # binascii directly: base64.urlsafe_b64decode re-validates and copies what the regex
-        # above has already checked.
-        return binascii.a2b_base64(raw.translate(_URLSAFE_TO_STD) + b"=" * (-len(raw) % 4))
-    except binascii.Error as exc:  # pragma: no cover - the regex already excludes this
-        raise ValueError("not base64url") from exc
+    return data
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -89,10 +98,57 @@ def _depth(value: Any, limit: int) -> bool:
     return True
 
 
+# The fast path of strict_json_loads (below) and what it relies on.
+_SLOW: Any = object()
+_MEMBER_NAME = re.compile(rb'"[ \t\n\r]*:')  # a quote, JSON whitespace, a colon
+# orjson reads integers beyond 64 bits as floats: texts with 19 digits in a row go the slow way.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+_LONG_DIGITS = b"0" * 19
+_BRACKETS = bytes.maketrans(b"{[}]", b"\x01\x01\xff\xff")  # +1 / -1 as signed bytes
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"{[}]"))
+
+
+def _fast_loads(data: bytes, max_depth: int) -> Any:
+    """orjson for the common case, or _SLOW whenever the answer could differ in any way from
+    the reference path (which then decides, with its own error messages).
+
+    Only texts without a backslash come here, so no string holds an escape (no lone surrogate,
+    orjson refuses invalid UTF-8) and every quote delimits a string. Then a member name is a
+    string followed by optional whitespace and a colon, and a string whose content starts with
+    optional whitespace and a colon matches the same pattern; re-encoding the parsed value keeps
+    every string that survived parsing. So the pattern occurs as often in the re-encoding as in
+    the text iff parsing dropped nothing: iff no object repeats a member name."""
+    try:
+        value = orjson.loads(data)
+        again = orjson.dumps(value)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _SLOW  # malformed, or beyond what orjson represents exactly
+    if b" :" in data or b"\t:" in data or b"\n:" in data or b"\r:" in data:
+        if len(_MEMBER_NAME.findall(data)) != len(_MEMBER_NAME.findall(again)):
+            return _SLOW  # a duplicate member
+    elif data.count(b'":') != again.count(b'":'):  # the same count where no space precedes ":"
+        return _SLOW
+    if data.count(b"{") + data.count(b"[") > max_depth:
+        # Without backslashes, the pieces between quotes alternate: outside, string, outside...
+        outside = b"".join(data.split(b'"')[::2])
+        brackets = outside.translate(_BRACKETS, _NOT_BRACKETS)
+        if max(itertools.accumulate(array("b", brackets)), default=0) > max_depth:
+            return _SLOW
+    return value
+
+
 def strict_json_loads(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse JSON strictly: UTF-8, no duplicate members, no NaN/Infinity, bounded size and depth."""
     if len(data) > max_bytes:
         raise MalformedJSON(f"JSON larger than {max_bytes} bytes")
+    if (
+        isinstance(data, bytes)
+        and b"\\" not in data
+        and _LONG_DIGITS not in data.translate(_DIGITS_AS_ZERO)
+    ):
+        value = _fast_loads(data, max_depth)
+        if value is not _SLOW:
+            return value
     try:
         text = data.decode("utf-8", "strict") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:

@@ -37,7 +37,10 @@ class PublicKey(ABC):
     __slots__ = ("_kid",)
 
     def __init__(self) -> None:
-        self._kid = jwk_thumbprint(self.thumbprint_members())
+        self._kid = self._thumbprint()
+
+    def _thumbprint(self) -> str:
+        return jwk_thumbprint(self.thumbprint_members())
 
     @property
     def kid(self) -> str:
@@ -75,14 +78,25 @@ class EcP256PublicKey(PublicKey):
     alg = ES256
     __slots__ = ("_key", "_x", "_y")
 
-    def __init__(self, key: ec.EllipticCurvePublicKey) -> None:
+    def __init__(self, key: ec.EllipticCurvePublicKey, _xy: tuple[str, str] | None = None) -> None:
+        """`_xy`: the coordinates' canonical base64url when the caller already has them
+        (from_jwk), which spares reading them back out of the key."""
         if not isinstance(key.curve, ec.SECP256R1):
             raise KeyMaterialError("ES256 needs a P-256 key")
-        nums = key.public_numbers()
         self._key = key
-        self._x = b64url_encode(nums.x.to_bytes(32, "big"))
-        self._y = b64url_encode(nums.y.to_bytes(32, "big"))
+        if _xy is None:
+            nums = key.public_numbers()
+            _xy = (
+                b64url_encode(nums.x.to_bytes(32, "big")),
+                b64url_encode(nums.y.to_bytes(32, "big")),
+            )
+        self._x, self._y = _xy
         super().__init__()
+
+    def _thumbprint(self) -> str:
+        # canonical_json of thumbprint_members, written out: base64url needs no escaping.
+        members = f'{{"crv":"P-256","kty":"EC","x":"{self._x}","y":"{self._y}"}}'
+        return b64url_encode(hashlib.sha256(members.encode("ascii")).digest())
 
     @property
     def crypto_key(self) -> ec.EllipticCurvePublicKey:
@@ -116,7 +130,9 @@ class EcP256PublicKey(PublicKey):
             ).public_key()
         except ValueError as exc:
             raise KeyMaterialError("EC point is not on P-256") from exc
-        return cls(key)
+        # b64url_decode accepts only the canonical encoding, so these strings are exactly what
+        # encoding the coordinates again would give.
+        return cls(key, (jwk["x"], jwk["y"]))
 
 
 class Ed25519PublicKey(PublicKey):

@@ -61,8 +61,10 @@ def ed_key() -> SigningKey:
 # ------------------------------------------------------------------ algorithms and generation
 
 
-@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", "HS256", "RS256", "ES512", "es256",
-                                 "", None, 1, ["ES256"]])
+@pytest.mark.parametrize(
+    "alg",
+    ["none", "None", "NONE", "nOnE", "HS256", "RS256", "ES512", "es256", "", None, 1, ["ES256"]],
+)
 def test_only_es256_and_eddsa_are_allowed(alg: Any) -> None:
     with pytest.raises(UnsupportedAlgorithm):
         require_allowed(alg)
@@ -105,8 +107,14 @@ def test_ecdsa_rejects_zero_and_out_of_range_r_s(es_key: SigningKey) -> None:
     sig = es_key.sign(b"m")
     r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
     pub = es_key.public_key
-    for rr, ss in [(0, s), (r, 0), (0, 0), (r + n, s) if r + n < 2**256 else (n, s), (r, s + n)
-                   if s + n < 2**256 else (r, n), (n, n)]:
+    for rr, ss in [
+        (0, s),
+        (r, 0),
+        (0, 0),
+        (r + n, s) if r + n < 2**256 else (n, s),
+        (r, s + n) if s + n < 2**256 else (r, n),
+        (n, n),
+    ]:
         assert not pub.verify(rr.to_bytes(32, "big") + ss.to_bytes(32, "big"), b"m")
     assert pub.verify(sig, b"m")
 
@@ -200,8 +208,16 @@ def test_rfc8037_thumbprint() -> None:
     key = public_key_from_jwk({"kty": "OKP", "crv": "Ed25519", "x": RFC8037_X})
     assert key.kid == RFC8037_KID
     # Optional members do not change the thumbprint, in any order.
-    same = public_key_from_jwk({"use": "sig", "x": RFC8037_X, "alg": "EdDSA", "crv": "Ed25519",
-                                "kid": RFC8037_KID, "kty": "OKP"})
+    same = public_key_from_jwk(
+        {
+            "use": "sig",
+            "x": RFC8037_X,
+            "alg": "EdDSA",
+            "crv": "Ed25519",
+            "kid": RFC8037_KID,
+            "kty": "OKP",
+        }
+    )
     assert same == key
     assert hash(same) == hash(key)
 
@@ -504,9 +520,28 @@ def test_compact_typ_is_checked(key: SigningKey) -> None:
         CompactJWS.parse(untyped, max_bytes=MAX, typ="licence+jwt")
 
 
-@pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE", "HS256", "HS512", "RS256",
-                                 "PS256", "ES384", "ES512", "ES256K", "Ed25519", "", None, 0,
-                                 ["ES256"], {"alg": "ES256"}])
+@pytest.mark.parametrize(
+    "alg",
+    [
+        "none",
+        "None",
+        "NONE",
+        "nOnE",
+        "HS256",
+        "HS512",
+        "RS256",
+        "PS256",
+        "ES384",
+        "ES512",
+        "ES256K",
+        "Ed25519",
+        "",
+        None,
+        0,
+        ["ES256"],
+        {"alg": "ES256"},
+    ],
+)
 def test_compact_rejects_algorithms(es_key: SigningKey, alg: Any) -> None:
     token = _compact({"alg": alg, "kid": es_key.kid, "typ": "t"}, es_key)
     with pytest.raises(UnsupportedAlgorithm):

@@ -101,8 +101,17 @@ def test_non_string_input_is_invalid() -> None:
     assert not is_valid_uscc(b"91110000600037341L")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("bad", ["", "9111000060003734", "911100006000373411", "9111000060003734I",
-                                 "9111000060003734a", "9111000060003734 "])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "9111000060003734",
+        "911100006000373411",
+        "9111000060003734I",
+        "9111000060003734a",
+        "9111000060003734 ",
+    ],
+)
 def test_check_character_rejects_bad_input(bad: str) -> None:
     with pytest.raises(ValueError):
         uscc_check_character(bad)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,15 @@ class Catalogue:
     licence_types: Mapping[str, DocumentType]
     seal_types: Mapping[str, DocumentType]
     recognitions: tuple[Recognition, ...]
+    # (relying, issuing) -> its recognition (the first, should a hand-built catalogue repeat a
+    # pair): O(1) look-ups however many jurisdictions recognise each other.
+    _by_pair: dict[tuple[str, str], Recognition] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[tuple[str, str], Recognition] = {}
+        for rec in self.recognitions:
+            index.setdefault((rec.relying, rec.issuing), rec)
+        object.__setattr__(self, "_by_pair", index)
 
     def recognises(
         self,
@@ -55,12 +64,13 @@ class Catalogue:
         licence_type: str | None = None,
         seal_type: str | None = None,
     ) -> bool:
-        for rec in self.recognitions:
-            if rec.relying == relying and rec.issuing == issuing:
-                if licence_type is not None:
-                    return licence_type in rec.licence_types
-                if seal_type is not None:
-                    return seal_type in rec.seal_types
+        rec = self._by_pair.get((relying, issuing))
+        if rec is None:
+            return False
+        if licence_type is not None:
+            return licence_type in rec.licence_types
+        if seal_type is not None:
+            return seal_type in rec.seal_types
         return False
 
     @property

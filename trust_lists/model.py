@@ -62,6 +62,8 @@ class _Fields:
                 return None
             raise MalformedDocument(f"{self._where}.{name} is missing")
         value = self._data[name]
+        if type(value) is kind:  # exactly the type asked for (JSON gives no subclasses)
+            return value
         # bool is an int in Python; never let true stand for 1.
         if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
             raise MalformedDocument(f"{self._where}.{name} has the wrong type")
@@ -85,6 +87,8 @@ class _Fields:
             raise MalformedDocument(str(exc)) from exc
 
     def done(self) -> None:
+        if self._data.keys() <= self._seen:
+            return
         unknown = set(self._data) - self._seen
         if unknown:
             raise MalformedDocument(f"{self._where} has unknown members {sorted(unknown)}")

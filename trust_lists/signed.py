@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
+
 from keys import GeneralJWS, MalformedJSON, MalformedJWS, PublicKey, SigningKey, canonical_json
 from keys.encoding import strict_json_loads
 from trust_lists.errors import (
@@ -36,9 +38,29 @@ def parse_canonical_payload(payload: bytes, max_bytes: int) -> object:
         value = strict_json_loads(payload, max_bytes=max_bytes)
     except MalformedJSON as exc:
         raise MalformedDocument(str(exc)) from exc
-    if canonical_json(value) != payload:
+    if not _is_canonical(value, payload):
         raise MalformedDocument("payload is not in canonical JSON form (sorted keys, no spaces)")
     return value
+
+
+def _is_canonical(value: object, payload: bytes) -> bool:
+    """canonical_json(value) == payload, several times faster for large lists: orjson with sorted
+    keys writes the json module's exact bytes for strings, integers, booleans, null, lists and
+    objects (same escapes, keys sorted by code point). Only floats are written differently, and
+    orjson writes every float with a "." or an exponent: so if orjson's bytes equal the payload
+    and the payload holds no such number, canonical_json's do too. Anything else is decided by
+    canonical_json itself."""
+    try:
+        fast = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except orjson.JSONEncodeError:
+        fast = None
+    if fast == payload and b"\\" not in payload:
+        # No escapes: the pieces between quotes alternate outside / inside strings. Outside,
+        # only numbers, true, false, null and punctuation remain; a float needs "." or e/E.
+        outside = b"".join(payload.split(b'"')[::2]).replace(b"true", b"").replace(b"false", b"")
+        if b"." not in outside and b"e" not in outside and b"E" not in outside:
+            return True
+    return canonical_json(value) == payload
 
 
 @dataclass(frozen=True, slots=True)

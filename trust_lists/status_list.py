@@ -3,10 +3,13 @@
 A status list token is a compact JWS (typ "statuslist+jwt") signed by an issuer key from a trust
 list, with claims sub (the list's URI), iat, exp and status_list {bits, lst}, where lst is the
 base64url of the zlib-compressed bit array. Entry i sits at bit offset i*bits, least significant
-bits first. It is held decompressed: `bits` bits per entry, nothing more."""
+bits first. It is held decompressed: `bits` bits per entry, nothing more. The signed token itself
+is not kept in memory (only its SHA-256): the trust store writes it to its directory, where it can
+be read back."""
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,7 +40,7 @@ class StatusList:
     bits: int
     data: bytes
     signer_kid: str
-    token: str
+    digest: str  # hex SHA-256 of the token's bytes (token_bytes), which are not kept here
 
     @property
     def size(self) -> int:
@@ -81,12 +84,15 @@ class StatusList:
         if bits not in _ALLOWED_BITS or isinstance(bits, bool) or not isinstance(lst, str):
             raise MalformedDocument("status_list.bits must be 1, 2, 4 or 8")
         data = _inflate(lst, MAX_STATUS_LIST_ENTRIES * bits // 8)
-        if isinstance(token, bytes):
-            token = token.decode("ascii")
-        return (
-            cls(sub, from_epoch(iat), from_epoch(exp), bits, data, jws.kid, token.strip()),
-            jws,
-        )
+        digest = hashlib.sha256(token_bytes(token)).hexdigest()
+        return cls(sub, from_epoch(iat), from_epoch(exp), bits, data, jws.kid, digest), jws
+
+
+def token_bytes(token: str | bytes) -> bytes:
+    """The token as stored and digested: ASCII, surrounding whitespace removed (what `parse`
+    accepted; raises UnicodeError for a token `parse` would have refused)."""
+    text = token.decode("ascii") if isinstance(token, bytes) else token
+    return text.strip().encode("ascii")
 
 
 def _is_int(value: Any) -> bool:

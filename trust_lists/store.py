@@ -7,9 +7,11 @@ nothing on disk or in memory."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -33,11 +35,22 @@ from trust_lists.signed import (
     SignerSet,
     check_successor,
 )
-from trust_lists.status_list import StatusList
+from trust_lists.status_list import StatusList, token_bytes
 from trust_lists.storage import CATALOGUE_STREAM, TrustDirectory, list_stream, status_stream
 from trust_lists.timeutil import require_aware
 
 STATUS_VERSIONS_KEPT = 3
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,29 +156,52 @@ class TrustStore:
         signed = SignedTrustList.parse(data)
         slot = jurisdiction or signed.trust_list.jurisdiction
         with self._lock:
-            if slot not in self.anchors:
-                raise UnknownJurisdiction(f"jurisdiction {slot} is not configured here")
-            current = self._state.lists.get(slot)
-            if (
-                current is not None
-                and current.digest == signed.digest
-                and slot == signed.trust_list.jurisdiction
-            ):
+            current = self._judge_list(signed, slot, now)
+            if current is not None:
                 return current
-            check_successor(
-                signed,
-                slot=slot,
-                trusted=self._signers_for(slot, signed.trust_list),
-                highest_sequence=self._highest.get(slot, 0),
-                now=now,
-                max_skew=self.max_skew,
-            )
             if self.directory is not None:
                 self.directory.store(
                     list_stream(slot), signed.trust_list.sequence, signed.to_json()
                 )
             self._adopt_list(slot, signed)
             return signed
+
+    def check_trust_list(
+        self, data: bytes, *, now: datetime, jurisdiction: str | None = None
+    ) -> SignedTrustList:
+        """What `submit_trust_list` would decide, without adopting or storing anything: the
+        parsed list if it would be accepted (or is the current one), else the same
+        TrustStateError the submission would raise."""
+        require_aware(now)
+        signed = SignedTrustList.parse(data)
+        slot = jurisdiction or signed.trust_list.jurisdiction
+        with self._lock:
+            current = self._judge_list(signed, slot, now)
+        return current or signed
+
+    def _judge_list(
+        self, signed: SignedTrustList, slot: str, now: datetime
+    ) -> SignedTrustList | None:
+        """Raise unless `signed` may be adopted in `slot`; the current list if it is the same
+        (a no-op), else None. Call with the lock held."""
+        if slot not in self.anchors:
+            raise UnknownJurisdiction(f"jurisdiction {slot} is not configured here")
+        current = self._state.lists.get(slot)
+        if (
+            current is not None
+            and current.digest == signed.digest
+            and slot == signed.trust_list.jurisdiction
+        ):
+            return current
+        check_successor(
+            signed,
+            slot=slot,
+            trusted=self._signers_for(slot, signed.trust_list),
+            highest_sequence=self._highest.get(slot, 0),
+            now=now,
+            max_skew=self.max_skew,
+        )
+        return None
 
     def _adopt_list(self, slot: str, signed: SignedTrustList) -> None:
         self._highest[slot] = max(self._highest.get(slot, 0), signed.trust_list.sequence)
@@ -230,7 +266,7 @@ class TrustStore:
             issued = self._check_status_list(token)
             sl = issued.status_list
             held = self._state.status_lists.get(sl.uri)
-            if held is not None and held.status_list.token == sl.token:
+            if held is not None and held.status_list.digest == sl.digest:
                 return held
             iat = int(sl.issued_at.timestamp())
             highest = self._status_highest.get(sl.uri, 0)
@@ -244,7 +280,7 @@ class TrustStore:
                 raise AlreadyExpired("status list has expired")
             if self.directory is not None:
                 self.directory.store(
-                    status_stream(sl.uri), iat, sl.token.encode("ascii"), keep=STATUS_VERSIONS_KEPT
+                    status_stream(sl.uri), iat, token_bytes(token), keep=STATUS_VERSIONS_KEPT
                 )
             self._status_highest[sl.uri] = iat
             status_lists = dict(self._state.status_lists)
@@ -296,7 +332,10 @@ class TrustStore:
             return []
         d = self.directory
         problems: list[str] = []
-        with self._lock:
+        # Parsing large lists allocates hundreds of thousands of (acyclic) objects; the cyclic
+        # collector would re-scan the whole heap several times meanwhile (slow in a big process)
+        # and find nothing to free. It is paused for the load only; results do not depend on it.
+        with self._lock, _collector_paused():
             for code in self.jurisdictions:
                 stream = list_stream(code)
                 highest = d.highest(stream)

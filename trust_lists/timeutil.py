@@ -12,14 +12,49 @@ def parse_time(value: object, field: str) -> datetime:
     """Parse 'YYYY-MM-DDTHH:MM:SSZ' (UTC, whole seconds) strictly."""
     if not isinstance(value, str) or not _RFC3339_Z.match(value):
         raise ValueError(f"{field} must be a UTC time like 2026-01-31T08:00:00Z")
+    if value.isascii():
+        # The common case without strptime (several times faster); anything datetime refuses
+        # goes on to strptime below, so errors keep strptime's wording.
+        try:
+            return datetime(
+                int(value[0:4]),
+                int(value[5:7]),
+                int(value[8:10]),
+                int(value[11:13]),
+                int(value[14:16]),
+                int(value[17:19]),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            pass
     try:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError as exc:
         raise ValueError(f"{field}: {exc}") from exc
 
 
+# Recently formatted instants (equal aware datetimes are the same instant, so the same text).
+# Verdicts format the same issue, validity and freshness times again and again.
+_FORMATTED: dict[datetime, str] = {}
+_FORMATTED_MAX = 4096
+
+
 def format_time(value: datetime) -> str:
-    return require_aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = _FORMATTED.get(value)  # a naive datetime never equals an aware key
+    if text is not None:
+        return text
+    utc = require_aware(value).astimezone(UTC)
+    if utc.year >= 1000:
+        # The same text as the strftime below ("+00:00" -> "Z"), faster; strftime writes years
+        # before 1000 with fewer than four digits, isoformat does not.
+        text = utc.isoformat(timespec="seconds")[:-6] + "Z"
+    else:
+        text = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.microsecond == 0:  # document and trust-list times; not the ever-new "now"
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        _FORMATTED[value] = text
+    return text
 
 
 def require_aware(value: datetime) -> datetime:

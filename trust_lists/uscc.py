@@ -10,6 +10,7 @@ positions are not required to be digits: real codes start with letters too (A, N
 
 from __future__ import annotations
 
+from operator import mul
 from typing import Final
 
 ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -28,6 +29,12 @@ def uscc_check_character(first17: str) -> str:
     Raises ValueError unless first17 is exactly 17 characters from the alphabet."""
     if not isinstance(first17, str) or len(first17) != CODE_LENGTH - 1:
         raise ValueError(f"expected {CODE_LENGTH - 1} characters")
+    try:  # the common case in one C-level pass; the loop below names a bad character
+        total = sum(map(mul, map(_VALUES.__getitem__, first17), _WEIGHTS))
+    except KeyError:
+        pass
+    else:
+        return ALPHABET[(31 - total % 31) % 31]
     total = 0
     for position, (char, weight) in enumerate(zip(first17, _WEIGHTS, strict=True), start=1):
         value = _VALUES.get(char)

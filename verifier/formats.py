@@ -135,10 +135,21 @@ def _members(
     keys = value.keys()
     if not keys >= required:
         raise ClaimError(f"{where}{sorted(required - keys)[0]} is missing")
-    if not keys <= required | optional:
+    if len(keys) > len(required) and not keys <= _allowed(required, optional):
         unknown = sorted(keys - required - optional)[:8]
         raise ClaimError(f"{where or 'claims: '}unknown members {unknown}")
     return value
+
+
+_ALLOWED: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
+
+
+def _allowed(required: frozenset[str], optional: frozenset[str]) -> frozenset[str]:
+    """required | optional, built once per pair (the pairs are this module's constants)."""
+    both = _ALLOWED.get((required, optional))
+    if both is None:
+        both = _ALLOWED[(required, optional)] = required | optional
+    return both
 
 
 def _text(value: object, where: str, max_len: int = MAX_TEXT) -> str:

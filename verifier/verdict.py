@@ -45,18 +45,29 @@ class Check:
     result: CheckResult
     message_zh: str
     message_en: str
+    # to_dict's answer, made on first use: passing checks are shared by every verdict, so each
+    # is rendered once per process and then only copied.
+    _rendered: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "result": self.result.value,
-            "message_zh": self.message_zh,
-            "message_en": self.message_en,
-        }
+        rendered = self._rendered
+        if rendered is None:
+            rendered = {
+                "code": self.code,
+                "result": self.result.value,
+                "message_zh": self.message_zh,
+                "message_en": self.message_en,
+            }
+            object.__setattr__(self, "_rendered", rendered)
+        return rendered.copy()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
         return cls(d["code"], CheckResult(d["result"]), d["message_zh"], d["message_en"])
+
+
+def _time_or_none(value: object) -> object:
+    return format_time(value) if isinstance(value, datetime) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +91,23 @@ class DocumentSummary:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            out[name] = format_time(value) if isinstance(value, datetime) else value
-        return out
+        return {
+            "kind": self.kind,
+            "document_id": self.document_id,
+            "type_code": self.type_code,
+            "type_name_zh": self.type_name_zh,
+            "type_name_en": self.type_name_en,
+            "holder_name": self.holder_name,
+            "holder_id": self.holder_id,
+            "issuer_service": self.issuer_service,
+            "issuer_name_zh": self.issuer_name_zh,
+            "issuer_name_en": self.issuer_name_en,
+            "issuing_jurisdiction": self.issuing_jurisdiction,
+            "issued_at": _time_or_none(self.issued_at),
+            "valid_from": _time_or_none(self.valid_from),
+            "valid_to": _time_or_none(self.valid_to),
+            "extra": self.extra,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DocumentSummary:
@@ -107,7 +130,14 @@ class TrustContext:
     trust_state_version: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {
+            "relying_jurisdiction": self.relying_jurisdiction,
+            "issuing_jurisdiction": self.issuing_jurisdiction,
+            "list_sequence": self.list_sequence,
+            "list_digest": self.list_digest,
+            "catalogue_sequence": self.catalogue_sequence,
+            "trust_state_version": self.trust_state_version,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrustContext:

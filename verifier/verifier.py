@@ -173,6 +173,17 @@ def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
     return jws
 
 
+# messages.PASSED as plain dicts by unprefixed code, one per prefix ("" and SEAL_PREFIX).
+_PASSED_PLAIN: Final[dict[str, Check]] = {
+    code: check for code, check in PASSED.items() if not code.startswith(SEAL_PREFIX)
+}
+_PASSED_SEAL: Final[dict[str, Check]] = {
+    code.removeprefix(SEAL_PREFIX): check
+    for code, check in PASSED.items()
+    if code.startswith(SEAL_PREFIX)
+}
+
+
 @lru_cache(maxsize=65536)
 def _valid_uscc(code: str) -> bool:
     # Counters see the same enterprises again and again; the check is pure.
@@ -303,7 +314,7 @@ class _Job:
     # -- recording ---------------------------------------------------------------------------
 
     def ok(self, code: str) -> None:
-        self.checks.append(PASSED[self.prefix + code])
+        self.checks.append((_PASSED_SEAL if self.prefix else _PASSED_PLAIN)[code])
 
     def bound(self, when: datetime | None) -> None:
         """`when` is a time at which a check judged so far could come out otherwise."""

@@ -1,0 +1,169 @@
+"""The plain-ASGI hot path of POST /v1/licences/verify (api/fastpath.py) answers exactly as the
+FastAPI route does: same status, headers and bytes, cached or not, for good requests and for every
+kind of request it hands back to the route."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api import fastpath, jsonbody
+from api.app import create_app
+from api.demo import DEMO_EPOCH, DemoWorld
+from tests.api_support import SECRETS, SZ, ZS, Clock, RecordingSync, service_dir, settings_for
+
+LICENCE = "/v1/licences/verify"
+
+
+def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
+    service_dir(world, root)
+    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    for mw in app.user_middleware:
+        if "routes" in mw.kwargs:
+            mw.kwargs["fast_path"] = fast
+    return app
+
+
+@pytest.fixture
+def clients(demo_world: DemoWorld, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
+    fast = _app(demo_world, tmp_path / "fast", fast=True)
+    slow = _app(demo_world, tmp_path / "slow", fast=False)
+    with (
+        TestClient(fast, raise_server_exceptions=False) as f,
+        TestClient(slow, raise_server_exceptions=False) as s,
+    ):
+        yield f, s
+
+
+def _bodies(world: DemoWorld) -> list[bytes]:
+    token = world.licence_sz
+    good = {"token": token, "relying_jurisdiction": ZS}
+    variants: list[Any] = [
+        good,
+        {**good, "relying_jurisdiction": SZ},
+        {**good, "validation_time": "2026-06-01T08:00:00+08:00"},
+        {**good, "validation_time": "2026-06-01T08:00:00"},  # no offset: 422
+        {**good, "validation_time": None, "expect": None, "receipt": False},
+        {**good, "expect": {"type_code": "business_licence"}},
+        {**good, "expect": {"type_code": "food-business", "holder_credit_code": None}},
+        {**good, "expect": {"holder_credit_code": "91440300MA5G2U8T1Q"}},
+        {**good, "expect": {"holder_credit_code": "lower"}},
+        {**good, "expect": {"other": 1}},
+        {**good, "expect": []},
+        {**good, "receipt": 1},
+        {**good, "extra": True},
+        {**good, "relying_jurisdiction": "440301"},  # well-formed, not configured: 422
+        {**good, "relying_jurisdiction": "44030"},
+        {**good, "relying_jurisdiction": 440300},
+        {**good, "token": ""},
+        {**good, "token": "garbage"},
+        {**good, "token": "非ASCII.令牌.x"},
+        {**good, "token": ["x"]},
+        {"token": token},
+        [good],
+        "x",
+    ]
+    out = [json.dumps(v, ensure_ascii=False).encode() for v in variants]
+    out += [
+        json.dumps(good).replace('"token"', '"tok\\u0065n"').encode(),  # an escape: the route
+        json.dumps(good).encode()[:-1],  # truncated
+        b" " + json.dumps(good).encode(),
+        b'{"token":"a","token":'
+        + json.dumps(token).encode()
+        + b',"relying_jurisdiction":"442000"}',
+        b"",
+        b"\xff{}",
+    ]
+    return out
+
+
+def _same(a: Any, b: Any) -> None:
+    assert a.status_code == b.status_code, (a.text, b.text)
+    assert a.headers.items() == b.headers.items()
+    assert a.content == b.content
+
+
+def test_fast_path_answers_exactly_as_the_route(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld
+) -> None:
+    fast, slow = clients
+    headers = [
+        {"Authorization": f"Bearer {SECRETS['counter']}"},
+        {"X-API-Key": SECRETS["admin"]},
+        {"Authorization": f"Bearer {SECRETS['business']}"},  # may not verify licences: 403
+        {"Authorization": f"Bearer {SECRETS['revoked']}"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic abc"},
+        {},
+    ]
+    ctypes = ["application/json", "application/json; charset=utf-8", "text/plain", None]
+    n = 0
+    for body in _bodies(demo_world):
+        for h in headers:
+            for ctype in ctypes:
+                hdrs = {**h, "X-Request-ID": f"req-{n}"}
+                if ctype is not None:
+                    hdrs["Content-Type"] = ctype
+                for _ in range(2):  # a miss, then a hit
+                    _same(
+                        fast.post(LICENCE, content=body, headers=hdrs),
+                        slow.post(LICENCE, content=body, headers=hdrs),
+                    )
+                n += 1
+
+
+def test_fast_path_is_taken_and_logs_like_the_route(
+    clients: tuple[TestClient, TestClient],
+    demo_world: DemoWorld,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast, slow = clients
+    served: list[bytes] = []
+    real = fastpath._licence_input
+
+    def spy(body: bytes) -> Any:
+        parsed = real(body)
+        if parsed is not None:
+            served.append(body)
+        return parsed
+
+    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "fast-1",
+    }
+    with caplog.at_level(logging.INFO, logger="huren.access"):
+        a = fast.post(LICENCE, content=body, headers=hdrs)
+        b = slow.post(LICENCE, content=body, headers=hdrs)
+    assert served == [body]
+    _same(a, b)
+    logged = [rec.fields for rec in caplog.records if rec.name == "huren.access"]  # type: ignore[attr-defined]
+    assert len(logged) == 2
+    for fields in logged:
+        fields.pop("duration_ms")
+    assert logged[0] == logged[1]
+    assert logged[0]["route"] == LICENCE and logged[0]["indication"] == "PASSED"
+
+
+def test_dump_json_matches_the_json_module() -> None:
+    values: list[Any] = [
+        {"a": '\x00\x1f\x7f\u2028\ud7ff\ue000\U0010ffff"\\/é', "b": [1, -2, 2**63, None, True]},
+        {"z": {}, "a": [], "中": "文"},
+    ]
+    for v in values:
+        expected = json.dumps(
+            v, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode()
+        assert jsonbody.dump_json(v) == expected
+    assert jsonbody.dump_json({"big": 2**70}) == b'{"big":1180591620717411303424}'
+    assert jsonbody.dump_json({1: "x"}) == b'{"1":"x"}'
