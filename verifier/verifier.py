@@ -20,16 +20,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Final, NoReturn, TypeVar
+from typing import Any, Final, TypeVar
 
 from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
 from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected
-from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind
+from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.status_list import Status
-from trust_lists.store import TrustState, TrustStore
+from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
 from verifier import messages
+from verifier._job import JobBase, Stop
 from verifier.formats import (
     KNOWN_TYPS,
     LICENCE_TYP,
@@ -50,11 +51,8 @@ from verifier.formats import (
 from verifier.messages import PASSED, SEAL_PREFIX
 from verifier.verdict import (
     Check,
-    CheckResult,
     DocumentSummary,
-    Indication,
     SubIndication,
-    TrustContext,
     Verdict,
 )
 
@@ -101,10 +99,6 @@ _KIND_NAMES: Final = {
     ServiceKind.LICENCE_ISSUER: ("证照签发机构", "licence issuer"),
     ServiceKind.SEAL_AUTHORITY: ("印章制作机构", "seal-making authority"),
 }
-
-
-class _Stop(Exception):
-    """Ends a job: a FAILED check, or an INDETERMINATE one nothing after can be judged without."""
 
 
 def _clip(value: object, limit: int = 120) -> str:
@@ -266,103 +260,21 @@ class Verifier:
         )
 
 
-class _Job:
-    """One verification: the snapshot it is judged against, the checks so far and what they
-    imply. Steps record a check each; a FAILED one raises _Stop."""
+class _Job(JobBase[VerificationPolicy]):
+    """One JWS verification (see JobBase); passing checks come from messages.PASSED."""
 
-    __slots__ = (
-        "anchors",
-        "at",
-        "checks",
-        "entry",
-        "failed",
-        "fresh_now",
-        "indeterminate",
-        "jurisdiction",
-        "policy",
-        "prefix",
-        "relying",
-        "state",
-        "until",
-    )
-
-    def __init__(
-        self,
-        policy: VerificationPolicy,
-        anchors: Mapping[str, object],
-        state: TrustState,
-        *,
-        relying: str,
-        now: datetime,
-        at: datetime,
-    ) -> None:
-        self.policy = policy
-        self.anchors = anchors
-        self.state = state
-        self.relying = relying
-        self.at = at
-        # Freshness is a fact about the real now; judging a future time cannot make it fresher.
-        self.fresh_now = max(now, at)
-        self.checks: list[Check] = []
-        self.failed: SubIndication | None = None
-        self.indeterminate: SubIndication | None = None
-        self.until: datetime | None = None
-        self.prefix = ""  # SEAL_PREFIX while judging the seal inside a sealed document
-        self.jurisdiction: str | None = None
-        self.entry: KeyEntry | None = None
-
-    # -- recording ---------------------------------------------------------------------------
+    __slots__ = ()
 
     def ok(self, code: str) -> None:
         self.checks.append((_PASSED_SEAL if self.prefix else _PASSED_PLAIN)[code])
 
-    def bound(self, when: datetime | None) -> None:
-        """`when` is a time at which a check judged so far could come out otherwise."""
-        if when is not None and (self.until is None or when < self.until):
-            self.until = when
-
-    def _record(self, code: str, unprefixed: bool, params: dict[str, object]) -> Check:
-        check, sub = messages.failed(code, "" if unprefixed else self.prefix, **params)
-        self.checks.append(check)
-        if check.result is CheckResult.FAILED:
-            self.failed = sub
-        elif self.indeterminate is None:
-            self.indeterminate = sub
-        return check
-
-    def stop(self, code: str, /, *, until: datetime | None = None, **params: object) -> NoReturn:
-        """Record a failing check and end the job (every FAILED check does this)."""
-        self._record(code, False, params)
-        self.bound(until)
-        raise _Stop
-
-    def flag(self, code: str, /, *, unprefixed: bool = False, **params: object) -> None:
-        """Record an INDETERMINATE check and go on: a later FAILED check would still win."""
-        check = self._record(code, unprefixed, params)
-        assert check.result is CheckResult.INDETERMINATE, code
+    def _failed(
+        self, code: str, prefix: str, params: Mapping[str, object]
+    ) -> tuple[Check, SubIndication | None]:
+        return messages.failed(code, prefix, **params)
 
     def verdict(self, digest: str, summary: DocumentSummary) -> Verdict:
-        if self.failed is not None:
-            indication, sub = Indication.FAILED, self.failed
-        elif self.indeterminate is not None:
-            indication, sub = Indication.INDETERMINATE, self.indeterminate
-        else:
-            indication, sub = Indication.PASSED, None
-        state = self.state
-        jur = self.jurisdiction
-        signed = state.lists.get(jur) if jur is not None else None
-        cat = state.catalogue
-        trust = TrustContext(
-            self.relying,
-            jur,
-            signed.trust_list.sequence if signed is not None else None,
-            signed.digest if signed is not None else None,
-            cat.catalogue.sequence if cat is not None else None,
-            state.version,
-        )
-        return Verdict(
-            indication, sub, tuple(self.checks), summary, trust, self.at, self.until, digest
-        )
+        return self._verdict(summary, digest)
 
     # -- the three documents -----------------------------------------------------------------
 
@@ -383,11 +295,11 @@ class _Job:
             self.fresh(claims.jurisdiction)
             self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
             self.status(claims.status, entry, claims.jurisdiction, None)
-            self.recognition(claims.jurisdiction, _LICENCE, claims.licence_type)
+            self.recognition(claims.jurisdiction, claims.licence_type, licence=True)
             if expect is not None:
                 self.expect_holder(expect, claims.holder.id)
                 self.expect_type(_LICENCE, expect.licence_type, claims.licence_type)
-        except _Stop:
+        except Stop:
             pass
         return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
 
@@ -401,7 +313,7 @@ class _Job:
             if expect is not None:
                 self.expect_holder(expect, claims.enterprise.id)
                 self.expect_type(_SEAL, expect.seal_type, claims.seal_type)
-        except _Stop:
+        except Stop:
             pass
         parts = [("token", raw)] + ([("image", image)] if image is not None else [])
         return self.verdict(inputs_digest(parts), self.seal_summary(claims))
@@ -477,7 +389,7 @@ class _Job:
             if expect is not None:
                 self.expect_holder(expect, seal.enterprise.id)
                 self.expect_type(_SEAL, expect.seal_type, seal.seal_type)
-        except _Stop:
+        except Stop:
             pass
         return self.verdict(inputs_digest(parts), self.sealed_summary(claims, seal))
 
@@ -508,7 +420,7 @@ class _Job:
             claims.issued_at, claims.valid_from, claims.valid_to, validity_at, sealed_at is None
         )
         self.status(claims.status, entry, claims.jurisdiction, sealed_at)
-        self.recognition(claims.jurisdiction, _SEAL, claims.seal_type)
+        self.recognition(claims.jurisdiction, claims.seal_type)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -609,26 +521,6 @@ class _Job:
         self.ok("key.scope")
         return entry
 
-    def key_status(self, key: ServiceKey, signed: datetime) -> None:
-        """The key's status at the signing time the document claims, then its revocation."""
-        state = key.state_at(signed)
-        if state.status is not KeyStatus.GRANTED:
-            signed_text = format_time(signed)
-            since = format_time(state.since) if state.since else ""
-            if state.status is None:
-                self.stop("key.not_yet_granted", signed=signed_text)
-            if state.status is KeyStatus.WITHDRAWN:
-                self.stop("key.withdrawn", since=since, signed=signed_text)
-            self.stop("key.revoked", since=since, signed=signed_text)
-        self.ok("key.status")
-        revoked = key.revoked_since
-        if revoked is not None and revoked <= self.at:
-            # It claims to predate the compromise, but the signer's own clock proves nothing.
-            self.flag("key.revocation", since=format_time(revoked), signed=format_time(signed))
-        else:
-            self.ok("key.revocation")
-            self.bound(revoked)
-
     def holder_ids(self, holder: Holder) -> None:
         if holder.uscc is not None:
             if not _valid_uscc(holder.uscc):
@@ -638,45 +530,6 @@ class _Job:
             if not is_valid_pid(holder.pid):
                 self.stop("identifier.pid", code=_clip(holder.pid, 64))
             self.ok("identifier.pid")
-
-    def fresh(self, jurisdiction: str) -> None:
-        stale_from = self.state.stale_from(jurisdiction)
-        if stale_from is None or self.fresh_now >= stale_from:
-            self.flag("trust.fresh", stale_from=format_time(stale_from) if stale_from else "-")
-        else:
-            self.ok("trust.fresh")
-            self.bound(stale_from)
-
-    def validity(
-        self,
-        issued: datetime,
-        valid_from: datetime,
-        valid_to: datetime | None,
-        when: datetime,
-        moving: bool = True,
-    ) -> None:
-        """The validity window at `when`. `moving`: `when` is the validation time, so the edges
-        of the window are times at which the verdict can change (a signing time is fixed)."""
-        skew = self.policy.max_clock_skew
-        if issued > when + skew:
-            self.stop(
-                "validity.not_yet_issued",
-                until=issued - skew if moving else None,
-                iat=format_time(issued),
-                at=format_time(when),
-            )
-        if when < valid_from:
-            self.stop(
-                "validity.not_yet_valid",
-                until=valid_from if moving else None,
-                nbf=format_time(valid_from),
-                at=format_time(when),
-            )
-        if valid_to is not None and when >= valid_to:
-            self.stop("validity.expired", exp=format_time(valid_to), at=format_time(when))
-        self.ok("validity.window")
-        if moving:
-            self.bound(valid_to)
 
     def status(
         self,
@@ -738,36 +591,6 @@ class _Job:
         else:
             self.flag("status.unknown_value", value=value)
 
-    def recognition(self, issuing: str, doc_kind: str, type_code: str) -> None:
-        signed = self.state.catalogue
-        if signed is None:
-            self.flag("recognition.catalogue_missing")
-            return
-        cat = signed.catalogue
-        is_licence = doc_kind == _LICENCE
-        types = cat.licence_types if is_licence else cat.seal_types
-        t = types.get(type_code)
-        if t is None:
-            self.stop("recognition.type_unknown", type=type_code, seq=cat.sequence)
-        if is_licence:
-            ok = cat.recognises(self.relying, issuing, licence_type=type_code)
-        else:
-            ok = cat.recognises(self.relying, issuing, seal_type=type_code)
-        if not ok:
-            relying_zh, relying_en = self.jurisdiction_names(self.relying)
-            issuing_zh, issuing_en = self.jurisdiction_names(issuing)
-            self.stop(
-                "recognition.refused",
-                seq=cat.sequence,
-                relying_zh=relying_zh,
-                relying_en=relying_en,
-                issuing_zh=issuing_zh,
-                issuing_en=issuing_en,
-                type_zh=t.name_zh,
-                type_en=t.name_en,
-            )
-        self.ok("recognition.accepted")
-
     def expect_holder(self, expect: Expectations, actual: str) -> None:
         if expect.holder_id is None:
             return
@@ -800,10 +623,6 @@ class _Job:
         if doc_kind != _LICENCE and code in SEAL_TYPES:
             return SEAL_TYPES[code]
         return code, code
-
-    def jurisdiction_names(self, code: str) -> tuple[str, str]:
-        tl = self.state.trust_list(code)
-        return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
 
     def issuer_names(self, issuer: str) -> tuple[str | None, str | None]:
         # Name the issuer only when the signing key really belongs to the claimed service.

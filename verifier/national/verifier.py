@@ -25,10 +25,11 @@ from typing import Any, Final, NoReturn
 from keys.algorithms import SES_SIGNATURE_OIDS, SM2_SIGN, is_sm3_digest
 from keys.sm2 import Sm2PublicKey, Sm2Unavailable, Sm2Verifier, backend_available, sm3
 from keys.x509 import Certificate, CertificateError, ChainError, build_chain
-from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind
+from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.store import TrustState, TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
+from verifier._job import JobBase, Stop
 from verifier.formats import SEAL_TYPES
 from verifier.national import asn1, ofd
 from verifier.national import messages as nm
@@ -36,11 +37,9 @@ from verifier.national.asn1 import SesSeal, SesSignature
 from verifier.national.der import DerError, loose_time
 from verifier.verdict import (
     Check,
-    CheckResult,
     DocumentSummary,
     Indication,
     SubIndication,
-    TrustContext,
     Verdict,
 )
 from verifier.verifier import Expectations, VerificationInputError
@@ -98,10 +97,6 @@ class DocumentVerdicts:
             "overall": self.overall.to_dict(),
             "signatures": [s.to_dict() for s in self.signatures],
         }
-
-
-class _Stop(Exception):
-    pass
 
 
 def _clip(value: object, limit: int = 160) -> str:
@@ -280,7 +275,7 @@ _ROLE: Final = {
 }
 
 
-class _Job:
+class _Job(JobBase[NationalPolicy]):
     """One verification (one seal, or one signature of a document)."""
 
     def __init__(
@@ -295,22 +290,10 @@ class _Job:
         at: datetime,
         digest: str,
     ) -> None:
-        self.policy = policy
-        self.anchors = anchors
-        self.state = state
+        super().__init__(policy, anchors, state, relying=relying, now=now, at=at)
         self.chain_cache = chain_cache
-        self.relying = relying
         self.now = now
-        self.at = at
-        self.fresh_now = max(now, at)
         self.digest = digest
-        self.checks: list[Check] = []
-        self.failed: SubIndication | None = None
-        self.indeterminate: SubIndication | None = None
-        self.until: datetime | None = None
-        self.prefix = ""
-        self.jurisdiction: str | None = None
-        self.entry: KeyEntry | None = None
 
     def fork(self) -> _Job:
         return _Job(
@@ -329,59 +312,16 @@ class _Job:
     def ok(self, code: str, **params: object) -> None:
         self.checks.append(nm.check(code, self.prefix, **params))
 
-    def bound(self, when: datetime | None) -> None:
-        if when is not None and (self.until is None or when < self.until):
-            self.until = when
+    def _failed(
+        self, code: str, prefix: str, params: Mapping[str, object]
+    ) -> tuple[Check, SubIndication | None]:
+        return nm.failed(code, prefix, **params)
 
     def record(self, code: str, /, **params: object) -> Check:
-        check, sub = nm.failed(code, self.prefix, **params)
-        self.checks.append(check)
-        if check.result is CheckResult.FAILED:
-            self.failed = sub
-        elif self.indeterminate is None:
-            self.indeterminate = sub
-        return check
-
-    def stop(self, code: str, /, *, until: datetime | None = None, **params: object) -> NoReturn:
-        self.record(code, **params)
-        self.bound(until)
-        raise _Stop
-
-    def flag(self, code: str, /, **params: object) -> None:
-        check = self.record(code, **params)
-        assert check.result is CheckResult.INDETERMINATE, code
-
-    def _indication(self) -> tuple[Indication, SubIndication | None]:
-        if self.failed is not None:
-            return Indication.FAILED, self.failed
-        if self.indeterminate is not None:
-            return Indication.INDETERMINATE, self.indeterminate
-        return Indication.PASSED, None
-
-    def _trust(self, jurisdiction: str | None) -> TrustContext:
-        signed = self.state.lists.get(jurisdiction) if jurisdiction is not None else None
-        cat = self.state.catalogue
-        return TrustContext(
-            self.relying,
-            jurisdiction,
-            signed.trust_list.sequence if signed is not None else None,
-            signed.digest if signed is not None else None,
-            cat.catalogue.sequence if cat is not None else None,
-            self.state.version,
-        )
+        return self._record(code, self.prefix, params)
 
     def verdict(self, summary: DocumentSummary) -> Verdict:
-        indication, sub = self._indication()
-        return Verdict(
-            indication,
-            sub,
-            tuple(self.checks),
-            summary,
-            self._trust(self.jurisdiction),
-            self.at,
-            self.until,
-            self.digest,
-        )
+        return self._verdict(summary, self.digest)
 
     def overall(self, results: list[SignatureVerdict], pkg: ofd.OfdPackage) -> Verdict:
         """The worst of the signatures' verdicts (FAILED > INDETERMINATE > PASSED; the first
@@ -436,7 +376,7 @@ class _Job:
             maker, signers = self.judge_seal(seal, None)
             if expect is not None:
                 self.expect(expect, seal, signers)
-        except _Stop:
+        except Stop:
             pass
         return self.verdict(self.seal_summary(seal, maker, signers))
 
@@ -455,7 +395,7 @@ class _Job:
     def backend(self) -> None:
         if not backend_available():
             self.flag("ses.backend", detail="tongsuopy is not installed")
-            raise _Stop
+            raise Stop
 
     def certificate(self, der_bytes: bytes, role: str) -> Certificate:
         try:
@@ -507,7 +447,7 @@ class _Job:
             good = Sm2Verifier(maker.public_point).verify(seal.signature, seal.signed_content)
         except Sm2Unavailable as exc:
             self.flag("ses.backend", detail=_clip(str(exc)))
-            raise _Stop from exc
+            raise Stop from exc
         if not good:
             self.stop("signature.valid")
         self.ok("signature.valid")
@@ -540,7 +480,7 @@ class _Job:
             missing = sorted(set(self.anchors) - set(self.state.lists))
             if missing:
                 self.flag("trust.list_available", jur=", ".join(missing))
-                raise _Stop
+                raise Stop
             other = candidates(self.state, maker, ServiceKind.LICENCE_ISSUER)
             if other:
                 svc = other[0].entry.service
@@ -570,32 +510,6 @@ class _Job:
         self.jurisdiction = found[0].jurisdiction
         self.stop("ses.maker_chain", detail=_clip(first_error or "no path"))
 
-    def key_status(self, key: ServiceKey, signed: datetime) -> None:
-        state = key.state_at(signed)
-        if state.status is not KeyStatus.GRANTED:
-            signed_text = format_time(signed)
-            since = format_time(state.since) if state.since else ""
-            if state.status is None:
-                self.stop("key.not_yet_granted", signed=signed_text)
-            if state.status is KeyStatus.WITHDRAWN:
-                self.stop("key.withdrawn", since=since, signed=signed_text)
-            self.stop("key.revoked", since=since, signed=signed_text)
-        self.ok("key.status")
-        revoked = key.revoked_since
-        if revoked is not None and revoked <= self.at:
-            self.flag("key.revocation", since=format_time(revoked), signed=format_time(signed))
-        else:
-            self.ok("key.revocation")
-            self.bound(revoked)
-
-    def fresh(self, jurisdiction: str | None) -> None:
-        stale_from = self.state.stale_from(jurisdiction) if jurisdiction else None
-        if stale_from is None or self.fresh_now >= stale_from:
-            self.flag("trust.fresh", stale_from=format_time(stale_from) if stale_from else "-")
-        else:
-            self.ok("trust.fresh")
-            self.bound(stale_from)
-
     def scope(self, entry: KeyEntry, type_code: str) -> None:
         service = entry.service
         if type_code not in service.scope:
@@ -609,35 +523,6 @@ class _Job:
             )
         self.ok("key.scope")
 
-    def validity(
-        self,
-        issued: datetime,
-        valid_from: datetime,
-        valid_to: datetime,
-        when: datetime,
-        moving: bool,
-    ) -> None:
-        skew = self.policy.max_clock_skew
-        if issued > when + skew:
-            self.stop(
-                "validity.not_yet_issued",
-                until=issued - skew if moving else None,
-                iat=format_time(issued),
-                at=format_time(when),
-            )
-        if when < valid_from:
-            self.stop(
-                "validity.not_yet_valid",
-                until=valid_from if moving else None,
-                nbf=format_time(valid_from),
-                at=format_time(when),
-            )
-        if when >= valid_to:
-            self.stop("validity.expired", exp=format_time(valid_to), at=format_time(when))
-        self.ok("validity.window")
-        if moving:
-            self.bound(valid_to)
-
     def type_names(self, code: str) -> tuple[str, str]:
         cat = self.state.catalogue
         if cat is not None:
@@ -645,34 +530,6 @@ class _Job:
             if t is not None:
                 return t.name_zh, t.name_en
         return SEAL_TYPES.get(code, (code, code))
-
-    def recognition(self, issuing: str, type_code: str) -> None:
-        signed = self.state.catalogue
-        if signed is None:
-            self.flag("recognition.catalogue_missing")
-            return
-        cat = signed.catalogue
-        t = cat.seal_types.get(type_code)
-        if t is None:
-            self.stop("recognition.type_unknown", type=type_code, seq=cat.sequence)
-        if not cat.recognises(self.relying, issuing, seal_type=type_code):
-            r_zh, r_en = self.jurisdiction_names(self.relying)
-            i_zh, i_en = self.jurisdiction_names(issuing)
-            self.stop(
-                "recognition.refused",
-                seq=cat.sequence,
-                relying_zh=r_zh,
-                relying_en=r_en,
-                issuing_zh=i_zh,
-                issuing_en=i_en,
-                type_zh=t.name_zh,
-                type_en=t.name_en,
-            )
-        self.ok("recognition.accepted")
-
-    def jurisdiction_names(self, code: str) -> tuple[str, str]:
-        tl = self.state.trust_list(code)
-        return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
 
     def expect(self, expect: Expectations, seal: SesSeal, signers: list[Certificate]) -> None:
         prefix, self.prefix = self.prefix, ""
@@ -715,7 +572,7 @@ class _Job:
             return self.ses_signature(
                 value, xml=xml, xml_name=info.path, pkg=pkg, info=info, expect=expect
             )
-        except _Stop:
+        except Stop:
             pass
         summary = DocumentSummary(
             SIGNED if ref.type == "Sign" else SEALED,
@@ -774,7 +631,7 @@ class _Job:
                 good = Sm2Verifier(signer.public_point).verify(sig.signature, sig.tbs)
             except Sm2Unavailable as exc:
                 self.flag("ses.backend", detail=_clip(str(exc)))
-                raise _Stop from exc
+                raise Stop from exc
             if not good:
                 self.stop("signature.valid")
             self.ok("signature.valid")
@@ -804,7 +661,7 @@ class _Job:
             self.period(signed_at, sig.seal, signer, maker)
             if expect is not None:
                 self.expect(expect, sig.seal, signers or [signer])
-        except _Stop:
+        except Stop:
             pass
         summary = self.signature_summary(sig, signer, maker, info)
         if pkg is not None and info is not None:
@@ -898,7 +755,7 @@ class _Job:
                     self.ok("ses.signed_in_period")
                     self.bound(cert.not_after)
             self.ok("ses.revocation_unchecked")
-        except _Stop:
+        except Stop:
             pass
         extra = ofd.describe(info)
         extra["format"] = form
@@ -922,7 +779,7 @@ class _Job:
         missing = sorted(set(self.anchors) - set(self.state.lists))
         if missing:
             self.flag("trust.list_available", jur=", ".join(missing))
-            raise _Stop
+            raise Stop
         self.stop("ses.signer_found", subject=_clip(subject, 120))
 
     def bare_signer(self, value: bytes, xml: bytes) -> tuple[KeyEntry, Certificate | None]:
@@ -943,7 +800,7 @@ class _Job:
                 good = key.verify(sig, xml)
             except Sm2Unavailable as exc:
                 self.flag("ses.backend", detail=_clip(str(exc)))
-                raise _Stop from exc
+                raise Stop from exc
             if good:
                 self.jurisdiction = code
                 self.ok("ses.signer_found")
@@ -994,7 +851,7 @@ class _Job:
             good = Sm2Verifier(signer.public_point).verify(sd.signature, signed)
         except Sm2Unavailable as exc:
             self.flag("ses.backend", detail=_clip(str(exc)))
-            raise _Stop from exc
+            raise Stop from exc
         if not good:
             self.stop("signature.valid")
         self.ok("signature.valid")

@@ -1,0 +1,248 @@
+"""What the two verifiers' jobs share: recording checks and what they imply (verdict, valid_until),
+and the trust rules that read the same for JWS documents (verifier/verifier.py) and national
+formats (verifier/national/verifier.py). Each job subclasses JobBase and supplies its own message
+tables through `ok` and `_failed`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Generic, NoReturn, Protocol, TypeVar
+
+from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
+from trust_lists.store import TrustState
+from trust_lists.timeutil import format_time
+from verifier.verdict import (
+    Check,
+    CheckResult,
+    DocumentSummary,
+    Indication,
+    SubIndication,
+    TrustContext,
+    Verdict,
+)
+
+
+class _Policy(Protocol):
+    @property
+    def max_clock_skew(self) -> timedelta: ...
+
+
+_P = TypeVar("_P", bound=_Policy)
+
+
+class Stop(Exception):
+    """Ends a job: a FAILED check, or an INDETERMINATE one nothing after can be judged without."""
+
+
+class JobBase(Generic[_P]):
+    """One verification: the snapshot it is judged against, the checks so far and what they
+    imply. Steps record a check each; a FAILED one raises Stop."""
+
+    __slots__ = (
+        "anchors",
+        "at",
+        "checks",
+        "entry",
+        "failed",
+        "fresh_now",
+        "indeterminate",
+        "jurisdiction",
+        "policy",
+        "prefix",
+        "relying",
+        "state",
+        "until",
+    )
+
+    def __init__(
+        self,
+        policy: _P,
+        anchors: Mapping[str, object],
+        state: TrustState,
+        *,
+        relying: str,
+        now: datetime,
+        at: datetime,
+    ) -> None:
+        self.policy = policy
+        self.anchors = anchors
+        self.state = state
+        self.relying = relying
+        self.at = at
+        # Freshness is a fact about the real now; judging a future time cannot make it fresher.
+        self.fresh_now = max(now, at)
+        self.checks: list[Check] = []
+        self.failed: SubIndication | None = None
+        self.indeterminate: SubIndication | None = None
+        self.until: datetime | None = None
+        self.prefix = ""  # the seal's prefix while judging the seal inside a signed document
+        self.jurisdiction: str | None = None
+        self.entry: KeyEntry | None = None
+
+    # -- message tables (per format) ---------------------------------------------------------
+
+    def ok(self, code: str) -> None:
+        """Record the passing check `code`."""
+        raise NotImplementedError
+
+    def _failed(
+        self, code: str, prefix: str, params: Mapping[str, object]
+    ) -> tuple[Check, SubIndication | None]:
+        """The failing check `code` with its parameters filled in, and its sub-indication."""
+        raise NotImplementedError
+
+    # -- recording ---------------------------------------------------------------------------
+
+    def bound(self, when: datetime | None) -> None:
+        """`when` is a time at which a check judged so far could come out otherwise."""
+        if when is not None and (self.until is None or when < self.until):
+            self.until = when
+
+    def _record(self, code: str, prefix: str, params: Mapping[str, object]) -> Check:
+        check, sub = self._failed(code, prefix, params)
+        self.checks.append(check)
+        if check.result is CheckResult.FAILED:
+            self.failed = sub
+        elif self.indeterminate is None:
+            self.indeterminate = sub
+        return check
+
+    def stop(self, code: str, /, *, until: datetime | None = None, **params: object) -> NoReturn:
+        """Record a failing check and end the job (every FAILED check does this)."""
+        self._record(code, self.prefix, params)
+        self.bound(until)
+        raise Stop
+
+    def flag(self, code: str, /, *, unprefixed: bool = False, **params: object) -> None:
+        """Record an INDETERMINATE check and go on: a later FAILED check would still win."""
+        check = self._record(code, "" if unprefixed else self.prefix, params)
+        assert check.result is CheckResult.INDETERMINATE, code
+
+    def _indication(self) -> tuple[Indication, SubIndication | None]:
+        if self.failed is not None:
+            return Indication.FAILED, self.failed
+        if self.indeterminate is not None:
+            return Indication.INDETERMINATE, self.indeterminate
+        return Indication.PASSED, None
+
+    def _trust(self, jurisdiction: str | None) -> TrustContext:
+        signed = self.state.lists.get(jurisdiction) if jurisdiction is not None else None
+        cat = self.state.catalogue
+        return TrustContext(
+            self.relying,
+            jurisdiction,
+            signed.trust_list.sequence if signed is not None else None,
+            signed.digest if signed is not None else None,
+            cat.catalogue.sequence if cat is not None else None,
+            self.state.version,
+        )
+
+    def _verdict(self, summary: DocumentSummary, digest: str) -> Verdict:
+        indication, sub = self._indication()
+        return Verdict(
+            indication,
+            sub,
+            tuple(self.checks),
+            summary,
+            self._trust(self.jurisdiction),
+            self.at,
+            self.until,
+            digest,
+        )
+
+    # -- trust rules -------------------------------------------------------------------------
+
+    def key_status(self, key: ServiceKey, signed: datetime) -> None:
+        """The key's status at the signing time the document claims, then its revocation."""
+        state = key.state_at(signed)
+        if state.status is not KeyStatus.GRANTED:
+            signed_text = format_time(signed)
+            since = format_time(state.since) if state.since else ""
+            if state.status is None:
+                self.stop("key.not_yet_granted", signed=signed_text)
+            if state.status is KeyStatus.WITHDRAWN:
+                self.stop("key.withdrawn", since=since, signed=signed_text)
+            self.stop("key.revoked", since=since, signed=signed_text)
+        self.ok("key.status")
+        revoked = key.revoked_since
+        if revoked is not None and revoked <= self.at:
+            # It claims to predate the compromise, but the signer's own clock proves nothing.
+            self.flag("key.revocation", since=format_time(revoked), signed=format_time(signed))
+        else:
+            self.ok("key.revocation")
+            self.bound(revoked)
+
+    def fresh(self, jurisdiction: str | None) -> None:
+        stale_from = self.state.stale_from(jurisdiction) if jurisdiction else None
+        if stale_from is None or self.fresh_now >= stale_from:
+            self.flag("trust.fresh", stale_from=format_time(stale_from) if stale_from else "-")
+        else:
+            self.ok("trust.fresh")
+            self.bound(stale_from)
+
+    def validity(
+        self,
+        issued: datetime,
+        valid_from: datetime,
+        valid_to: datetime | None,
+        when: datetime,
+        moving: bool = True,
+    ) -> None:
+        """The validity window at `when`. `moving`: `when` is the validation time, so the edges
+        of the window are times at which the verdict can change (a signing time is fixed)."""
+        skew = self.policy.max_clock_skew
+        if issued > when + skew:
+            self.stop(
+                "validity.not_yet_issued",
+                until=issued - skew if moving else None,
+                iat=format_time(issued),
+                at=format_time(when),
+            )
+        if when < valid_from:
+            self.stop(
+                "validity.not_yet_valid",
+                until=valid_from if moving else None,
+                nbf=format_time(valid_from),
+                at=format_time(when),
+            )
+        if valid_to is not None and when >= valid_to:
+            self.stop("validity.expired", exp=format_time(valid_to), at=format_time(when))
+        self.ok("validity.window")
+        if moving:
+            self.bound(valid_to)
+
+    def recognition(self, issuing: str, type_code: str, *, licence: bool = False) -> None:
+        """Whether the relying jurisdiction recognises `issuing`'s documents of this type (a
+        licence type when `licence`, else a seal type), by the recognition catalogue."""
+        signed = self.state.catalogue
+        if signed is None:
+            self.flag("recognition.catalogue_missing")
+            return
+        cat = signed.catalogue
+        types = cat.licence_types if licence else cat.seal_types
+        t = types.get(type_code)
+        if t is None:
+            self.stop("recognition.type_unknown", type=type_code, seq=cat.sequence)
+        if licence:
+            ok = cat.recognises(self.relying, issuing, licence_type=type_code)
+        else:
+            ok = cat.recognises(self.relying, issuing, seal_type=type_code)
+        if not ok:
+            relying_zh, relying_en = self.jurisdiction_names(self.relying)
+            issuing_zh, issuing_en = self.jurisdiction_names(issuing)
+            self.stop(
+                "recognition.refused",
+                seq=cat.sequence,
+                relying_zh=relying_zh,
+                relying_en=relying_en,
+                issuing_zh=issuing_zh,
+                issuing_en=issuing_en,
+                type_zh=t.name_zh,
+                type_en=t.name_en,
+            )
+        self.ok("recognition.accepted")
+
+    def jurisdiction_names(self, code: str) -> tuple[str, str]:
+        tl = self.state.trust_list(code)
+        return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
