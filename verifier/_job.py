@@ -5,8 +5,8 @@ tables through `ok` and `_failed`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Generic, NoReturn, Protocol, TypeVar
 
 from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
@@ -29,6 +29,39 @@ class _Policy(Protocol):
 
 
 _P = TypeVar("_P", bound=_Policy)
+
+
+class VerificationInputError(ValueError):
+    """A caller mistake, not a document problem: an unknown relying jurisdiction, a naive
+    datetime, an argument of the wrong type. Documents themselves never raise."""
+
+
+def clip(value: object, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def aware(value: object, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise VerificationInputError(f"{what} must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise VerificationInputError(f"{what} is a naive datetime; pass an aware UTC time")
+    return value.astimezone(UTC)
+
+
+def call_times(
+    jurisdictions: Mapping[str, object],
+    clock: Callable[[], datetime],
+    relying: object,
+    at: object,
+) -> tuple[str, datetime, datetime]:
+    """Check a verify call's arguments: (relying jurisdiction, real now, validation time)."""
+    if not isinstance(relying, str) or relying not in jurisdictions:
+        raise VerificationInputError(
+            f"relying jurisdiction {clip(relying, 32)} is not configured here"
+        )
+    now = aware(clock(), "the clock's time")
+    return relying, now, now if at is None else aware(at, "at")
 
 
 class Stop(Exception):

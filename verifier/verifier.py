@@ -30,7 +30,8 @@ from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
 from verifier import messages
-from verifier._job import JobBase, Stop
+from verifier._job import JobBase, Stop, VerificationInputError, call_times
+from verifier._job import clip as _clip
 from verifier.formats import (
     KNOWN_TYPS,
     LICENCE_TYP,
@@ -58,11 +59,6 @@ from verifier.verdict import (
 
 Clock = Callable[[], datetime]
 _T = TypeVar("_T")
-
-
-class VerificationInputError(ValueError):
-    """A caller mistake, not a document problem: an unknown relying jurisdiction, a naive
-    datetime, an argument of the wrong type. Documents themselves never raise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +97,6 @@ _KIND_NAMES: Final = {
 }
 
 
-def _clip(value: object, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _as_bytes(value: object, what: str, *, text: bool = True) -> bytes:
     """Tokens may come as str or bytes; images and documents only as bytes."""
     if isinstance(value, bytes):
@@ -116,14 +107,6 @@ def _as_bytes(value: object, what: str, *, text: bool = True) -> bytes:
         return bytes(value)
     kinds = "bytes or str" if text else "bytes"
     raise VerificationInputError(f"{what} must be {kinds}, not {type(value).__name__}")
-
-
-def _aware(value: object, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise VerificationInputError(f"{what} must be a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise VerificationInputError(f"{what} is a naive datetime; pass an aware UTC time")
-    return value.astimezone(UTC)
 
 
 def inputs_digest(parts: list[tuple[str, bytes]]) -> str:
@@ -249,12 +232,7 @@ class Verifier:
         )
 
     def _job(self, relying: object, at: object) -> _Job:
-        if not isinstance(relying, str) or relying not in self._store.anchors:
-            raise VerificationInputError(
-                f"relying jurisdiction {_clip(relying, 32)} is not configured here"
-            )
-        now = _aware(self._clock(), "the clock's time")
-        when = now if at is None else _aware(at, "at")
+        relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
         return _Job(
             self.policy, self._store.anchors, self._store.state, relying=relying, now=now, at=when
         )

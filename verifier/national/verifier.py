@@ -29,7 +29,7 @@ from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.store import TrustState, TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
-from verifier._job import JobBase, Stop
+from verifier._job import JobBase, Stop, call_times, clip
 from verifier.formats import SEAL_TYPES
 from verifier.national import asn1, ofd
 from verifier.national import messages as nm
@@ -100,16 +100,7 @@ class DocumentVerdicts:
 
 
 def _clip(value: object, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _aware(value: object, what: str) -> datetime:
-    if not isinstance(value, datetime):
-        raise VerificationInputError(f"{what} must be a datetime")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise VerificationInputError(f"{what} is a naive datetime; pass an aware UTC time")
-    return value.astimezone(UTC)
+    return clip(value, limit)
 
 
 def _bytes(value: object, what: str) -> bytes:
@@ -184,12 +175,7 @@ class NationalVerifier:
         self._chain_cache: dict[tuple[str, str], bool] = {}
 
     def _job(self, relying: object, at: object, digest: str) -> _Job:
-        if not isinstance(relying, str) or relying not in self._store.anchors:
-            raise VerificationInputError(
-                f"relying jurisdiction {_clip(relying, 32)} is not configured here"
-            )
-        now = _aware(self._clock(), "the clock's time")
-        when = now if at is None else _aware(at, "at")
+        relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
         return _Job(
             self.policy,
             self._store.anchors,
