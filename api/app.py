@@ -20,14 +20,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from starlette.types import Receive, Scope, Send
 
 from api import routes_trust, routes_verify, ui
 from api.audit import AuditLog
 from api.auth import Authoriser, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
+from api.fastpath import LICENCE_PATH, LicenceHotPath
 from api.metrics import Metrics
-from api.middleware import BodyTooLarge, ServiceMiddleware, too_large_problem
+from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
 from api.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -77,6 +79,29 @@ def build_store(settings: Settings) -> tuple[TrustStore, list[str]]:
     for problem in problems:
         log.warning("trust store: %s", problem)
     return store, problems
+
+
+class ServiceApp(FastAPI):
+    """FastAPI, with `POST /v1/licences/verify` offered to the plain-ASGI hot path first
+    (api/fastpath.py): the counters' everyday request skips FastAPI's and Starlette's layers, and
+    whatever the hot path declines goes through them as usual. `hot_path = None` turns it off."""
+
+    hot_path: LicenceHotPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self.hot_path
+        if (
+            hot is not None
+            and scope["type"] == "http"
+            and scope["path"] == LICENCE_PATH
+            and scope["method"] == "POST"
+        ):
+            scope["app"] = self  # as Starlette sets it
+            forward = await hot(scope, receive, send)
+            if forward is None:
+                return
+            receive = forward
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -150,7 +175,7 @@ def create_app(
             await ctx.sync.stop()
             await ctx.cache.close()
 
-    app = FastAPI(
+    app = ServiceApp(
         title="huren (互认) verification service",
         version=API_VERSION,
         description=DESCRIPTION,
@@ -182,12 +207,14 @@ def create_app(
         *(r for r in app.router.routes if hasattr(r, "path")),
     ]
     app.state.flat_routes = flat
-    app.add_middleware(
-        ServiceMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        metrics=metrics,
-        routes=flat,
+    recorder = RequestRecorder(metrics, flat)
+    app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, recorder=recorder)
+    licence_route = next(
+        r
+        for r in flat
+        if getattr(r, "path", None) == LICENCE_PATH and "POST" in r.methods  # type: ignore[attr-defined]
     )
+    app.hot_path = LicenceHotPath(ctx, licence_route, recorder, settings.max_body_bytes)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 

@@ -22,10 +22,16 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import orjson
+
+from api.jsonbody import dump_json
+from api.resp import RespClient, RespError, UnsupportedURL
+from trust_lists.timeutil import format_time
+from verifier.verdict import Verdict
 
 if TYPE_CHECKING:  # imported with the first Redis client: the in-process cache never needs it
     import redis.asyncio as aioredis
@@ -34,26 +40,126 @@ log = logging.getLogger("huren.cache")
 
 T = TypeVar("T")
 
-KEY_PREFIX = "huren:v1:verdict:"
+# "verdict2": entries carry their meta fields (CachedVerdict) in the authenticated envelope; an
+# instance of an older version sharing the Redis keeps to its own "verdict:" keys.
+KEY_PREFIX = "huren:v1:verdict2:"
 DEFAULT_REDIS_PREFIX = "huren:v1:"
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_TTL_SECONDS = 300.0
 DEFAULT_REDIS_TIMEOUT_SECONDS = 0.25
 MAX_ENTRY_BYTES = 1024 * 1024
 MIN_SECRET_BYTES = 16
-_MAC_CONTEXT = b"huren:v1:verdict-cache\x00"
-_ENTRY = re.compile(rb'\{"exp":([0-9]{1,16}),"mac":"([0-9a-f]{64})","value":(.*)\}', re.DOTALL)
+_MAC_CONTEXT = b"huren:v1:verdict-cache-2\x00"
+_ENTRY = re.compile(
+    rb'\{"exp":([0-9]{1,16}),"mac":"([0-9a-f]{64})","meta":(\[[^\]\\]*\]),"value":(.*)\}', re.DOTALL
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedVerdict:
+    """A verdict as the caches hold it: its JSON bytes (what responses embed as they are) and the
+    few fields every hit needs, so that serving a hit decodes nothing."""
+
+    json: bytes
+    indication: str | None
+    sub_indication: str | None
+    document_sha256: str | None
+    valid_until: str | None
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> CachedVerdict:
+        """Raises TypeError/ValueError if `value` is not JSON-serialisable."""
+        return cls(
+            _encode_value(value),
+            _str(value.get("indication")),
+            _str(value.get("sub_indication")),
+            _str(value.get("document_sha256")),
+            _str(value.get("valid_until")),
+        )
+
+    @classmethod
+    def from_verdict(cls, verdict: Verdict) -> CachedVerdict:
+        return cls(
+            verdict.to_json(),
+            verdict.indication.value,
+            verdict.sub_indication.value if verdict.sub_indication else None,
+            verdict.document_sha256,
+            format_time(verdict.valid_until) if verdict.valid_until else None,
+        )
+
+    def verdict(self) -> dict[str, Any]:
+        """A fresh dict of the verdict (callers may mutate it)."""
+        value = _decode_value(self.json)
+        if value is None:  # pragma: no cover - json is always what _encode_value wrote
+            raise ValueError("cached verdict is not a JSON object")
+        return value
+
+    def meta_json(self) -> bytes:
+        return orjson.dumps(
+            [self.indication, self.sub_indication, self.document_sha256, self.valid_until]
+        )
+
+    @classmethod
+    def from_parts(cls, meta: bytes, raw: bytes) -> CachedVerdict | None:
+        try:
+            fields = orjson.loads(meta)
+        except orjson.JSONDecodeError:
+            return None
+        if (
+            type(fields) is not list
+            or len(fields) != 4
+            or not all(f is None or type(f) is str for f in fields)
+        ):
+            return None
+        return cls(raw, *fields)
+
+
+def _str(value: object) -> str | None:
+    return value if type(value) is str else None
 
 
 @runtime_checkable
 class VerdictCache(Protocol):
+    """`get_entry`/`set_entry` are the service's path; `get`/`set` the same with dicts."""
+
     available: bool
+    # True when get_entry/set_entry never suspend (the service then needs no single flight).
+    synchronous: bool
+
+    async def get_entry(self, key: str) -> CachedVerdict | None: ...
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None: ...
 
     async def get(self, key: str) -> dict[str, Any] | None: ...
 
     async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class _DictAccess:
+    """get/set in terms of get_entry/set_entry."""
+
+    async def get_entry(self, key: str) -> CachedVerdict | None:
+        raise NotImplementedError
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
+        raise NotImplementedError
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        entry = await self.get_entry(key)
+        return None if entry is None else entry.verdict()
+
+    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+        try:
+            entry = CachedVerdict.of(value)
+        except (TypeError, ValueError) as exc:
+            self.errors += 1
+            log.error("verdict not cached: value is not JSON-serialisable (%s)", exc)
+            return
+        await self.set_entry(key, entry, ttl_seconds)
+
+    errors: int
 
 
 # -- keys -----------------------------------------------------------------------------------
@@ -115,16 +221,9 @@ def _str_or_none(*values: object) -> bool:
 
 
 def _encode_value(value: dict[str, Any]) -> bytes:
-    """Compact JSON with sorted keys. orjson gives the json module's exact bytes for what
-    verdicts hold (str, int, bool, None, lists, dicts; no floats); what it would encode otherwise
-    (a subclass, a non-str key, an integer beyond 64 bits) goes to the json module."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS)
-    except orjson.JSONEncodeError:
-        pass
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    """Compact JSON in the dict's own key order: exactly the bytes api.jsonbody.dump_json writes
+    for the verdict inside a response, so a hit is served by embedding them as they are."""
+    return dump_json(value)
 
 
 def _decode_value(raw: bytes) -> dict[str, Any] | None:
@@ -144,9 +243,11 @@ def _decode_value(raw: bytes) -> dict[str, Any] | None:
 # -- in-process -----------------------------------------------------------------------------
 
 
-class InProcessVerdictCache:
-    """Bounded LRU with per-entry TTL. Values are stored as JSON (like the Redis backend), so a
+class InProcessVerdictCache(_DictAccess):
+    """Bounded LRU with per-entry TTL of immutable CachedVerdict entries (JSON bytes), so a
     caller mutating a returned dict never changes the cache."""
+
+    synchronous = True
 
     def __init__(
         self,
@@ -160,7 +261,7 @@ class InProcessVerdictCache:
         self.max_entries = max_entries
         self.max_ttl_seconds = max_ttl_seconds
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float, CachedVerdict]] = OrderedDict()
         self.available = True
         self.hits = 0
         self.misses = 0
@@ -172,36 +273,36 @@ class InProcessVerdictCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        entry = self._entries.get(key)
-        if entry is None:
+    def lookup(self, key: str) -> CachedVerdict | None:
+        found = self._entries.get(key)
+        if found is None:
             self.misses += 1
             return None
-        expires, raw = entry
+        expires, entry = found
         if self._clock() >= expires:
             del self._entries[key]
             self.misses += 1
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return _decode_value(raw)
+        return entry
 
-    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+    def store(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
         ttl = min(float(ttl_seconds), self.max_ttl_seconds)
         if not ttl > 0:
             self._entries.pop(key, None)
             return
-        try:
-            raw = _encode_value(value)
-        except (TypeError, ValueError) as exc:
-            self.errors += 1
-            log.error("verdict not cached: value is not JSON-serialisable (%s)", exc)
-            return
-        self._entries[key] = (self._clock() + ttl, raw)
+        self._entries[key] = (self._clock() + ttl, entry)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
             self.evictions += 1
+
+    async def get_entry(self, key: str) -> CachedVerdict | None:
+        return self.lookup(key)
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
+        self.store(key, entry, ttl_seconds)
 
     async def close(self) -> None:
         self._entries.clear()
@@ -217,8 +318,10 @@ class _Failed:
 _FAILED = _Failed()
 
 
-class RedisVerdictCache:
+class RedisVerdictCache(_DictAccess):
     """Verdicts in Redis, authenticated with HMAC-SHA256; never raises from get/set."""
+
+    synchronous = False
 
     def __init__(
         self,
@@ -250,6 +353,13 @@ class RedisVerdictCache:
         self._guard = 2 * timeout_seconds + 0.05
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The lean pipelined client (api/resp.py) for GET/SET/PING when it understands the URL;
+        # redis-py otherwise (and for nothing else here).
+        self._lean: RespClient | None = None
+        try:
+            self._lean = RespClient.from_url(url, timeout=timeout_seconds)
+        except UnsupportedURL:
+            self._lean = None
         self._probe: asyncio.Task[None] | None = None
         self._outage_started = 0.0
         self._closed = False
@@ -283,6 +393,26 @@ class RedisVerdictCache:
             )
             self._loop = loop
         return self._client
+
+    async def _command(self, *args: str | bytes | int) -> Any:
+        """One command through the lean client when there is one, else redis-py; a failure
+        starts (or continues) an outage and gives _FAILED."""
+        lean = self._lean
+        if lean is None:
+            return await self._run(lambda c: c.execute_command(*args))  # type: ignore[no-untyped-call]
+        if not self.available or self._closed:
+            return _FAILED
+        try:
+            # No asyncio.timeout here: the client bounds every wait by timeout_seconds itself.
+            return await lean.execute(*args)
+        except RespError as exc:
+            # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
+            self.errors += 1
+            log.debug("redis refused a cache command: %s", exc)
+        except Exception as exc:
+            self.errors += 1
+            self._outage(exc)
+        return _FAILED
 
     async def _run(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T | _Failed:
         """Run one command with a hard deadline; a failure starts (or continues) an outage."""
@@ -323,7 +453,10 @@ class RedisVerdictCache:
         while not self._closed:
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
             try:
-                await asyncio.wait_for(self._conn().ping(), self._guard)
+                if self._lean is not None:
+                    await asyncio.wait_for(self._lean.ping(), self._guard)
+                else:
+                    await asyncio.wait_for(self._conn().ping(), self._guard)
             except Exception:
                 delay = min(delay * 2, self.backoff_max)
                 continue
@@ -336,61 +469,69 @@ class RedisVerdictCache:
 
     # -- entries ----------------------------------------------------------------------------
 
-    def _mac(self, key: str, exp: bytes, value: bytes) -> str:
+    def _mac(self, key: str, exp: bytes, meta: bytes, value: bytes) -> bytes:
         k = key.encode("utf-8")
-        msg = _MAC_CONTEXT + len(k).to_bytes(8, "big") + k + exp + b"\x00" + value
-        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
+        msg = b"".join(
+            (_MAC_CONTEXT, len(k).to_bytes(8, "big"), k, exp, b"\x00", meta, b"\x00", value)
+        )
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest().encode("ascii")
 
-    def seal(self, key: str, value: dict[str, Any], ttl_seconds: float) -> bytes:
-        """The stored form: compact JSON {"exp": ms, "mac": hex, "value": ...}."""
-        raw = _encode_value(value)
+    def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> bytes:
+        """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": ...}."""
         exp = str(int((self._wall() + ttl_seconds) * 1000)).encode("ascii")
-        mac = self._mac(key, exp, raw).encode("ascii")
-        return b'{"exp":' + exp + b',"mac":"' + mac + b'","value":' + raw + b"}"
+        meta = entry.meta_json()
+        mac = self._mac(key, exp, meta, entry.json)
+        return (
+            b'{"exp":'
+            + exp
+            + b',"mac":"'
+            + mac
+            + b'","meta":'
+            + meta
+            + b',"value":'
+            + entry.json
+            + b"}"
+        )
 
-    def open(self, key: str, stored: bytes) -> dict[str, Any] | None:
-        """The value if the entry is authentic and unexpired; None otherwise (rejections are
-        counted; an expired entry is not a rejection)."""
+    def open(self, key: str, stored: bytes) -> CachedVerdict | None:
+        """The entry if it is authentic and unexpired; None otherwise (rejections are counted;
+        an expired entry is not a rejection). The value is not parsed: it is what this service
+        wrote under the secret, bound to this key."""
         match = _ENTRY.fullmatch(stored) if len(stored) <= self.max_entry_bytes else None
         if match is None:
             self.rejected_entries += 1
             return None
-        exp, mac, raw = match.groups()
-        if not hmac.compare_digest(self._mac(key, exp, raw).encode("ascii"), mac):
+        exp, mac, meta, raw = match.groups()
+        if not hmac.compare_digest(self._mac(key, exp, meta, raw), mac):
             self.rejected_entries += 1
             return None
         if int(exp) <= int(self._wall() * 1000):
             return None
-        value = _decode_value(raw)
-        if value is None:
+        entry = CachedVerdict.from_parts(meta, raw)
+        if entry is None:
             self.rejected_entries += 1
-        return value
+        return entry
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        rkey = self._redis_key(key)
-        stored = await self._run(lambda c: c.get(rkey))
-        value = None
+    async def get_entry(self, key: str) -> CachedVerdict | None:
+        stored = await self._command("GET", self._redis_key(key))
+        entry = None
         if isinstance(stored, bytes):
-            value = self.open(key, stored)
-        if value is None:
+            entry = self.open(key, stored)
+        if entry is None:
             self.misses += 1
             return None
         self.hits += 1
-        return value
+        return entry
 
-    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
         ttl = min(float(ttl_seconds), self.max_ttl_seconds)
         if not ttl > 0:
             return
-        try:
-            entry = self.seal(key, value, ttl)
-        except (TypeError, ValueError) as exc:
-            self.errors += 1
-            log.error("verdict not cached: value is not JSON-serialisable (%s)", exc)
-            return
+        stored = self.seal(key, entry, ttl)
+        if len(stored) > self.max_entry_bytes or _ENTRY.fullmatch(stored) is None:
+            return  # it would be refused when read back (too big, or odd meta strings)
         px = max(1, int(ttl * 1000))
-        rkey = self._redis_key(key)
-        await self._run(lambda c: c.set(rkey, entry, px=px))
+        await self._command("SET", self._redis_key(key), stored, "PX", px)
 
     async def close(self) -> None:
         self._closed = True
@@ -403,6 +544,11 @@ class RedisVerdictCache:
                 await asyncio.wait_for(client.aclose(), self._guard)
             except Exception as exc:
                 log.debug("closing the cache's Redis client: %s", exc)
+        if self._lean is not None:
+            try:
+                await asyncio.wait_for(self._lean.close(), self._guard)
+            except Exception as exc:
+                log.debug("closing the cache's Redis connection: %s", exc)
 
 
 def make_cache(settings: Any) -> VerdictCache:
@@ -469,6 +615,7 @@ class SingleFlight:
 
 __all__ = [
     "KEY_PREFIX",
+    "CachedVerdict",
     "InProcessVerdictCache",
     "RedisVerdictCache",
     "SingleFlight",

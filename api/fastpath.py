@@ -1,32 +1,32 @@
 """The hot path of `POST /v1/licences/verify`, as plain ASGI (GitHub issue 6).
 
-The outermost middleware (api/middleware.py) hands every POST to the licence path here first.
-A request takes the fast path only when it is unremarkable: a JSON content type, an API key in
-the headers that authenticates and may verify licences, and a body in the exact shape of
-`LicenceVerifyRequest` (checked here field by field, as strictly as the pydantic model) for a
-configured relying jurisdiction. Then it is authenticated, verified through the same
-`VerificationService` (cache, single flight, metrics), logged with the same access-log fields and
-answered with the same JSON as the FastAPI route, without FastAPI's request, dependency and
-response machinery.
+`ServiceApp` (api/app.py) hands every `POST /v1/licences/verify` to `LicenceHotPath` before any
+of FastAPI's own layers. A request is served here only when it is unremarkable: a JSON content
+type, a Content-Length within the body limit, an API key in the headers that authenticates and
+may verify licences, and a body in the exact shape of `LicenceVerifyRequest` (checked field by
+field, as strictly as the pydantic model) for a configured relying jurisdiction. It is then
+verified through the same `VerificationService` (cache, single flight, metrics), logged with the
+same access-log fields (`RequestRecorder`) and answered with the same bytes as the FastAPI route.
 
-Anything else (a missing or refused key, multipart, malformed JSON, any field the model would
-refuse or coerce, a backslash escape anywhere in the body, an unknown jurisdiction) goes to the
-FastAPI route unchanged, with the body read so far replayed, so every error keeps its exact
-problem+json answer. Nothing with a side effect happens before that decision: the key check is
-pure, and the anonymous rate limiter (which licences never use) is not touched."""
+Anything else (no or a refused key, multipart, a chunked or oversized body, malformed JSON, any
+field the model would refuse or coerce, a backslash escape anywhere in the body, an unknown
+jurisdiction) goes to the FastAPI app unchanged, with every message read so far replayed, so
+every error keeps its exact problem+json answer. Nothing with a side effect happens before that
+decision: the key check is pure, and the anonymous rate limiter (which licences never use) is not
+touched."""
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Final
 
 import orjson
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Permission
 from api.context import AppContext
-from api.jsonbody import dump_json
+from api.middleware import RequestRecorder, error_log, request_id_for
 from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
@@ -35,7 +35,7 @@ from api.models import (
     parse_rfc3339,
 )
 from api.problems import ProblemError, problem_response
-from api.routes_verify import render
+from api.routes_verify import render_json
 from api.verification import VerifyInput
 
 LICENCE_PATH: Final = "/v1/licences/verify"
@@ -53,7 +53,7 @@ _CREDIT_CODE = _exact(CREDIT_CODE_PATTERN)
 _TYPE_CODE = _exact(TYPE_CODE_PATTERN)
 _MEMBERS = frozenset({"token", "relying_jurisdiction", "validation_time", "expect", "receipt"})
 _EXPECT_MEMBERS = frozenset({"holder_credit_code", "type_code"})
-_JSON_HEADERS: Final = [(b"content-type", b"application/json")]
+_JSON_CONTENT_TYPE: Final = (b"content-type", b"application/json")
 
 
 def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
@@ -112,9 +112,15 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     return inp, receipt
 
 
-def _headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
-    """content-type, authorization, x-api-key: the first of each, as Starlette reads them."""
-    ctype = authorization = api_key = None
+_MAX_LENGTH_DIGITS = 18  # as ServiceMiddleware: a longer Content-Length is malformed
+
+
+def _headers(
+    scope: Scope,
+) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None, bytes | None]:
+    """content-type, authorization, x-api-key, content-length, x-request-id: the first of each,
+    as Starlette and ServiceMiddleware read them."""
+    ctype = authorization = api_key = length = request_id = None
     for key, value in scope["headers"]:
         if key == b"content-type":
             if ctype is None:
@@ -122,9 +128,15 @@ def _headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
         elif key == b"authorization":
             if authorization is None:
                 authorization = value
-        elif key == b"x-api-key" and api_key is None:
-            api_key = value
-    return ctype, authorization, api_key
+        elif key == b"x-api-key":
+            if api_key is None:
+                api_key = value
+        elif key == b"content-length":
+            if length is None:
+                length = value
+        elif key == b"x-request-id" and request_id is None:
+            request_id = value
+    return ctype, authorization, api_key, length, request_id
 
 
 def _is_json(ctype: bytes | None) -> bool:
@@ -136,99 +148,170 @@ def _is_json(ctype: bytes | None) -> bool:
     )
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the FastAPI route after the body has been read here."""
-    sent = False
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` for the FastAPI app after some messages have been read here: those first."""
+    pending = list(messages)
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            return pending.pop(0)
         return await receive()
 
     return replay
 
 
-async def licence_verify(
-    scope: Scope, receive: Receive, send: Send, fallback: ASGIApp, route: Any
-) -> None:
-    """Serve POST /v1/licences/verify, or pass it to `fallback` (the FastAPI app)."""
-    ctx = scope["app"].state.ctx
-    ctype, authorization, api_key = _headers(scope)
-    if (
-        not isinstance(ctx, AppContext)
-        or not _is_json(ctype)
-        or (authorization is None and api_key is None)
-    ):
-        await fallback(scope, receive, send)
-        return
-    client = scope.get("client")
-    try:
-        principal = ctx.authoriser.authorise(
-            Permission.VERIFY_LICENCE,
-            authorization=authorization.decode("latin-1") if authorization is not None else None,
-            x_api_key=api_key.decode("latin-1") if api_key is not None else None,
-            client=client[0] if client else "unknown",
+class LicenceHotPath:
+    """Serves POST /v1/licences/verify, or declines it (see the module docstring)."""
+
+    def __init__(
+        self, ctx: AppContext, route: Any, recorder: RequestRecorder, max_body_bytes: int
+    ) -> None:
+        self.ctx = ctx
+        self.route = route
+        self.recorder = recorder
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """None once answered; else the `receive` to hand to the FastAPI app."""
+        start = time.perf_counter()
+        ctx = self.ctx
+        ctype, authorization, api_key, length, incoming_id = _headers(scope)
+        if (
+            length is None
+            or not length.isdigit()
+            or len(length) > _MAX_LENGTH_DIGITS
+            or int(length) > self.max_body_bytes
+            or not _is_json(ctype)
+            or (authorization is None and api_key is None)
+        ):
+            return receive
+        client = scope.get("client")
+        try:
+            principal = ctx.authoriser.authorise(
+                Permission.VERIFY_LICENCE,
+                authorization=authorization.decode("latin-1")
+                if authorization is not None
+                else None,
+                x_api_key=api_key.decode("latin-1") if api_key is not None else None,
+                client=client[0] if client else "unknown",
+            )
+        except ProblemError:
+            return receive  # 401/403 from the route, word for word
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return _replay(messages, receive)  # a disconnect: the app sees it as usual
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                return _replay(messages, receive)
+            if not message.get("more_body", False):
+                break
+        body = (
+            messages[0]["body"]
+            if len(messages) == 1
+            else b"".join(m.get("body", b"") for m in messages)
         )
-    except ProblemError:
-        await fallback(scope, receive, send)  # 401/403 from the route, word for word
-        return
-    state = scope["state"]
-    fields = state["log"]
-    fields["key_id"] = principal.key_id or "anonymous"
-    body = await _read_body(receive)
-    parsed = _licence_input(body)
-    if parsed is None or parsed[0].relying not in ctx.store.anchors:
-        await fallback(scope, _replay(body, receive), send)
-        return
-    inp, receipt = parsed
-    scope["route"] = route  # the route template for the access log and metrics
-    try:
-        await ctx.sync.ensure_current()
-        outcome = await ctx.service.verify(inp)
-        verdict = outcome.verdict
-        fields.update(
-            kind="licence",
-            document_sha256=verdict.get("document_sha256"),
-            input_sha256=outcome.input_sha256,
-            indication=verdict.get("indication"),
-            sub_indication=verdict.get("sub_indication"),
-            cached=outcome.cached,
+        parsed = _licence_input(body)
+        if parsed is None or parsed[0].relying not in ctx.store.anchors:
+            return _replay(messages, receive)
+        inp, receipt = parsed
+        await self.serve(
+            scope,
+            send=send,
+            start=start,
+            incoming_id=incoming_id,
+            key_id=principal.key_id,
+            inp=inp,
+            receipt=receipt,
         )
-        content = dump_json(render(ctx, inp, outcome, receipt=receipt))
-    except ProblemError as exc:  # as the route's problem handler answers it
-        response = problem_response(
-            exc.status,
-            exc.code,
-            exc.detail,
-            title=exc.title,
-            request_id=state.get("request_id"),
-            headers=exc.headers,
-            extra=exc.extra,
-        )
-        await response(scope, receive, send)
-        return
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-length", str(len(content)).encode("ascii")), *_JSON_HEADERS],
-        }
-    )
-    await send({"type": "http.response.body", "body": content})
+        return None
+
+    async def serve(
+        self,
+        scope: Scope,
+        *,
+        send: Send,
+        start: float,
+        incoming_id: bytes | None,
+        key_id: str | None,
+        inp: VerifyInput,
+        receipt: bool,
+    ) -> None:
+        ctx = self.ctx
+        request_id = request_id_for(incoming_id)
+        fields: dict[str, Any] = {"key_id": key_id or "anonymous"}
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["log"] = fields
+        scope["route"] = self.route  # the route template for the access log and metrics
+        status = 0
+        try:
+            await ctx.sync.ensure_current()
+            outcome = await ctx.service.verify(inp)
+            entry = outcome.entry
+            fields.update(
+                kind="licence",
+                document_sha256=entry.document_sha256,
+                input_sha256=outcome.input_sha256,
+                indication=entry.indication,
+                sub_indication=entry.sub_indication,
+                cached=outcome.cached,
+            )
+            content = render_json(ctx, inp, outcome, receipt=receipt)
+            status = 200
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-length", str(len(content)).encode("ascii")),
+                        _JSON_CONTENT_TYPE,
+                        (b"x-request-id", request_id.encode("latin-1")),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": content, "more_body": False})
+        except ProblemError as exc:  # as the route's problem handler answers it
+            status = exc.status
+            response = problem_response(
+                exc.status,
+                exc.code,
+                exc.detail,
+                title=exc.title,
+                request_id=request_id,
+                headers=exc.headers,
+                extra=exc.extra,
+            )
+            response.headers["X-Request-ID"] = request_id
+            await response(scope, _no_receive, send)
+        except Exception:
+            error_log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
+            if status == 0:
+                status = 500
+                response = problem_response(
+                    500, "internal_error", "an internal error occurred", request_id=request_id
+                )
+                response.headers["X-Request-ID"] = request_id
+                await response(scope, _no_receive, send)
+            else:
+                status = 500
+        finally:
+            self.recorder.record(
+                scope,
+                method="POST",
+                status=status,
+                start=start,
+                request_id=request_id,
+                fields=fields,
+            )
 
 
-__all__ = ["LICENCE_PATH", "licence_verify"]
+async def _no_receive() -> Message:
+    # Responses never read the request here: its body has been consumed.
+    return {"type": "http.disconnect"}
+
+
+__all__ = ["LICENCE_PATH", "LicenceHotPath"]

@@ -1,5 +1,7 @@
 """The outermost ASGI layer: request ids, the request body size limit, the access log, request
-metrics and the catch-all for unexpected errors (a problem without a stack trace).
+metrics and the catch-all for unexpected errors (a problem without a stack trace). The licence
+hot path (api/fastpath.py) runs before it and records its requests with the same
+`RequestRecorder`.
 
 The size limit is enforced before the body is read: a Content-Length above the limit is answered
 with 413 at once, and a body streamed without one is counted chunk by chunk and cut off as soon as
@@ -8,8 +10,8 @@ it passes the limit."""
 from __future__ import annotations
 
 import logging
+import random
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +21,6 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.fastpath import LICENCE_PATH, licence_verify
 from api.metrics import Metrics
 from api.problems import problem_body, problem_response
 
@@ -27,6 +28,73 @@ access_log = logging.getLogger("huren.access")
 error_log = logging.getLogger("huren.error")
 
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
+# Request ids need to be unique, not secret: a PRNG seeded from os.urandom at import (a fresh
+# interpreter per worker) instead of a getrandom() system call per request.
+_ids = random.Random()  # noqa: S311 (ids, not secrets)
+
+
+def request_id_for(incoming: bytes | str | None) -> str:
+    """The client's X-Request-ID if it is well-formed, else a new random 16-hex-digit id."""
+    if incoming is not None:
+        text = incoming.decode("latin-1") if isinstance(incoming, bytes) else incoming
+        if _REQUEST_ID.match(text):
+            return text
+    return f"{_ids.getrandbits(64):016x}"
+
+
+class RequestRecorder:
+    """The access-log line and the request counter of every request."""
+
+    def __init__(self, metrics: Metrics, routes: Sequence[BaseRoute]) -> None:
+        self.metrics = metrics
+        self.routes = routes
+        self._counters: dict[tuple[str, str, str], Any] = {}  # labelled request counters
+
+    def route_of(self, scope: Scope) -> str:
+        route = scope.get("route")
+        path = getattr(route, "path", None)
+        if isinstance(path, str):
+            return path
+        for candidate in self.routes:
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE:
+                found = getattr(candidate, "path", None)
+                if isinstance(found, str):
+                    return found
+        return "unmatched"
+
+    def record(
+        self,
+        scope: Scope,
+        *,
+        method: str,
+        status: int,
+        start: float,
+        request_id: str,
+        fields: dict[str, Any],
+    ) -> None:
+        duration = time.perf_counter() - start
+        route = self.route_of(scope)
+        labels = (route, method, str(status))
+        counter = self._counters.get(labels)
+        if counter is None:
+            counter = self.metrics.requests.labels(*labels)
+            if len(self._counters) < 1024:  # methods come from clients: bounded memo
+                self._counters[labels] = counter
+        counter.inc()
+        access_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(duration * 1000, 3),
+                    **fields,
+                }
+            },
+        )
 
 
 class BodyTooLarge(Exception):
@@ -53,49 +121,18 @@ class ServiceMiddleware:
         app: ASGIApp,
         *,
         max_body_bytes: int,
-        metrics: Metrics,
-        routes: Sequence[BaseRoute],
-        fast_path: bool = True,
+        recorder: RequestRecorder,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.metrics = metrics
-        self.routes = routes
-        # POST /v1/licences/verify takes the plain-ASGI hot path (api/fastpath.py) when its
-        # route is among ours; it falls back to `app` for anything out of the ordinary.
-        self._licence_route = next(
-            (
-                r
-                for r in routes
-                if getattr(r, "path", None) == LICENCE_PATH
-                and "POST" in (getattr(r, "methods", None) or ())
-            ),
-            None,
-        )
-        if not fast_path:
-            self._licence_route = None
-        self._counters: dict[tuple[str, str, str], Any] = {}  # labelled request counters
-
-    def _route(self, scope: Scope) -> str:
-        route = scope.get("route")
-        path = getattr(route, "path", None)
-        if isinstance(path, str):
-            return path
-        for candidate in self.routes:
-            match, _ = candidate.matches(scope)
-            if match is not Match.NONE:
-                found = getattr(candidate, "path", None)
-                if isinstance(found, str):
-                    return found
-        return "unmatched"
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        request_id = request_id_for(_header(scope, b"x-request-id"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         fields: dict[str, Any] = {}
@@ -121,14 +158,6 @@ class ServiceMiddleware:
                 await reply(400, "bad_request", "malformed Content-Length header")
             elif length is not None and int(length) > self.max_body_bytes:
                 await self._too_large(reply)
-            elif (
-                scope["path"] == LICENCE_PATH
-                and scope["method"] == "POST"
-                and self._licence_route is not None
-            ):
-                await licence_verify(
-                    scope, self._limited(receive), send_with_id, self.app, self._licence_route
-                )
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
         except BodyTooLarge:
@@ -143,28 +172,13 @@ class ServiceMiddleware:
             else:
                 status = 500
         finally:
-            duration = time.perf_counter() - start
-            route = self._route(scope)
-            method = str(scope.get("method", ""))
-            labels = (route, method, str(status))
-            counter = self._counters.get(labels)
-            if counter is None:
-                counter = self.metrics.requests.labels(*labels)
-                if len(self._counters) < 1024:  # methods come from clients: bounded memo
-                    self._counters[labels] = counter
-            counter.inc()
-            access_log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "request_id": request_id,
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(duration * 1000, 3),
-                        **fields,
-                    }
-                },
+            self.recorder.record(
+                scope,
+                method=str(scope.get("method", "")),
+                status=status,
+                start=start,
+                request_id=request_id,
+                fields=fields,
             )
 
     async def _too_large(self, reply: Any) -> None:
@@ -201,4 +215,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-__all__ = ["BodyTooLarge", "ServiceMiddleware", "too_large_problem"]
+__all__ = [
+    "BodyTooLarge",
+    "RequestRecorder",
+    "ServiceMiddleware",
+    "error_log",
+    "request_id_for",
+    "too_large_problem",
+]

@@ -218,6 +218,15 @@ def render(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool
     return out
 
 
+def render_json(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool) -> bytes:
+    """dump_json(render(...)): without a receipt, the cached verdict's bytes embedded as they are
+    (they are what dump_json writes for the verdict), so a hit decodes and encodes nothing."""
+    if receipt:
+        return dump_json(render(ctx, inp, outcome, receipt=True))
+    tail = b',"cached":true}' if outcome.cached else b',"cached":false}'
+    return b'{"verdict":' + outcome.entry.json + tail
+
+
 async def _verify_one(kind: Kind, request: Request, *, anonymous: bool) -> JSONResponse:
     ctx = get_ctx(request)
     ctx.authorise(request, PERMISSION[kind], anonymous_allowed=anonymous)
@@ -225,15 +234,16 @@ async def _verify_one(kind: Kind, request: Request, *, anonymous: bool) -> JSONR
     await ctx.sync.ensure_current()
     outcome = await ctx.service.verify(inp)
     fields = log_fields(request)
+    entry = outcome.entry
     fields.update(
         kind=kind,
-        document_sha256=outcome.verdict.get("document_sha256"),
+        document_sha256=entry.document_sha256,
         input_sha256=outcome.input_sha256,
-        indication=outcome.verdict.get("indication"),
-        sub_indication=outcome.verdict.get("sub_indication"),
+        indication=entry.indication,
+        sub_indication=entry.sub_indication,
         cached=outcome.cached,
     )
-    return RenderedJSONResponse(dump_json(render(ctx, inp, outcome, receipt=receipt)))
+    return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -409,16 +419,16 @@ async def verify_batch(request: Request) -> JSONResponse:
     for inp in inputs:
         ctx.service.check_relying(inp.relying)
     await ctx.sync.ensure_current()
-    results = []
+    results: list[bytes] = []
     counts: dict[str, int] = {}
     for inp in inputs:
         outcome = await ctx.service.verify(inp)
-        indication = str(outcome.verdict.get("indication"))
+        indication = str(outcome.entry.indication)
         counts[indication] = counts.get(indication, 0) + 1
-        results.append(render(ctx, inp, outcome, receipt=batch.receipt))
+        results.append(render_json(ctx, inp, outcome, receipt=batch.receipt))
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
-    # JSONResponse's bytes and headers, encoded by orjson (several MB for a full batch).
-    return RenderedJSONResponse(dump_json({"results": results}))
+    # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
+    return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (

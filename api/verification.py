@@ -25,7 +25,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from api import national
-from api.cache import SingleFlight, VerdictCache, cache_key
+from api.cache import (
+    CachedVerdict,
+    InProcessVerdictCache,
+    SingleFlight,
+    VerdictCache,
+    cache_key,
+)
 from api.metrics import Metrics
 from api.problems import ProblemError
 from trust_lists import TrustStore
@@ -95,11 +101,24 @@ class VerifyInput:
         return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    verdict: dict[str, Any]  # Verdict.to_dict(); shared, never mutate
-    cached: bool
-    input_sha256: str
+    """A verification's answer: the cached form of the verdict (its JSON bytes and meta fields),
+    whether it came from the cache, and the digest naming the input."""
+
+    __slots__ = ("_verdict", "cached", "entry", "input_sha256")
+
+    def __init__(self, entry: CachedVerdict, cached: bool, input_sha256: str) -> None:
+        self.entry = entry
+        self.cached = cached
+        self.input_sha256 = input_sha256
+        self._verdict: dict[str, Any] | None = None
+
+    @property
+    def verdict(self) -> dict[str, Any]:
+        """Verdict.to_dict(), decoded on first use; shared, never mutate."""
+        if self._verdict is None:
+            self._verdict = self.entry.verdict()
+        return self._verdict
 
 
 class VerificationService:
@@ -150,56 +169,81 @@ class VerificationService:
             expectations=inp.expectations,
             trust_version=version,
         )
-        hit = await self._get(key)
+        cache = self.cache
+        if isinstance(cache, InProcessVerdictCache) and cache.synchronous:
+            # Nothing below suspends, so no other request can miss the same key meanwhile: no
+            # single flight (and no task) needed.
+            hit = self._usable(cache.lookup(key))
+            if hit is None:
+                self._miss.inc()
+                entry, ttl = self._compute(inp, version)
+                if ttl > 0:
+                    cache.store(key, entry, ttl)
+                return self._outcome(inp, entry, False, digest)
+        else:
+            hit = await self._get(key)
         if hit is not None:
             self._hit.inc()
-            self._count(inp.kind, hit)
-            return Outcome(hit, True, digest)
+            return self._outcome(inp, hit, True, digest)
         self._miss.inc()
 
-        async def compute() -> dict[str, Any]:
-            return await self._compute(inp, key, version)
+        async def compute() -> CachedVerdict:
+            entry, ttl = self._compute(inp, version)
+            if ttl > 0:
+                try:
+                    await cache.set_entry(key, entry, ttl)
+                except Exception as exc:
+                    self._error.inc()
+                    log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
+            return entry
 
-        verdict = await self.flight.run(key, compute)
-        self._count(inp.kind, verdict)
-        return Outcome(verdict, False, digest)
+        return self._outcome(inp, await self.flight.run(key, compute), False, digest)
 
-    async def _get(self, key: str) -> dict[str, Any] | None:
+    def _outcome(
+        self, inp: VerifyInput, entry: CachedVerdict, cached: bool, digest: str
+    ) -> Outcome:
+        labels = (inp.kind, str(entry.indication), entry.sub_indication or "")
+        child = self._verdicts.get(labels)
+        if child is None:
+            child = self.metrics.verdicts.labels(*labels)
+            if len(self._verdicts) < 1024:  # kinds x indications x sub-indications: a few dozen
+                self._verdicts[labels] = child
+        child.inc()
+        return Outcome(entry, cached, digest)
+
+    def _usable(self, hit: CachedVerdict | None) -> CachedVerdict | None:
+        # RFC 3339 'YYYY-MM-DDTHH:MM:SSZ' strings compare in time order.
+        if hit is None or hit.indication is None:
+            return None
+        if hit.valid_until is not None and hit.valid_until <= format_time(self.clock()):
+            return None
+        return hit
+
+    async def _get(self, key: str) -> CachedVerdict | None:
         try:
-            hit = await self.cache.get(key)
+            hit = await self.cache.get_entry(key)
         except Exception as exc:  # a cache must never fail a verification
             self._error.inc()
             log.warning("verdict cache get failed: %s: %s", type(exc).__name__, exc)
             return None
-        if hit is None:
-            return None
-        valid_until = hit.get("valid_until")
-        if not isinstance(hit.get("indication"), str) or (
-            # RFC 3339 'YYYY-MM-DDTHH:MM:SSZ' strings compare in time order.
-            isinstance(valid_until, str) and valid_until <= format_time(self.clock())
-        ):
-            return None
-        return hit
+        return self._usable(hit)
 
-    async def _compute(self, inp: VerifyInput, key: str, version: str) -> dict[str, Any]:
+    def _compute(self, inp: VerifyInput, version: str) -> tuple[CachedVerdict, float]:
+        """The verdict and how long it may be cached (<= 0: not at all)."""
         started = time.perf_counter()
         verdict = self._call(inp)
         latency = self._latency.get(inp.kind)
         if latency is None:
             latency = self._latency[inp.kind] = self.metrics.latency.labels(inp.kind)
         latency.observe(time.perf_counter() - started)
-        value = verdict.to_dict()
+        entry = CachedVerdict.from_verdict(verdict)
         now = self.clock()
         ttl = float(self.max_ttl_seconds)
         if verdict.valid_until is not None:
             ttl = min(ttl, (verdict.valid_until - now).total_seconds())
-        if ttl > 0 and verdict.trust.trust_state_version == version:
-            try:
-                await self.cache.set(key, value, ttl)
-            except Exception as exc:
-                self._error.inc()
-                log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
-        return value
+        if verdict.trust.trust_state_version != version:
+            ttl = 0.0  # judged under a newer trust state than the key names
+        return entry, ttl
 
     def _call(self, inp: VerifyInput) -> Verdict:
         has_expect = inp.holder_credit_code is not None or inp.type_code is not None
@@ -234,15 +278,6 @@ class VerificationService:
             )
         except VerificationInputError as exc:
             raise ProblemError(422, "invalid_request", str(exc)) from exc
-
-    def _count(self, kind: str, verdict: dict[str, Any]) -> None:
-        labels = (kind, str(verdict.get("indication")), str(verdict.get("sub_indication") or ""))
-        child = self._verdicts.get(labels)
-        if child is None:
-            child = self.metrics.verdicts.labels(*labels)
-            if len(self._verdicts) < 1024:  # kinds x indications x sub-indications: a few dozen
-                self._verdicts[labels] = child
-        child.inc()
 
 
 __all__ = ["Kind", "Outcome", "VerificationService", "VerifyInput"]

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.cache import InProcessVerdictCache
 from api.demo import DEMO_EPOCH, DemoWorld
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.settings import Settings
@@ -746,8 +747,32 @@ def test_openapi_documents_problems_security_and_examples(svc: Service):
 
 @pytest.mark.anyio
 async def test_concurrent_identical_requests_compute_once(demo_world: DemoWorld, tmp_path: Path):
+    """A cache whose lookups suspend (like Redis) lets identical requests all miss before the
+    first computes: single flight makes them share one verification."""
+    n = 20
+    arrived = 0
+    everyone = asyncio.Event()
+
+    class SlowCache(InProcessVerdictCache):
+        synchronous = False  # so the service takes its awaiting path, as with Redis
+
+        async def get_entry(self, key: str) -> Any:
+            # Every request misses the cache before the first one computes.
+            nonlocal arrived
+            value = await super().get_entry(key)
+            arrived += 1
+            if arrived == n:
+                everyone.set()
+            await everyone.wait()
+            return value
+
     root = service_dir(demo_world, tmp_path / "c")
-    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    app = create_app(
+        settings_for(root),
+        clock=Clock(DEMO_EPOCH),
+        sync=RecordingSync(),  # type: ignore[arg-type]
+        cache=SlowCache(),
+    )
     ctx = app.state.ctx
     calls = 0
     real = ctx.service.verifier.verify_licence
@@ -758,22 +783,6 @@ async def test_concurrent_identical_requests_compute_once(demo_world: DemoWorld,
         return real(*args, **kwargs)
 
     ctx.service.verifier.verify_licence = counting
-    original_get = ctx.cache.get
-    n = 20
-    arrived = 0
-    everyone = asyncio.Event()
-
-    async def slow_get(key: str) -> Any:
-        # Every request misses the cache before the first one computes.
-        nonlocal arrived
-        value = await original_get(key)
-        arrived += 1
-        if arrived == n:
-            everyone.set()
-        await everyone.wait()
-        return value
-
-    ctx.cache.get = slow_get
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://huren") as client:
         responses = await asyncio.gather(

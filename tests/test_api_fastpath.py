@@ -25,9 +25,9 @@ LICENCE = "/v1/licences/verify"
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
     service_dir(world, root)
     app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    for mw in app.user_middleware:
-        if "routes" in mw.kwargs:
-            mw.kwargs["fast_path"] = fast
+    if not fast:
+        app.hot_path = None  # type: ignore[attr-defined]
+    assert fast == (app.hot_path is not None)  # type: ignore[attr-defined]
     return app
 
 
@@ -167,3 +167,90 @@ def test_dump_json_matches_the_json_module() -> None:
         assert jsonbody.dump_json(v) == expected
     assert jsonbody.dump_json({"big": 2**70}) == b'{"big":1180591620717411303424}'
     assert jsonbody.dump_json({1: "x"}) == b'{"1":"x"}'
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    yield body[:10]
+    yield body[10:]
+
+
+def test_bodies_the_hot_path_leaves_to_the_app(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunked (no Content-Length), oversized and malformed-length requests are never parsed on
+    the hot path, and are answered exactly as by the route."""
+    fast, slow = clients
+    parsed: list[bytes] = []
+    real = fastpath._licence_input
+    monkeypatch.setattr(fastpath, "_licence_input", lambda b: parsed.append(b) or real(b))
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    auth = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "hot-path-declined",
+    }
+    chunked = [c.post(LICENCE, content=_chunks(body), headers=auth) for c in (fast, slow)]
+    _same(*chunked)
+    assert chunked[0].status_code == 200 and chunked[0].json()["verdict"]["indication"] == "PASSED"
+    limit = fast.app.state.ctx.settings.max_body_bytes  # type: ignore[attr-defined]
+    big = b'{"token":"' + b"a" * limit + b'","relying_jurisdiction":"442000"}'
+    too_big = [c.post(LICENCE, content=big, headers=auth) for c in (fast, slow)]
+    _same(*too_big)
+    assert too_big[0].status_code == 413
+    assert parsed == []
+
+
+def _asgi_scope(body: bytes) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": LICENCE,
+        "raw_path": LICENCE.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {SECRETS['counter']}".encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+@pytest.mark.anyio
+async def test_a_client_gone_mid_body_reaches_the_app_as_a_disconnect(
+    demo_world: DemoWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the hot path read before the client went away is replayed, disconnect included:
+    the app logs the request as 499 and sends nothing, as without the hot path."""
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    for fast in (True, False):
+        app = _app(demo_world, tmp_path / f"gone-{fast}", fast=fast)
+        messages = [
+            {"type": "http.request", "body": body[:20], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+
+        async def receive() -> Any:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="huren.access"):
+            await app(_asgi_scope(body), receive, send)
+        assert sent == []
+        statuses = [rec.fields["status"] for rec in caplog.records if rec.name == "huren.access"]  # type: ignore[attr-defined]
+        assert statuses == [499], fast
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

@@ -159,13 +159,19 @@ def test_in_process_values_are_copies() -> None:
 # ---------------------------------------------------------------------------- Redis
 
 
+@pytest.mark.parametrize("query", ["", "?health_check_interval=0"], ids=["lean", "redis-py"])
 def test_redis_round_trip_with_capped_ttl(
-    redis_url: str, redis_prefix: str, redis_client: redis.Redis
+    redis_url: str, redis_prefix: str, redis_client: redis.Redis, query: str
 ) -> None:
+    """Through the lean client, and through redis-py for a URL the lean client does not take."""
+
     async def main() -> None:
+        url = redis_url + query
         cache = make_cache(
-            settings(redis_url=redis_url, redis_prefix=redis_prefix, cache_max_ttl_seconds=20)
+            settings(redis_url=url, redis_prefix=redis_prefix, cache_max_ttl_seconds=20)
         )
+        assert isinstance(cache, RedisVerdictCache)
+        assert (cache._lean is None) == bool(query)
         try:
             assert await cache.get(key()) is None
             await cache.set(key(), VERDICT, 3600)

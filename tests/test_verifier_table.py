@@ -1020,6 +1020,13 @@ def test_row(row: Row, demo_world: DemoWorld, demo_store: TrustStore) -> None:
     assert len(verdict.document_sha256) == 64
     if row.indication is not P:
         assert verdict.checks[-1].code == row.code or row.indication is I
+    # The service's bytes are the dict's, in its key order, and leave the shared checks alone.
+    as_dict = verdict.to_dict()
+    assert verdict.to_json() == json.dumps(
+        as_dict, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+    as_dict["checks"][0]["code"] = "mutated"
+    assert verdict.to_dict()["checks"][0]["code"] == verdict.checks[0].code
 
 
 def test_row_ids_are_unique() -> None:

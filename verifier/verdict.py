@@ -3,10 +3,13 @@ led there, each with a stable code and a reason in Chinese and English."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from trust_lists.timeutil import format_time, parse_time
 
@@ -50,6 +53,10 @@ class Check:
     _rendered: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, str]:
+        return self._render().copy()
+
+    def _render(self) -> dict[str, str]:
+        """The shared rendering: never hand it out to be mutated."""
         rendered = self._rendered
         if rendered is None:
             rendered = {
@@ -59,7 +66,7 @@ class Check:
                 "message_en": self.message_en,
             }
             object.__setattr__(self, "_rendered", rendered)
-        return rendered.copy()
+        return rendered
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Check:
@@ -161,10 +168,28 @@ class Verdict:
         return self.indication is Indication.PASSED
 
     def to_dict(self) -> dict[str, Any]:
+        out = self._plain()
+        out["checks"] = [c.copy() for c in out["checks"]]
+        return out
+
+    def to_json(self) -> bytes:
+        """to_dict() as compact UTF-8 JSON in its key order (what the service sends), without
+        copying the shared check renderings. orjson writes the json module's exact bytes for
+        these values; what it cannot encode the same way (an integer beyond 64 bits, a subclass
+        of str or dict in the claims' data) is left to the json module."""
+        plain = self._plain()
+        try:
+            return orjson.dumps(plain, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except orjson.JSONEncodeError:
+            return json.dumps(
+                plain, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode("utf-8")
+
+    def _plain(self) -> dict[str, Any]:
         return {
             "indication": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
-            "checks": [c.to_dict() for c in self.checks],
+            "checks": [c._render() for c in self.checks],
             "summary": self.summary.to_dict() if self.summary else None,
             "trust": self.trust.to_dict(),
             "validation_time": format_time(self.validation_time),
