@@ -24,7 +24,7 @@ from typing import Any, Final
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from api.auth import Permission
+from api.auth import Permission, Principal
 from api.context import AppContext
 from api.middleware import RequestRecorder, error_log, request_id_for
 from api.models import (
@@ -174,6 +174,32 @@ class LicenceHotPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None once answered; else the `receive` to hand to the FastAPI app."""
         start = time.perf_counter()
+        messages: list[Message] = []
+        try:
+            decided = await self._decide(scope, receive, messages)
+        except Exception:
+            # Any surprise before the decision is the app's to answer (and log), with its
+            # catch-all: it meets the same request, every message read here replayed.
+            decided = None
+        if decided is None:
+            return _replay(messages, receive) if messages else receive
+        principal, inp, receipt, incoming_id = decided
+        await self.serve(
+            scope,
+            send=send,
+            start=start,
+            incoming_id=incoming_id,
+            key_id=principal.key_id,
+            inp=inp,
+            receipt=receipt,
+        )
+        return None
+
+    async def _decide(
+        self, scope: Scope, receive: Receive, messages: list[Message]
+    ) -> tuple[Principal, VerifyInput, bool, bytes | None] | None:
+        """The caller, the request and its X-Request-ID if this path serves it, else None.
+        Messages read from `receive` are appended to `messages`."""
         ctx = self.ctx
         ctype, authorization, api_key, length, incoming_id = _headers(scope)
         if (
@@ -184,7 +210,7 @@ class LicenceHotPath:
             or not _is_json(ctype)
             or (authorization is None and api_key is None)
         ):
-            return receive
+            return None
         client = scope.get("client")
         try:
             principal = ctx.authoriser.authorise(
@@ -196,17 +222,16 @@ class LicenceHotPath:
                 client=client[0] if client else "unknown",
             )
         except ProblemError:
-            return receive  # 401/403 from the route, word for word
-        messages: list[Message] = []
+            return None  # 401/403 from the route, word for word
         size = 0
         while True:
             message = await receive()
             messages.append(message)
             if message["type"] != "http.request":
-                return _replay(messages, receive)  # a disconnect: the app sees it as usual
+                return None  # a disconnect: the app sees it as usual
             size += len(message.get("body", b""))
             if size > self.max_body_bytes:
-                return _replay(messages, receive)
+                return None
             if not message.get("more_body", False):
                 break
         body = (
@@ -216,18 +241,8 @@ class LicenceHotPath:
         )
         parsed = _licence_input(body)
         if parsed is None or parsed[0].relying not in ctx.store.anchors:
-            return _replay(messages, receive)
-        inp, receipt = parsed
-        await self.serve(
-            scope,
-            send=send,
-            start=start,
-            incoming_id=incoming_id,
-            key_id=principal.key_id,
-            inp=inp,
-            receipt=receipt,
-        )
-        return None
+            return None
+        return principal, parsed[0], parsed[1], incoming_id
 
     async def serve(
         self,

@@ -254,3 +254,25 @@ async def test_a_client_gone_mid_body_reaches_the_app_as_a_disconnect(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_a_surprise_before_the_decision_leaves_the_request_to_the_app(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while the hot path looks at a request is not a 500: the request,
+    body replayed, goes to the FastAPI route, which answers it in full."""
+    fast, slow = clients
+
+    def broken(body: bytes) -> Any:
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr(fastpath, "_licence_input", broken)
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "surprise-1",
+    }
+    answers = [c.post(LICENCE, content=body, headers=hdrs) for c in (fast, slow)]
+    _same(*answers)
+    assert answers[0].json()["verdict"]["indication"] == "PASSED"
