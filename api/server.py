@@ -17,6 +17,8 @@ from api.settings import Settings
 
 log = logging.getLogger("huren.server")
 
+GC_THRESHOLD = (20_000, 20, 20)
+
 
 def build(config_path: Path | str | None) -> FastAPI:
     """Settings from the file and environment, JSON logs, the trust store loaded, the app."""
@@ -28,6 +30,11 @@ def build(config_path: Path | str | None) -> FastAPI:
     # requests allocate and do not pause the event loop to re-walk the trust state. (No
     # gc.collect() first: it would add a full collection to every start-up.)
     gc.freeze()
+    # A request allocates a few hundred short-lived containers, nearly all freed by reference
+    # counting; with the default threshold (700) the young generation is scanned every few
+    # requests. Fewer, larger collections: ~5% less CPU per uncached verification (bench 2a),
+    # at the price of a young-generation pause of about a millisecond now and then.
+    gc.set_threshold(GC_THRESHOLD[0], GC_THRESHOLD[1], GC_THRESHOLD[2])
     state = app.state.ctx.store.state
     log.info(
         "huren service configured",

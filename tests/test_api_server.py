@@ -253,3 +253,23 @@ def test_logs_are_json_lines_without_secrets(server: Server, http: httpx.Client)
     assert licence(server) not in text
     for secret in server.keys.values():
         assert secret not in text
+
+
+def test_the_served_process_tunes_the_collector(server: Server):
+    """`build` (the serve path) freezes start-up objects and raises the collector's thresholds;
+    checked in a fresh interpreter, as the server runs it."""
+    code = (
+        "import gc, sys; from api.server import GC_THRESHOLD, build; "
+        "before = gc.get_threshold(); build(sys.argv[1]); "
+        "print(before != GC_THRESHOLD, gc.get_threshold() == GC_THRESHOLD, "
+        "gc.get_freeze_count() > 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(server.directory / "huren.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=True,
+    )
+    assert out.stdout.split() == ["True", "True", "True"], out.stderr[-2000:]
