@@ -545,6 +545,9 @@ def rows(
                 a.rps / b.rps,
                 ">=",
                 target,
+                # What each request cost the server processes: where the gap is, in time.
+                note=f"server CPU per request {a.cpu_per_req * 1e6:,.0f} us ({bn} "
+                f"{b.cpu_per_req * 1e6:,.0f} us)",
                 raw={"value": a.rps, "baseline": b.rps},
             )
         return unavailable(fig, name, ">=", target, why((an, a), (bn, b)))
@@ -595,7 +598,9 @@ def rows(
                 b.rps / base,
                 ">=",
                 0.8,
-                note="bodies wrapped: some batches repeated" if b.wrapped else "",
+                note=f"server CPU per licence {b.cpu_per_req * 1e6:,.0f} us (raw ECDSA "
+                f"{1e6 / raw_ecdsa_rate:,.0f} us)"
+                + ("; bodies wrapped: some batches repeated" if b.wrapped else ""),
                 raw={"value": b.rps, "baseline": base},
             )
         )
