@@ -3,8 +3,10 @@ the trust-state version, serve a hit, or compute once per key (single flight) an
 long as the verdict can stay true.
 
 Cache policy (see docs/service.md):
-- key = kind, SHA-256 of the exact input bytes (several inputs: the verifier's inputs_digest,
-  which is also Verdict.document_sha256), relying jurisdiction, the validation time or "now",
+- key = kind (prefixed "national:" for GB/T 38540 seals and OFD files: the same bytes uploaded
+  as a JWS are another question), SHA-256 of the exact input bytes (several inputs: the
+  verifier's inputs_digest, which is also Verdict.document_sha256), relying jurisdiction, the
+  validation time or "now",
   the expectations and `store.state.version`; any accepted trust change makes a new version, so
   no verdict computed under older trust state can be served;
 - TTL = min(valid_until - now, cache_max_ttl_seconds); valid_until None means no change of time
@@ -74,6 +76,12 @@ class VerifyInput:
         if self.image is not None:
             parts.append(("image", self.image))
         return parts
+
+    @property
+    def cache_kind(self) -> str:
+        """The kind as the verdict cache keys it: the same bytes are a different question as a
+        GB/T 38540 / OFD file than as a JWS (which one is asked depends on the upload's type)."""
+        return f"national:{self.kind}" if self.national else self.kind
 
     @property
     def input_sha256(self) -> str:
@@ -162,7 +170,7 @@ class VerificationService:
         digest = inp.input_sha256
         version = self.store.state.version
         key = cache_key(
-            kind=inp.kind,
+            kind=inp.cache_kind,
             document_sha256=digest,
             relying=inp.relying,
             at=inp.at_text,

@@ -227,3 +227,35 @@ def test_api_accepts_ofd_and_esl_uploads(tmp_path: Path) -> None:
             headers=auth("counter"),
         )
         assert r.status_code == 422
+
+
+def test_the_same_bytes_as_a_jws_and_as_a_national_seal_are_cached_apart(tmp_path: Path) -> None:
+    """Whether an upload is judged as a GB/T 38540 seal or as a JWS depends on its content type,
+    so one upload must never answer the other from the cache (anonymous cache poisoning)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.demo import DEMO_EPOCH
+    from tests.api_support import Clock, RecordingSync, auth, service_dir, settings_for
+
+    world, nd = national_world(DEMO_EPOCH)
+    service_dir(world, tmp_path)
+    app = create_app(settings_for(tmp_path), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    form = {"relying_jurisdiction": ZHONGSHAN}
+
+    def post(client: TestClient, content_type: str) -> tuple[str, bool]:
+        r = client.post(
+            "/v1/seals/verify",
+            files={"file": ("seal.esl", nd.seal, content_type)},
+            data=form,
+            headers=auth("business"),
+        )
+        assert r.status_code == 200, r.text
+        return r.json()["verdict"]["indication"], r.json()["cached"]
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        # Mislabelled: not trusted as a national file, so judged (and refused) as a JWS first.
+        assert post(client, "application/ofd") == ("FAILED", False)
+        assert post(client, "application/octet-stream") == ("PASSED", False)
+        assert post(client, "application/octet-stream") == ("PASSED", True)
+        assert post(client, "application/ofd") == ("FAILED", True)
