@@ -26,7 +26,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Permission, Principal
 from api.context import AppContext
-from api.middleware import RequestRecorder, error_log, request_id_for
+from api.middleware import HOT_PATH_START, RequestRecorder, error_log, request_id_for
 from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
@@ -182,6 +182,7 @@ class LicenceHotPath:
             # catch-all: it meets the same request, every message read here replayed.
             decided = None
         if decided is None:
+            scope[HOT_PATH_START] = start  # the access log's duration includes our part
             return _replay(messages, receive) if messages else receive
         principal, inp, receipt, incoming_id = decided
         await self.serve(

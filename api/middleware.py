@@ -10,6 +10,7 @@ it passes the limit."""
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -27,10 +28,13 @@ from api.problems import problem_body, problem_response
 access_log = logging.getLogger("huren.access")
 error_log = logging.getLogger("huren.error")
 
+HOT_PATH_START = "huren.start"  # scope key: when the hot path began with a request it declined
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 # Request ids need to be unique, not secret: a PRNG seeded from os.urandom at import (a fresh
 # interpreter per worker) instead of a getrandom() system call per request.
 _ids = random.Random()  # noqa: S311 (ids, not secrets)
+if hasattr(os, "register_at_fork"):  # a forked worker (gunicorn --preload) must not repeat ids
+    os.register_at_fork(after_in_child=_ids.seed)
 
 
 def request_id_for(incoming: bytes | str | None) -> str:
@@ -131,7 +135,8 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
+        # A request the licence hot path declined has been timed since it arrived there.
+        start = scope.get(HOT_PATH_START) or time.perf_counter()
         request_id = request_id_for(_header(scope, b"x-request-id"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -216,6 +221,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 __all__ = [
+    "HOT_PATH_START",
     "BodyTooLarge",
     "RequestRecorder",
     "ServiceMiddleware",

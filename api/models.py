@@ -41,9 +41,10 @@ def parse_rfc3339(text: str) -> datetime:
     )
     try:
         value = datetime.fromisoformat(normalised)
-    except ValueError as exc:
+        # An offset can carry year 1 or 9999 past datetime's range in UTC: OverflowError.
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise ValueError(f"not a valid date-time: {exc}") from exc
-    return value.astimezone(UTC)
 
 
 def decode_base64(text: str) -> bytes:

@@ -4,8 +4,10 @@ kind of request it hands back to the route."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from fastapi.testclient import TestClient
 from api import fastpath, jsonbody
 from api.app import create_app
 from api.demo import DEMO_EPOCH, DemoWorld
+from api.middleware import request_id_for
 from tests.api_support import SECRETS, SZ, ZS, Clock, RecordingSync, service_dir, settings_for
 
 LICENCE = "/v1/licences/verify"
@@ -276,3 +279,65 @@ def test_a_surprise_before_the_decision_leaves_the_request_to_the_app(
     answers = [c.post(LICENCE, content=body, headers=hdrs) for c in (fast, slow)]
     _same(*answers)
     assert answers[0].json()["verdict"]["indication"] == "PASSED"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_validation_time_beyond_datetime_in_utc_is_a_422(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, when: str
+) -> None:
+    """An offset can carry year 1 or 9999 out of datetime's range once in UTC: a problem
+    answer naming the field, never a 500."""
+    body = json.dumps(
+        {"token": demo_world.licence_sz, "relying_jurisdiction": ZS, "validation_time": when}
+    ).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "overflow-1",
+    }
+    answers = [c.post(LICENCE, content=body, headers=hdrs) for c in clients]
+    _same(*answers)
+    assert answers[0].status_code == 422, answers[0].text
+    assert "validation_time" in answers[0].text
+
+
+@pytest.mark.anyio
+async def test_a_declined_request_is_timed_from_its_arrival(
+    demo_world: DemoWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The access log's duration of a request the hot path read and then declined includes the
+    time spent receiving its body there."""
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": "440301"}).encode()
+    app = _app(demo_world, tmp_path / "slow-body", fast=True)
+    messages = [
+        {"type": "http.request", "body": body[:20], "more_body": True},
+        {"type": "http.request", "body": body[20:], "more_body": False},
+    ]
+
+    async def receive() -> Any:
+        if len(messages) == 1:
+            await asyncio.sleep(0.3)  # the client is slow with the rest of its body
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    with caplog.at_level(logging.INFO, logger="huren.access"):
+        await app(_asgi_scope(body), receive, send)
+    (fields,) = [rec.fields for rec in caplog.records if rec.name == "huren.access"]  # type: ignore[attr-defined]
+    assert fields["status"] == 422  # the route's answer: an unconfigured jurisdiction
+    assert fields["duration_ms"] >= 300
+
+
+def test_request_ids_differ_in_a_forked_worker() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without running the parent's cleanup
+        os.write(write, ",".join(request_id_for(None) for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as f:
+        child = f.read().decode().split(",")
+    parent = [request_id_for(None) for _ in range(3)]
+    assert len(child) == 3 and not set(child) & set(parent)
