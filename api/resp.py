@@ -26,6 +26,17 @@ Arg = bytes | str | int
 # hiredis' stub types the argument as a 1-tuple and leaves the result untyped.
 _pack = cast(Callable[[tuple[Arg, ...]], bytes], hiredis.pack_command)
 _MORE = object()  # Reader.gets() result when no whole reply is buffered yet
+# Error replies that say the connection is unusable rather than that the command failed
+# (missing or wrong credentials, a Redis still loading its data, too many clients): raised as
+# ConnectionError, as redis-py does (AuthenticationError, BusyLoadingError, ...), so a caller
+# treats them as Redis being unavailable.
+_CONNECTION_REPLIES = (
+    "NOAUTH ",
+    "WRONGPASS ",
+    "LOADING ",
+    "ERR max number of clients reached",
+    "ERR invalid password",
+)
 
 
 class RespError(Exception):
@@ -89,7 +100,8 @@ class _Connection(asyncio.Protocol):
         self.timeout = timeout
         self.transport: asyncio.Transport | None = None
         self.reader = hiredis.Reader(replyError=RespError, notEnoughData=_MORE)
-        self.waiters: deque[tuple[asyncio.Future[Any], float]] = deque()  # (future, deadline)
+        self.waiters: deque[list[Any]] = deque()  # [future, deadline or None until written]
+        self.unsent: list[list[Any]] = []  # the waiters of the commands in `out`
         self.out: list[bytes] = []
         self.flush_scheduled = False
         self.timer: asyncio.TimerHandle | None = None
@@ -104,23 +116,30 @@ class _Connection(asyncio.Protocol):
         if self.error is not None:
             fut.set_exception(_copy(self.error))
             return fut
-        deadline = self.loop.time() + self.timeout
-        self.waiters.append((fut, deadline))
+        # [future, deadline]: the deadline is set when the command is written, so time the
+        # event loop spends elsewhere before our flush runs is not charged to Redis.
+        waiter: list[Any] = [fut, None]
+        self.waiters.append(waiter)
+        self.unsent.append(waiter)
         # Writes are only buffered (a paused transport buffers too): the watchdog bounds how
         # long anything waits, so a server that stops reading cannot grow this forever.
         self.out.append(packed)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self._flush)
-        if self.timer is None:
-            self.timer = self.loop.call_at(deadline, self._watchdog)
         return fut
 
     def _flush(self) -> None:
         self.flush_scheduled = False
         if self.error is None and self.transport is not None and self.out:
             self.transport.write(self.out[0] if len(self.out) == 1 else b"".join(self.out))
+            deadline = self.loop.time() + self.timeout
+            for waiter in self.unsent:
+                waiter[1] = deadline
+            if self.timer is None:
+                self.timer = self.loop.call_at(deadline, self._watchdog)
         self.out.clear()
+        self.unsent.clear()
 
     def _watchdog(self) -> None:
         # One timer per connection, not one per command: it fires at the oldest waiter's
@@ -131,6 +150,8 @@ class _Connection(asyncio.Protocol):
         if self.error is not None or not self.waiters:
             return
         deadline = self.waiters[0][1]
+        if deadline is None:
+            return  # not written yet: the flush arms the watchdog
         if self.loop.time() < deadline:
             self.timer = self.loop.call_at(deadline, self._watchdog)
         else:
@@ -153,7 +174,7 @@ class _Connection(asyncio.Protocol):
             if fut.done():  # its caller was cancelled: drop the reply, keep the order
                 continue
             if isinstance(reply, RespError):
-                fut.set_exception(reply)
+                fut.set_exception(_refusal(reply))
             else:
                 fut.set_result(reply)
 
@@ -181,10 +202,19 @@ class _Connection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         self.out.clear()
+        self.unsent.clear()
         waiters, self.waiters = self.waiters, deque()
         for fut, _ in waiters:
             if not fut.done():
                 fut.set_exception(_copy(self.error))
+
+
+def _refusal(reply: RespError) -> Exception:
+    if str(reply).startswith(_CONNECTION_REPLIES):
+        error = ConnectionError(f"Redis refused the command: {reply}")
+        error.__cause__ = reply
+        return error
+    return reply
 
 
 def _copy(error: Exception) -> Exception:
@@ -198,7 +228,8 @@ class RespClient:
     """Redis over one pipelined connection, opened on first use and reopened after a failure
     (or when used from another event loop). Every wait is bounded by `timeout`. Commands raise
     RespError for an error reply, ConnectionError when there is no usable connection (refused,
-    lost, closed, AUTH/SELECT refused) and TimeoutError when Redis does not answer in time."""
+    lost, closed, AUTH/SELECT refused, or a reply such as NOAUTH or LOADING that says so) and
+    TimeoutError when Redis does not answer in time."""
 
     def __init__(self, endpoint: Endpoint, *, timeout: float) -> None:
         if not timeout > 0:
@@ -293,8 +324,12 @@ class RespClient:
                     handshake.append(conn.send(_pack((b"SELECT", ep.db))))
                 try:
                     await asyncio.gather(*handshake)
-                except RespError as exc:  # as in redis-py: a failed AUTH/SELECT is no connection
-                    raise ConnectionError(f"Redis refused the connection setup: {exc}") from exc
+                except (RespError, ConnectionError) as exc:
+                    # As in redis-py: a failed AUTH/SELECT is no connection.
+                    reply = exc if isinstance(exc, RespError) else exc.__cause__
+                    if not isinstance(reply, RespError):
+                        raise
+                    raise ConnectionError(f"Redis refused the connection setup: {reply}") from reply
         except BaseException as exc:
             if conn is not None:
                 conn.abort(ConnectionError("Redis connection setup failed"))

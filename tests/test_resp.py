@@ -618,8 +618,10 @@ def test_bad_credentials_or_db_fail_the_connection(auth_server: tuple[int, str])
             await c.close()
         c = RespClient.from_url(f"redis://127.0.0.1:{port}", timeout=TIMEOUT)
         try:
-            with pytest.raises(RespError, match="NOAUTH"):
+            # NOAUTH says the connection is unusable: a ConnectionError, as in redis-py.
+            with pytest.raises(ConnectionError, match="NOAUTH") as refused:
                 await c.get("k")
+            assert isinstance(refused.value.__cause__, RespError)
             assert await c.execute("AUTH", PASSWORD) == b"OK"
             assert await c.get("k") is None  # same connection, now authenticated
         finally:
@@ -657,5 +659,58 @@ def test_rediss_to_a_plain_server_fails_within_the_timeout(auth_server: tuple[in
             raise AssertionError("TLS to a plain-text server succeeded")
         assert time.monotonic() - started < timeout + 0.5
         await c.close()
+
+    run(main())
+
+
+@pytest.mark.redis
+def test_a_redis_refusing_every_command_is_an_outage_for_the_cache(
+    auth_server: tuple[int, str],
+) -> None:
+    """A Redis that answers NOAUTH to everything is unavailable, not a stream of unusable
+    entries: the verdict cache reports an outage (and readiness says so), as with redis-py."""
+    from api.cache import RedisVerdictCache, cache_key
+
+    port, _ = auth_server
+    key = cache_key(
+        kind="licence",
+        document_sha256="0" * 64,
+        relying="442000",
+        at=None,
+        expectations={},
+        trust_version="v",
+    )
+
+    async def main() -> None:
+        cache = RedisVerdictCache(f"redis://127.0.0.1:{port}/0", secret=b"s" * 32)
+        try:
+            assert cache._lean is not None  # the lean client's path
+            assert await cache.get(key) is None
+            assert not cache.available and cache.outages == 1
+        finally:
+            await cache.close()
+
+    run(main())
+
+
+def test_time_the_loop_spends_elsewhere_before_the_write_is_not_charged_to_redis(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """The deadline of a command starts when it is written: a task that holds the event loop
+    for longer than the timeout between the call and the write does not time it out."""
+
+    async def main() -> None:
+        c = RespClient.from_url(redis_url, timeout=0.25)
+        try:
+            assert await c.ping()
+
+            async def hold_the_loop() -> None:
+                time.sleep(0.4)  # blocking on purpose
+
+            holder = asyncio.ensure_future(hold_the_loop())  # runs before the flush
+            assert await c.get(redis_prefix + "absent") is None
+            await holder
+        finally:
+            await c.close()
 
     run(main())
