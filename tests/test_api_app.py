@@ -22,6 +22,7 @@ from api.app import create_app
 from api.cache import InProcessVerdictCache
 from api.demo import DEMO_EPOCH, DemoWorld
 from api.problems import PROBLEM_MEDIA_TYPE
+from api.routes_verify import BATCH_SLICE
 from api.settings import Settings
 from tests.api_support import (
     SZ,
@@ -794,6 +795,35 @@ async def test_concurrent_identical_requests_compute_once(demo_world: DemoWorld,
     assert {r.status_code for r in responses} == {200}
     assert calls == 1
     assert len({json.dumps(r.json()["verdict"], sort_keys=True) for r in responses}) == 1
+
+
+@pytest.mark.anyio
+async def test_a_batch_lets_other_requests_in(demo_world: DemoWorld, tmp_path: Path):
+    """Batch items served without suspending (in-process cache) still leave the event loop to
+    other requests between slices of the batch."""
+    root = service_dir(demo_world, tmp_path / "slices")
+    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    items = [{"kind": "licence", **licence_body(demo_world)}] * (8 * BATCH_SLICE)
+    ticks = 0
+    running = True
+
+    async def other_work() -> None:
+        nonlocal ticks
+        while running:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://huren") as client:
+        ticker = asyncio.create_task(other_work())
+        await asyncio.sleep(0)
+        before = ticks
+        r = await client.post(BATCH, json={"items": items}, headers=auth("counter"))
+        during = ticks - before
+        running = False
+        await ticker
+    assert r.status_code == 200 and len(r.json()["results"]) == len(items)
+    assert during >= 7, during  # at least once between each of the 8 slices
 
 
 @pytest.fixture
