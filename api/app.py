@@ -28,6 +28,7 @@ from api.auth import Authoriser, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
+from api.logs import write_through
 from api.metrics import Metrics
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
@@ -174,6 +175,13 @@ def create_app(
         finally:
             await ctx.sync.stop()
             await ctx.cache.close()
+            # Nothing may wait in a log buffer from here: uvicorn ends a SIGTERM shutdown by
+            # re-raising the signal, which kills the process before atexit could flush.
+            write_through()
+            log.info(
+                "huren service stopped",
+                extra={"fields": {"trust_state_version": store.state.version}},
+            )
 
     app = ServiceApp(
         title="huren (互认) verification service",

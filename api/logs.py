@@ -279,6 +279,13 @@ class BufferedStreamHandler(logging.StreamHandler[Any]):
             self.flush()
             super().close()
 
+    def write_through(self) -> None:
+        """Write what is pending, and from now on every line at once (as after close())."""
+        with self.lock:  # type: ignore[union-attr]
+            self._shut = True
+            self._stop.set()
+            self.flush()
+
     def _after_fork_in_child(self) -> None:
         # The pending lines are the parent's (it writes them); the flusher thread did not fork.
         self._buffer = bytearray()
@@ -318,6 +325,16 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def write_through() -> None:
+    """Switch the root logger's buffered handlers to writing every line at once, writing what
+    is pending. The service calls it when it shuts down: after a graceful SIGTERM shutdown
+    uvicorn re-raises the signal, which ends the process without atexit (logging.shutdown), so
+    nothing may be left in a buffer by then."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, BufferedStreamHandler):
+            handler.write_through()
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for huren's loggers and uvicorn's (its own access log is replaced by
     ours, so it is silenced). Stderr is written through a BufferedStreamHandler; calling this
@@ -349,4 +366,4 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-__all__ = ["BufferedStreamHandler", "JsonFormatter", "configure_logging"]
+__all__ = ["BufferedStreamHandler", "JsonFormatter", "configure_logging", "write_through"]

@@ -273,3 +273,29 @@ def test_the_served_process_tunes_the_collector(server: Server):
         check=True,
     )
     assert out.stdout.split() == ["True", "True", "True"], out.stderr[-2000:]
+
+
+def test_sigterm_loses_no_log_line(tmp_path: Path):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, which ends the process without
+    atexit: the buffered log must be written by then, up to the last request and the service's
+    own "stopped" line (docker stop sends SIGTERM)."""
+    world = build_demo_world(datetime.now(UTC).replace(microsecond=0))
+    directory = tmp_path / "demo"
+    write_demo(directory, world)
+    log = tmp_path / "server.log"
+    proc, url = _start(directory, log)
+    try:
+        keys = _credentials(directory / "demo-credentials.txt")
+        r = httpx.post(
+            url + "/v1/licences/verify",
+            json={"token": world.licence_sz, "relying_jurisdiction": ZS},
+            headers={"Authorization": f"Bearer {keys['counter']}", "X-Request-ID": "last-one"},
+            timeout=10,
+        )
+        assert r.status_code == 200
+    finally:
+        _stop(proc)
+    assert proc.returncode == -signal.SIGTERM
+    lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+    assert any(x.get("request_id") == "last-one" for x in lines)
+    assert lines[-1]["message"] == "huren service stopped"
