@@ -121,7 +121,24 @@ class JsonFormatter(logging.Formatter):
 
     def format_line(self, record: logging.LogRecord) -> bytes:
         """format(record) + "\\n" as UTF-8, without a round trip through str."""
-        out = self._object(record)
+        return self._line(self._object(record))
+
+    def fields_line(
+        self, created: float, level: int, logger: str, message: str, fields: dict[str, Any]
+    ) -> bytes:
+        """format_line() of the record `logging.getLogger(logger).log(level, message,
+        extra={"fields": fields})` would make at time `created`, without making it."""
+        levelname = logging.getLevelName(level)
+        out: dict[str, Any] = {
+            "time": self._time(created),
+            "level": _LEVEL_NAMES.get(levelname) or levelname.lower(),
+            "logger": logger,
+            "message": message,
+        }
+        out.update(fields)
+        return self._line(out)
+
+    def _line(self, out: dict[str, Any]) -> bytes:
         try:
             return orjson.dumps(out, default=_default, option=_NEWLINE_OPTIONS)
         except orjson.JSONEncodeError:
@@ -206,19 +223,25 @@ class BufferedStreamHandler(logging.StreamHandler[Any]):
             else:
                 text = self.format(record) + self.terminator
                 line = text.encode("utf-8", "backslashreplace")
-            with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-                buffer = self._buffer
-                buffer += line
-                if (
-                    record.levelno >= self.flush_level
-                    or len(buffer) >= self.buffer_size
-                    or self._shut
-                ):
-                    self._write_pending()
+            self._add(line, record.levelno)
         except RecursionError:  # as logging.StreamHandler
             raise
         except Exception:
             self.handleError(record)
+
+    def emit_line(self, line: bytes, level: int) -> None:
+        """emit() of a record already formatted as `line` (see direct_handler)."""
+        try:
+            self._add(line, level)
+        except Exception:
+            self.handleError(_write_failure(self))
+
+    def _add(self, line: bytes, level: int) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            buffer = self._buffer
+            buffer += line
+            if level >= self.flush_level or len(buffer) >= self.buffer_size or self._shut:
+                self._write_pending()
 
     def flush(self) -> None:
         """Write what is pending. Never raises: a failed write goes to handleError()."""
@@ -325,6 +348,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def direct_handler(logger: logging.Logger, level: int) -> BufferedStreamHandler | None:
+    """The one handler a record of `logger` at `level` would reach, when that is all that would
+    happen to it: the level enabled, the default record factory, no filter and no other handler
+    on the way, and at the root a BufferedStreamHandler with a JsonFormatter and no filter. Then
+    the caller may hand it the formatted line directly (JsonFormatter.fields_line, emit_line) and
+    skip building a LogRecord; otherwise (a test's capture handler, a filter, another
+    configuration) it gets None and must log as usual. Cheap enough to ask for every line."""
+    if not logger.isEnabledFor(level) or logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    node: logging.Logger | None = logger
+    root = logging.root
+    while node is not root:
+        if node is None or node.filters or node.handlers or not node.propagate:
+            return None
+        node = node.parent
+    if root.filters or len(root.handlers) != 1:
+        return None
+    handler = root.handlers[0]
+    if (
+        type(handler) is not BufferedStreamHandler
+        or handler.filters
+        or level < handler.level
+        or type(handler.formatter) is not JsonFormatter
+    ):
+        return None
+    return handler
+
+
 def write_through() -> None:
     """Switch the root logger's buffered handlers to writing every line at once, writing what
     is pending. The service calls it when it shuts down: after a graceful SIGTERM shutdown
@@ -366,4 +417,10 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-__all__ = ["BufferedStreamHandler", "JsonFormatter", "configure_logging", "write_through"]
+__all__ = [
+    "BufferedStreamHandler",
+    "JsonFormatter",
+    "configure_logging",
+    "direct_handler",
+    "write_through",
+]

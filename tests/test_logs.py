@@ -752,3 +752,87 @@ def test_a_killed_process_loses_only_unflushed_info_lines() -> None:
     else:
         pytest.skip("the machine is too slow to tell buffering from the flusher's interval")
     assert "pending-1" not in done.stderr
+
+
+# -- the access line without a LogRecord (api.logs.direct_handler) ---------------------------
+
+
+@contextmanager
+def root_handler(handler: logging.Handler) -> Iterator[None]:
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+
+
+FIELDS: dict[str, Any] = {
+    "request_id": "r-1",
+    "method": "POST",
+    "route": "/v1/licences/verify",
+    "status": 200,
+    "duration_ms": 0.731,
+    "key_id": "counter-demo",
+    "indication": "PASSED",
+    "sub_indication": None,
+    "cached": True,
+    "holder": "深圳市前海互认科技有限公司",
+}
+
+
+def test_fields_line_is_the_line_of_the_record_logging_would_make() -> None:
+    formatter = JsonFormatter()
+    for created in (0.0, 1_764_000_000.9996, time.time()):
+        for level in (logging.INFO, logging.WARNING, 15):
+            record = make_record("request", level=level, fields=FIELDS, name="huren.access")
+            record.created = created
+            assert formatter.fields_line(
+                created, level, "huren.access", "request", FIELDS
+            ) == formatter.format_line(record)
+
+
+def test_direct_handler_only_when_nothing_else_would_see_the_record(tmp_path: Path) -> None:
+    from api.logs import direct_handler
+
+    logger = logging.getLogger("huren.access")
+    with handler_on(tmp_path / "log") as handler, root_handler(handler):
+        assert direct_handler(logger, logging.INFO) is handler
+        assert direct_handler(logger, logging.DEBUG) is None  # not enabled
+        extra = logging.NullHandler()
+        for place in (logger, logging.getLogger("huren"), logging.getLogger()):
+            place.addHandler(extra)  # e.g. a test's capture handler
+            try:
+                assert direct_handler(logger, logging.INFO) is None
+            finally:
+                place.removeHandler(extra)
+            place.addFilter(lambda r: True)
+            try:
+                assert direct_handler(logger, logging.INFO) is None
+            finally:
+                place.filters.clear()
+        handler.addFilter(lambda r: True)
+        assert direct_handler(logger, logging.INFO) is None
+        handler.filters.clear()
+        handler.setFormatter(logging.Formatter())
+        assert direct_handler(logger, logging.INFO) is None
+        handler.setFormatter(JsonFormatter())
+        logger.propagate = False
+        try:
+            assert direct_handler(logger, logging.INFO) is None
+        finally:
+            logger.propagate = True
+        factory = logging.getLogRecordFactory()
+
+        def wrapped(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            return factory(*args, **kwargs)
+
+        logging.setLogRecordFactory(wrapped)
+        try:
+            assert direct_handler(logger, logging.INFO) is None
+        finally:
+            logging.setLogRecordFactory(factory)
+        assert direct_handler(logger, logging.INFO) is handler
