@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import httpx
     import redis.asyncio as aioredis
 
+from api.resp import RespClient, RespError, UnsupportedURL
 from trust_lists.catalogue import SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
@@ -210,6 +211,9 @@ class TrustSync:
         self.catch_ups = 0
 
         self._client: aioredis.Redis | None = None
+        # The epoch check runs before every verdict: through the lean client (api/resp.py) when
+        # it understands the URL, else through redis-py like every other command here.
+        self._lean: RespClient | None = None
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: tuple[bytes, int] | None = None  # (incarnation, epoch) fully caught up to
@@ -245,6 +249,10 @@ class TrustSync:
                 retry=Retry(NoBackoff(), 1),
                 health_check_interval=0,
             )
+            try:
+                self._lean = RespClient.from_url(self.redis_url, timeout=self.timeout)
+            except UnsupportedURL:
+                self._lean = None
             await self._check_once(force=True)
             self._spawn(self._listen(), "huren-sync-listen")
         if self.sources and self._http is None:
@@ -278,6 +286,10 @@ class TrustSync:
         if client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.aclose(), self._guard)
+        lean, self._lean = self._lean, None
+        if lean is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(lean.close(), self._guard)
         http, self._http = self._http, None
         if http is not None:
             with contextlib.suppress(Exception):
@@ -302,6 +314,25 @@ class TrustSync:
                 log.warning("trust sync: Redis refused a command: %s", exc)
             else:
                 self._mark_down(exc)
+            raise _RedisFailure(str(exc)) from exc
+        self._mark_up()
+        return result
+
+    async def _epoch(self) -> list[Any]:
+        """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
+        lean = self._lean
+        if lean is None or self._client is None:
+            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+        try:
+            # No asyncio.timeout here: the client bounds every wait by the timeout itself.
+            result = await lean.mget(self._epoch_key, self._inc_key)
+        except RespError as exc:  # Redis answered: it is up, but refused it
+            self.redis_errors += 1
+            log.warning("trust sync: Redis refused a command: %s", exc)
+            raise _RedisFailure(str(exc)) from exc
+        except Exception as exc:
+            self.redis_errors += 1
+            self._mark_down(exc)
             raise _RedisFailure(str(exc)) from exc
         self._mark_up()
         return result
@@ -419,7 +450,7 @@ class TrustSync:
 
     async def _check_once(self, *, force: bool) -> None:
         try:
-            raw = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+            raw = await self._epoch()
         except _RedisFailure:
             return
         try:

@@ -149,19 +149,24 @@ def test_an_accepted_list_reaches_the_other_instance(
     assert redis_client.get(redis_prefix + "trust-epoch") == b"1"
 
 
+@pytest.mark.parametrize("query", ["", "?health_check_interval=0"], ids=["lean", "redis-py"])
 def test_ensure_current_catches_up_synchronously_after_publish_returns(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, redis_url: str, redis_prefix: str, query: str
 ) -> None:
     """The library-level proof of "no stale verdict after an acknowledged upload": B's
     notifications are lost (listener stopped), yet right after A's publish returns, B's
-    ensure_current (what the service runs before every verdict) already sees the new state."""
+    ensure_current (what the service runs before every verdict) already sees the new state.
+    B's epoch check goes through the lean client, or through redis-py for a URL with options."""
     config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
 
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
-        b = instance(tmp_path / "b", config, LIST1)
+        b = instance(
+            tmp_path / "b", settings(redis_url=redis_url + query, redis_prefix=redis_prefix), LIST1
+        )
         await a.sync.start()
         await b.sync.start()
+        assert (b.sync._lean is None) == bool(query)
         for task in b.sync._tasks:  # lose every notification
             task.cancel()
         try:
