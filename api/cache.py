@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import orjson
 
 from api.jsonbody import dump_json
-from api.resp import RespClient, RespError, UnsupportedURL
+from api.resp import RespClient, UnsupportedURL, is_refusal
 from trust_lists.timeutil import format_time
 from verifier.verdict import Verdict
 
@@ -50,9 +50,14 @@ DEFAULT_REDIS_TIMEOUT_SECONDS = 0.25
 MAX_ENTRY_BYTES = 1024 * 1024
 MIN_SECRET_BYTES = 16
 _MAC_CONTEXT = b"huren:v1:verdict-cache-2\x00"
+_EXP = rb"[0-9]{1,16}"
+_META = rb"\[[^\]\\]*\]"  # meta strings hold no "]" or backslash: the value starts after it
 _ENTRY = re.compile(
-    rb'\{"exp":([0-9]{1,16}),"mac":"([0-9a-f]{64})","meta":(\[[^\]\\]*\]),"value":(.*)\}', re.DOTALL
+    rb'\{"exp":(' + _EXP + rb'),"mac":"([0-9a-f]{64})","meta":(' + _META + rb'),"value":(.*)\}',
+    re.DOTALL,
 )
+_READABLE_EXP = re.compile(_EXP)
+_READABLE_META = re.compile(_META)
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,14 +410,8 @@ class RedisVerdictCache(_DictAccess):
         try:
             # No asyncio.timeout here: the client bounds every wait by timeout_seconds itself.
             return await lean.execute(*args)
-        except RespError as exc:
-            # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
-            self.errors += 1
-            log.debug("redis refused a cache command: %s", exc)
         except Exception as exc:
-            self.errors += 1
-            self._outage(exc)
-        return _FAILED
+            return self._failed(exc)
 
     async def _run(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T | _Failed:
         """Run one command with a hard deadline; a failure starts (or continues) an outage."""
@@ -423,15 +422,17 @@ class RedisVerdictCache(_DictAccess):
             async with asyncio.timeout(self._guard):
                 return await op(self._conn())
         except Exception as exc:
-            from redis.exceptions import ResponseError
+            return self._failed(exc)
 
-            self.errors += 1
-            if isinstance(exc, ResponseError):
-                # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
-                log.debug("redis refused a cache command: %s", exc)
-            else:
-                self._outage(exc)
-            return _FAILED
+    def _failed(self, exc: Exception) -> _Failed:
+        """Count a failed command; one Redis did not answer starts (or continues) an outage."""
+        self.errors += 1
+        if is_refusal(exc):
+            # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
+            log.debug("redis refused a cache command: %s", exc)
+        else:
+            self._outage(exc)
+        return _FAILED
 
     def _outage(self, exc: BaseException) -> None:
         if not self.available:
@@ -476,10 +477,13 @@ class RedisVerdictCache(_DictAccess):
         )
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest().encode("ascii")
 
-    def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> bytes:
-        """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": ...}."""
+    def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> bytes | None:
+        """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": ...};
+        None if `open` could not read it back (meta strings with "]" or a backslash)."""
         exp = str(int((self._wall() + ttl_seconds) * 1000)).encode("ascii")
         meta = entry.meta_json()
+        if not (_READABLE_EXP.fullmatch(exp) and _READABLE_META.fullmatch(meta)):
+            return None
         mac = self._mac(key, exp, meta, entry.json)
         return (
             b'{"exp":'
@@ -528,8 +532,8 @@ class RedisVerdictCache(_DictAccess):
         if not ttl > 0:
             return
         stored = self.seal(key, entry, ttl)
-        if len(stored) > self.max_entry_bytes or _ENTRY.fullmatch(stored) is None:
-            return  # it would be refused when read back (too big, or odd meta strings)
+        if stored is None or len(stored) > self.max_entry_bytes:
+            return  # it would be refused when read back
         px = max(1, int(ttl * 1000))
         await self._command("SET", self._redis_key(key), stored, "PX", px)
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import httpx
     import redis.asyncio as aioredis
 
-from api.resp import RespClient, RespError, UnsupportedURL
+from api.resp import RespClient, UnsupportedURL, is_refusal
 from trust_lists.catalogue import SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
@@ -307,14 +307,7 @@ class TrustSync:
             async with asyncio.timeout(self._guard):
                 result = await op(client)
         except Exception as exc:
-            from redis.exceptions import ResponseError  # loaded with the client
-
-            self.redis_errors += 1
-            if isinstance(exc, ResponseError):  # Redis answered: it is up, but refused it
-                log.warning("trust sync: Redis refused a command: %s", exc)
-            else:
-                self._mark_down(exc)
-            raise _RedisFailure(str(exc)) from exc
+            raise self._failure(exc) from exc
         self._mark_up()
         return result
 
@@ -326,16 +319,19 @@ class TrustSync:
         try:
             # No asyncio.timeout here: the client bounds every wait by the timeout itself.
             result = await lean.mget(self._epoch_key, self._inc_key)
-        except RespError as exc:  # Redis answered: it is up, but refused it
-            self.redis_errors += 1
-            log.warning("trust sync: Redis refused a command: %s", exc)
-            raise _RedisFailure(str(exc)) from exc
         except Exception as exc:
-            self.redis_errors += 1
-            self._mark_down(exc)
-            raise _RedisFailure(str(exc)) from exc
+            raise self._failure(exc) from exc
         self._mark_up()
         return result
+
+    def _failure(self, exc: Exception) -> _RedisFailure:
+        """Count a failed command (an outage unless Redis answered) and say so to the caller."""
+        self.redis_errors += 1
+        if is_refusal(exc):  # Redis answered: it is up, but refused it
+            log.warning("trust sync: Redis refused a command: %s", exc)
+        else:
+            self._mark_down(exc)
+        return _RedisFailure(str(exc))
 
     def _mark_down(self, exc: BaseException) -> None:
         now = time.monotonic()

@@ -398,3 +398,23 @@ def test_single_flight_errors_reach_every_waiter_and_nothing_leaks() -> None:
         assert len(flight) == 0
 
     run(main())
+
+
+def test_an_entry_that_could_not_be_read_back_is_not_written(
+    redis_url: str, redis_prefix: str, redis_client: redis.Redis
+) -> None:
+    """Meta strings with "]" or a backslash would break the envelope: such a verdict is simply
+    not cached (never stored, never read as something else)."""
+
+    async def main() -> None:
+        cache = RedisVerdictCache(redis_url, secret=SECRET, prefix=redis_prefix)
+        try:
+            for odd in ("PASSED]", "PASS\\ED"):
+                await cache.set(key(), {**VERDICT, "indication": odd}, 30)
+                assert redis_client.get(redis_prefix + key().removeprefix("huren:v1:")) is None
+            await cache.set(key(), VERDICT, 30)
+            assert await cache.get(key()) == VERDICT
+        finally:
+            await cache.close()
+
+    run(main())
