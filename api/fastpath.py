@@ -26,7 +26,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Permission, Principal
 from api.context import AppContext
-from api.middleware import HOT_PATH_START, RequestRecorder, error_log, request_id_for
+from api.middleware import (
+    HOT_PATH_START,
+    RequestRecorder,
+    content_length,
+    error_log,
+    request_id_for,
+)
 from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
@@ -35,7 +41,7 @@ from api.models import (
     parse_rfc3339,
 )
 from api.problems import ProblemError, problem_response
-from api.routes_verify import render_json
+from api.routes_verify import is_json, media_type, outcome_fields, render_json
 from api.verification import VerifyInput
 
 LICENCE_PATH: Final = "/v1/licences/verify"
@@ -112,9 +118,6 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     return inp, receipt
 
 
-_MAX_LENGTH_DIGITS = 18  # as ServiceMiddleware: a longer Content-Length is malformed
-
-
 def _headers(
     scope: Scope,
 ) -> tuple[bytes | None, bytes | None, bytes | None, bytes | None, bytes | None]:
@@ -137,15 +140,6 @@ def _headers(
         elif key == b"x-request-id" and request_id is None:
             request_id = value
     return ctype, authorization, api_key, length, request_id
-
-
-def _is_json(ctype: bytes | None) -> bool:
-    if ctype is None:
-        return False
-    media = ctype.decode("latin-1").split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:
@@ -203,12 +197,12 @@ class LicenceHotPath:
         Messages read from `receive` are appended to `messages`."""
         ctx = self.ctx
         ctype, authorization, api_key, length, incoming_id = _headers(scope)
+        size = content_length(length) if length is not None else None
         if (
-            length is None
-            or not length.isdigit()
-            or len(length) > _MAX_LENGTH_DIGITS
-            or int(length) > self.max_body_bytes
-            or not _is_json(ctype)
+            size is None
+            or size > self.max_body_bytes
+            or ctype is None
+            or not is_json(media_type(ctype.decode("latin-1")))
             or (authorization is None and api_key is None)
         ):
             return None
@@ -267,15 +261,7 @@ class LicenceHotPath:
         try:
             await ctx.sync.ensure_current()
             outcome = await ctx.service.verify(inp)
-            entry = outcome.entry
-            fields.update(
-                kind="licence",
-                document_sha256=entry.document_sha256,
-                input_sha256=outcome.input_sha256,
-                indication=entry.indication,
-                sub_indication=entry.sub_indication,
-                cached=outcome.cached,
-            )
+            fields.update(outcome_fields("licence", outcome))
             content = render_json(ctx, inp, outcome, receipt=receipt)
             status = 200
             await send(
@@ -292,28 +278,13 @@ class LicenceHotPath:
             await send({"type": "http.response.body", "body": content, "more_body": False})
         except ProblemError as exc:  # as the route's problem handler answers it
             status = exc.status
-            response = problem_response(
-                exc.status,
-                exc.code,
-                exc.detail,
-                title=exc.title,
-                request_id=request_id,
-                headers=exc.headers,
-                extra=exc.extra,
-            )
-            response.headers["X-Request-ID"] = request_id
-            await response(scope, _no_receive, send)
+            await _problem(scope, send, request_id, exc)
         except Exception:
             error_log.exception("unhandled error", extra={"fields": {"request_id": request_id}})
-            if status == 0:
-                status = 500
-                response = problem_response(
-                    500, "internal_error", "an internal error occurred", request_id=request_id
-                )
-                response.headers["X-Request-ID"] = request_id
-                await response(scope, _no_receive, send)
-            else:
-                status = 500
+            answered, status = status != 0, 500
+            if not answered:
+                internal = ProblemError(500, "internal_error", "an internal error occurred")
+                await _problem(scope, send, request_id, internal)
         finally:
             self.recorder.record(
                 scope,
@@ -323,6 +294,22 @@ class LicenceHotPath:
                 request_id=request_id,
                 fields=fields,
             )
+
+
+async def _problem(scope: Scope, send: Send, request_id: str, exc: ProblemError) -> None:
+    """The problem answer for `exc`, as the route's handler and ServiceMiddleware send it
+    (X-Request-ID last)."""
+    response = problem_response(
+        exc.status,
+        exc.code,
+        exc.detail,
+        title=exc.title,
+        request_id=request_id,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+    response.headers["X-Request-ID"] = request_id
+    await response(scope, _no_receive, send)
 
 
 async def _no_receive() -> Message:

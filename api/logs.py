@@ -55,6 +55,18 @@ def _default(obj: Any) -> Any:
 
 
 _LEVEL_NAMES: dict[str, str] = {}
+
+
+def _level(levelname: str) -> str:
+    """The level's name as our lines write it (lower case), remembered for the usual few."""
+    level = _LEVEL_NAMES.get(levelname)
+    if level is None:
+        level = levelname.lower()
+        if len(_LEVEL_NAMES) < 64:
+            _LEVEL_NAMES[levelname] = level
+    return level
+
+
 _MILLIS = tuple(f".{ms:03d}+00:00" for ms in range(1000))  # what follows the whole second
 
 
@@ -88,15 +100,9 @@ class JsonFormatter(logging.Formatter):
         return cached[1] + _MILLIS[micro // 1000]
 
     def _object(self, record: logging.LogRecord) -> dict[str, Any]:
-        levelname = record.levelname
-        level = _LEVEL_NAMES.get(levelname)
-        if level is None:
-            level = levelname.lower()
-            if len(_LEVEL_NAMES) < 64:
-                _LEVEL_NAMES[levelname] = level
         out: dict[str, Any] = {
             "time": self._time(record.created),
-            "level": level,
+            "level": _level(record.levelname),
             "logger": record.name,
             "message": record.getMessage(),
         }
@@ -128,10 +134,9 @@ class JsonFormatter(logging.Formatter):
     ) -> bytes:
         """format_line() of the record `logging.getLogger(logger).log(level, message,
         extra={"fields": fields})` would make at time `created`, without making it."""
-        levelname = logging.getLevelName(level)
         out: dict[str, Any] = {
             "time": self._time(created),
-            "level": _LEVEL_NAMES.get(levelname) or levelname.lower(),
+            "level": _level(logging.getLevelName(level)),
             "logger": logger,
             "message": message,
         }

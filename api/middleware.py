@@ -38,6 +38,14 @@ if hasattr(os, "register_at_fork"):  # a forked worker (gunicorn --preload) must
     os.register_at_fork(after_in_child=_ids.seed)
 
 
+def content_length(value: bytes | str) -> int | None:
+    """A Content-Length header's value, or None if it is malformed (not only digits, or absurdly
+    long)."""
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
 def request_id_for(incoming: bytes | str | None) -> str:
     """The client's X-Request-ID if it is well-formed, else a new random 16-hex-digit id."""
     if incoming is not None:
@@ -164,10 +172,11 @@ class ServiceMiddleware:
             await response(scope, receive, send_with_id)
 
         try:
-            length = _header(scope, b"content-length")
-            if length is not None and (not length.isdigit() or len(length) > 18):
+            header = _header(scope, b"content-length")
+            length = content_length(header) if header is not None else None
+            if header is not None and length is None:
                 await reply(400, "bad_request", "malformed Content-Length header")
-            elif length is not None and int(length) > self.max_body_bytes:
+            elif length is not None and length > self.max_body_bytes:
                 await self._too_large(reply)
             else:
                 await self.app(scope, self._limited(receive), send_with_id)
@@ -231,6 +240,7 @@ __all__ = [
     "BodyTooLarge",
     "RequestRecorder",
     "ServiceMiddleware",
+    "content_length",
     "error_log",
     "request_id_for",
     "too_large_problem",

@@ -73,11 +73,16 @@ class FormFields(BaseModel):
         return value
 
 
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type value, without parameters, in lower case."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type(request.headers.get("content-type", ""))
 
 
-def _is_json(media: str) -> bool:
+def is_json(media: str) -> bool:
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
     )
@@ -194,7 +199,7 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
 
 async def read_input(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
     media = _media_type(request)
-    if _is_json(media):
+    if is_json(media):
         body = await request.body()
         try:
             model = JSON_MODEL[kind].model_validate_json(body)
@@ -231,22 +236,26 @@ def render_json(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt:
     return b'{"verdict":' + outcome.entry.json + tail
 
 
+def outcome_fields(kind: Kind, outcome: Outcome) -> dict[str, Any]:
+    """What the access log records of a verification (digests and verdict fields only)."""
+    entry = outcome.entry
+    return {
+        "kind": kind,
+        "document_sha256": entry.document_sha256,
+        "input_sha256": outcome.input_sha256,
+        "indication": entry.indication,
+        "sub_indication": entry.sub_indication,
+        "cached": outcome.cached,
+    }
+
+
 async def _verify_one(kind: Kind, request: Request, *, anonymous: bool) -> JSONResponse:
     ctx = get_ctx(request)
     ctx.authorise(request, PERMISSION[kind], anonymous_allowed=anonymous)
     inp, receipt = await read_input(kind, request)
     await ctx.sync.ensure_current()
     outcome = await ctx.service.verify(inp)
-    fields = log_fields(request)
-    entry = outcome.entry
-    fields.update(
-        kind=kind,
-        document_sha256=entry.document_sha256,
-        input_sha256=outcome.input_sha256,
-        indication=entry.indication,
-        sub_indication=entry.sub_indication,
-        cached=outcome.cached,
-    )
+    log_fields(request).update(outcome_fields(kind, outcome))
     return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt))
 
 
@@ -397,7 +406,7 @@ async def verify_batch(request: Request) -> JSONResponse:
     ctx = get_ctx(request)
     # Any verification permission authenticates; the kinds are checked per item below.
     principal: Principal = ctx.authorise(request, Permission.VERIFY_SEALED_DOCUMENT)
-    if not _is_json(_media_type(request)):
+    if not is_json(_media_type(request)):
         raise unsupported_media("application/json")
     try:
         batch = BatchVerifyRequest.model_validate_json(await request.body())
