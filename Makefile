@@ -2,25 +2,33 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two install levels: `make run` needs the runtime only; tests, lint and bench add the dev extra.
+RUNTIME := $(VENV)/.installed-runtime
+STAMP   := $(VENV)/.installed-dev
 DEMO   ?= .demo
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test lint typecheck bench soak clean demo
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUNTIME): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUNTIME)
+
+$(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 # The demo's status lists last 7 days and its trust lists 30: rebuild a demo older than a day.
-demo: $(STAMP)
+demo: $(RUNTIME)
 	@if [ -z "$$(find $(DEMO)/huren.json -mmin -1440 2>/dev/null)" ]; then \
 		rm -rf $(DEMO) && $(BIN)/huren demo init $(DEMO); fi
 
-run: $(STAMP) demo
+run: $(RUNTIME) demo
 	$(BIN)/huren serve --config $(DEMO)/huren.json --host $(HOST) --port $(PORT)
 
 test: $(STAMP)

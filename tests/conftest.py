@@ -9,7 +9,22 @@ import pytest
 import redis
 
 from api.demo import DEMO_EPOCH, DemoWorld, build_demo_world
-from tests import redis_support
+from tests import redis_support, vectors
+
+# ---------------------------------------------------------------------------- vectors
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One loud line when the shared vectors were absent (their tests skipped or failed)."""
+    if vectors.missing:
+        terminalreporter.write_line(
+            f"VECTOR TESTS NOT RUN: {len(set(vectors.missing))} vector files not found under "
+            f"{vectors.VECTORS}; tests against public material were skipped "
+            f"(set {vectors.REQUIRE_ENV}=1 to make this a failure, as .ci/run does).",
+            red=True,
+            bold=True,
+        )
+
 
 # ---------------------------------------------------------------------------- Redis
 
