@@ -745,7 +745,7 @@ class _Job(JobBase[NationalPolicy]):
             try:
                 signed_at = loose_time(info.signature_datetime or "", "SignatureDateTime")
             except DerError as exc:
-                self.stop("ofd.signature", sid="-", detail=_clip(str(exc)))
+                self.stop("ofd.signature", sid="/" + info.path, detail=_clip(str(exc)))
             # Integrity first: what a SignedData carries needs no trust list; a bare signature
             # names no signer, so only the files can be checked before the keys are tried.
             if asn1.is_signed_data(value):
