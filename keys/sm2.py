@@ -137,6 +137,32 @@ def raw_to_der(signature: bytes) -> bytes:
     )
 
 
+def der_to_raw(signature: bytes) -> bytes:
+    """A strict DER SM2 signature as 64-byte r||s (how some vendors write it)."""
+    r, s = decode_signature(signature)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def signature_der(value: bytes) -> bytes:
+    """The one reading of an SM2 signature value as producers write it (docs/national-formats.md):
+    exactly 64 bytes is raw r||s (32 bytes each, big-endian), anything else must be a strict DER
+    SEQUENCE { r, s }; 1 <= r, s < n either way. A 64-byte value that is also strict DER has two
+    readings and is refused. Returns the DER form; raises ValueError for anything else."""
+    if len(value) != 64:
+        decode_signature(value)
+        return value
+    try:
+        decode_signature(value)
+    except ValueError:
+        pass
+    else:
+        raise ValueError("a 64-byte value that reads both as DER and as r||s")
+    r, s = int.from_bytes(value[:32], "big"), int.from_bytes(value[32:], "big")
+    if not (0 < r < N and 0 < s < N):
+        raise ValueError("r or s out of range")
+    return encode_signature(r, s)
+
+
 # -- the backend ----------------------------------------------------------------------------
 
 
@@ -417,9 +443,11 @@ __all__ = [
     "backend_available",
     "backend_name",
     "decode_signature",
+    "der_to_raw",
     "encode_signature",
     "parse_point",
     "raw_to_der",
+    "signature_der",
     "sm3",
     "verify",
     "za",

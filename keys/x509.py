@@ -147,6 +147,17 @@ class Certificate:
         return sm3(self.der)
 
     @property
+    def display_name(self) -> str:
+        """How a person is shown this certificate: its subject's common name, else its
+        organisation, else the start of its SHA-256 fingerprint."""
+        attrs = dict(self.subject_attributes)
+        for oid in ("2.5.4.3", "2.5.4.10"):  # commonName, organizationName
+            name = attrs.get(oid, "").strip()
+            if name:
+                return name
+        return f"SHA-256 {self.sha256[:16]}"
+
+    @property
     def self_issued(self) -> bool:
         return self.subject_der == self.issuer_der
 

@@ -90,7 +90,8 @@ def _service(
     )
 
 
-def trust_lists(extra_sz: list[Sm2PublicKey] | None = None) -> dict[str, TrustList]:
+def empty_lists() -> dict[str, TrustList]:
+    """Both cities' lists, fresh and signed, naming no service at all."""
     ops = operators()
     lists = {}
     for code, name in ((SZ, ("深圳市", "Shenzhen")), (ZS, ("中山市", "Zhongshan"))):
@@ -103,6 +104,11 @@ def trust_lists(extra_sz: list[Sm2PublicKey] | None = None) -> dict[str, TrustLi
             issued_at=ISSUED,
             validity=timedelta(days=30),
         )
+    return lists
+
+
+def trust_lists(extra_sz: list[Sm2PublicKey] | None = None) -> dict[str, TrustList]:
+    lists = empty_lists()
     makers = third_party_makers()
     # Shenzhen: ofdrw's ROOT as the CA of a seal-making authority; USER as a licence issuer.
     root = Sm2PublicKey.from_certificate(cert("ROOT"))
@@ -160,3 +166,9 @@ def world(
 @functools.cache
 def default_world() -> World:
     return world()
+
+
+@functools.cache
+def untrusted_world() -> World:
+    """Every list held and fresh, a catalogue, but no seal maker or licence issuer listed."""
+    return world(lists=empty_lists())

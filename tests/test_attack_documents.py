@@ -283,7 +283,7 @@ ROWS: list[Row] = [
     Row(
         "attacker-key-without-header-hints",
         lambda w: licence_with_header(w, header_for(ATTACKER, LICENCE_TYP), ATTACKER),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
     ),
@@ -368,7 +368,7 @@ ROWS: list[Row] = [
         Row(
             f"kid-{name}",
             lambda w, t=template: licence_with_header(w, issuer_header(w, kid=kid_value(w, t))),
-            F,
+            I,
             S.NO_SIGNING_CERTIFICATE_FOUND,
             "key.found",
         )
@@ -585,7 +585,7 @@ ROWS: list[Row] = [
             ),
         ),
         F,
-        S.NO_SIGNING_CERTIFICATE_FOUND,
+        S.CHAIN_CONSTRAINTS_FAILURE,
         "key.issuer",
     ),
     Row(
@@ -598,7 +598,7 @@ ROWS: list[Row] = [
                 w.seal_authority_key(SHENZHEN),
             ),
         ),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
     ),
@@ -606,7 +606,7 @@ ROWS: list[Row] = [
     Row(
         "service-removed-from-the-list",
         lambda w: Case("licence", w.licence_sz, store=service_removed(w)),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
     ),
@@ -806,7 +806,7 @@ def test_kid_never_reaches_the_file_system(
     monkeypatch.setattr(os, "open", spy_os_open)
     for kid in ("../../etc/passwd", "/etc/passwd", "file:///etc/passwd"):
         case = licence_with_header(demo_world, issuer_header(demo_world, kid=kid))
-        assert run_case(case, demo_world, demo_store).indication is F
+        assert run_case(case, demo_world, demo_store).indication is I
     assert not [p for p in opened if "passwd" in p]
 
 

@@ -284,3 +284,22 @@ def test_preview_needs_an_admin_key_and_json(client: TestClient, demo_world: Dem
         "unknown_jurisdiction",
     )
     assert json.loads(data)  # the body really was a signed list
+
+
+def test_every_sub_indication_is_worded_and_altered_differs_from_unknown_signer() -> None:
+    """A clerk must tell "altered" (FAILED) from "could not confirm the signer" (INDETERMINATE)."""
+    from verifier.verdict import SubIndication
+
+    js = (ui.STATIC_DIR / "app.js").read_text(encoding="utf-8")
+    texts: dict[str, list[str]] = {}
+    for key, text in re.findall(r'"sub\.([A-Z_]+)": "([^"]*)"', js):
+        texts.setdefault(key, []).append(text)
+    for sub in SubIndication:
+        assert len(texts.get(sub.value, [])) == 2, sub  # zh and en
+    zh_hash, en_hash = texts["HASH_FAILURE"]
+    zh_sig, en_sig = texts["SIG_CRYPTO_FAILURE"]
+    assert "改动" in zh_hash + zh_sig and en_hash.startswith("Altered") and "Altered" in en_sig
+    for unknown in ("NO_SIGNING_CERTIFICATE_FOUND", "NO_CERTIFICATE_CHAIN_FOUND"):
+        zh, en = texts[unknown]
+        assert zh.startswith("无法确认签名者") and en.startswith("Could not confirm the signer")
+        assert "Altered" not in en

@@ -311,7 +311,7 @@ def test_tampered_licence_fails_with_the_reason(page: Page, demo: Demo, tmp_path
     assert verify(page, [forged], relying=ZS, key=demo.key("counter")) == "FAILED"
     sub = page.get_attribute(".badge-sub", "data-sub-indication")
     assert sub == "SIG_CRYPTO_FAILURE"
-    assert "签名无效" in (page.text_content(".badge-sub") or "")
+    assert "已被改动" in (page.text_content(".badge-sub") or "")
     failed = page.wait_for_selector(".checks li[data-result=FAILED]")
     assert failed is not None and failed.get_attribute("data-code") == "signature.valid"
     reason = page.text_content(".badge-reason") or ""

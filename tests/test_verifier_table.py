@@ -115,9 +115,11 @@ def tampered_signature(w: DemoWorld, signature: bytes) -> Case:
     return Case("licence", head + "." + b64url_encode(signature))
 
 
-def tampered_payload(w: DemoWorld) -> Case:
-    h, _, s = w.licence_sz.split(".")
-    claims = lic(w, holder_name="冒名顶替有限公司")
+def tampered_payload(w: DemoWorld, token: str | None = None) -> Case:
+    """`token` (default the Shenzhen licence) with its holder renamed after signing."""
+    h, p, s = (token or w.licence_sz).split(".")
+    claims = json.loads(b64url_decode(p))
+    claims["holder"] = {**claims["holder"], "name": "冒名顶替有限公司"}
     return Case("licence", h + "." + b64url_encode(json.dumps(claims).encode()) + "." + s)
 
 
@@ -155,6 +157,12 @@ def raw_seal(w: DemoWorld, claims: dict[str, object], key: SigningKey | None = N
     return Case("seal", raw_jws(header_for(k, SEAL_TYP), claims, k))
 
 
+def unlisted_seal(w: DemoWorld) -> str:
+    """An intact seal signed by an authority key that no list names."""
+    k = SigningKey.generate(ES256)
+    return raw_jws(header_for(k, SEAL_TYP), seal_claims(**w.seal_fields()), k)
+
+
 def sealed(
     w: DemoWorld,
     *,
@@ -174,7 +182,7 @@ def sealed(
     return Case("sealed", sig, document=document or w.sealed_document, **case)  # type: ignore[arg-type]
 
 
-def sealed_by_ref(w: DemoWorld, supplied: str | None) -> Case:
+def sealed_by_ref(w: DemoWorld, supplied: str | None, document: bytes | None = None) -> Case:
     sig = sign_sealed_document(
         w.keys[SZ_ENTERPRISE.key_name],
         w.sealed_document,
@@ -182,7 +190,8 @@ def sealed_by_ref(w: DemoWorld, supplied: str | None) -> Case:
         signed_at=w.now - DAY,
         embed_seal=False,
     )
-    return Case("sealed", sig, document=w.sealed_document, seal=supplied)
+    doc = w.sealed_document if document is None else document
+    return Case("sealed", sig, document=doc, seal=supplied)
 
 
 def sealed_forged_kid(w: DemoWorld) -> Case:
@@ -516,7 +525,7 @@ ROWS: list[Row] = [
     Row(
         "issuing-jurisdiction-not-configured",
         lambda w: Case("licence", signed_lic(w, lic(w, jurisdiction="440100"))),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "issuer.jurisdiction",
     ),
@@ -534,14 +543,14 @@ ROWS: list[Row] = [
     Row(
         "zhongshan-issuer-claims-shenzhen",
         lambda w: Case("licence", signed_lic(w, lic(w, SHENZHEN), key=w.issuer_key(ZHONGSHAN))),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
     ),
     Row(
         "unknown-key",
         lambda w: Case("licence", signed_lic(w, lic(w), key=SigningKey.generate(ES256))),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
     ),
@@ -555,7 +564,7 @@ ROWS: list[Row] = [
                 w.issuer_key(SHENZHEN),
             ),
         ),
-        F,
+        I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
     ),
@@ -563,8 +572,25 @@ ROWS: list[Row] = [
         "iss-names-another-service",
         lambda w: Case("licence", signed_lic(w, lic(w, issuer="sz-psb-seal"))),
         F,
-        S.NO_SIGNING_CERTIFICATE_FOUND,
+        S.CHAIN_CONSTRAINTS_FAILURE,
         "key.issuer",
+    ),
+    # integrity before the issuer's other trust checks: altered is FAILED whoever it names
+    Row(
+        "iss-names-another-service-and-altered",
+        lambda w: tampered_payload(w, signed_lic(w, lic(w, issuer="sz-psb-seal"))),
+        F,
+        S.SIG_CRYPTO_FAILURE,
+        "signature.valid",
+    ),
+    Row(
+        "licence-of-seal-authority-altered",
+        lambda w: tampered_payload(
+            w, signed_lic(w, lic(w, issuer="sz-psb-seal"), key=w.seal_authority_key(SHENZHEN))
+        ),
+        F,
+        S.SIG_CRYPTO_FAILURE,
+        "signature.valid",
     ),
     Row(
         "licence-signed-by-seal-authority",
@@ -860,6 +886,34 @@ ROWS: list[Row] = [
         "identifier.uscc",
     ),
     Row(
+        "seal-by-an-unlisted-authority-key",
+        lambda w: Case("seal", unlisted_seal(w)),
+        I,
+        S.NO_SIGNING_CERTIFICATE_FOUND,
+        "key.found",
+    ),
+    Row(
+        "sealed-document-whose-seal-key-is-unlisted",
+        lambda w: sealed(
+            w,
+            seal_token=unlisted_seal(w),
+        ),
+        I,
+        S.NO_SIGNING_CERTIFICATE_FOUND,
+        SEAL_PREFIX + "key.found",
+    ),
+    Row(
+        "sealed-document-altered-whose-seal-key-is-unlisted",
+        lambda w: sealed(
+            w,
+            seal_token=unlisted_seal(w),
+            document=w.sealed_document + b" ",
+        ),
+        F,
+        S.HASH_FAILURE,
+        "sealed.hash",
+    ),
+    Row(
         "seal-binds-a-private-key",
         lambda w: raw_seal(
             w,
@@ -898,8 +952,15 @@ ROWS: list[Row] = [
         "sealed-by-a-key-not-bound-to-the-seal",
         lambda w: sealed(w, key=w.keys[ZS_ENTERPRISE.key_name]),
         F,
-        S.NO_SIGNING_CERTIFICATE_FOUND,
+        S.SIG_CONSTRAINTS_FAILURE,
         "sealed.key_binding",
+    ),
+    Row(
+        "sealed-document-altered-seal-by-reference-missing",
+        lambda w: sealed_by_ref(w, None, document=w.sealed_document + b" "),
+        F,
+        S.HASH_FAILURE,
+        "sealed.hash",
     ),
     Row("sealed-kid-forged", sealed_forged_kid, F, S.SIG_CRYPTO_FAILURE, "signature.valid"),
     Row(

@@ -59,7 +59,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "parameters, no duplicate members",
         _F,
         _S.FORMAT_FAILURE,
-        "文档不是合规的紧凑 JWS（{detail}）",
+        "文档不是合规的紧凑 JWS",
         "The document is not a well-formed compact JWS ({detail})",
     ),
     CheckSpec(
@@ -68,7 +68,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The signature algorithm is on the allow-list (ES256, EdDSA)",
         result=_F,
         sub_indication=_S.CRYPTO_CONSTRAINTS_FAILURE,
-        failed_zh="签名算法不被允许（{detail}）；只接受 ES256、EdDSA，拒绝 none 和 HMAC",
+        failed_zh="签名算法不被允许：只接受 ES256、EdDSA，拒绝 none 和 HMAC",
         failed_en="The signature algorithm is not allowed ({detail}); only ES256 and EdDSA are, "
         "none and HMAC are refused",
     ),
@@ -78,7 +78,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The header carries no key or certificate (jwk, jku, x5u, x5c, ...)",
         result=_F,
         sub_indication=_S.FORMAT_FAILURE,
-        failed_zh="头部携带了密钥或证书参数（{detail}）；密钥只能来自信任列表",
+        failed_zh="头部携带了密钥或证书参数；密钥只能来自信任列表",
         failed_en="The header carries key or certificate parameters ({detail}); keys come only "
         "from trust lists",
     ),
@@ -88,7 +88,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The header's crit lists only understood parameters",
         result=_F,
         sub_indication=_S.FORMAT_FAILURE,
-        failed_zh="头部 crit 参数无法接受（{detail}）",
+        failed_zh="头部 crit 参数列出了无法理解的参数，无法接受",
         failed_en="The header's crit parameter cannot be accepted ({detail})",
     ),
     CheckSpec(
@@ -97,7 +97,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "No duplicate JSON members",
         result=_F,
         sub_indication=_S.FORMAT_FAILURE,
-        failed_zh="JSON 中有重复成员（{detail}）",
+        failed_zh="JSON 中有重复成员，存在两种读法，无法接受",
         failed_en="Duplicate JSON member ({detail})",
     ),
     CheckSpec(
@@ -119,7 +119,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "All required claims are present and well-typed",
         _F,
         _S.FORMAT_FAILURE,
-        "文档内容不合规（{detail}）",
+        "文档内容不合规：缺少必需的声明、类型错误或含有未知声明",
         "The document's claims are malformed ({detail})",
     ),
     # -- issuer and key ----------------------------------------------------------------------
@@ -129,10 +129,11 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The issuing jurisdiction is configured here",
         "签发地是本服务配置的辖区",
         "The issuing jurisdiction is configured here",
-        _F,
+        _I,
         _S.NO_SIGNING_CERTIFICATE_FOUND,
-        "签发地 {jur} 不是本服务认可的辖区",
-        "Issuing jurisdiction {jur} is not one this service knows",
+        "无法确认签发者：签发地 {jur} 不是本服务配置的辖区，没有它的信任列表",
+        "The issuer cannot be confirmed: issuing jurisdiction {jur} is not configured here, so "
+        "no trust list of it is held",
     ),
     CheckSpec(
         "trust.list_available",
@@ -151,10 +152,11 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The signing key is in the issuing jurisdiction's trust list",
         "签名密钥在签发地的信任列表中",
         "The signing key is in the issuing jurisdiction's trust list",
-        _F,
+        _I,
         _S.NO_SIGNING_CERTIFICATE_FOUND,
-        "签名密钥 {kid} 不在{jur_zh}（{jur}）的信任列表中",
-        "Signing key {kid} is not in the trust list of {jur_en} ({jur})",
+        "无法确认签发者：签名密钥 {kid} 不在{jur_zh}（{jur}）的信任列表中，签名无法核验",
+        "The issuer cannot be confirmed: signing key {kid} is not in the trust list of {jur_en} "
+        "({jur}), so the signature cannot be checked",
     ),
     CheckSpec(
         "key.issuer",
@@ -163,7 +165,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "签名密钥属于文档所称的签发机构",
         "The signing key belongs to the issuer the document names",
         _F,
-        _S.NO_SIGNING_CERTIFICATE_FOUND,
+        _S.CHAIN_CONSTRAINTS_FAILURE,
         "文档自称由 {claimed} 签发，但签名密钥属于 {actual}",
         "The document names {claimed} as its issuer, but the signing key belongs to {actual}",
     ),
@@ -311,8 +313,8 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The validity period has begun",
         result=_F,
         sub_indication=_S.NOT_YET_VALID,
-        failed_zh="有效期自 {nbf} 开始，{at} 时尚未生效",
-        failed_en="Valid from {nbf}; not yet valid at {at}",
+        failed_zh="有效期自 {nbf} 开始，所判断的时间 {at} 在其之前",
+        failed_en="Valid from {nbf}; the time judged, {at}, is before that",
     ),
     CheckSpec(
         "validity.expired",
@@ -320,8 +322,8 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The validity period has not ended",
         result=_F,
         sub_indication=_S.EXPIRED,
-        failed_zh="有效期至 {exp}，{at} 时已过期",
-        failed_en="Valid until {exp}; expired at {at}",
+        failed_zh="有效期至 {exp}，所判断的时间 {at} 已在其后",
+        failed_en="Valid until {exp}; the time judged, {at}, is after that",
     ),
     # -- status lists ------------------------------------------------------------------------
     CheckSpec(
@@ -502,7 +504,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "签名密钥是印章绑定的企业密钥",
         "The signing key is the enterprise key bound to the seal",
         _F,
-        _S.NO_SIGNING_CERTIFICATE_FOUND,
+        _S.SIG_CONSTRAINTS_FAILURE,
         "签名密钥 {kid} 不是印章绑定的企业密钥",
         "Signing key {kid} is not the enterprise key bound to the seal",
     ),

@@ -263,11 +263,8 @@ class _Job(JobBase[VerificationPolicy]):
             claims = self.claims(jws, parse_licence_claims)
             self.jurisdiction = claims.jurisdiction
             entry = self.resolve_key(
-                jws.kid, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
+                jws, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
             )
-            if not jws.verify_with(entry.key.key):
-                self.stop("signature.valid")
-            self.ok("signature.valid")
             self.key_status(entry.key, claims.issued_at)
             self.holder_ids(claims.holder)
             self.fresh(claims.jurisdiction)
@@ -316,6 +313,10 @@ class _Job(JobBase[VerificationPolicy]):
             limit = self.policy.max_token_bytes
             claims = self.claims(jws, lambda c: parse_sealed_doc_claims(c, max_seal_bytes=limit))
             signed_at = claims.signed_at
+            # First what needs no seal and no trust list: is this the document that was signed?
+            if hashlib.sha256(doc).hexdigest() != claims.doc_sha256:
+                self.stop("sealed.hash")
+            self.ok("sealed.hash")
             ref = claims.seal_ref
             if claims.seal is not None:
                 seal_raw = claims.seal.encode("utf-8", "surrogatepass")
@@ -333,13 +334,10 @@ class _Job(JobBase[VerificationPolicy]):
                 if ref.seal_id != seal.seal_id:
                     self.stop("sealed.seal_ref", seal_id=_clip(ref.seal_id))
                 self.ok("sealed.seal_ref")
-            # First: is this document what the key bound in the seal signed?
+            # Then: did the key bound in the seal sign it?
             if jws.kid != seal.key.kid:
                 self.stop("sealed.key_binding", kid=_clip(jws.kid, 64))
             self.ok("sealed.key_binding")
-            if hashlib.sha256(doc).hexdigest() != claims.doc_sha256:
-                self.stop("sealed.hash")
-            self.ok("sealed.hash")
             if not jws.verify_with(seal.key):
                 self.stop("signature.valid")
             self.ok("signature.valid")
@@ -381,12 +379,7 @@ class _Job(JobBase[VerificationPolicy]):
     ) -> None:
         """Everything about a parsed seal. Inside a sealed document (`sealed_at` set) its
         validity is judged at that claimed signing time; on its own, at the validation time."""
-        entry = self.resolve_key(
-            jws.kid, claims.jurisdiction, claims.issuer, _SEAL, claims.seal_type
-        )
-        if not jws.verify_with(entry.key.key):
-            self.stop("signature.valid")
-        self.ok("signature.valid")
+        entry = self.resolve_key(jws, claims.jurisdiction, claims.issuer, _SEAL, claims.seal_type)
         self.key_status(entry.key, claims.issued_at)
         if image is not None:
             if hashlib.sha256(image).hexdigest() != claims.image_sha256:
@@ -446,10 +439,12 @@ class _Job(JobBase[VerificationPolicy]):
         return claims
 
     def resolve_key(
-        self, kid: str, jurisdiction: str, issuer: str, doc_kind: str, type_code: str
+        self, jws: CompactJWS, jurisdiction: str, issuer: str, doc_kind: str, type_code: str
     ) -> KeyEntry:
-        """The kid in the list of the jurisdiction the document claims, belonging to the service
-        it names, of the right kind, with the type in its scope."""
+        """The kid in the list of the jurisdiction the document claims, then (integrity before
+        any other trust decision) the signature with that key, then the key belonging to the
+        service the document names, of the right kind, with the type in its scope."""
+        kid = jws.kid
         if jurisdiction not in self.anchors:
             self.stop("issuer.jurisdiction", jur=jurisdiction)
         self.ok("issuer.jurisdiction")
@@ -468,6 +463,9 @@ class _Job(JobBase[VerificationPolicy]):
                 jur_en=tl.name_en,
             )
         self.ok("key.found")
+        if not jws.verify_with(entry.key.key):
+            self.stop("signature.valid")
+        self.ok("signature.valid")
         self.entry = entry
         service = entry.service
         if service.id != issuer:

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 from asn1crypto import keys as a_keys
 from asn1crypto import x509 as a_x509
 
-from keys.sm2 import Sm2PrivateKey, sm3
+from keys.sm2 import Sm2PrivateKey, der_to_raw, sm3
 from trust_lists.timeutil import require_aware
 from verifier.national import der
 from verifier.national.der import tlv_bytes
@@ -132,6 +132,12 @@ class SealPicture:
     height: int = 40
 
 
+def _sm2_sign(key: Sm2PrivateKey, data: bytes, raw: bool) -> bytes:
+    """An SM2 signature value as DER, or as 64-byte r||s (`raw`, as some vendors write it)."""
+    value = key.sign(data)
+    return der_to_raw(value) if raw else value
+
+
 def make_seal(
     *,
     maker_key: Sm2PrivateKey,
@@ -149,9 +155,11 @@ def make_seal(
     timestamp: bytes | None = None,
     signer_digests: Iterable[tuple[str, bytes]] | None = None,
     signed_content_override: bytes | None = None,
+    raw_signature: bool = False,
 ) -> bytes:
     """A GB/T 38540 SES_Seal (header version 4, or 5 with a time stamp), signed by the seal
-    maker over DER(eSealInfo). `timestamp` is carried as given (huren does not verify it)."""
+    maker over DER(eSealInfo). `timestamp` is carried as given (huren does not verify it);
+    `raw_signature` writes the maker's signature as r||s instead of DER."""
     header = _seq(_ia5("ES"), _int(version), _ia5(vendor_id))
     if signer_digests is not None:  # certListType 2: CertDigestObj { type, value }
         list_type = 2
@@ -175,7 +183,7 @@ def make_seal(
     )
     pic = _seq(_ia5(picture.type), _octets(picture.data), _int(picture.width), _int(picture.height))
     info = _seq(header, _ia5(es_id), prop, pic)
-    signature = maker_key.sign(signed_content_override or info)
+    signature = _sm2_sign(maker_key, signed_content_override or info, raw_signature)
     tail = tlv_bytes(0xA0, _bits(timestamp)) if timestamp is not None else b""
     return _seq(
         info, _octets(maker_certificate), der.encode_oid(SM2_WITH_SM3), _bits(signature), tail
@@ -190,10 +198,12 @@ def sign_seal(
     signed_at: datetime,
     data_hash: bytes,
     property_info: str,
+    raw_signature: bool = False,
 ) -> bytes:
-    """A GB/T 38540 SES_Signature (version 4) over DER(TBS_Sign)."""
+    """A GB/T 38540 SES_Signature (version 4) over DER(TBS_Sign); `raw_signature` writes the
+    signature value as r||s instead of DER."""
     tbs = _seq(_int(4), seal, _gtime(signed_at), _bits(data_hash), _ia5(property_info))
-    signature = signer_key.sign(tbs)
+    signature = _sm2_sign(signer_key, tbs, raw_signature)
     return _seq(tbs, _octets(signer_certificate), der.encode_oid(SM2_WITH_SM3), _bits(signature))
 
 
@@ -205,6 +215,7 @@ def sign_signed_data(
     attributes: bool = True,
     extra_certificates: Iterable[bytes] = (),
     message_digest: bytes | None = None,
+    raw_signature: bool = False,
 ) -> bytes:
     """A GB/T 35275 SignedData (detached) over `content`: SM3 digest, SM2-1 signature, with
     signed attributes (content type, message digest) unless `attributes` is False."""
@@ -220,10 +231,10 @@ def sign_signed_data(
         attrs = _seq(der.encode_oid("1.2.840.113549.1.9.3"), tlv_bytes(der.SET, data_oid)) + _seq(
             der.encode_oid("1.2.840.113549.1.9.4"), tlv_bytes(der.SET, _octets(digest))
         )
-        signature = signer_key.sign(tlv_bytes(der.SET, attrs))
+        signature = _sm2_sign(signer_key, tlv_bytes(der.SET, attrs), raw_signature)
         signed_attrs = tlv_bytes(0xA0, attrs)
     else:
-        signature = signer_key.sign(content)
+        signature = _sm2_sign(signer_key, content, raw_signature)
     signer_info = _seq(
         _int(1), _seq(issuer, serial), sm3_alg, signed_attrs, sm2_alg, _octets(signature)
     )
@@ -345,11 +356,13 @@ def stamp_ofd(
     signed_at: datetime,
     signature_id: str | None = None,
     signed_data: bool = False,
+    raw_signature: bool = False,
 ) -> dict[str, bytes]:
     """The files with one more signature: a seal (GB/T 38540 SES_Signature) when `seal` is given,
     else a plain Type="Sign" signature over Signature.xml: a GB/T 35275 SignedData when
     `signed_data`, else a bare SM2 signature. Every file present before is protected (as is the
-    seal file); earlier signatures stay valid."""
+    seal file); earlier signatures stay valid. `raw_signature`: the signature value is written
+    as r||s instead of DER (the seal's own signature is the seal maker's: see make_seal)."""
     out = dict(files)
     entries = _existing_signatures(out)
     n = len(entries)
@@ -379,14 +392,18 @@ def stamp_ofd(
             signed_at=signed_at,
             data_hash=sm3(sig_xml),
             property_info=f"/{base}/Signature.xml",
+            raw_signature=raw_signature,
         )
     elif signed_data:
         assert signer_certificate is not None
         value = sign_signed_data(
-            signer_key=signer_key, signer_certificate=signer_certificate, content=sig_xml
+            signer_key=signer_key,
+            signer_certificate=signer_certificate,
+            content=sig_xml,
+            raw_signature=raw_signature,
         )
     else:
-        value = signer_key.sign(sig_xml)
+        value = _sm2_sign(signer_key, sig_xml, raw_signature)
     out[f"{base}/SignedValue.dat"] = value
     entries.append((sid, "Seal" if seal is not None else "Sign", f"/{base}/Signature.xml"))
     out["Doc_0/Signs/Signatures.xml"] = _signatures_xml(entries)

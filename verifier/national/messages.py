@@ -31,7 +31,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "Well-formed: {format}",
         _F,
         _S.FORMAT_FAILURE,
-        "{what}不是合规的 GB/T 38540 / GM/T 0031 数据：{detail}",
+        "{what}不是合规的 GB/T 38540 / GM/T 0031 数据",
         "{what_en} is not well-formed GB/T 38540 / GM/T 0031 data: {detail}",
     ),
     CheckSpec(
@@ -51,7 +51,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "SM2 verification is available on this machine",
         result=_I,
         sub_indication=_S.CRYPTO_CONSTRAINTS_FAILURE,
-        failed_zh="本机无法进行 SM2 验签（{detail}），无法给出结论",
+        failed_zh="本机无法进行 SM2 验签，无法给出结论",
         failed_en="SM2 signatures cannot be verified on this machine ({detail}); no verdict",
     ),
     CheckSpec(
@@ -62,7 +62,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The certificates are well-formed",
         _F,
         _S.FORMAT_FAILURE,
-        "{role_zh}证书无法使用：{detail}",
+        "{role_zh}证书格式不合规，无法使用",
         "The {role_en} certificate cannot be used: {detail}",
     ),
     CheckSpec(
@@ -73,7 +73,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The seal picture is present and well-formed",
         _F,
         _S.FORMAT_FAILURE,
-        "印章图像无效：{detail}",
+        "印章图像缺失，或与其声明的图像格式不符",
         "The seal picture is invalid: {detail}",
     ),
     CheckSpec(
@@ -94,11 +94,12 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The seal maker's certificate is vouched for by a jurisdiction's trust list",
         "制章者证书由信任列表认可",
         "The seal maker's certificate is vouched for by a trust list",
-        _F,
-        _S.NO_SIGNING_CERTIFICATE_FOUND,
-        "制章者证书（{subject}）不在任何辖区的信任列表中，也不是由其中列出的 CA 签发",
-        "The seal maker's certificate ({subject}) is in no jurisdiction's trust list, nor issued "
-        "by a CA listed there",
+        _I,
+        _S.NO_CERTIFICATE_CHAIN_FOUND,
+        "印章未被改动，但无法确认制章者：制章者证书（{name}）不在任何辖区的信任列表中，"
+        "也不是由其中列出的证书认证机构签发",
+        "The seal is intact, but its maker cannot be confirmed: the maker's certificate ({name}) "
+        "is in no jurisdiction's trust list, nor issued by a CA listed there",
     ),
     CheckSpec(
         "ses.maker_chain",
@@ -108,7 +109,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The seal maker's certificate chain verifies",
         _F,
         _S.CHAIN_CONSTRAINTS_FAILURE,
-        "制章者证书链无效：{detail}",
+        "制章者证书无法通过签名链接到信任列表中的证书",
         "The seal maker's certificate chain is invalid: {detail}",
     ),
     # -- certificates' validity --------------------------------------------------------------
@@ -125,8 +126,9 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The certificate had become valid when it was used",
         result=_F,
         sub_indication=_S.NOT_YET_VALID,
-        failed_zh="{role_zh}证书自 {nbf} 起生效，{at} 时尚未生效",
-        failed_en="The {role_en} certificate is valid from {nbf}; not yet valid at {at}",
+        failed_zh="{role_zh}证书自 {nbf} 起生效，在其被使用的时间 {at} 尚未生效",
+        failed_en="The {role_en} certificate is valid from {nbf}; it was not yet valid when it "
+        "was used, at {at}",
     ),
     CheckSpec(
         "cert.expired",
@@ -134,8 +136,9 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The certificate had not expired when it was used",
         result=_F,
         sub_indication=_S.EXPIRED,
-        failed_zh="{role_zh}证书有效期至 {exp}，{at} 时已过期",
-        failed_en="The {role_en} certificate was valid until {exp}; expired at {at}",
+        failed_zh="{role_zh}证书有效期至 {exp}，在其被使用的时间 {at} 已经过期",
+        failed_en="The {role_en} certificate was valid until {exp}; it had expired when it was "
+        "used, at {at}",
     ),
     CheckSpec(
         "cert.key_usage",
@@ -163,7 +166,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The OFD package is safe and well-formed",
         _F,
         _S.FORMAT_FAILURE,
-        "OFD 文件无法接受：{detail}",
+        "OFD 文件不是安全、合规的 zip 包，无法接受",
         "The OFD file cannot be accepted: {detail}",
     ),
     CheckSpec(
@@ -183,7 +186,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The signature description is well-formed",
         _F,
         _S.FORMAT_FAILURE,
-        "签名 {sid} 的描述无法使用：{detail}",
+        "签名 {sid} 的描述文件缺失或不合规，无法使用",
         "Signature {sid}'s description cannot be used: {detail}",
     ),
     CheckSpec(
@@ -237,9 +240,9 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "签章者证书在印章的证书列表中",
         "The signer's certificate is listed in the seal",
         _F,
-        _S.NO_SIGNING_CERTIFICATE_FOUND,
-        "签章者证书（{subject}）不在印章所列的证书中：此人无权使用该印章",
-        "The signer's certificate ({subject}) is not one the seal lists: the signer may not use "
+        _S.SIG_CONSTRAINTS_FAILURE,
+        "签章者证书（{name}）不在印章所列的证书中：此人无权使用该印章",
+        "The signer's certificate ({name}) is not one the seal lists: the signer may not use "
         "this seal",
     ),
     CheckSpec(
@@ -248,10 +251,48 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The signer's key or certificate is vouched for by a trust list",
         "签名者由信任列表认可",
         "The signer is vouched for by a trust list",
-        _F,
+        _I,
+        _S.NO_CERTIFICATE_CHAIN_FOUND,
+        "签名未被改动，但无法确认签名者：签名者证书（{name}）不是任何辖区信任列表所列的证照"
+        "签发机构的证书，也不是由其中列出的证书认证机构签发",
+        "The signature is intact, but its signer cannot be confirmed: the signer's certificate "
+        "({name}) belongs to no licence issuer listed in any jurisdiction's trust list, nor was "
+        "it issued by a CA listed there",
+    ),
+    CheckSpec(
+        "ses.signer_key",
+        "不具名的 SM2 签名可由信任列表所列某一证照签发机构的密钥验证",
+        "A bare SM2 signature, which names no signer, verifies under a listed licence issuer's key",
+        "签名由信任列表所列证照签发机构的密钥验证通过",
+        "The signature verifies under a listed licence issuer's key",
+        _I,
         _S.NO_SIGNING_CERTIFICATE_FOUND,
-        "签名者（{subject}）不在任何辖区信任列表所列的证照签发机构中",
-        "The signer ({subject}) is no licence issuer listed in any jurisdiction's trust list",
+        "无法确认签名者：这个不具名的 SM2 签名不能由任何辖区信任列表所列证照签发机构的密钥验证。"
+        "签名者可能不在信任列表中，也可能签名或签名描述文件已被改动，两者无法区分",
+        "The signer cannot be confirmed: this bare SM2 signature, which names no signer, verifies "
+        "under no listed licence issuer's key. Either its signer is not listed or the signature "
+        "or its description was altered; the two cannot be told apart",
+    ),
+    CheckSpec(
+        "ses.signature_value",
+        "SM2 签名值是 DER 编码或 64 字节 r‖s，且 r、s 在取值范围内",
+        "The SM2 signature value is DER or 64-byte r‖s, with r and s in range",
+        result=_F,
+        sub_indication=_S.SIG_CRYPTO_FAILURE,
+        failed_zh="SM2 签名值既不是 DER 编码也不是 64 字节 r‖s，或 r、s 超出取值范围："
+        "它不可能是有效签名",
+        failed_en="The SM2 signature value is neither DER nor 64-byte r‖s, or r or s is out of "
+        "range ({detail}): it cannot be a valid signature",
+    ),
+    CheckSpec(
+        "ses.signed_data",
+        "已提供被签名的数据（Signature.xml）",
+        "The signed data (Signature.xml) was supplied",
+        result=_I,
+        sub_indication=_S.SIGNED_DATA_NOT_FOUND,
+        failed_zh="未提供被签名的数据（Signature.xml），无法核对原文杂凑值；签名和印章已照常判断",
+        failed_en="The signed data (Signature.xml) was not supplied, so the data hash cannot be "
+        "checked; the signature and the seal were judged all the same",
     ),
     CheckSpec(
         "ses.signer_chain",
@@ -261,7 +302,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The signer's certificate chain verifies",
         _F,
         _S.CHAIN_CONSTRAINTS_FAILURE,
-        "签名者证书链无效：{detail}",
+        "签名者证书无法通过签名链接到信任列表中的证书",
         "The signer's certificate chain is invalid: {detail}",
     ),
     CheckSpec(

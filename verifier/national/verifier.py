@@ -7,7 +7,9 @@ against one snapshot of the trust store, with ETSI-style verdicts (docs/national
 
 The rules of verifier/verifier.py hold here too: the snapshot is read once per call; document
 bytes never raise (malformed input is FAILED FORMAT_FAILURE); checks run in a fixed order and the
-first FAILED ends the run; an INDETERMINATE is recorded and the run goes on; a key's status is
+first FAILED ends the run; an INDETERMINATE is recorded and the run goes on. Every check that
+needs no trust decision (signatures with the certificates carried, data hash, file check values)
+runs before any trust lookup, so alteration is FAILED whoever signed; a key's status is
 judged at the time the document claims it was signed, validity windows at the validation time
 for a seal on its own and at the signing time for a seal inside a signed document."""
 
@@ -23,7 +25,14 @@ from types import MappingProxyType
 from typing import Any, Final, NoReturn
 
 from keys.algorithms import SES_SIGNATURE_OIDS, SM2_SIGN, is_sm3_digest
-from keys.sm2 import Sm2PublicKey, Sm2Unavailable, Sm2Verifier, backend_available, sm3
+from keys.sm2 import (
+    Sm2PublicKey,
+    Sm2Unavailable,
+    Sm2Verifier,
+    backend_available,
+    signature_der,
+    sm3,
+)
 from keys.x509 import Certificate, CertificateError, ChainError, build_chain
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.store import TrustState, TrustStore
@@ -203,22 +212,27 @@ class NationalVerifier:
     def verify_signature(
         self,
         signed_value: bytes,
-        signature_xml: bytes,
+        signature_xml: bytes | None,
         relying: str,
         at: datetime | None = None,
         *,
         expect: Expectations | None = None,
     ) -> Verdict:
         """An SES_Signature (SignedValue.dat) against the Signature.xml it signs, outside any
-        package: everything but the file check values is judged."""
+        package: everything but the file check values is judged. Without `signature_xml` the
+        signature and the seal are judged all the same, and the verdict is at best INDETERMINATE
+        SIGNED_DATA_NOT_FOUND."""
         raw = _bytes(signed_value, "signed_value")
-        xml = _bytes(signature_xml, "signature_xml")
-        digest = hashlib.sha256(
-            b"huren-inputs-v1\0signed_value\0"
-            + hashlib.sha256(raw).digest()
-            + b"\0signature_xml\0"
-            + hashlib.sha256(xml).digest()
-        ).hexdigest()
+        xml = _bytes(signature_xml, "signature_xml") if signature_xml is not None else None
+        if xml is None:
+            digest = hashlib.sha256(raw).hexdigest()
+        else:
+            digest = hashlib.sha256(
+                b"huren-inputs-v1\0signed_value\0"
+                + hashlib.sha256(raw).digest()
+                + b"\0signature_xml\0"
+                + hashlib.sha256(xml).digest()
+            ).hexdigest()
         job = self._job(relying, at, digest)
         return job.ses_signature(
             raw, xml=xml, xml_name="Signature.xml", pkg=None, info=None, expect=expect
@@ -414,50 +428,74 @@ class _Job(JobBase[NationalPolicy]):
     def judge_seal(
         self, seal: SesSeal, signed_at: datetime | None
     ) -> tuple[Certificate, list[Certificate]]:
-        """Everything about a parsed seal. Inside a signed document (`signed_at` set) its
-        validity is judged at that signing time; on its own, at the validation time."""
+        """Everything about a parsed seal: first what needs no trust decision, then the rest.
+        Inside a signed document (`signed_at` set) its validity is judged at that signing time;
+        on its own, at the validation time."""
+        maker, signers = self.seal_integrity(seal)
+        self.seal_trust(seal, maker, signers, signed_at)
+        return maker, signers
+
+    def seal_integrity(self, seal: SesSeal) -> tuple[Certificate, list[Certificate]]:
+        """The seal as its maker made it: the maker's signature with the certificate the seal
+        carries, and its picture. No trust list is read."""
         self.algorithm(seal.signature_oid)
         self.ok("ses.algorithm")
-        type_code = self.policy.seal_types.get(seal.seal_type)
-        if type_code is None:
-            self.stop("ses.type", value=seal.seal_type)
-        self.ok("ses.type")
         self.backend()
         maker = self.certificate(seal.maker_cert, "maker")
         signers = [self.certificate(c, "signer") for c in seal.certs]
         self.ok("ses.certificate")
-        entry, chain = self.resolve_maker(maker, seal.created, type_code)
+        self.sm2_signature(maker, seal.signature, seal.signed_content)
+        problem = picture_problem(seal.picture)
+        if problem is not None:
+            self.stop("ses.picture", detail=problem)
+        self.ok("ses.picture")
+        return maker, signers
+
+    def seal_trust(
+        self,
+        seal: SesSeal,
+        maker: Certificate,
+        signers: list[Certificate],
+        signed_at: datetime | None,
+    ) -> None:
+        """Who made the seal and whether it counts here: the maker's trust-list entry and
+        chain, times, scope, validity and recognition."""
+        type_code = self.policy.seal_types.get(seal.seal_type)
+        if type_code is None:
+            self.stop("ses.type", value=seal.seal_type)
+        self.ok("ses.type")
+        entry = self.resolve_maker(maker, seal.created, type_code)
         self.cert_period(maker, "maker", seal.created)
         self.ok("cert.period")
-        try:
-            good = Sm2Verifier(maker.public_point).verify(seal.signature, seal.signed_content)
-        except Sm2Unavailable as exc:
-            self.flag("ses.backend", detail=_clip(str(exc)))
-            raise Stop from exc
-        if not good:
-            self.stop("signature.valid")
-        self.ok("signature.valid")
         self.key_status(entry.key, seal.created)
         self.fresh(self.jurisdiction)
         self.scope(entry, type_code)
         when = signed_at if signed_at is not None else self.at
         self.validity(seal.created, seal.valid_start, seal.valid_end, when, signed_at is None)
-        problem = picture_problem(seal.picture)
-        if problem is not None:
-            self.stop("ses.picture", detail=problem)
-        self.ok("ses.picture")
         uscc = holder_uscc(signers)
         if uscc is not None:
             self.ok("identifier.uscc")
         assert self.jurisdiction is not None
         self.recognition(self.jurisdiction, type_code)
         self.ok("ses.revocation_unchecked")
-        del chain
-        return maker, signers
 
-    def resolve_maker(
-        self, maker: Certificate, created: datetime, type_code: str
-    ) -> tuple[KeyEntry, list[Certificate]]:
+    def sm2_signature(self, cert: Certificate, value: bytes, message: bytes) -> None:
+        """`signature.valid`: `value` (DER or 64-byte r||s, one reading: keys.sm2.signature_der)
+        is the SM2 signature of `message` by `cert`'s key."""
+        try:
+            der_value = signature_der(value)
+        except ValueError as exc:
+            self.stop("ses.signature_value", detail=_clip(str(exc)))
+        try:
+            good = Sm2Verifier(cert.public_point).verify(der_value, message)
+        except Sm2Unavailable as exc:
+            self.flag("ses.backend", detail=_clip(str(exc)))
+            raise Stop from exc
+        if not good:
+            self.stop("signature.valid")
+        self.ok("signature.valid")
+
+    def resolve_maker(self, maker: Certificate, created: datetime, type_code: str) -> KeyEntry:
         """The trust-list entry vouching for the seal maker, its chain checked at `created`."""
         from verifier.national.trust import candidates
 
@@ -480,11 +518,12 @@ class _Job(JobBase[NationalPolicy]):
                     doc_zh="企业电子印章",
                     doc_en="enterprise e-seals",
                 )
-            self.stop("ses.maker_found", subject=_clip(maker.subject, 120))
+            self.flag("ses.maker_found", name=_clip(maker.display_name, 120))
+            raise Stop  # nothing after can be judged without the maker's entry
         first_error: str | None = None
         for cand in found:
             try:
-                chain = build_chain(maker, [cand.anchor], created, verified=self.chain_cache)
+                build_chain(maker, [cand.anchor], created, verified=self.chain_cache)
             except (ChainError, Sm2Unavailable) as exc:
                 first_error = first_error or str(exc)
                 continue
@@ -492,7 +531,7 @@ class _Job(JobBase[NationalPolicy]):
             self.entry = cand.entry
             self.ok("ses.maker_found")
             self.ok("ses.maker_chain")
-            return cand.entry, chain
+            return cand.entry
         self.jurisdiction = found[0].jurisdiction
         self.stop("ses.maker_chain", detail=_clip(first_error or "no path"))
 
@@ -591,7 +630,7 @@ class _Job(JobBase[NationalPolicy]):
         self,
         raw: bytes,
         *,
-        xml: bytes,
+        xml: bytes | None,
         xml_name: str,
         pkg: ofd.OfdPackage | None,
         info: ofd.SignatureInfo | None,
@@ -613,21 +652,21 @@ class _Job(JobBase[NationalPolicy]):
             self.ok("ses.algorithm")
             self.backend()
             signer = self.certificate(sig.signer_cert, "signer")
-            try:
-                good = Sm2Verifier(signer.public_point).verify(sig.signature, sig.tbs)
-            except Sm2Unavailable as exc:
-                self.flag("ses.backend", detail=_clip(str(exc)))
-                raise Stop from exc
-            if not good:
-                self.stop("signature.valid")
-            self.ok("signature.valid")
-            if sm3(xml) != sig.data_hash:
+            # Integrity first: the signer's signature, the data hash, the files, the seal as made.
+            self.sm2_signature(signer, sig.signature, sig.tbs)
+            if xml is None:
+                self.flag("ses.signed_data")
+            elif sm3(xml) != sig.data_hash:
                 self.stop("ses.data_hash", file="/" + xml_name.lstrip("/"))
-            self.ok("ses.data_hash")
+            else:
+                self.ok("ses.data_hash")
             if pkg is not None and info is not None:
                 self.references(pkg, info)
+            self.prefix = nm.SEAL_PREFIX
+            maker, signers = self.seal_integrity(sig.seal)
+            self.prefix = ""
             if not self.signer_listed(sig.seal, signer):
-                self.stop("ses.signer_listed", subject=_clip(signer.subject, 120))
+                self.stop("ses.signer_listed", name=_clip(signer.display_name, 120))
             self.ok("ses.signer_listed")
             signed_at = sig.signed_at
             self.cert_period(signer, "signer", signed_at)
@@ -640,9 +679,9 @@ class _Job(JobBase[NationalPolicy]):
                     iat=format_time(signed_at),
                     at=format_time(self.at),
                 )
-            # The seal, judged at the signing time the signature claims.
+            # Then trust: the seal judged at the signing time the signature claims.
             self.prefix = nm.SEAL_PREFIX
-            maker, signers = self.judge_seal(sig.seal, signed_at)
+            self.seal_trust(sig.seal, maker, signers, signed_at)
             self.prefix = ""
             self.period(signed_at, sig.seal, signer, maker)
             if expect is not None:
@@ -706,11 +745,14 @@ class _Job(JobBase[NationalPolicy]):
             try:
                 signed_at = loose_time(info.signature_datetime or "", "SignatureDateTime")
             except DerError as exc:
-                self.stop("ofd.signature", sid="-", detail=_clip(str(exc)))
+                self.stop("ofd.signature", sid="/" + info.path, detail=_clip(str(exc)))
+            # Integrity first: what a SignedData carries needs no trust list; a bare signature
+            # names no signer, so only the files can be checked before the keys are tried.
             if asn1.is_signed_data(value):
                 form = "GB/T 35275 SignedData"
-                entry, cert = self.signed_data(value, xml, info, signed_at)
+                cert, others = self.signed_data(value, xml, info)
                 self.references(pkg, info)
+                entry = self.signer_anchor(cert, others, signed_at)
             else:
                 self.references(pkg, info)
                 entry, cert = self.bare_signer(value, xml)
@@ -761,18 +803,25 @@ class _Job(JobBase[NationalPolicy]):
             )
         )
 
-    def _no_signer(self, subject: str) -> NoReturn:
+    def _no_signer(self, code: str, name: str | None = None) -> NoReturn:
+        """No listed licence issuer vouches for the signer: INDETERMINATE, and nothing after
+        can be judged (TRY_LATER while a configured jurisdiction's list is missing)."""
         missing = sorted(set(self.anchors) - set(self.state.lists))
         if missing:
             self.flag("trust.list_available", jur=", ".join(missing))
-            raise Stop
-        self.stop("ses.signer_found", subject=_clip(subject, 120))
+        elif name is None:
+            self.flag(code)
+        else:
+            self.flag(code, name=name)
+        raise Stop
 
     def bare_signer(self, value: bytes, xml: bytes) -> tuple[KeyEntry, Certificate | None]:
-        from keys.sm2 import raw_to_der
         from verifier.national.trust import sm2_entries
 
-        sig = raw_to_der(value) if len(value) == 64 and value[0] != 0x30 else value
+        try:
+            sig = signature_der(value)
+        except ValueError as exc:
+            self.stop("ses.signature_value", detail=_clip(str(exc)))
         tried = 0
         for code, e in sm2_entries(self.state, ServiceKind.LICENCE_ISSUER):
             key = e.key.key
@@ -789,17 +838,16 @@ class _Job(JobBase[NationalPolicy]):
                 raise Stop from exc
             if good:
                 self.jurisdiction = code
-                self.ok("ses.signer_found")
+                self.ok("ses.signer_key")
                 self.ok("signature.valid")
                 return e, key.certificate
-        self._no_signer("-")
+        self._no_signer("ses.signer_key")
 
     def signed_data(
-        self, value: bytes, xml: bytes, info: ofd.SignatureInfo, signed_at: datetime
-    ) -> tuple[KeyEntry, Certificate]:
-        """A GB/T 35275 SignedData: its signer's certificate, chained to a licence issuer."""
-        from verifier.national.trust import candidates
-
+        self, value: bytes, xml: bytes, info: ofd.SignatureInfo
+    ) -> tuple[Certificate, list[Certificate]]:
+        """A GB/T 35275 SignedData, as far as it can be judged without a trust list: its
+        structure, its signer's certificate (and the others carried), messageDigest, signature."""
         try:
             sd = asn1.parse_signed_data(value)
         except DerError as exc:
@@ -833,20 +881,21 @@ class _Job(JobBase[NationalPolicy]):
         else:
             signed = content
         self.ok("ses.data_hash")
-        try:
-            good = Sm2Verifier(signer.public_point).verify(sd.signature, signed)
-        except Sm2Unavailable as exc:
-            self.flag("ses.backend", detail=_clip(str(exc)))
-            raise Stop from exc
-        if not good:
-            self.stop("signature.valid")
-        self.ok("signature.valid")
-        others = [c for c in certs if c is not signer]
+        self.sm2_signature(signer, sd.signature, signed)
+        return signer, [c for c in certs if c is not signer]
+
+    def signer_anchor(
+        self, signer: Certificate, others: list[Certificate], signed_at: datetime
+    ) -> KeyEntry:
+        """The licence issuer's entry that `signer` chains to (the other carried certificates
+        as intermediates), at `signed_at`."""
+        from verifier.national.trust import candidates
+
         found = candidates(self.state, signer, ServiceKind.LICENCE_ISSUER)
         for c in others:  # a listed CA may sit above a carried intermediate
             found += candidates(self.state, c, ServiceKind.LICENCE_ISSUER)
         if not found:
-            self._no_signer(signer.subject)
+            self._no_signer("ses.signer_found", name=_clip(signer.display_name, 120))
         error = "no path"
         for cand in found:
             try:
@@ -856,7 +905,7 @@ class _Job(JobBase[NationalPolicy]):
                 continue
             self.jurisdiction = cand.jurisdiction
             self.ok("ses.signer_found")
-            return cand.entry, signer
+            return cand.entry
         self.jurisdiction = found[0].jurisdiction
         self.stop("ses.signer_chain", detail=_clip(error))
 
