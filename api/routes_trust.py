@@ -341,8 +341,8 @@ async def list_status_lists(request: Request) -> dict[str, Any]:
     "/status-lists",
     summary="Upload a signed status list token (admin)",
     description=(
-        "The body is the compact JWS (typ statuslist+jwt) signed by an issuer key of a trust "
-        "list whose service publishes that list's URI."
+        "The body is the compact JWS (typ statuslist+jwt) signed by a key of the one trust-list "
+        "service that declares the list's URI."
     ),
     responses={
         200: {"model": AcceptedStatusList, "description": "Accepted (or already current)"},
@@ -444,8 +444,9 @@ def _accepted_catalogue(
 _CATALOGUE_DOC = dict(
     summary="Upload a new signed recognition catalogue (admin)",
     description=(
-        "Signed by the operators of every relying jurisdiction it names; a higher sequence "
-        "(409 `rollback` otherwise)."
+        "Signed by the operators of every relying jurisdiction it names and of every one the "
+        "held catalogue names (422 `catalogue_overreach` if it drops a city's entries without "
+        "it); a higher sequence (409 `rollback` otherwise)."
     ),
     responses={
         200: {"model": AcceptedCatalogue, "description": "Accepted (or already current)"},

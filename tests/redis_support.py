@@ -203,11 +203,17 @@ class RedisServer:
         raise RuntimeError(f"could not start a throwaway redis-server: {error}")
 
 
+def match_prefix(prefix: str) -> str:
+    """A SCAN MATCH pattern for every key under prefix (a test name may hold glob characters
+    such as the "[" of a parametrised test)."""
+    return "".join(f"\\{c}" if c in "[]*?\\" else c for c in prefix) + "*"
+
+
 def delete_prefix(url: str, prefix: str) -> None:
     """Delete only the keys under prefix (never FLUSHDB: the server may be shared)."""
     conn = client(url, timeout=2.0)
     try:
-        keys = list(conn.scan_iter(match=prefix + "*", count=500))
+        keys = list(conn.scan_iter(match=match_prefix(prefix), count=500))
         for start in range(0, len(keys), 500):
             conn.delete(*keys[start : start + 500])
     except (redis.RedisError, OSError):

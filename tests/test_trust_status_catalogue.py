@@ -26,15 +26,19 @@ from tests.trust_world import (
     make_store,
     refused,
     sign,
+    with_status_uri,
 )
 from trust_lists import authoring
 from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCatalogue
 from trust_lists.errors import (
     AlreadyExpired,
+    CatalogueOverreach,
     DocumentTooLarge,
+    KeyOfOtherJurisdiction,
     MalformedDocument,
     NotYetIssued,
     Rollback,
+    StatusUriClaimed,
     ThresholdNotMet,
     UnknownJurisdiction,
     UntrustedSigner,
@@ -46,7 +50,7 @@ from trust_lists.status_list import (
     Status,
     sign_status_list,
 )
-from trust_lists.storage import status_stream
+from trust_lists.storage import TrustDirectory, list_stream, status_stream
 from trust_lists.store import TrustStore
 
 ISSUER = f"i1-{SZ}"
@@ -425,3 +429,75 @@ def test_catalogue_survives_a_later_operator_rotation(
         lambda: store.submit_catalogue(signed_catalogue(catalogue(2), "a1", "a2", "z1"), now=NOW),
     )
     store.submit_catalogue(signed_catalogue(catalogue(2), "b1", "b2", "z1"), now=NOW)
+
+
+# -- boundaries between cities (issue 19) --------------------------------------------------------
+
+
+def test_catalogue_dropping_a_citys_entries_needs_that_city(store: TrustStore) -> None:
+    store.submit_catalogue(signed_catalogue(catalogue(1), "a1", "a2", "z1"), now=NOW)
+    only_sz = catalogue(2, relying=(SZ,))
+    refused(
+        store,
+        CatalogueOverreach,
+        "catalogue_overreach",
+        lambda: store.submit_catalogue(signed_catalogue(only_sz, "a1", "a2"), now=NOW),
+        match=ZS,
+    )
+    store.submit_catalogue(signed_catalogue(only_sz, "a1", "a2", "z1"), now=NOW)
+    held = store.state.catalogue
+    assert held is not None
+    assert not held.catalogue.recognises(ZS, SZ, licence_type=LICENCE.code)
+
+
+def test_status_uri_of_another_city_refused(store: TrustStore) -> None:
+    zs1 = base_list(ZS, operators=("z1", "z2"), threshold=1)
+    zs2 = with_status_uri(bump(zs1), f"amr-{ZS}", URI1)
+    refused(
+        store,
+        StatusUriClaimed,
+        "status_uri_claimed",
+        lambda: store.submit_trust_list(sign(zs2, "z1"), now=NOW),
+        match=SZ,
+    )
+
+
+def test_service_key_of_another_city_refused(store: TrustStore) -> None:
+    zs2 = authoring.add_key(
+        bump(base_list(ZS, operators=("z1", "z2"), threshold=1)),
+        f"amr-{ZS}",
+        key(ISSUER).public_key,
+        granted_from=T0,
+    )
+    refused(
+        store,
+        KeyOfOtherJurisdiction,
+        "key_of_other_jurisdiction",
+        lambda: store.submit_trust_list(sign(zs2, "z1"), now=NOW),
+        match=SZ,
+    )
+
+
+def test_a_status_list_is_judged_only_against_the_service_owning_its_uri(root: Path) -> None:
+    """Lists stored before the boundary rules may both declare one URI. Then neither service's
+    status list is trusted there (never the first list that happens to match), neither city is
+    locked out of its own next list, and once one city lets go the other publishes again."""
+    sz = with_status_uri(base_list(SZ), f"amr-{SZ}", URI2)
+    zs = with_status_uri(base_list(ZS, operators=("z1", "z2"), threshold=1), f"amr-{ZS}", URI2)
+    directory = TrustDirectory(root)
+    directory.store(list_stream(SZ), 1, sign(sz, "a1", "a2"))
+    directory.store(list_stream(ZS), 1, sign(zs, "z1"))
+    store = make_store(root)
+    assert store.load() == []
+    for signer in (ISSUER, f"i1-{ZS}"):
+        refused(
+            store,
+            UntrustedSigner,
+            "untrusted_signer",
+            lambda signer=signer: store.submit_status_list(token(signer, uri=URI2), now=NOW),
+            match="declared by",
+        )
+    store.submit_trust_list(sign(bump(sz), "a1", "a2"), now=NOW)  # keeps its old claim
+    store.submit_trust_list(sign(bump(bump(base_list(SZ))), "a1", "a2"), now=NOW)  # lets go
+    issued = store.submit_status_list(token(f"i1-{ZS}", uri=URI2), now=NOW)
+    assert (issued.jurisdiction, issued.service_id) == (ZS, f"amr-{ZS}")

@@ -12,7 +12,7 @@ from keys import ES256, SigningKey, b64url_encode
 from tests.verifier_support import DAY, edit_service, next_list, store_with
 from trust_lists.authoring import add_key, change_key_status, next_version
 from trust_lists.errors import AlreadyExpired, Rollback, UntrustedSigner
-from trust_lists.model import KeyStatus
+from trust_lists.model import KeyStatus, TrustList
 from trust_lists.status_list import sign_status_list
 from verifier import Indication, SubIndication
 
@@ -126,13 +126,23 @@ def test_one_bit_status_lists(demo_world: DemoWorld) -> None:
 
 
 def test_list_published_by_another_service_is_not_relied_on(demo_world: DemoWorld) -> None:
-    """Both issuers declare the URI, and the Zhongshan issuer published the list held for it:
-    it says nothing about a Shenzhen licence."""
+    """The Shenzhen issuer let its URI go, the Zhongshan issuer took it and published the list
+    held for it, then let it go and Shenzhen took it back: that list says nothing about a
+    Shenzhen licence. (Two services never declare one URI at once: test_attack_boundaries.py.)"""
     w = demo_world
-    zs = edit_service(w.trust_lists[ZHONGSHAN], "zs-amr", status_lists=frozenset({ZS_URI, SZ_URI}))
-    store = store_with(w, updates=[next_list(w, zs)])
+
+    def version(tl: TrustList, uris: set[str], minutes: int) -> TrustList:
+        issuer = "sz-amr" if tl.jurisdiction == SHENZHEN else "zs-amr"
+        tl = edit_service(tl, issuer, status_lists=frozenset(uris))
+        return next_version(tl, issued_at=w.now - timedelta(minutes=minutes), validity=30 * DAY)
+
+    sz2 = version(w.trust_lists[SHENZHEN], set(), 3)
+    zs2 = version(w.trust_lists[ZHONGSHAN], {ZS_URI, SZ_URI}, 3)
+    store = store_with(w, status=[ZS_URI], updates=[w.sign_list(sz2), w.sign_list(zs2)])
     token = w.sign_status_list(SZ_URI, [0] * 1024, issued_at=w.now, key=w.issuer_key(ZHONGSHAN))
     store.submit_status_list(token, now=w.now)
+    store.submit_trust_list(w.sign_list(version(zs2, {ZS_URI}, 2)), now=w.now)
+    store.submit_trust_list(w.sign_list(version(sz2, {SZ_URI}, 2)), now=w.now)
     assert store.state.status_lists[SZ_URI].service_id == "zs-amr"
     verdict = w.verifier(store).verify_licence(w.licence_sz, ZHONGSHAN)
     assert _outcome(verdict) == (

@@ -3,6 +3,7 @@ and the "nothing changed" assertion every refusal test makes (memory and disk)."
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import pytest
 from keys import ES256, GeneralJWS, SigningKey, canonical_json
 from trust_lists import authoring
 from trust_lists.errors import TrustStateError
-from trust_lists.model import ServiceKind, TrustList
+from trust_lists.model import ServiceKind, TrustList, replace_services
 from trust_lists.signed import TRUST_LIST_TYP, Anchor, SignedTrustList
 from trust_lists.storage import TrustDirectory
 from trust_lists.store import TrustStore
@@ -98,6 +99,14 @@ def base_list(
         keys=[key(f"{seal}-{jurisdiction}").public_key],
         granted_from=T0 - timedelta(days=1),
     )
+
+
+def with_status_uri(tl: TrustList, service_id: str, uri: str) -> TrustList:
+    """tl with one more status-list URI declared by the service (no builder adds one)."""
+    service = tl.service(service_id)
+    assert service is not None
+    more = dataclasses.replace(service, status_lists=service.status_lists | {uri})
+    return replace_services(tl, [more if s is service else s for s in tl.services])
 
 
 def bump(tl: TrustList, *, hours: float = 0.25) -> TrustList:

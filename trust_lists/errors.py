@@ -51,6 +51,27 @@ class UntrustedSigner(TrustStateError):
     code = "untrusted_signer"
 
 
+# Boundaries between cities: each city's operators govern only their own trust.
+
+
+class CatalogueOverreach(TrustStateError):
+    """The catalogue drops a city's entries without that city's operators' signatures."""
+
+    code = "catalogue_overreach"
+
+
+class StatusUriClaimed(TrustStateError):
+    """The list declares a status-list URI that another service already declares."""
+
+    code = "status_uri_claimed"
+
+
+class KeyOfOtherJurisdiction(TrustStateError):
+    """The list names, as a service key, a key another city's list holds (or the reverse)."""
+
+    code = "key_of_other_jurisdiction"
+
+
 class StorageError(TrustStateError):
     """The document was valid but could not be stored durably; memory was left unchanged."""
 

@@ -16,18 +16,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
+from keys import PublicKey
 from trust_lists.catalogue import SignedCatalogue
 from trust_lists.errors import (
     AlreadyExpired,
+    CatalogueOverreach,
+    KeyOfOtherJurisdiction,
     MalformedDocument,
     NotYetIssued,
     Rollback,
+    StatusUriClaimed,
     ThresholdNotMet,
     TrustStateError,
     UnknownJurisdiction,
     UntrustedSigner,
 )
-from trust_lists.model import KeyEntry, KeyStatus, TrustList
+from trust_lists.model import KeyEntry, KeyStatus, TrustedService, TrustList
 from trust_lists.signed import (
     DEFAULT_MAX_SKEW,
     Anchor,
@@ -103,6 +107,24 @@ class TrustState:
         return stale_from is None or now >= stale_from
 
 
+_Owner = tuple[str, TrustedService]
+
+
+def _status_uris(tl: TrustList) -> dict[str, set[str]]:
+    """uri -> ids of the list's services declaring it."""
+    out: dict[str, set[str]] = {}
+    for service in tl.services:
+        for uri in service.status_lists:
+            out.setdefault(uri, set()).add(service.id)
+    return out
+
+
+def _keys_of(tl: TrustList) -> tuple[set[PublicKey], set[PublicKey]]:
+    """The list's service keys and operator keys. PublicKey equality is key identity (the RFC
+    7638 thumbprint of the key itself, keys/public.py), never a kid string a document chose."""
+    return {k.key for s in tl.services for k in s.keys}, set(tl.operators.keys)
+
+
 class TrustStore:
     def __init__(
         self,
@@ -121,6 +143,7 @@ class TrustStore:
         self._history: dict[str, list[SignedTrustList]] = {}
         self._status_highest: dict[str, int] = {}
         self._catalogue_highest = 0
+        self._owners: tuple[tuple[tuple[str, str], ...], dict[str, list[_Owner]]] | None = None
         self._state = TrustState(MappingProxyType({}), MappingProxyType({}), None, grace)
 
     @property
@@ -201,7 +224,48 @@ class TrustStore:
             now=now,
             max_skew=self.max_skew,
         )
+        self._check_boundaries(slot, signed.trust_list)
         return None
+
+    def _check_boundaries(self, slot: str, candidate: TrustList) -> None:
+        """Raise unless the candidate claims nothing another city's list holds: no status-list
+        URI declared elsewhere (or twice in it), no service key another city lists. Only claims
+        new to the slot are checked, so a conflict held from before this rule never locks a city
+        out of its own updates (a URI with two owners stays unusable: see _find_issuer)."""
+        held = self._state.lists.get(slot)
+        declared = _status_uris(held.trust_list) if held is not None else {}
+        uris = _status_uris(candidate)
+        for uri, ids in uris.items():
+            if len(ids) > 1:
+                raise StatusUriClaimed(
+                    f"status list {uri} is declared by services {', '.join(sorted(ids))}: a "
+                    "status list belongs to exactly one service"
+                )
+        new_uris = uris.keys() - declared.keys()
+        held_services, held_operators = _keys_of(held.trust_list) if held else (set(), set())
+        services, operators = _keys_of(candidate)
+        new_service, new_operator = services - held_services, operators - held_operators
+        for code in sorted(self._state.lists):
+            if code == slot:
+                continue
+            other = self._state.lists[code].trust_list
+            for uri in sorted(new_uris & _status_uris(other).keys()):
+                raise StatusUriClaimed(
+                    f"status list {uri} is declared by {code}'s list; only its service there "
+                    "may publish it"
+                )
+            their_services, their_operators = _keys_of(other)
+            # Operators may be shared (a provincial key co-signing for several cities); a
+            # service key may not, nor may one city's service key sign another's lists.
+            clash = (new_service & (their_services | their_operators)) | (
+                new_operator & their_services
+            )
+            if clash:
+                kid = sorted(k.kid for k in clash)[0]
+                raise KeyOfOtherJurisdiction(
+                    f"key {kid} is held by {code}'s list: a service key belongs to one city, so "
+                    "that every signature it makes is attributed to one city"
+                )
 
     def _adopt_list(self, slot: str, signed: SignedTrustList) -> None:
         self._highest[slot] = max(self._highest.get(slot, 0), signed.trust_list.sequence)
@@ -229,27 +293,42 @@ class TrustStore:
 
     # -- status lists ----------------------------------------------------------------------
 
-    def _find_issuer(self, kid: str, uri: str) -> tuple[str, KeyEntry] | None:
-        """The service holding kid that publishes uri (kids are unique only within one list)."""
-        fallback: tuple[str, KeyEntry] | None = None
-        for code, signed in self._state.lists.items():
+    def _status_owners(self) -> dict[str, list[_Owner]]:
+        """uri -> the (jurisdiction, service) pairs declaring it, for the lists held now."""
+        lists = self._state.lists
+        token = tuple(sorted((code, signed.digest) for code, signed in lists.items()))
+        if self._owners is None or self._owners[0] != token:
+            owners: dict[str, list[_Owner]] = {}
+            for code in sorted(lists):
+                for service in lists[code].trust_list.services:
+                    for uri in service.status_lists:
+                        owners.setdefault(uri, []).append((code, service))
+            self._owners = (token, owners)
+        return self._owners[1]
+
+    def _find_issuer(self, kid: str, uri: str) -> tuple[str, KeyEntry]:
+        """The key `kid` of the one service that declares `uri`: a status list is judged only
+        against the service owning its URI, never against whichever list also knows the kid."""
+        owners = self._status_owners().get(uri, [])
+        if len(owners) > 1:
+            names = ", ".join(f"{code}/{service.id}" for code, service in owners)
+            raise UntrustedSigner(f"status list {uri} is declared by {names}; none is trusted")
+        if owners:
+            code, service = owners[0]
+            entry = self._state.lists[code].trust_list.find_key(kid)
+            if entry is not None and entry.service.id == service.id:
+                return code, entry
+        for signed in self._state.lists.values():  # only to say what is wrong
             entry = signed.trust_list.find_key(kid)
             if entry is not None:
-                if uri in entry.service.status_lists:
-                    return code, entry
-                fallback = fallback or (code, entry)
-        return fallback
+                raise UntrustedSigner(
+                    f"service {entry.service.id} does not publish status list {uri}"
+                )
+        raise UntrustedSigner("the status list's signing key is in no trust list")
 
     def _check_status_list(self, token: str | bytes) -> IssuedStatusList:
         sl, jws = StatusList.parse(token)
-        found = self._find_issuer(jws.kid, sl.uri)
-        if found is None:
-            raise UntrustedSigner("the status list's signing key is in no trust list")
-        code, entry = found
-        if sl.uri not in entry.service.status_lists:
-            raise UntrustedSigner(
-                f"service {entry.service.id} does not publish status list {sl.uri}"
-            )
+        code, entry = self._find_issuer(jws.kid, sl.uri)
         if entry.key.revoked_since is not None:
             raise UntrustedSigner("the status list's signing key is revoked")
         if entry.key.state_at(sl.issued_at).status is not KeyStatus.GRANTED:
@@ -291,7 +370,8 @@ class TrustStore:
     # -- catalogue -------------------------------------------------------------------------
 
     def _check_catalogue(self, signed: SignedCatalogue, *, replay: bool) -> None:
-        for code in sorted(signed.catalogue.relying_jurisdictions):
+        relying = signed.catalogue.relying_jurisdictions
+        for code in sorted(relying):
             if code not in self.anchors or self._state.trust_list(code) is None:
                 raise UnknownJurisdiction(f"catalogue names {code}, which has no trust list here")
             # On replay, a catalogue signed before an operator rotation is still good.
@@ -301,6 +381,20 @@ class TrustStore:
                 for c in candidates
             ):
                 raise ThresholdNotMet(f"the catalogue lacks the signatures of {code}'s operators")
+        held = self._state.catalogue
+        if replay or held is None:
+            return
+        # A city's entries are removed only by that city: every relying city of the held
+        # catalogue signs the next one, even if the next one no longer names it.
+        for code in sorted(held.catalogue.relying_jurisdictions - relying):
+            current = self._state.lists.get(code)
+            if current is None or not SignerSet.of(current.trust_list.operators).satisfied_by(
+                signed.envelope
+            ):
+                raise CatalogueOverreach(
+                    f"the catalogue drops every entry of {code} without the signatures of "
+                    f"{code}'s operators: only {code} may withdraw what it recognises"
+                )
 
     def submit_catalogue(self, data: bytes, *, now: datetime) -> SignedCatalogue:
         require_aware(now)
