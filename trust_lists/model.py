@@ -277,7 +277,7 @@ class OperatorPolicy:
         if not 0 < len(raw) <= MAX_OPERATORS:
             raise MalformedDocument(f"{where}.keys must have 1..{MAX_OPERATORS} entries")
         keys = tuple(_jwk(k, f"{where}.keys[{i}]") for i, k in enumerate(raw))
-        if len({k.kid for k in keys}) != len(keys):
+        if len({k.identity for k in keys}) != len(keys):
             raise MalformedDocument(f"{where}.keys lists one key twice")
         if not 1 <= threshold <= len(keys):
             raise MalformedDocument(f"{where}.threshold must be between 1 and the number of keys")
@@ -307,11 +307,13 @@ class TrustList:
 
     def __post_init__(self) -> None:
         index: dict[str, KeyEntry] = {}
-        operator_kids = set(self.operators.by_kid)
+        # By identity, not kid: one public key under two kids is still one key.
+        seen = {k.identity for k in self.operators.keys}
         for service in self.services:
             for key in service.keys:
-                if key.kid in index or key.kid in operator_kids:
+                if key.key.identity in seen:
                     raise DuplicateKeyId(f"key {key.kid} appears more than once in the list")
+                seen.add(key.key.identity)
                 index[key.kid] = KeyEntry(service, key)
         if len({s.id for s in self.services}) != len(self.services):
             raise MalformedDocument("service ids must be unique within a list")
