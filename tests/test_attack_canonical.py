@@ -38,3 +38,30 @@ def test_finding5_one_p256_key_as_two_service_keys(svc: Service) -> None:
     seal["keys"][0]["jwk"] = alias
     problem = _upload(svc, doc, "malformed")
     assert "below the P-256 field prime" in problem["detail"]
+
+
+def test_finding6_full_width_digits_in_a_signed_time(svc: Service) -> None:
+    """`２０２６-...` in issued_at: the operators sign that text, every view shows 2026-...,
+    and RFC 3339 readers elsewhere would refuse the list."""
+    doc = _draft(svc)
+    issued = doc["issued_at"]
+    doc["issued_at"] = issued[:4].translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    doc["issued_at"] += issued[4:]
+    problem = _upload(svc, doc, "malformed")
+    assert "trust_list.issued_at must be a UTC time" in problem["detail"]
+    key = doc["services"][0]["keys"][0]
+    key["history"][0]["from"] = key["history"][0]["from"].replace("0", "٠")  # Arabic-Indic
+    doc["issued_at"] = issued
+    _upload(svc, doc, "malformed")
+
+
+def test_finding7_a_name_hiding_the_rest_of_the_review(svc: Service) -> None:
+    """A fake end of the diff and ESC [8m in a service's name_en: refused with its own code
+    (upload) before any view could print it."""
+    doc = _draft(svc)
+    doc["services"][0]["name_en"] += "\n\n4 changes, 0 warnings\x1b[8m"
+    problem = _upload(svc, doc, "unsafe_text")
+    assert "trust_list.services[0].name_en" in problem["detail"] and "\\x0a" in problem["detail"]
+    doc = _draft(svc)
+    doc["jurisdiction"]["name_zh"] = "深圳市\u202e"  # a bidi override reordering what follows
+    _upload(svc, doc, "unsafe_text")
