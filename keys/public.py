@@ -5,6 +5,7 @@ the trust list, the store and the verifier only ever talk to `PublicKey`."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -212,10 +213,12 @@ class Ed25519PublicKey(PublicKey):
         return cls(ed25519.Ed25519PublicKey.from_public_bytes(x))
 
 
+@functools.lru_cache(maxsize=4096)
 def _ed25519_has_x(y: int) -> bool:
     """True iff some x satisfies -x^2 + y^2 = 1 + d x^2 y^2 (RFC 8032 5.1.3): x^2 = u / v must be
     a square mod p, i.e. u * v must be (v is never 0: d is not a square). The Jacobi symbol
-    answers that about ten times faster than Euler's criterion in Python."""
+    answers that about twice as fast as Euler's criterion in Python (~60 us); cached, because
+    the same keys come back in every version of a list, replayed at each start."""
     p = _ED25519_P
     a, n, t = (y * y - 1) * (_ED25519_D * y * y + 1) % p, p, 1
     while a:
