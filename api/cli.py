@@ -53,6 +53,7 @@ from trust_lists.signed import (
 from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES
 from trust_lists.storage import TrustDirectory, atomic_write
 from trust_lists.store import TrustStore
+from trust_lists.text import shown
 from trust_lists.timeutil import format_time, parse_time
 
 PROG = "huren"
@@ -257,7 +258,7 @@ def render_list(
         else f"fresh, next update {_relative(tl.next_update, at)}"
     )
     rows = [
-        ("jurisdiction", f"{tl.jurisdiction} {tl.name_zh} / {tl.name_en}"),
+        ("jurisdiction", f"{tl.jurisdiction} {shown(tl.name_zh)} / {shown(tl.name_en)}"),
         ("sequence", str(tl.sequence)),
         ("issued at", format_time(tl.issued_at)),
         ("next update", f"{format_time(tl.next_update)} ({freshness} at {format_time(at)})"),
@@ -285,7 +286,7 @@ def render_list(
     if signed is not None:
         others = [s.kid for s in signed.envelope.signatures if s.kid not in op_keys]
         for kid in others:
-            out.append(f"  + signature by {kid}: not one of this list's operator keys")
+            out.append(f"  + signature by {shown(kid)}: not one of this list's operator keys")
         status = "met" if len(good) >= tl.operators.threshold else "NOT met"
         out.append(
             f"  signatures of this list's operators: {len(good)} of {tl.operators.threshold} "
@@ -297,11 +298,12 @@ def render_list(
     if not tl.services:
         out.append("  (none)")
     for service in tl.services:
-        out.append(f"  {service.id}  [{service.kind.value}]  {service.name_zh} / {service.name_en}")
+        names = f"{shown(service.name_zh)} / {shown(service.name_en)}"
+        out.append(f"  {service.id}  [{service.kind.value}]  {names}")
         out.append(f"    credit code   {service.credit_code}")
         out.append(f"    scope         {', '.join(sorted(service.scope))}")
         if service.status_lists:
-            out.append(f"    status lists  {', '.join(sorted(service.status_lists))}")
+            out.append(f"    status lists  {shown(', '.join(sorted(service.status_lists)))}")
         key_rows = []
         for skey in service.keys:
             history = "; ".join(f"{c.status.value} {format_time(c.since)}" for c in skey.history)
@@ -354,14 +356,15 @@ def _change_line(c: Change) -> str:
 def render_diff(old: TrustList, new: TrustList) -> str:
     d = diff_trust_lists(old, new)
     out = [
-        f"--- {old.jurisdiction} {old.name_en} sequence {old.sequence}",
-        f"+++ {new.jurisdiction} {new.name_en} sequence {new.sequence}",
+        f"--- {old.jurisdiction} {shown(old.name_en)} sequence {old.sequence}",
+        f"+++ {new.jurisdiction} {shown(new.name_en)} sequence {new.sequence}",
     ]
-    out.extend(_change_line(c) for c in d.changes)
+    # Each change is one line whatever its names hold: they are printed escaped.
+    out.extend(shown(_change_line(c)) for c in d.changes)
     if d.warnings:
         out.append("")
         out.append("review before signing:")
-        out.extend(f"  ! {w}" for w in d.warnings)
+        out.extend(f"  ! {shown(w)}" for w in d.warnings)
     n, w = len(d.changes), len(d.warnings)
     out.append("")
     out.append(
@@ -583,7 +586,7 @@ def _signature_report(signed: SignedTrustList, trusted: SignerSet | None) -> lis
             roles.append("listed operator")
         role = " and ".join(roles) or "unknown key"
         valid = "valid" if sig.kid in good else ("INVALID" if sig.kid in known else "unchecked")
-        lines.append(f"  signature {sig.kid}: {valid} ({role})")
+        lines.append(f"  signature {shown(sig.kid)}: {valid} ({role})")
     return lines
 
 
@@ -615,7 +618,7 @@ def cmd_list_verify(args: argparse.Namespace) -> int:
         basis = f"pinned anchors of {slot} in {args.anchors}"
     else:
         trusted, basis = None, "nothing (jurisdiction not pinned)"
-    print(f"{tl.jurisdiction} {tl.name_en} sequence {tl.sequence}, sha256:{signed.digest}")
+    print(f"{tl.jurisdiction} {shown(tl.name_en)} sequence {tl.sequence}, sha256:{signed.digest}")
     print(f"  checked against {basis}")
     print("\n".join(_signature_report(signed, trusted)))
     before = store.state
@@ -729,7 +732,7 @@ def cmd_trust_show(args: argparse.Namespace) -> int:
         rows.append(
             (
                 code,
-                tl.name_zh,
+                shown(tl.name_zh),
                 str(tl.sequence),
                 format_time(tl.next_update),
                 str(len(tl.services)),
@@ -745,7 +748,7 @@ def cmd_trust_show(args: argparse.Namespace) -> int:
     for uri, issued in sorted(state.status_lists.items()):
         sl = issued.status_list
         print(
-            f"status list {uri}: issued {format_time(sl.issued_at)}, "
+            f"status list {shown(uri)}: issued {format_time(sl.issued_at)}, "
             f"expires {format_time(sl.expires_at)}"
         )
     return 0
@@ -956,7 +959,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+    return shown(" ".join(str(text).split()))
 
 
 def glue_kid_values(argv: Sequence[str]) -> list[str]:

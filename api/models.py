@@ -18,8 +18,9 @@ BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
 MAX_TOKEN_CHARS = 1024 * 1024
 MAX_BASE64_CHARS = 64 * 1024 * 1024
 
-_RFC3339 = re.compile(
-    r"\A(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+_RFC3339 = re.compile(  # re.ASCII: digits 0-9 only, as RFC 3339 says
+    r"\A(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z",
+    re.ASCII,
 )
 
 EXAMPLE_JWS = (  # an illustration of the shape only

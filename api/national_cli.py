@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from trust_lists.store import TrustStore
+from trust_lists.text import shown
 from verifier import Verdict, Verifier
 from verifier.formats import LICENCE_TYP, SEAL_TYP
 from verifier.national.verifier import NationalVerifier, sniff
@@ -137,7 +138,8 @@ def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -
         who = f" {summary.holder_name}" if summary is not None and summary.holder_name else ""
         lines.append(f"  signature {sid}:{who} {line(v)}")
         lines += reasons(v, "    ")
-    return "\n".join(lines)
+    # Names come from the document: each line printed as one line, control characters escaped.
+    return "\n".join(map(shown, lines))
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

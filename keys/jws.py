@@ -262,11 +262,14 @@ class GeneralJWS:
         return GeneralJWS(self.payload, self.signatures + extra)
 
     def verified_kids(self, keys: Mapping[str, PublicKey]) -> frozenset[str]:
-        """The kids among `keys` that produced a valid signature here (each counted once)."""
+        """The kids among `keys` that produced a valid signature here, one per key: should two
+        kids name one public key (same `identity`), only the first counts, so the size of the
+        answer is the number of distinct keys that signed (what a threshold counts)."""
         good: set[str] = set()
+        signed: set[str] = set()
         for sig in self.signatures:
             key = keys.get(sig.kid)
-            if key is None or sig.kid in good or key.alg != sig.alg:
+            if key is None or sig.kid in good or key.alg != sig.alg or key.identity in signed:
                 continue
             try:
                 require_allowed(sig.alg)
@@ -274,4 +277,5 @@ class GeneralJWS:
                 continue
             if key.verify(sig.signature, self.signing_input(sig)):
                 good.add(sig.kid)
+                signed.add(key.identity)
         return frozenset(good)

@@ -5,6 +5,7 @@ the trust list, the store and the verifier only ever talk to `PublicKey`."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from keys.errors import KeyMaterialError
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # immutable; built once, not per verification
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_P256_PRIME = 2**256 - 2**224 + 2**192 + 2**96 - 1
 
 # Ed25519: y coordinates (mod p) of the eight small-order points (orders 1, 2, 4, 8). A public key
 # among them verifies forged signatures (the identity accepts R = [S]B for any message), so such
@@ -28,16 +30,24 @@ _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _ED25519_P = 2**255 - 19
 _ED25519_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
 _ED25519_SMALL_ORDER_Y = frozenset({0, 1, _ED25519_P - 1, _ED25519_Y8, _ED25519_P - _ED25519_Y8})
+_ED25519_D = -121665 * pow(121666, -1, _ED25519_P) % _ED25519_P
 
 
 class PublicKey(ABC):
-    """A verification key. `kid` is the RFC 7638 thumbprint of its JWK."""
+    """A verification key. `kid` is the RFC 7638 thumbprint of its JWK.
+
+    `identity` is what makes two keys the same key: the thumbprint of the members re-derived
+    from the key material itself, never from the strings it was read from. Every JWK the parser
+    accepts is the one canonical encoding of its key (fixed-length coordinates below the field
+    prime, a point on the curve), so for a parsed key `identity == kid`; counting thresholds and
+    finding duplicates by `identity` holds even for a key type that got its parser wrong."""
 
     alg: ClassVar[str]
-    __slots__ = ("_kid",)
+    __slots__ = ("_identity", "_kid")
 
     def __init__(self) -> None:
         self._kid = self._thumbprint()
+        self._identity: str | None = None
 
     def _thumbprint(self) -> str:
         return jwk_thumbprint(self.thumbprint_members())
@@ -46,9 +56,23 @@ class PublicKey(ABC):
     def kid(self) -> str:
         return self._kid
 
+    @property
+    def identity(self) -> str:
+        """The public key's identity (see the class docstring); computed once, when first asked."""
+        if self._identity is None:
+            members = self.canonical_members()
+            same = members == self.thumbprint_members()
+            self._identity = self._kid if same else jwk_thumbprint(members)
+        return self._identity
+
     @abstractmethod
     def thumbprint_members(self) -> dict[str, str]:
         """The required JWK members, the input of the RFC 7638 thumbprint."""
+
+    def canonical_members(self) -> dict[str, str]:
+        """The required JWK members written afresh from the key material, not from the input.
+        The default suits types whose members are always written from the key material."""
+        return self.thumbprint_members()
 
     @abstractmethod
     def verify(self, signature: bytes, data: bytes) -> bool:
@@ -58,10 +82,10 @@ class PublicKey(ABC):
         return {**self.thumbprint_members(), "kid": self.kid, "alg": self.alg, "use": "sig"}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PublicKey) and other.kid == self.kid
+        return isinstance(other, PublicKey) and other.identity == self.identity
 
     def __hash__(self) -> int:
-        return hash(self._kid)
+        return hash(self.identity)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(kid={self.kid!r})"
@@ -105,6 +129,15 @@ class EcP256PublicKey(PublicKey):
     def thumbprint_members(self) -> dict[str, str]:
         return {"crv": "P-256", "kty": "EC", "x": self._x, "y": self._y}
 
+    def canonical_members(self) -> dict[str, str]:
+        nums = self._key.public_numbers()
+        return {
+            "crv": "P-256",
+            "kty": "EC",
+            "x": b64url_encode(nums.x.to_bytes(32, "big")),
+            "y": b64url_encode(nums.y.to_bytes(32, "big")),
+        }
+
     def verify(self, signature: bytes, data: bytes) -> bool:
         if len(signature) != 64:
             return False
@@ -122,16 +155,18 @@ class EcP256PublicKey(PublicKey):
     def from_jwk(cls, jwk: Mapping[str, Any]) -> EcP256PublicKey:
         if jwk.get("crv") != "P-256":
             raise KeyMaterialError("EC JWK must use crv P-256")
-        x = _coordinate(jwk, "x", 32)
-        y = _coordinate(jwk, "y", 32)
+        x = int.from_bytes(_coordinate(jwk, "x", 32), "big")
+        y = int.from_bytes(_coordinate(jwk, "y", 32), "big")
+        if x >= _P256_PRIME or y >= _P256_PRIME:
+            # OpenSSL reduces x + p to x: the same point under a second thumbprint (one key
+            # counted twice towards a threshold).
+            raise KeyMaterialError("EC coordinates must be below the P-256 field prime")
         try:
-            key = ec.EllipticCurvePublicNumbers(
-                int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
-            ).public_key()
+            key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
         except ValueError as exc:
             raise KeyMaterialError("EC point is not on P-256") from exc
-        # b64url_decode accepts only the canonical encoding, so these strings are exactly what
-        # encoding the coordinates again would give.
+        # b64url_decode accepts only the canonical encoding and both values are below p, so
+        # these strings are exactly what encoding the point again gives.
         return cls(key, (jwk["x"], jwk["y"]))
 
 
@@ -148,6 +183,12 @@ class Ed25519PublicKey(PublicKey):
         y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
         if y % _ED25519_P in _ED25519_SMALL_ORDER_Y:
             raise KeyMaterialError("Ed25519 public key of small order (would accept forgeries)")
+        if y >= _ED25519_P:
+            # RFC 8032 5.1.3: y >= p is not a valid encoding; it would name the point y - p
+            # under a second thumbprint. (x = 0 with the sign bit set is y = +-1: small order.)
+            raise KeyMaterialError("Ed25519 public key is not canonically encoded (y >= p)")
+        if not _ed25519_has_x(y):
+            raise KeyMaterialError("Ed25519 public key is not a point on the curve")
         self._key = key
         self._x = b64url_encode(raw)
         super().__init__()
@@ -170,6 +211,26 @@ class Ed25519PublicKey(PublicKey):
             raise KeyMaterialError("OKP JWK must use crv Ed25519")
         x = _coordinate(jwk, "x", 32)
         return cls(ed25519.Ed25519PublicKey.from_public_bytes(x))
+
+
+@functools.lru_cache(maxsize=4096)
+def _ed25519_has_x(y: int) -> bool:
+    """True iff some x satisfies -x^2 + y^2 = 1 + d x^2 y^2 (RFC 8032 5.1.3): x^2 = u / v must be
+    a square mod p, i.e. u * v must be (v is never 0: d is not a square). The Jacobi symbol
+    answers that about twice as fast as Euler's criterion in Python (~60 us); cached, because
+    the same keys come back in every version of a list, replayed at each start."""
+    p = _ED25519_P
+    a, n, t = (y * y - 1) * (_ED25519_D * y * y + 1) % p, p, 1
+    while a:
+        while not a & 1:
+            a >>= 1
+            if n & 7 in (3, 5):
+                t = -t
+        a, n = n, a
+        if a & 3 == 3 and n & 3 == 3:
+            t = -t
+        a %= n
+    return t == 1 or n != 1  # n != 1: a was 0 mod p (x = 0)
 
 
 def _coordinate(jwk: Mapping[str, Any], name: str, size: int) -> bytes:
@@ -228,6 +289,9 @@ def public_key_from_jwk(jwk: object) -> PublicKey:
     key = parser(jwk)
     if "alg" in jwk and require_key_algorithm(jwk["alg"]) != key.alg:
         raise KeyMaterialError(f"JWK alg {jwk['alg']!r} does not fit a {kty}/{crv} key")
+    if key.identity != key.kid:
+        # Every type's parser should have refused this already; this holds for all of them.
+        raise KeyMaterialError("JWK is not the canonical encoding of its key")
     if "kid" in jwk and jwk["kid"] != key.kid:
         raise KeyMaterialError("JWK kid is not the RFC 7638 thumbprint of the key")
     return key

@@ -322,6 +322,24 @@ def test_tampered_licence_fails_with_the_reason(page: Page, demo: Demo, tmp_path
     shot(page, "02-licence-tampered-failed.png")
 
 
+def test_control_characters_from_a_document_are_shown_escaped(
+    page: Page, demo: Demo, tmp_path: Path
+) -> None:
+    """A holder name with ESC [8m (conceal), a bidi override and a fake line end (issue 19,
+    finding 7): the page shows each as a visible escape and lets none of them act."""
+    header, payload, signature = demo.world.licence_sz.split(".")
+    claims = b64url_json(payload)
+    claims["holder"]["name"] = "深圳\x1b[8m\u202eevil\nPASSED"
+    raw = json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode()
+    forged = tmp_path / "licence-hostile-name.jws"
+    forged.write_text(f"{header}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}.{signature}")
+    open_page(page, demo)
+    assert verify(page, [forged], relying=ZS, key=demo.key("counter")) == "FAILED"
+    summary = page.text_content("#result-summary") or ""
+    assert "深圳\\x1b[8m\\u202eevil\\x0aPASSED" in summary
+    assert not any(c in summary for c in "\x1b\u202e\n")
+
+
 def test_seal_shows_its_picture(page: Page, demo: Demo, tmp_path: Path) -> None:
     open_page(page, demo)
     seal, picture = demo.sample("seal-sz-official.jws"), demo.sample("seal-sz-official.png")

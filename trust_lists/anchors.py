@@ -18,7 +18,7 @@ from trust_lists.errors import MalformedDocument
 from trust_lists.signed import Anchor
 
 MAX_ANCHORS_BYTES = 1024 * 1024
-_JURISDICTION = re.compile(r"\A[1-9]\d{5}\Z")
+_JURISDICTION = re.compile(r"\A[1-9][0-9]{5}\Z")
 
 
 def parse_anchors(data: bytes) -> list[Anchor]:

@@ -21,7 +21,7 @@ CATALOGUE_TYP = "huren-catalogue+jws"
 FORMAT = "huren-recognition-catalogue"
 MAX_CATALOGUE_BYTES = 1024 * 1024
 _CODE = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,63}\Z")
-_JURISDICTION = re.compile(r"\A[1-9]\d{5}\Z")
+_JURISDICTION = re.compile(r"\A[1-9][0-9]{5}\Z")
 
 
 @dataclass(frozen=True, slots=True)

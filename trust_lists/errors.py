@@ -11,6 +11,13 @@ class MalformedDocument(TrustStateError):
     code = "malformed"
 
 
+class UnsafeText(MalformedDocument):
+    """A name, URI or other displayed string holds a control or hiding character
+    (trust_lists/text.py says which)."""
+
+    code = "unsafe_text"
+
+
 class DocumentTooLarge(TrustStateError):
     code = "too_large"
 

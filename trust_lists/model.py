@@ -17,6 +17,7 @@ from typing import Any
 
 from keys import KeyMaterialError, PublicKey, public_key_from_jwk
 from trust_lists.errors import DocumentTooLarge, DuplicateKeyId, MalformedDocument
+from trust_lists.text import check_text
 from trust_lists.timeutil import format_time, parse_time
 from trust_lists.uscc import is_valid_uscc
 
@@ -30,7 +31,7 @@ MAX_HISTORY = 32
 MAX_OPERATORS = 16
 MAX_SCOPE = 64
 
-_JURISDICTION = re.compile(r"\A[1-9]\d{5}\Z")  # GB/T 2260 six-digit administrative code
+_JURISDICTION = re.compile(r"\A[1-9][0-9]{5}\Z")  # GB/T 2260 six-digit administrative code
 _IDENT = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,63}\Z")
 
 
@@ -75,6 +76,8 @@ class _Fields:
         value = self.get(name, str, optional=optional)
         if value is not None and not 0 < len(value) <= max_len:
             raise MalformedDocument(f"{self._where}.{name} must be 1..{max_len} characters")
+        if value is not None:
+            check_text(value, f"{self._where}.{name}")
         return value
 
     def time(self, name: str, *, optional: bool = False) -> datetime | None:
@@ -223,6 +226,8 @@ class TrustedService:
             isinstance(u, str) and u.startswith("https://") and len(u) <= 512 for u in status_lists
         ):
             raise MalformedDocument(f"{where}.status_lists must be https URIs")
+        for i, uri in enumerate(status_lists):
+            check_text(uri, f"{where}.status_lists[{i}]")
         if not 0 < len(raw_keys) <= MAX_KEYS_PER_SERVICE:
             raise (DocumentTooLarge if raw_keys else MalformedDocument)(
                 f"{where}.keys must have 1..{MAX_KEYS_PER_SERVICE} entries"
@@ -277,7 +282,7 @@ class OperatorPolicy:
         if not 0 < len(raw) <= MAX_OPERATORS:
             raise MalformedDocument(f"{where}.keys must have 1..{MAX_OPERATORS} entries")
         keys = tuple(_jwk(k, f"{where}.keys[{i}]") for i, k in enumerate(raw))
-        if len({k.kid for k in keys}) != len(keys):
+        if len({k.identity for k in keys}) != len(keys):
             raise MalformedDocument(f"{where}.keys lists one key twice")
         if not 1 <= threshold <= len(keys):
             raise MalformedDocument(f"{where}.threshold must be between 1 and the number of keys")
@@ -307,11 +312,13 @@ class TrustList:
 
     def __post_init__(self) -> None:
         index: dict[str, KeyEntry] = {}
-        operator_kids = set(self.operators.by_kid)
+        # By identity, not kid: one public key under two kids is still one key.
+        seen = {k.identity for k in self.operators.keys}
         for service in self.services:
             for key in service.keys:
-                if key.kid in index or key.kid in operator_kids:
+                if key.key.identity in seen:
                     raise DuplicateKeyId(f"key {key.kid} appears more than once in the list")
+                seen.add(key.key.identity)
                 index[key.kid] = KeyEntry(service, key)
         if len({s.id for s in self.services}) != len(self.services):
             raise MalformedDocument("service ids must be unique within a list")

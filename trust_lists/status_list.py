@@ -18,6 +18,7 @@ from typing import Any
 
 from keys import CompactJWS, MalformedJWS, SigningKey, b64url_decode, b64url_encode, sign_compact
 from trust_lists.errors import DocumentTooLarge, MalformedDocument
+from trust_lists.text import check_text
 from trust_lists.timeutil import from_epoch
 
 STATUS_LIST_TYP = "statuslist+jwt"
@@ -72,6 +73,7 @@ class StatusList:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.startswith("https://") or len(sub) > 512:
             raise MalformedDocument("status list sub must be its https URI")
+        check_text(sub, "status list sub")
         iat, exp = claims.get("iat"), claims.get("exp")
         if not (isinstance(iat, int) and isinstance(exp, int) and _is_int(iat) and _is_int(exp)):
             raise MalformedDocument("status list needs integer iat and exp")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from trust_lists.errors import StorageError
 
-_VERSION_FILE = re.compile(r"\A(\d{16})\.jws\Z")
+_VERSION_FILE = re.compile(r"\A([0-9]{16})\.jws\Z")
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -5,31 +5,27 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-_RFC3339_Z = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+# ASCII digits only: `\d`, int() and strptime also take full-width and Arabic-Indic digits, so
+# "２０２６-..." would be signed as one text and shown as another (issue 19, finding 6).
+_RFC3339_Z = re.compile(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z\Z")
 
 
 def parse_time(value: object, field: str) -> datetime:
-    """Parse 'YYYY-MM-DDTHH:MM:SSZ' (UTC, whole seconds) strictly."""
+    """Parse 'YYYY-MM-DDTHH:MM:SSZ' (UTC, whole seconds, ASCII digits) strictly: exactly the text
+    `format_time` writes for the instant returned."""
     if not isinstance(value, str) or not _RFC3339_Z.match(value):
         raise ValueError(f"{field} must be a UTC time like 2026-01-31T08:00:00Z")
-    if value.isascii():
-        # The common case without strptime (several times faster); anything datetime refuses
-        # goes on to strptime below, so errors keep strptime's wording.
-        try:
-            return datetime(
-                int(value[0:4]),
-                int(value[5:7]),
-                int(value[8:10]),
-                int(value[11:13]),
-                int(value[14:16]),
-                int(value[17:19]),
-                tzinfo=UTC,
-            )
-        except ValueError:
-            pass
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError as exc:
+        return datetime(
+            int(value[0:4]),
+            int(value[5:7]),
+            int(value[8:10]),
+            int(value[11:13]),
+            int(value[14:16]),
+            int(value[17:19]),
+            tzinfo=UTC,
+        )
+    except ValueError as exc:  # a month 13, a 31 February, a second 60, a year 0
         raise ValueError(f"{field}: {exc}") from exc
 
 
@@ -44,12 +40,9 @@ def format_time(value: datetime) -> str:
     if text is not None:
         return text
     utc = require_aware(value).astimezone(UTC)
-    if utc.year >= 1000:
-        # The same text as the strftime below ("+00:00" -> "Z"), faster; strftime writes years
-        # before 1000 with fewer than four digits, isoformat does not.
-        text = utc.isoformat(timespec="seconds")[:-6] + "Z"
-    else:
-        text = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Always four year digits ("+00:00" -> "Z"): strftime writes years before 1000 with fewer,
+    # which parse_time would refuse.
+    text = utc.isoformat(timespec="seconds")[:-6] + "Z"
     if value.microsecond == 0:  # document and trust-list times; not the ever-new "now"
         if len(_FORMATTED) >= _FORMATTED_MAX:
             _FORMATTED.clear()

@@ -418,19 +418,32 @@
 
   const $ = (sel) => document.querySelector(sel);
 
-  /** An element with attributes and children (strings become text nodes, never HTML). */
+  // Control and hiding characters (Unicode Cc, Cf, Zl, Zp, as in trust_lists/text.py) written
+  // as visible escapes: text from a document or a list can neither run terminal-style tricks
+  // nor hide or reorder the text around it (bidi overrides, zero-width characters).
+  const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+  function escaped(s) {
+    return String(s).replace(UNSAFE, (c) => {
+      const n = c.codePointAt(0);
+      const [prefix, width] = n <= 0xff ? ["\\x", 2] : n <= 0xffff ? ["\\u", 4] : ["\\U", 8];
+      return prefix + n.toString(16).padStart(width, "0");
+    });
+  }
+
+  /** An element with attributes and children (strings become text nodes, never HTML, with
+   * control characters shown escaped). */
   function h(tag, attrs, ...children) {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
       if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
+      else if (k === "text") el.textContent = escaped(v);
       else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? "" : String(v));
     }
     for (const c of children.flat()) {
       if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+      el.append(c instanceof Node ? c : document.createTextNode(escaped(c)));
     }
     return el;
   }

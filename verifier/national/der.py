@@ -225,11 +225,14 @@ def text(tlv: Tlv, what: str, tags: tuple[int, ...], *, max_len: int = 1024) -> 
         raise DerError(f"{what}: {tag_name(t.tag)} with non-ASCII bytes") from exc
 
 
-_UTC = re.compile(r"\A(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z\Z")
-_GEN = re.compile(r"\A(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,9}))?Z\Z")
+# re.ASCII: \d is 0-9 only (int() would read full-width and other Unicode digits too).
+_UTC = re.compile(r"\A(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z\Z", re.ASCII)
+_GEN = re.compile(r"\A(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,9}))?Z\Z", re.ASCII)
 _ISO = re.compile(
-    r"\A(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?\Z"
+    r"\A(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?\Z",
+    re.ASCII,
 )
+_DIGITS14 = re.compile(r"\A\d{14}\Z", re.ASCII)
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
 
 
@@ -277,7 +280,7 @@ def loose_time(
             return _build((str(yy + (2000 if yy < 50 else 1900)), *m.groups()[1:]))
         if m := _GEN.match(s):
             return _build(m.groups())
-        if re.fullmatch(r"\d{14}", s):
+        if _DIGITS14.match(s):
             return _build((s[0:4], s[4:6], s[6:8], s[8:10], s[10:12], s[12:14]), default_tz)
         if m := _ISO.match(s):
             zone = m.group(8)
