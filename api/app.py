@@ -166,6 +166,7 @@ def create_app(
         load_problems=tuple(problems),
     )
     metrics.watch_trust(store, now, lambda: ctx.cache)
+    metrics.watch_sync(trust_sync)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -267,9 +268,10 @@ def _add_operational_routes(app: FastAPI) -> None:
         tags=["operations"],
         summary="Readiness: a fresh trust list for every jurisdiction, cache reachable",
         description=(
-            "200 when every configured jurisdiction has a trust list that is not stale and the "
-            "verdict cache is reachable (or deliberately in-process); else 503 `not_ready` with "
-            "the failing checks."
+            "200 when every configured jurisdiction has a trust list that is not stale, the "
+            "verdict cache is reachable (or deliberately in-process) and trust sync is not "
+            "behind Redis for longer than its bound; else 503 `not_ready` with the failing "
+            "checks."
         ),
         response_model=Readiness,
         responses=problem_responses(400, 413, 500, 503),
@@ -291,6 +293,7 @@ def _add_operational_routes(app: FastAPI) -> None:
             checks["cache"] = "ok (in-process)"
         else:
             checks["cache"] = "ok" if ctx.cache.available else "unavailable"
+        checks["trust_sync"] = ctx.sync.readiness()
         failing = {k: v for k, v in checks.items() if not v.startswith("ok")}
         if failing:
             raise ProblemError(
