@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from api import routes_trust, routes_verify, ui
 from api.audit import AuditLog
-from api.auth import Authoriser, KeyRing, TokenBucket
+from api.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
@@ -160,6 +160,7 @@ def create_app(
             keys,
             anonymous_self_check=settings.anonymous_self_check,
             limiter=TokenBucket(settings.anonymous_rate_per_minute, settings.anonymous_burst),
+            addresses=ClientAddresses(settings.forwarded_allow_ips),
         ),
         audit=AuditLog(settings.audit_log_path),
         metrics=metrics,
