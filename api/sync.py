@@ -115,15 +115,19 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {inc, epoch, stored}
 """
 
-# KEYS: a hash of documents; ARGV: the largest document worth hashing, then the fields.
-# For each field its length and, if not empty and not larger, the SHA-1 hex of its bytes.
+# KEYS: a hash of documents; ARGV: the largest document worth hashing, then pairs of a field
+# and the length it had when last probed at the same sequence (-1: none). For each field its
+# length and, if not empty and not larger, the SHA-1 hex of its bytes; "=" instead if the length
+# is the one given (not hashed again: the caller knows the digest).
 _PROBE_LUA = """
 local out = {}
 local largest = tonumber(ARGV[1])
-for i = 2, #ARGV do
+for i = 2, #ARGV, 2 do
   local length = redis.call('HSTRLEN', KEYS[1], ARGV[i])
   local digest = ''
-  if length > 0 and length <= largest then
+  if length > 0 and length == tonumber(ARGV[i + 1]) then
+    digest = '='
+  elseif length > 0 and length <= largest then
     digest = redis.sha1hex(redis.call('HGET', KEYS[1], ARGV[i]))
   end
   out[#out + 1] = length
@@ -321,6 +325,8 @@ class TrustSync:
         self._runner: asyncio.Task[None] | None = None
         self._catchup_lock: asyncio.Lock | None = None  # made in start(), on the running loop
         self._refused: set[tuple[str, str]] = set()
+        # (hash key, field) -> (sequence, length, SHA-1) when last probed
+        self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
         self._etags: dict[str, str] = {}
         self._retry_at = 0.0
         self._backoff = self.backoff_initial
@@ -641,8 +647,8 @@ class TrustSync:
         declare other status lists). Raises _OutOfBudget when the budget ends first."""
         self.catch_ups += 1
         wanted = await self._newer(self._candidates())
-        lists = [f for f in wanted if _kind_of(f) == "trust_list"]
-        rest = [f for f in wanted if _kind_of(f) != "trust_list"]
+        lists = [(f, seq) for f, seq in wanted if _kind_of(f) == "trust_list"]
+        rest = [(f, seq) for f, seq in wanted if _kind_of(f) != "trust_list"]
         if lists:
             before = {code: s.digest for code, s in self.store.state.lists.items()}
             await self._adopt_all(self._docs_key, lists, budget)
@@ -652,10 +658,11 @@ class TrustSync:
         if rest:
             await self._adopt_all(self._docs_key, rest, budget)
 
-    async def _newer(self, fields: list[str]) -> list[str]:
-        """The fields whose sequence in Redis is above what the store holds (in order)."""
+    async def _newer(self, fields: list[str]) -> list[tuple[str, bytes]]:
+        """The fields whose sequence in Redis is above what the store holds, with it (in
+        order)."""
         raw = await self._redis(lambda c: cast(Awaitable[Any], c.hmget(self._seqs_key, fields)))
-        wanted: list[str] = []
+        wanted: list[tuple[str, bytes]] = []
         for field, raw_seq in zip(fields, raw, strict=True):
             if raw_seq is None:
                 continue
@@ -664,30 +671,39 @@ class TrustSync:
                 digest = "sequence:" + _sha1(_bytes(raw_seq))
                 self._refuse(field, digest, "malformed_sequence", "sequence")
             elif seq > self._held(field):
-                wanted.append(field)
+                wanted.append((field, _bytes(raw_seq)))
         return wanted
 
-    async def _adopt_all(self, key: str, fields: list[str], budget: _Budget) -> None:
+    async def _adopt_all(self, key: str, fields: list[tuple[str, bytes]], budget: _Budget) -> None:
         probes = await self._probe(key, fields)
-        for field, probe in zip(fields, probes, strict=True):
+        for (field, _), probe in zip(fields, probes, strict=True):
             data = await self._read_document(field, key, field, probe, budget)
             if data is not None:
                 await self._adopt_from_redis(field, data, budget)
 
-    async def _probe(self, key: str, fields: list[str]) -> list[tuple[int, str]]:
-        """(length, SHA-1 hex) of each field of a hash, computed by Redis: a document refused
-        before is recognised without being downloaded again. No digest above the largest
-        document any kind allows (it will not be fetched)."""
-        raw = await self._redis(
-            lambda c: c.eval(_PROBE_LUA, 1, key, str(_LARGEST_DOCUMENT), *fields)
-        )
-        items = raw if isinstance(raw, list) and len(raw) == 2 * len(fields) else []
+    async def _probe(self, key: str, entries: list[tuple[str, bytes]]) -> list[tuple[int, str]]:
+        """(length, SHA-1 hex) of each (name, sequence) entry of a hash, computed by Redis: a
+        document refused before is recognised without being downloaded again, and one probed
+        before at the same sequence and length is not even hashed again. No digest above the
+        largest document any kind allows (it will not be fetched)."""
+        args: list[str] = []
+        for name, seq in entries:
+            known = self._probed.get((key, name))
+            args += [name, str(known[1]) if known and known[0] == seq else "-1"]
+        raw = await self._redis(lambda c: c.eval(_PROBE_LUA, 1, key, str(_LARGEST_DOCUMENT), *args))
+        items = raw if isinstance(raw, list) and len(raw) == 2 * len(entries) else []
+        if len(self._probed) >= _REFUSALS_KEPT:
+            self._probed.clear()
         out: list[tuple[int, str]] = []
-        for i in range(len(fields)):
+        for i, (name, seq) in enumerate(entries):
             length, digest = (items[2 * i], items[2 * i + 1]) if items else (0, b"")
             if not isinstance(length, int) or not isinstance(digest, bytes):
                 length, digest = 0, b""
-            out.append((length, digest.decode("ascii", "replace")))
+            known = self._probed.get((key, name))
+            text = known[2] if digest == b"=" and known else digest.decode("ascii", "replace")
+            if text:
+                self._probed[(key, name)] = (seq, length, text)
+            out.append((length, text))
         return out
 
     async def _read_document(
@@ -713,8 +729,13 @@ class TrustSync:
         self.fetched_from_redis += 1
         self.fetched_bytes_from_redis += len(data)
         # Remembered by the digest of what was read, not by what Redis said it was.
-        if digest != _sha1(data) and (field, _sha1(data)) in self._refused:
-            return None
+        read = _sha1(data)
+        if read != digest:
+            probed = self._probed.get((key, name))
+            if probed is not None:
+                self._probed[(key, name)] = (probed[0], len(data), read)
+            if (field, read) in self._refused:
+                return None
         return data
 
     async def _adopt_from_redis(self, field: str, data: bytes, budget: _Budget) -> None:
@@ -762,7 +783,7 @@ class TrustSync:
             self._refuse(field, f"history:{entries}", "malformed_history", f"{entries} entries")
             return False
         highest = self.store.highest_sequence(jurisdiction)
-        newer: list[tuple[int, bytes]] = []
+        newer: list[tuple[int, bytes]] = []  # (sequence, entry name)
         for raw_name in await self._redis(lambda c: cast(Awaitable[Any], c.hkeys(key))):
             name = _bytes(raw_name)
             seq = parse_counter(name)
@@ -774,7 +795,7 @@ class TrustSync:
             return False
         newer.sort()
         names = [name.decode("ascii") for _, name in newer]
-        probes = await self._probe(key, names)
+        probes = await self._probe(key, [(name, name.encode()) for name in names])
         adopted_any = False
         for entry, probe in zip(names, probes, strict=True):
             data = await self._read_document(field, key, entry, probe, budget)
