@@ -27,11 +27,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoWorld]:
     return directory, server_support.demo_directory(directory)
 
 
-def serve(world: tuple[Path, DemoWorld], **env: str) -> Iterator[server_support.ServiceProcess]:
+def serve(
+    world: tuple[Path, DemoWorld], host: str = "127.0.0.1", **env: str
+) -> Iterator[server_support.ServiceProcess]:
     directory, _ = world
     server = server_support.start(
         directory,
         huren_serve=True,
+        host=host,
         env={
             "HUREN_ANONYMOUS_SELF_CHECK": "1",
             "HUREN_ANONYMOUS_BURST": str(BURST),
@@ -74,6 +77,13 @@ def test_rotating_forwarded_for_without_a_configured_proxy_does_not_escape_the_b
     10 (uvicorn's default trusts it from 127.0.0.1)."""
     got = statuses(no_proxy, world, [f"203.0.113.{i}" for i in range(BURST + 4)])
     assert got == [200] * BURST + [429] * 4
+
+
+def test_an_ipv6_peer_cannot_escape_its_bucket_either(world: tuple[Path, DemoWorld]) -> None:
+    """The service on ::1 (it binds here), no proxy configured: the IPv6 peer is the client."""
+    for server in serve(world, host="::1"):
+        got = statuses(server, world, [f"2001:db8:{i:x}::1" for i in range(1, BURST + 3)])
+        assert got == [200] * BURST + [429] * 2
 
 
 def test_forwarded_for_is_honoured_from_a_configured_proxy(
