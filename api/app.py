@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from api import routes_trust, routes_verify, ui
 from api.audit import AuditLog
-from api.auth import Authoriser, KeyRing, TokenBucket
+from api.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
@@ -160,12 +160,14 @@ def create_app(
             keys,
             anonymous_self_check=settings.anonymous_self_check,
             limiter=TokenBucket(settings.anonymous_rate_per_minute, settings.anonymous_burst),
+            addresses=ClientAddresses(settings.forwarded_allow_ips),
         ),
         audit=AuditLog(settings.audit_log_path),
         metrics=metrics,
         load_problems=tuple(problems),
     )
     metrics.watch_trust(store, now, lambda: ctx.cache)
+    metrics.watch_sync(trust_sync)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -267,9 +269,10 @@ def _add_operational_routes(app: FastAPI) -> None:
         tags=["operations"],
         summary="Readiness: a fresh trust list for every jurisdiction, cache reachable",
         description=(
-            "200 when every configured jurisdiction has a trust list that is not stale and the "
-            "verdict cache is reachable (or deliberately in-process); else 503 `not_ready` with "
-            "the failing checks."
+            "200 when every configured jurisdiction has a trust list that is not stale, the "
+            "verdict cache is reachable (or deliberately in-process) and trust sync is not "
+            "behind Redis for longer than its bound; else 503 `not_ready` with the failing "
+            "checks."
         ),
         response_model=Readiness,
         responses=problem_responses(400, 413, 500, 503),
@@ -291,6 +294,7 @@ def _add_operational_routes(app: FastAPI) -> None:
             checks["cache"] = "ok (in-process)"
         else:
             checks["cache"] = "ok" if ctx.cache.available else "unavailable"
+        checks["trust_sync"] = ctx.sync.readiness()
         failing = {k: v for k, v in checks.items() if not v.startswith("ok")}
         if failing:
             raise ProblemError(

@@ -7,22 +7,26 @@ against every stored hash with `hmac.compare_digest` (no early exit), so timing 
 Roles: counter (licences and sealed documents), business (seals and sealed documents), admin
 (trust-state uploads, and every verification). With `anonymous_self_check`, the seal self-check
 endpoints (seals and sealed documents) also serve callers without a key, rate limited per client
-address by a token bucket."""
+address by a token bucket: IPv4 per address, IPv6 per /64. The client address is the connection's
+peer; X-Forwarded-For is read only when the peer is a configured proxy (`forwarded_allow_ips`,
+default none)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import math
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from api.problems import ProblemError
 
@@ -190,6 +194,63 @@ class TokenBucket:
             return wait
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def ip_address(text: str) -> IPAddress | None:
+    """The address text names exactly (IPv4-mapped IPv6 as IPv4), or None."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def proxy_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """Addresses or networks ("10.0.0.0/8", "::1") of trusted proxies; ValueError otherwise."""
+    return tuple(ipaddress.ip_network(v.strip(), strict=False) for v in values)
+
+
+def bucket_of(client: str) -> str:
+    """The rate-limit bucket of a client address: IPv4 per address, IPv6 per /64 (the prefix a
+    single subscriber is given: its 2^64 addresses are one client)."""
+    address = ip_address(client)
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address) if address is not None else client
+
+
+class ClientAddresses:
+    """Where a request comes from: the connection's peer, unless the peer is a configured proxy;
+    then the right-most X-Forwarded-For entry that is not a proxy (each proxy appends the address
+    it saw, so entries left of it may be written by the client). An entry that is not an address
+    stops the walk at the nearest proxy's address: nothing a client writes can pick its bucket."""
+
+    def __init__(self, proxies: Iterable[str] = ()) -> None:
+        self.proxies = proxy_networks(proxies)
+
+    def _is_proxy(self, address: IPAddress | None) -> bool:
+        return address is not None and any(address in net for net in self.proxies)
+
+    def of(self, scope: Mapping[str, Any]) -> str:
+        peer = scope.get("client")
+        host = str(peer[0]) if peer else "unknown"
+        if not self.proxies or not self._is_proxy(ip_address(host)):
+            return host
+        forwarded = b",".join(v for k, v in scope.get("headers", ()) if k == b"x-forwarded-for")
+        for entry in reversed(forwarded.decode("latin-1").split(",")):
+            address = ip_address(entry.strip())
+            if address is None:
+                return host
+            if not self._is_proxy(address):
+                return str(address)
+            host = str(address)
+        return host
+
+
 def presented_secret(authorization: str | None, x_api_key: str | None) -> str | None:
     """The secret from the headers; ProblemError 401 for a malformed Authorization header."""
     if authorization is not None:
@@ -214,10 +275,18 @@ def unauthorized(detail: str) -> ProblemError:
 
 
 class Authoriser:
-    def __init__(self, keys: KeyRing, *, anonymous_self_check: bool, limiter: TokenBucket) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        anonymous_self_check: bool,
+        limiter: TokenBucket,
+        addresses: ClientAddresses | None = None,
+    ) -> None:
         self.keys = keys
         self.anonymous_self_check = anonymous_self_check
         self.limiter = limiter
+        self.addresses = addresses or ClientAddresses()
 
     def authorise(
         self,
@@ -232,7 +301,7 @@ class Authoriser:
         secret = presented_secret(authorization, x_api_key)
         if secret is None:
             if anonymous_allowed and self.anonymous_self_check:
-                wait = self.limiter.take(client)
+                wait = self.limiter.take(bucket_of(client))
                 if wait > 0:
                     raise ProblemError(
                         429,
@@ -263,11 +332,15 @@ __all__ = [
     "ApiKey",
     "ApiKeysError",
     "Authoriser",
+    "ClientAddresses",
     "KeyRing",
     "Permission",
     "Principal",
     "Role",
     "TokenBucket",
+    "bucket_of",
     "hash_secret",
+    "ip_address",
     "presented_secret",
+    "proxy_networks",
 ]

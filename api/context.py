@@ -42,7 +42,7 @@ class AppContext:
             permission,
             authorization=request.headers.get("authorization"),
             x_api_key=request.headers.get("x-api-key"),
-            client=request.client.host if request.client else "unknown",
+            client=self.authoriser.addresses.of(request.scope),
             anonymous_allowed=anonymous_allowed,
         )
         log_fields(request)["key_id"] = principal.key_id or "anonymous"

@@ -206,7 +206,6 @@ class LicenceHotPath:
             or (authorization is None and api_key is None)
         ):
             return None
-        client = scope.get("client")
         try:
             principal = ctx.authoriser.authorise(
                 Permission.VERIFY_LICENCE,
@@ -214,7 +213,7 @@ class LicenceHotPath:
                 if authorization is not None
                 else None,
                 x_api_key=api_key.decode("latin-1") if api_key is not None else None,
-                client=client[0] if client else "unknown",
+                client=ctx.authoriser.addresses.of(scope),
             )
         except ProblemError:
             return None  # 401/403 from the route, word for word

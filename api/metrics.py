@@ -75,6 +75,53 @@ class _TrustCollector(Collector):
         yield available
 
 
+class _SyncCollector(Collector):
+    """Trust sync's catch-up from Redis (api/sync.py): lag, refusals and the work it did."""
+
+    def __init__(self, sync: Any) -> None:
+        self.sync = sync
+
+    def collect(self) -> Iterator[Any]:
+        sync = self.sync
+        yield GaugeMetricFamily(
+            "huren_trust_sync_lag_seconds",
+            "Seconds since a catch-up from Redis stopped at its budget (0: current)",
+            value=sync.lag_seconds(),
+        )
+        yield GaugeMetricFamily(
+            "huren_trust_sync_epochs_behind",
+            "Trust epochs published in Redis and not yet caught up to (0: current)",
+            value=float(sync.epochs_behind()),
+        )
+        refused = CounterMetricFamily(
+            "huren_trust_sync_refused_documents",
+            "Documents and entries read from Redis and refused, by reason (each counted once)",
+            labels=["reason"],
+        )
+        for reason, count in sorted(sync.refused_by_reason.items()):
+            refused.add_metric([reason], float(count))
+        yield refused
+        exhausted = CounterMetricFamily(
+            "huren_trust_sync_budget_exhausted",
+            "Catch-ups stopped by their budget, by the budget that ran out",
+            labels=["budget"],
+        )
+        for budget, count in sorted(sync.budget_exhausted.items()):
+            exhausted.add_metric([budget], float(count))
+        yield exhausted
+        for name, help_text, value in (
+            ("fetched_documents", "Documents read from Redis", sync.fetched_from_redis),
+            ("fetched_bytes", "Bytes of documents read from Redis", sync.fetched_bytes_from_redis),
+            (
+                "verified_documents",
+                "Documents from Redis judged by the store",
+                sync.verified_from_redis,
+            ),
+            ("adopted_documents", "Documents from Redis adopted", sync.adopted_from_redis),
+        ):
+            yield CounterMetricFamily(f"huren_trust_sync_{name}", help_text, value=float(value))
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -114,6 +161,9 @@ class Metrics:
         self, store: TrustStore, clock: Callable[[], datetime], cache: Callable[[], Any]
     ) -> None:
         self.registry.register(_TrustCollector(store, clock, cache))
+
+    def watch_sync(self, sync: Any) -> None:
+        self.registry.register(_SyncCollector(sync))
 
 
 __all__ = ["Metrics"]

@@ -61,7 +61,9 @@ def serve(config_path: Path | str, host: str, port: int) -> None:
         port=port,
         log_config=None,  # keep our JSON logging
         access_log=False,  # one access line per request comes from our middleware
-        proxy_headers=True,
+        # The app reads X-Forwarded-For itself, from configured proxies only
+        # (forwarded_allow_ips): uvicorn's default would believe any loopback peer.
+        proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
     )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from api.auth import proxy_networks
+
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
@@ -40,6 +42,7 @@ class Settings:
     anonymous_self_check: bool = False
     anonymous_rate_per_minute: int = 30
     anonymous_burst: int = 10
+    forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For is believed
     audit_log: Path | None = None  # default: <trust_dir>/../audit.log
     # -- limits -----------------------------------------------------------------------------
     max_body_bytes: int = 8 * 1024 * 1024
@@ -160,6 +163,14 @@ def _sources(raw: object) -> dict[str, str]:
     return dict(value)
 
 
+def _proxies(raw: object) -> tuple[str, ...]:
+    """Trusted proxies: a list, or a comma-separated string, of addresses or networks."""
+    values = _str(raw).split(",") if isinstance(raw, str) else raw
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise ValueError("expected addresses or networks, comma-separated or as a list")
+    return tuple(str(net) for net in proxy_networks(v for v in values if v.strip()))
+
+
 def _path(raw: object) -> Path:
     return Path(_str(raw))
 
@@ -175,6 +186,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "anonymous_self_check": ("HUREN_ANONYMOUS_SELF_CHECK", _bool),
     "anonymous_rate_per_minute": ("HUREN_ANONYMOUS_RATE_PER_MINUTE", _int),
     "anonymous_burst": ("HUREN_ANONYMOUS_BURST", _int),
+    "forwarded_allow_ips": ("HUREN_FORWARDED_ALLOW_IPS", _proxies),
     "audit_log": ("HUREN_AUDIT_LOG", _path),
     "max_body_bytes": ("HUREN_MAX_BODY_BYTES", _int),
     "max_batch_items": ("HUREN_MAX_BATCH_ITEMS", _int),
@@ -200,6 +212,7 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "anonymous_self_check": ("anonymous_self_check", _bool),
     "anonymous_rate_per_minute": ("anonymous_rate_per_minute", _int),
     "anonymous_burst": ("anonymous_burst", _int),
+    "forwarded_allow_ips": ("forwarded_allow_ips", _proxies),
     "audit_log": ("audit_log", _path),
     "max_body_bytes": ("max_body_bytes", _int),
     "max_batch_items": ("max_batch_items", _int),

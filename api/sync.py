@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
 from api.resp import RespClient, UnsupportedURL, is_refusal
-from trust_lists.catalogue import SignedCatalogue
+from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
     Rollback,
@@ -46,8 +46,8 @@ from trust_lists.errors import (
     ThresholdNotMet,
     TrustStateError,
 )
-from trust_lists.signed import SignedTrustList
-from trust_lists.status_list import StatusList
+from trust_lists.signed import MAX_TRUST_LIST_BYTES, SignedTrustList
+from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES, StatusList
 from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 
@@ -65,8 +65,23 @@ DEFAULT_PULL_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_PULL_RETRY_BASE = 1.0
 DEFAULT_RESYNC_SECONDS = 30.0
 HISTORY_KEPT = 32
-# Refusals that cannot change by retrying the same bytes later.
+# What one catch-up before a verdict may do (docs/architecture.md, "Catch-up budget").
+DEFAULT_BUDGET_DOCUMENTS = 16
+DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
+DEFAULT_BUDGET_SECONDS = 0.5
+DEFAULT_MAX_LAG_SECONDS = 30.0
+# Refusals that may change when the same bytes are offered later: not remembered.
 _TRANSIENT = (NotYetIssued, StorageError)
+_REFUSALS_KEPT = 1024
+# The largest document of each kind the store would parse: anything larger is refused unread.
+_MAX_BYTES: dict[str, int] = {
+    "trust_list": MAX_TRUST_LIST_BYTES,
+    "status_list": MAX_STATUS_LIST_TOKEN_BYTES,
+    "catalogue": MAX_CATALOGUE_BYTES,
+}
+_LARGEST_DOCUMENT = max(_MAX_BYTES.values())
+# Every sequence, iat and epoch we write fits in a signed 64-bit integer.
+_MAX_COUNTER_DIGITS = 19
 _CHAIN_NEEDED = (RotationNotAuthorised, ThresholdNotMet)
 
 # KEYS: docs, seqs, epoch, incarnation, history
@@ -100,6 +115,27 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {inc, epoch, stored}
 """
 
+# KEYS: a hash of documents; ARGV: the largest document worth hashing, then pairs of a field
+# and the length it had when last probed at the same sequence (-1: none). For each field its
+# length and, if not empty and not larger, the SHA-1 hex of its bytes; "=" instead if the length
+# is the one given (not hashed again: the caller knows the digest).
+_PROBE_LUA = """
+local out = {}
+local largest = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  local length = redis.call('HSTRLEN', KEYS[1], ARGV[i])
+  local digest = ''
+  if length > 0 and length == tonumber(ARGV[i + 1]) then
+    digest = '='
+  elseif length > 0 and length <= largest then
+    digest = redis.sha1hex(redis.call('HGET', KEYS[1], ARGV[i]))
+  end
+  out[#out + 1] = length
+  out[#out + 1] = digest
+end
+return out
+"""
+
 
 class SyncPublishError(RuntimeError):
     """The document was accepted locally but could not be written to Redis, so other instances
@@ -108,6 +144,35 @@ class SyncPublishError(RuntimeError):
 
 class _RedisFailure(Exception):
     pass
+
+
+class _OutOfBudget(Exception):
+    def __init__(self, budget: str) -> None:
+        super().__init__(budget)
+        self.budget = budget  # "documents", "bytes" or "seconds"
+
+
+@dataclass(slots=True)
+class _Budget:
+    """What one catch-up may still fetch and verify before the verdict waiting on it proceeds
+    without it. The first document is always allowed, so every catch-up makes progress."""
+
+    deadline: float  # time.monotonic()
+    bytes_left: int
+    documents_left: int
+    fetched: int = 0
+
+    def spend(self, length: int) -> None:
+        if self.fetched:
+            if self.documents_left <= 0:
+                raise _OutOfBudget("documents")
+            if length > self.bytes_left:
+                raise _OutOfBudget("bytes")
+            if time.monotonic() >= self.deadline:
+                raise _OutOfBudget("seconds")
+        self.fetched += 1
+        self.documents_left -= 1
+        self.bytes_left -= length
 
 
 class _PullError(Exception):
@@ -149,6 +214,27 @@ def _bytes(value: bytes | str | None) -> bytes:
     if value is None:
         return b""
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _sha1(data: bytes) -> str:
+    """The digest a refusal is remembered by: the one Redis computes in _PROBE_LUA."""
+    return hashlib.sha1(data, usedforsecurity=False).hexdigest()
+
+
+def parse_counter(raw: object) -> int | None:
+    """A sequence, iat or epoch read from Redis, or None: only 1 to 19 ASCII digits without a
+    leading zero are one. Checked before int(), which is slow on long digit strings and raises
+    past 4,300 digits (and would read "٣" or " 3" too)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if raw >= 0 else None
+    if not isinstance(raw, bytes | str):
+        return None
+    text = _bytes(raw)
+    if not 0 < len(text) <= _MAX_COUNTER_DIGITS or not text.isdigit():
+        return None
+    if text.startswith(b"0") and text != b"0":
+        return None
+    return int(text)
 
 
 _ORDER = {"trust_list": 0, "status_list": 1, "catalogue": 2}
@@ -209,6 +295,21 @@ class TrustSync:
         self.redis_errors = 0
         self.outages = 0
         self.catch_ups = 0
+        self.fetched_from_redis = 0
+        self.fetched_bytes_from_redis = 0
+        self.verified_from_redis = 0
+        self.refused_by_reason: dict[str, int] = {}
+        self.budget_exhausted: dict[str, int] = {}
+        self.budget_documents = int(
+            getattr(settings, "sync_budget_documents", DEFAULT_BUDGET_DOCUMENTS)
+        )
+        self.budget_bytes = int(getattr(settings, "sync_budget_bytes", DEFAULT_BUDGET_BYTES))
+        self.budget_seconds = float(
+            getattr(settings, "sync_budget_seconds", DEFAULT_BUDGET_SECONDS)
+        )
+        self.max_lag_seconds = float(
+            getattr(settings, "sync_max_lag_seconds", DEFAULT_MAX_LAG_SECONDS)
+        )
 
         self._client: aioredis.Redis | None = None
         # The epoch check runs before every verdict: through the lean client (api/resp.py) when
@@ -217,11 +318,15 @@ class TrustSync:
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: tuple[bytes, int] | None = None  # (incarnation, epoch) fully caught up to
+        self._latest: tuple[bytes, int] | None = None  # the last one read
+        self._behind_since: float | None = None  # monotonic; a catch-up stopped at its budget
         self._pending: asyncio.Future[None] | None = None
         self._pending_force = False
         self._runner: asyncio.Task[None] | None = None
         self._catchup_lock: asyncio.Lock | None = None  # made in start(), on the running loop
         self._refused: set[tuple[str, str]] = set()
+        # (hash key, field) -> (sequence, length, SHA-1) when last probed
+        self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
         self._etags: dict[str, str] = {}
         self._retry_at = 0.0
         self._backoff = self.backoff_initial
@@ -449,20 +554,63 @@ class TrustSync:
             raw = await self._epoch()
         except _RedisFailure:
             return
-        try:
-            token = (_bytes(raw[1]), int(raw[0] or 0))
-        except ValueError:  # not a counter: never equal to what we saw, so always catch up
-            token = (_bytes(raw[1]), -1)
-        if token == self._seen and not force:
+        # An epoch that is not a counter reads as -1, caught up to like any other value.
+        epoch = parse_counter(raw[0]) if raw[0] is not None else 0
+        token = (_bytes(raw[1]), -1 if epoch is None else epoch)
+        self._latest = token
+        if token == self._seen and not force and self._behind_since is None:
             return
         if self._catchup_lock is None:
             self._catchup_lock = asyncio.Lock()
         async with self._catchup_lock:
+            budget = _Budget(
+                time.monotonic() + self.budget_seconds, self.budget_bytes, self.budget_documents
+            )
             try:
-                await self._catch_up()
+                await self._catch_up(budget)
             except _RedisFailure:
                 return
+            except _OutOfBudget as exc:
+                self.budget_exhausted[exc.budget] = self.budget_exhausted.get(exc.budget, 0) + 1
+                if self._behind_since is None:
+                    self._behind_since = time.monotonic()
+                    log.warning(
+                        "trust sync: catch-up stopped at its %s budget; serving this instance's "
+                        "own verified state and continuing in the background",
+                        exc.budget,
+                    )
+                return
         self._seen = token
+        if self._behind_since is not None:
+            log.info(
+                "trust sync: caught up after %.1f s behind", time.monotonic() - self._behind_since
+            )
+            self._behind_since = None
+
+    def lag_seconds(self) -> float:
+        """Seconds since a catch-up first stopped at its budget (0 when current)."""
+        since = self._behind_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def epochs_behind(self) -> int:
+        """Publishes seen in Redis but not yet caught up to (0 when current)."""
+        if self._behind_since is None or self._latest is None:
+            return 0
+        seen = self._seen
+        if seen is None or seen[0] != self._latest[0]:
+            return max(self._latest[1], 1)
+        return max(self._latest[1] - seen[1], 1)
+
+    def readiness(self) -> str:
+        """The /readyz check: "ok..." unless a catch-up has been stopped by its budget for longer
+        than max_lag_seconds (the instance then serves an older, still verified, state)."""
+        if self.redis_url is None:
+            return "ok (no Redis)"
+        lag = self.lag_seconds()
+        if not lag:
+            return "ok"
+        behind = f"behind {lag:.1f} s, {self.epochs_behind()} epoch(s)"
+        return f"ok ({behind})" if lag <= self.max_lag_seconds else behind
 
     def _held(self, field: str) -> int:
         kind = _kind_of(field)
@@ -477,93 +625,223 @@ class TrustSync:
             return state.catalogue.catalogue.sequence if state.catalogue else 0
         return 0
 
-    async def _catch_up(self) -> None:
-        """Submit every document in Redis newer than what the store holds (trust lists first,
-        then status lists, then the catalogue)."""
-        self.catch_ups += 1
-        seqs = await self._redis(lambda c: cast(Awaitable[Any], c.hgetall(self._seqs_key)))
-        wanted: list[str] = []
-        for raw_field, raw_seq in seqs.items():
-            field = bytes(raw_field).decode("utf-8", "replace")
-            try:
-                seq = int(raw_seq)
-            except ValueError:
-                continue
-            if _kind_of(field) is not None and seq > self._held(field):
-                wanted.append(field)
-        if not wanted:
-            return
-        wanted.sort(key=lambda f: (_ORDER[f.split(":", 1)[0]], f))
-        docs = await self._redis(lambda c: cast(Awaitable[Any], c.hmget(self._docs_key, wanted)))
-        for field, data in zip(wanted, docs, strict=True):
-            if data is not None:
-                await self._adopt_from_redis(field, bytes(data))
+    def _candidates(self) -> list[str]:
+        """Every field this instance could adopt: its jurisdictions' lists, the status lists those
+        declare, the catalogue. Bounded by its own verified state, never by what Redis holds."""
+        lists = self.store.state.lists
+        uris = {
+            uri
+            for signed in lists.values()
+            for service in signed.trust_list.services
+            for uri in service.status_lists
+        }
+        return [
+            *(f"trust_list:{code}" for code in self.store.jurisdictions),
+            *(f"status_list:{uri}" for uri in sorted(uris)),
+            "catalogue",
+        ]
 
-    async def _adopt_from_redis(self, field: str, data: bytes) -> None:
+    async def _catch_up(self, budget: _Budget) -> None:
+        """Submit every candidate document in Redis newer than what the store holds: trust lists
+        first, then status lists, then the catalogue (re-read if a list was adopted: it may
+        declare other status lists). Raises _OutOfBudget when the budget ends first."""
+        self.catch_ups += 1
+        wanted = await self._newer(self._candidates())
+        lists = [(f, seq) for f, seq in wanted if _kind_of(f) == "trust_list"]
+        rest = [(f, seq) for f, seq in wanted if _kind_of(f) != "trust_list"]
+        if lists:
+            before = {code: s.digest for code, s in self.store.state.lists.items()}
+            await self._adopt_all(self._docs_key, lists, budget)
+            if before != {code: s.digest for code, s in self.store.state.lists.items()}:
+                others = [f for f in self._candidates() if _kind_of(f) != "trust_list"]
+                rest = await self._newer(others)
+        if rest:
+            await self._adopt_all(self._docs_key, rest, budget)
+
+    async def _newer(self, fields: list[str]) -> list[tuple[str, bytes]]:
+        """The fields whose sequence in Redis is above what the store holds, with it (in
+        order)."""
+        raw = await self._redis(lambda c: cast(Awaitable[Any], c.hmget(self._seqs_key, fields)))
+        wanted: list[tuple[str, bytes]] = []
+        for field, raw_seq in zip(fields, raw, strict=True):
+            if raw_seq is None:
+                continue
+            seq = parse_counter(raw_seq)
+            if seq is None:
+                digest = "sequence:" + _sha1(_bytes(raw_seq))
+                self._refuse(field, digest, "malformed_sequence", "sequence")
+            elif seq > self._held(field):
+                wanted.append((field, _bytes(raw_seq)))
+        return wanted
+
+    async def _adopt_all(self, key: str, fields: list[tuple[str, bytes]], budget: _Budget) -> None:
+        probes = await self._probe(key, fields)
+        for (field, _), probe in zip(fields, probes, strict=True):
+            data = await self._read_document(field, key, field, probe, budget)
+            if data is not None:
+                await self._adopt_from_redis(field, data, budget)
+
+    async def _probe(self, key: str, entries: list[tuple[str, bytes]]) -> list[tuple[int, str]]:
+        """(length, SHA-1 hex) of each (name, sequence) entry of a hash, computed by Redis: a
+        document refused before is recognised without being downloaded again, and one probed
+        before at the same sequence and length is not even hashed again. No digest above the
+        largest document any kind allows (it will not be fetched)."""
+        args: list[str] = []
+        for name, seq in entries:
+            known = self._probed.get((key, name))
+            args += [name, str(known[1]) if known and known[0] == seq else "-1"]
+        raw = await self._redis(lambda c: c.eval(_PROBE_LUA, 1, key, str(_LARGEST_DOCUMENT), *args))
+        items = raw if isinstance(raw, list) and len(raw) == 2 * len(entries) else []
+        if len(self._probed) >= _REFUSALS_KEPT:
+            self._probed.clear()
+        out: list[tuple[int, str]] = []
+        for i, (name, seq) in enumerate(entries):
+            length, digest = (items[2 * i], items[2 * i + 1]) if items else (0, b"")
+            if not isinstance(length, int) or not isinstance(digest, bytes):
+                length, digest = 0, b""
+            known = self._probed.get((key, name))
+            text = known[2] if digest == b"=" and known else digest.decode("ascii", "replace")
+            if text:
+                self._probed[(key, name)] = (seq, length, text)
+            out.append((length, text))
+        return out
+
+    async def _read_document(
+        self, field: str, key: str, name: str, probe: tuple[int, str], budget: _Budget
+    ) -> bytes | None:
+        """The bytes of one document, within the budget; None if it is gone or was refused
+        before (by digest), or if it is larger than its kind allows (refused unread)."""
+        length, digest = probe
         kind = _kind_of(field)
         assert kind is not None
-        digest = hashlib.sha256(data).hexdigest()
+        if length <= 0:
+            return None
+        if length > _MAX_BYTES[kind]:
+            self._refuse(field, f"length:{length}", "too_large", f"{length} bytes")
+            return None
         if (field, digest) in self._refused:
-            return
+            return None
+        budget.spend(length)
+        data = await self._redis(lambda c: cast(Awaitable[Any], c.hget(key, name)))
+        if data is None:
+            return None
+        data = bytes(data)
+        self.fetched_from_redis += 1
+        self.fetched_bytes_from_redis += len(data)
+        # Remembered by the digest of what was read, not by what Redis said it was.
+        read = _sha1(data)
+        if read != digest:
+            probed = self._probed.get((key, name))
+            if probed is not None:
+                self._probed[(key, name)] = (probed[0], len(data), read)
+            if (field, read) in self._refused:
+                return None
+        return data
+
+    async def _adopt_from_redis(self, field: str, data: bytes, budget: _Budget) -> None:
+        """Submit one document; any refusal, whatever the exception, is remembered by digest."""
+        kind = _kind_of(field)
+        assert kind is not None
+        digest = _sha1(data)
         slot = field.split(":", 1)[1] if kind == "trust_list" else None
+        chain: TrustStateError | None = None
+        self.verified_from_redis += 1
         try:
             adopted = await asyncio.to_thread(self._submit, kind, data, slot)
         except _CHAIN_NEEDED as exc:
-            if kind == "trust_list" and slot is not None and await self._replay_history(slot):
+            chain, adopted = exc, False
+        except Exception as exc:  # a rollback too: the same bytes can never become newer
+            self._refuse_document(field, digest, exc)
+            return
+        if chain is not None and slot is not None:
+            try:
+                if await self._replay_history(slot, budget):
+                    return
+            except (_RedisFailure, _OutOfBudget):
+                raise
+            except Exception as exc:
+                self._refuse_document(field, digest, exc)
                 return
-            self._refuse(field, digest, exc)
+        if chain is not None:
+            self._refuse_document(field, digest, chain)
             return
-        except Rollback:
-            return  # we already hold something at least as new
-        except TrustStateError as exc:
-            self._refuse(field, digest, exc)
+        if not adopted:
+            # Redis said newer, the store holds it already: remembered, not judged again.
+            self._refuse(field, digest, "unchanged", "the store already holds it")
             return
-        except Exception as exc:
-            self._refuse(field, digest, exc)
-            return
-        if adopted:
-            self.adopted_from_redis += 1
-            log.info("trust sync: adopted %s from another instance", field)
-            self._notify(kind)
+        self.adopted_from_redis += 1
+        log.info("trust sync: adopted %s from another instance", field)
+        self._notify(kind)
 
-    async def _replay_history(self, jurisdiction: str) -> bool:
+    async def _replay_history(self, jurisdiction: str, budget: _Budget) -> bool:
         """An operator-key rotation needs the intermediate lists: submit the recent history in
         order. True if the newest of them was reached."""
         key = self._history_prefix + jurisdiction
-        versions = await self._redis(lambda c: cast(Awaitable[Any], c.hkeys(key)))
-        highest = self.store.highest_sequence(jurisdiction)
-        seqs = sorted(int(v) for v in versions if bytes(v).isdigit() and int(v) > highest)
-        if not seqs:
+        field = f"trust_list:{jurisdiction}"
+        entries = await self._redis(lambda c: cast(Awaitable[Any], c.hlen(key)))
+        if not isinstance(entries, int) or entries > 2 * HISTORY_KEPT:
+            self._refuse(field, f"history:{entries}", "malformed_history", f"{entries} entries")
             return False
-        docs = await self._redis(
-            lambda c: cast(Awaitable[Any], c.hmget(key, [str(s) for s in seqs]))
-        )
+        highest = self.store.highest_sequence(jurisdiction)
+        newer: list[tuple[int, bytes]] = []  # (sequence, entry name)
+        for raw_name in await self._redis(lambda c: cast(Awaitable[Any], c.hkeys(key))):
+            name = _bytes(raw_name)
+            seq = parse_counter(name)
+            if seq is None:
+                self._refuse(field, "entry:" + _sha1(name), "malformed_sequence", "history entry")
+            elif seq > highest:
+                newer.append((seq, name))
+        if not newer:
+            return False
+        newer.sort()
+        names = [name.decode("ascii") for _, name in newer]
+        probes = await self._probe(key, [(name, name.encode()) for name in names])
         adopted_any = False
-        for seq, data in zip(seqs, docs, strict=True):
+        for entry, probe in zip(names, probes, strict=True):
+            data = await self._read_document(field, key, entry, probe, budget)
             if data is None:
+                if probe[0] > 0:
+                    break  # refused (now or before): the chain cannot pass it
                 continue
+            self.verified_from_redis += 1
             try:
-                if await asyncio.to_thread(self._submit, "trust_list", bytes(data), jurisdiction):
+                if await asyncio.to_thread(self._submit, "trust_list", data, jurisdiction):
                     adopted_any = True
-            except TrustStateError as exc:
-                log.warning(
-                    "trust sync: history list %s/%s refused (%s)", jurisdiction, seq, exc.code
-                )
+            except Rollback:
+                continue
+            except Exception as exc:
+                self._refuse_document(field, _sha1(data), exc)
                 break
         if adopted_any:
             self.adopted_from_redis += 1
             log.info("trust sync: replayed %s's list history from another instance", jurisdiction)
             self._notify("trust_list")
-        return self.store.highest_sequence(jurisdiction) >= seqs[-1]
+        return self.store.highest_sequence(jurisdiction) >= newer[-1][0]
 
-    def _refuse(self, field: str, digest: str, exc: BaseException) -> None:
-        code = getattr(exc, "code", type(exc).__name__)
+    def _refuse_document(self, field: str, digest: str, exc: BaseException) -> None:
+        """A document the store (or its parser) refused: remembered unless the reason is
+        transient. Exceptions that are not the store's refusals count as `malformed`."""
+        reason = exc.code if isinstance(exc, TrustStateError) else "malformed"
+        if isinstance(exc, _TRANSIENT):
+            self._count_refusal(reason)
+            log.warning("trust sync: %s from Redis not adopted yet (%s): %s", field, reason, exc)
+            return
+        detail = str(exc) if isinstance(exc, TrustStateError) else type(exc).__name__
+        self._refuse(field, digest, reason, detail)
+
+    def _refuse(self, field: str, digest: str, reason: str, detail: str) -> None:
+        """Remember a refusal (by field and digest) and count and log it the first time only."""
+        if (field, digest) in self._refused:
+            return
+        if len(self._refused) >= _REFUSALS_KEPT:
+            self._refused.clear()
+        self._refused.add((field, digest))
+        self._count_refusal(reason)
+        log.warning("trust sync: refused %s from Redis (%s; %s): %s", field, reason, digest, detail)
+
+    def _count_refusal(self, reason: str) -> None:
         self.refused_from_redis += 1
-        if not isinstance(exc, _TRANSIENT):
-            self._refused.add((field, digest))
-            if len(self._refused) > 1024:
-                self._refused.clear()
-        log.warning("trust sync: refused %s from Redis (%s): %s", field, code, exc)
+        self.refused_by_reason[reason] = self.refused_by_reason.get(reason, 0) + 1
 
     def _submit(self, kind: Kind, data: bytes, slot: str | None) -> bool:
         """Submit to our own store (verified against our anchors); True if it was adopted."""
@@ -618,7 +896,9 @@ class TrustSync:
                     # Commands failed while the subscription stayed up: probe, so that an idle
                     # instance notices the recovery (and catches up) by itself.
                     probe = not self.available and time.monotonic() >= self._retry_at
-                    if message is not None or force or probe:
+                    # Behind after a catch-up stopped at its budget: go on, once a second.
+                    behind = self._behind_since is not None
+                    if message is not None or force or probe or behind:
                         if force:
                             last_resync = time.monotonic()
                         await asyncio.shield(self._schedule(force=force))

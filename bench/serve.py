@@ -26,6 +26,7 @@ UVICORN_SETTINGS: dict[str, object] = {
     "backlog": 2048,
     "timeout_keep_alive": 30,
     "timeout_graceful_shutdown": 2,
+    "proxy_headers": False,  # as `huren serve` (api/server.py)
 }
 
 

@@ -101,6 +101,22 @@ class RecordingSync:
     stopped: bool = False
     current_calls: int = 0
     on_publish: Callable[[str, bytes], None] | None = None
+    # What /metrics and /readyz read from a TrustSync: never behind, nothing read from Redis.
+    refused_by_reason: dict[str, int] = field(default_factory=dict)
+    budget_exhausted: dict[str, int] = field(default_factory=dict)
+    fetched_from_redis: int = 0
+    fetched_bytes_from_redis: int = 0
+    verified_from_redis: int = 0
+    adopted_from_redis: int = 0
+
+    def lag_seconds(self) -> float:
+        return 0.0
+
+    def epochs_behind(self) -> int:
+        return 0
+
+    def readiness(self) -> str:
+        return "ok (no Redis)"
 
     async def start(self) -> None:
         self.started = True

@@ -67,8 +67,11 @@ def start(
     port: int | None = None,
     workers: int = 1,
     timeout: float = 30.0,
+    huren_serve: bool = False,
+    host: str = "127.0.0.1",
 ) -> ServiceProcess:
-    """Serve directory/huren.json; wait until /healthz answers."""
+    """Serve directory/huren.json; wait until /healthz answers. `huren_serve`: through the
+    production entry point (`huren serve`, api/server.py's uvicorn settings) instead."""
     port = port or free_port()
     log = directory.parent / f"server-{port}.log"
     environment = {
@@ -82,10 +85,15 @@ def start(
     environment.update(env or {})
     args = [
         sys.executable, "-m", "uvicorn", "--factory", "api.server:app_from_env",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--host", host, "--port", str(port), "--no-access-log", "--log-level", "warning",
+        "--no-proxy-headers",  # as `huren serve`: the app reads X-Forwarded-For itself
     ]  # fmt: skip
     if workers > 1:
         args += ["--workers", str(workers)]
+    if huren_serve:
+        config = str(directory / "huren.json")
+        args = [sys.executable, "-m", "api.cli", "serve", "--config", config, "--port", str(port)]
+        args += ["--host", host]
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
@@ -95,7 +103,7 @@ def start(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:

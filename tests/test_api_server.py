@@ -79,6 +79,7 @@ def _start(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
                 "--no-access-log",
                 "--log-level",
                 "warning",
+                "--no-proxy-headers",
             ],
             cwd=REPO,
             env=env,

@@ -265,10 +265,12 @@ def test_forged_documents_in_redis_are_refused(
                 (f"trust_list:{SZ}", FORGED, "9"),
                 (f"trust_list:{SZ}", b"not a trust list", "10"),
                 ("trust_list:442000", LIST3, "3"),  # Shenzhen's list offered as Zhongshan's
-                ("status_list:https://x.example/1", b"garbage", "99"),
                 ("catalogue", b"{}", "5"),
             ]
-            for fieldname, data, seq in cases:
+            # A status list no held trust list declares is never even read (fields come from
+            # this instance's own state, not from what Redis holds).
+            undeclared = ("status_list:https://x.example/1", b"garbage", "99")
+            for fieldname, data, seq in [*cases, undeclared]:
                 redis_client.hset(redis_prefix + "trust-docs", fieldname, data)
                 redis_client.hset(redis_prefix + "trust-seqs", fieldname, seq)
                 redis_client.incr(redis_prefix + "trust-epoch")
@@ -277,6 +279,7 @@ def test_forged_documents_in_redis_are_refused(
             assert b.store.state is before
             assert b.store.highest_sequence(SZ) == 1
             assert b.sync.refused_from_redis == len(cases)
+            assert b.sync.fetched_from_redis == len(cases)
             assert b.adopted == []
             # Refusals are remembered: the same bytes are not verified (or logged) again.
             redis_client.incr(redis_prefix + "trust-epoch")
