@@ -26,7 +26,7 @@ from api.demo import CITY, DemoWorld, build_demo_world
 from tests.api_support import SZ, ZS, auth, service_dir, settings_for
 from tests.redis_support import match_prefix
 from tests.test_attack_trust_state import assert_problem
-from tests.trust_world import disk, with_status_uri
+from tests.trust_world import disk, replace_services, with_status_uri
 from trust_lists import SignedCatalogue, authoring
 from trust_lists.model import TrustList
 
@@ -233,3 +233,35 @@ def test_a_key_of_the_other_city_is_refused(pair: Pair, whose: str) -> None:
         pair, "PUT", f"/v1/trust-lists/{SZ}", w.sign_list(tl), JSON, "key_of_other_jurisdiction"
     )
     assert key.kid in problem["detail"] and ZS in problem["detail"]
+
+
+# -- catch-up order between cities ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("owner", "claimant"), [(ZS, SZ), (SZ, ZS)])
+def test_a_uri_released_by_one_city_and_claimed_by_another_reaches_the_other_instance(
+    pair: Pair, owner: str, claimant: str
+) -> None:
+    """One city releases its status URI, then the other claims it, both uploaded to A: B ends
+    with both lists (the URI changed owner without either city's consent being bypassed). B
+    follows A's uploads as they are published; a B that missed both and catches up in one pass
+    may judge the claim first (known limit, docs/security.md)."""
+    w = pair.world
+    uri = CITY[owner].issuer_status_uri
+    old = authoring.next_version(w.trust_lists[owner], issued_at=now(), validity=timedelta(days=30))
+    issuer = old.service(CITY[owner].issuer_id)
+    assert issuer is not None
+    released = dataclasses.replace(issuer, status_lists=issuer.status_lists - {uri})
+    old = replace_services(old, [released if s is issuer else s for s in old.services])
+    accepted(pair, "PUT", f"/v1/trust-lists/{owner}", w.sign_list(old), JSON)
+    new = authoring.next_version(
+        w.trust_lists[claimant], issued_at=now(), validity=timedelta(days=30)
+    )
+    new = with_status_uri(new, CITY[claimant].issuer_id, uri)
+    accepted(pair, "PUT", f"/v1/trust-lists/{claimant}", w.sign_list(new), JSON)
+
+    verdicts(pair.b, w)  # a verdict makes B catch up
+    for code in (SZ, ZS):
+        assert pair.b.get(f"/v1/trust-lists/{code}").content == pair.a.get(
+            f"/v1/trust-lists/{code}"
+        ).content, code
