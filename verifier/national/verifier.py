@@ -217,6 +217,7 @@ class NationalVerifier:
         at: datetime | None = None,
         *,
         expect: Expectations | None = None,
+        data_name: str = "Signature.xml",
     ) -> Verdict:
         """An SES_Signature (SignedValue.dat) against the Signature.xml it signs, outside any
         package: everything but the file check values is judged. Without `signature_xml` the
@@ -235,7 +236,7 @@ class NationalVerifier:
             ).hexdigest()
         job = self._job(relying, at, digest)
         return job.ses_signature(
-            raw, xml=xml, xml_name="Signature.xml", pkg=None, info=None, expect=expect
+            raw, xml=xml, xml_name=data_name, pkg=None, info=None, expect=expect
         )
 
     def verify_document(
