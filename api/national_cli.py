@@ -175,7 +175,7 @@ def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -
         for label, value in (
             (_ID_LABEL.get(s.kind, "id"), s.document_id),
             ("name", s.holder_name),
-            ("type", s.type_code),
+            ("type", s.type_code or s.type_name_en),
             ("issuer", s.issuer_service),
             ("jurisdiction", s.issuing_jurisdiction),
         ):
