@@ -283,9 +283,13 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
     props: dict[str, Any] = {
         "file": {
             **_BINARY,
-            "description": "The sealed document's bytes"
-            if kind == "sealed_document"
-            else "The signed token (compact JWS) as a file",
+            "description": {
+                "licence": "The signed token (compact JWS) as a file",
+                "seal": "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an SES_Signature "
+                "value (.dat)",
+                "sealed_document": "The sealed document's bytes, a signed OFD document (.ofd) or "
+                "an SES_Signature value (.dat)",
+            }[kind],
         }
     }
     required = ["file", "relying_jurisdiction"]
