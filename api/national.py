@@ -94,6 +94,14 @@ def unsupported_format(data: bytes) -> str | None:
     return None
 
 
+# A whole OFD given as the data of its own SignedValue.dat: its hash can never match (the value
+# signs that signature's Signature.xml), and "altered" would be the wrong answer.
+OFD_AS_DATA: Final = (
+    "the data is an OFD document: verify the .ofd itself, or give the Signature.xml this value "
+    "signs (in the package: Doc_N/Signs/Sign_N/Signature.xml)"
+)
+
+
 def unsupported_message(found: str) -> str:
     """Why an upload of format `found` (an UNSUPPORTED_FORMATS id) gets no verdict."""
     what = UNSUPPORTED_FORMATS[found]
@@ -151,6 +159,10 @@ def input_from_upload(
                     }
                 ]
             )
+    if found == "signature" and "data" in files and sniff(files["data"]) == "ofd":
+        raise RequestValidationError(
+            [{"loc": ("body", "data"), "msg": OFD_AS_DATA, "type": "value_error"}]
+        )
     fields: dict[str, Any] = {k: v for k, v in common.items() if k != "image"}
     fields["national"] = True
     if found == "signature":
@@ -196,6 +208,7 @@ def verify(nv: NationalVerifier, inp: Any) -> Verdict:
 
 
 __all__ = [
+    "OFD_AS_DATA",
     "OFD_MEDIA_TYPES",
     "SEAL_MEDIA_TYPES",
     "SUPPORTED_FORMATS",

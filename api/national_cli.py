@@ -18,7 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from api.national import SUPPORTED_FORMATS, unsupported_format, unsupported_message
+from api.national import (
+    OFD_AS_DATA,
+    SUPPORTED_FORMATS,
+    unsupported_format,
+    unsupported_message,
+)
 from trust_lists.errors import TrustStateError
 from trust_lists.store import TrustStore
 from verifier import Verdict, Verifier
@@ -204,6 +209,8 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
         if sniff(data) != "signature":
             raise UsageError(f"--data goes with an SES_Signature value (.dat); {args.file} is none")
         signed = _read_bytes(args.data, MAX_FILE_BYTES)
+        if sniff(signed) == "ofd":
+            raise UsageError(f"--data {args.data}: {OFD_AS_DATA}")
     now = datetime.now(UTC)
     name = Path(args.data).name if args.data is not None else "Signature.xml"
     verdict, signatures = verify_file(

@@ -119,6 +119,18 @@ def test_data_part_only_with_a_signature_value(client: TestClient, world: DemoWo
         r = client.post(path, files={"file": file, "data": xml}, data=FORM, headers=auth("admin"))
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["loc"] == ["body", "data"]
+    # The whole OFD as the data of its own signature value: told what to send instead.
+    r = client.post(
+        SEALS,
+        files={
+            "file": ("s.dat", world.samples[SAMPLE_SIGNATURE]),
+            "data": ("c.ofd", world.samples["contract-sz-stamped.ofd"]),
+        },
+        data=FORM,
+        headers=auth("business"),
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "data"]
+    assert "verify the .ofd itself" in r.json()["errors"][0]["msg"]
     # JWS parts do not go with a signature value.
     r = client.post(
         DOCS,

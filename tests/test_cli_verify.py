@@ -82,6 +82,9 @@ def test_no_verdict_is_exit_2(demo: Path, capsys: pytest.CaptureFixture[str]) ->
     # --data only with a .dat; a missing file; a missing option; an unconfigured jurisdiction.
     status, _, err = run(capsys, "verify", sample(demo, SAMPLE_SEAL), "--data", V4_XML, *trust)
     assert status == 2 and "usage error" in err and "--data" in err
+    dat = sample(demo, SAMPLE_SIGNATURE)
+    status, _, err = run(capsys, "verify", dat, "--data", sample(demo, SAMPLE_OFD), *trust)
+    assert status == 2 and "verify the .ofd itself" in err  # never "altered"
     status, _, err = run(capsys, "verify", demo / "missing.ofd", *trust)
     assert status == 2 and "missing.ofd" in err
     assert run(capsys, "verify", sample(demo, SAMPLE_SEAL))[0] == 2
