@@ -36,6 +36,7 @@ from keys import (
     public_key_from_jwk,
     strict_json_loads,
 )
+from keys.certificate_keys import MAX_CERT_FILE_BYTES, CertificateKey, read_certificate
 from trust_lists import authoring
 from trust_lists.anchors import anchors_to_json, load_anchors, parse_anchors
 from trust_lists.catalogue import CATALOGUE_TYP, MAX_CATALOGUE_BYTES
@@ -139,6 +140,20 @@ def read_public_key(path: str) -> PublicKey:
         return public_key_from_jwk(strict_json_loads(data, max_bytes=MAX_JWK_BYTES))
     except (KeyMaterialError, MalformedJSON) as exc:
         raise KeyMaterialError(f"{path}: {exc}") from exc
+
+
+def read_certificate_key(path: str) -> CertificateKey:
+    """An X.509 certificate file (DER or PEM; SM2 or P-256) as a trust-list key."""
+    return read_certificate(_read_bytes(path, MAX_CERT_FILE_BYTES), path)
+
+
+def service_keys(args: argparse.Namespace) -> list[PublicKey]:
+    """The keys of `--key JWK...` and `--cert FILE...`, in that order; at least one."""
+    keys = [read_public_key(p) for p in args.key or ()]
+    keys += [read_certificate_key(p).key for p in args.cert or ()]
+    if not keys:
+        raise UsageError("give the service's keys: --key JWK or --cert CERTIFICATE")
+    return keys
 
 
 def _with_path(exc: TrustStateError, path: str) -> TrustStateError:
@@ -408,6 +423,39 @@ def cmd_keys_public(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_inspect(args: argparse.Namespace) -> int:
+    """What a certificate says, and the key a trust list will hold for it."""
+    ck = read_certificate_key(args.file)
+    now = utc_now()
+    usage = ", ".join(sorted(ck.key_usage)) if ck.key_usage is not None else "(no keyUsage)"
+    kind = "CA" if ck.is_ca else "end-entity"
+    rows = [
+        ("subject", ck.subject),
+        ("issuer", ck.issuer + (" (self-issued)" if ck.self_issued else "")),
+        ("serial", f"{ck.serial:x}"),
+        (
+            "validity",
+            f"{format_time(ck.not_before)} .. {format_time(ck.not_after)} "
+            f"({ck.validity_at(now)} at {format_time(now)})",
+        ),
+        ("key", f"{ck.curve} (alg {ck.key.alg}), {kind} certificate"),
+        ("key usage", usage),
+        ("sha256", ck.sha256),
+    ]
+    print(f"CERTIFICATE {args.file}")
+    print("\n".join(f"  {_pad(k, 11)}{v}" for k, v in rows))
+    jwk: dict[str, Any] = dict(ck.key.to_jwk())
+    if "x5c" in jwk:  # the certificate itself, shown above by its digest
+        jwk["x5c"] = [f"<this certificate: {len(jwk['x5c'][0])} base64 characters>"]
+    print("")
+    print("TRUST-LIST KEY (what `--cert` adds)")
+    print(f"  kid        {ck.key.kid}")
+    print(f"  alg        {ck.key.alg}")
+    print(f"  jwk        {json.dumps(jwk, ensure_ascii=False)}")
+    print(f"  vouches    {ck.vouches_for()}")
+    return 0
+
+
 def cmd_anchors_add(args: argparse.Namespace) -> int:
     path = Path(args.anchors)
     anchors: list[Anchor] = load_anchors(path) if path.exists() else []
@@ -470,7 +518,7 @@ def _edit(args: argparse.Namespace, edit: Callable[[TrustList], TrustList], done
 
 
 def cmd_list_add_service(args: argparse.Namespace) -> int:
-    keys = [read_public_key(p) for p in args.key]
+    keys = service_keys(args)
     scope = [s.strip() for s in args.scope.split(",") if s.strip()]
     return _edit(
         args,
@@ -499,7 +547,7 @@ def cmd_list_remove_service(args: argparse.Namespace) -> int:
 
 
 def cmd_list_add_key(args: argparse.Namespace) -> int:
-    key = read_public_key(args.key)
+    key = read_public_key(args.key) if args.key else read_certificate_key(args.cert).key
     return _edit(
         args,
         lambda tl: authoring.add_key(tl, args.service, key, granted_from=args.granted_from),
@@ -800,7 +848,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     # keys
-    keys = sub.add_parser("keys", help="create signing keys").add_subparsers(
+    keys = sub.add_parser("keys", help="create signing keys, inspect certificates").add_subparsers(
         dest="sub", required=True, metavar="ACTION"
     )
     g: argparse.ArgumentParser = keys.add_parser(
@@ -817,6 +865,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--passphrase-env", metavar="VAR")
     g.add_argument("--out")
     g.set_defaults(func=cmd_keys_public)
+    g = keys.add_parser(
+        "inspect", help="show an X.509 certificate and the trust-list key it becomes (--cert)"
+    )
+    g.add_argument("file", metavar="CERTIFICATE", help="DER or PEM; SM2 or P-256")
+    g.set_defaults(func=cmd_keys_inspect)
 
     # anchors
     anchors = sub.add_parser("anchors", help="pin operator keys per jurisdiction").add_subparsers(
@@ -860,7 +913,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--name-en", required=True)
     g.add_argument("--credit-code", required=True, help="unified social credit code")
     g.add_argument("--scope", required=True, help="comma-separated document type codes")
-    g.add_argument("--key", required=True, nargs="+", action="extend", metavar="JWK")
+    g.add_argument("--key", nargs="+", action="extend", metavar="JWK", help="public JWK files")
+    g.add_argument(
+        "--cert",
+        nargs="+",
+        action="extend",
+        metavar="CERTIFICATE",
+        help="X.509 certificates (DER or PEM; SM2 CA or end-entity, P-256 end-entity); see "
+        "`huren keys inspect`",
+    )
     g.add_argument("--granted-from", required=True, type=time_arg, metavar="TIME")
     g.add_argument("--status-list", nargs="+", action="extend", metavar="URI")
     g.set_defaults(func=cmd_list_add_service)
@@ -871,7 +932,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = edit("add-key", "add a key to a service (issuer key rotation)")
     g.add_argument("--service", required=True)
-    g.add_argument("--key", required=True, metavar="JWK")
+    which = g.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key", metavar="JWK", help="a public JWK file")
+    which.add_argument("--cert", metavar="CERTIFICATE", help="an X.509 certificate (DER or PEM)")
     g.add_argument("--granted-from", required=True, type=time_arg, metavar="TIME")
     g.set_defaults(func=cmd_list_add_key)
 

@@ -1,9 +1,11 @@
-"""`huren verify FILE --trust DIR`: verify a file offline against a trust store on disk.
+"""`huren verify FILE [--data SIGNED_FILE] --trust DIR`: verify a file offline against a trust
+store on disk.
 
-FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), or a compact JWS
-licence or seal; its kind is sniffed. DIR is a service directory holding huren.json (as made by
-`huren demo init`), or the huren.json itself. The store is loaded read-only (nothing is written).
-Exit status: 0 PASSED, 1 FAILED (or an error), 3 INDETERMINATE.
+FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), an SES_Signature
+value (.dat, with the data it signs as --data when at hand), or a compact JWS licence or seal;
+its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
+init`), or the huren.json itself. The store is loaded read-only (nothing is written). Exit status
+(EXIT_STATUS_HELP): the verdict's, or 2 when no verdict could be given.
 
 api/cli.py registers it with `national_cli.add_parser(sub)` in build_parser()."""
 
@@ -16,22 +18,47 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from api.national import (
+    OFD_AS_DATA,
+    SUPPORTED_FORMATS,
+    unsupported_format,
+    unsupported_message,
+)
+from trust_lists.errors import TrustStateError
 from trust_lists.store import TrustStore
 from trust_lists.text import shown
 from verifier import Verdict, Verifier
-from verifier.formats import LICENCE_TYP, SEAL_TYP
+from verifier.formats import LICENCE_TYP, SEAL_TYP, SEALED_DOC_TYP
 from verifier.national.verifier import NationalVerifier, sniff
 
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 EXIT: Final = {"PASSED": 0, "FAILED": 1, "INDETERMINATE": 3}
+EXIT_USAGE: Final = 2
+EXIT_STATUS_HELP: Final = """exit status:
+  0  PASSED         the document verified
+  1  FAILED         altered, forged, expired, revoked or refused by policy
+  3  INDETERMINATE  could not be decided: unknown signer, missing signed data, stale trust
+  2  no verdict     usage error, unreadable or unsupported file, unusable trust directory"""
+
+
+class UnsupportedFormat(ValueError):
+    """FILE is not a format `huren verify` judges (exit status 2, no verdict)."""
 
 
 def add_parser(sub: Any) -> None:
     g: argparse.ArgumentParser = sub.add_parser(
         "verify",
-        help="verify a signed OFD document, a GB/T 38540 seal or a JWS licence/seal offline",
+        help="verify a signed OFD document, a GB/T 38540 seal or signature, or a JWS offline",
+        description="Verify a file offline against the trust store of a service directory.",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    g.add_argument("file", metavar="FILE")
+    g.add_argument("file", metavar="FILE", help=".ofd, .esl, .dat, or a compact JWS")
+    g.add_argument(
+        "--data",
+        metavar="SIGNED_FILE",
+        help="the data an SES_Signature value (.dat) signs (e.g. its Signature.xml)",
+    )
     g.add_argument(
         "--trust", required=True, metavar="DIR", help="service directory with huren.json"
     )
@@ -72,16 +99,28 @@ def open_store(trust: str) -> TrustStore:
 
 
 def verify_file(
-    data: bytes, store: TrustStore, relying: str, at: datetime | None, now: datetime
+    data: bytes,
+    store: TrustStore,
+    relying: str,
+    at: datetime | None,
+    now: datetime,
+    *,
+    signed_data: bytes | None = None,
+    data_name: str = "Signature.xml",
 ) -> tuple[Verdict, list[tuple[str, Verdict]]]:
-    """(overall verdict, [(signature id, verdict)]) for any supported file."""
+    """(overall verdict, [(signature id, verdict)]) for any supported file; `signed_data` is
+    what an SES_Signature value signs (only with one)."""
     kind = sniff(data)
+    if signed_data is not None and kind != "signature":
+        raise ValueError("signed data goes with an SES_Signature value (.dat) only")
     nv = NationalVerifier(store, clock=lambda: now)
     if kind == "ofd":
         doc = nv.verify_document(data, relying, at)
         return doc.overall, [(s.id, s.verdict) for s in doc.signatures]
     if kind == "seal":
         return nv.verify_seal(data, relying, at), []
+    if kind == "signature":
+        return nv.verify_signature(data, signed_data, relying, at, data_name=data_name), []
     text = data.strip()
     verifier = Verifier(store, clock=lambda: now)
     typ = _jws_typ(text)
@@ -89,9 +128,16 @@ def verify_file(
         return verifier.verify_licence(text, relying, at), []
     if typ == SEAL_TYP:
         return verifier.verify_seal(text, relying, at), []
-    raise ValueError(
-        "not a signed OFD document, a GB/T 38540 / GM/T 0031 seal, or a JWS licence or seal "
-        "(a JWS sealed-document signature needs its document: use the API)"
+    found = unsupported_format(data)
+    if found is not None:
+        raise UnsupportedFormat(unsupported_message(found))
+    if typ == SEALED_DOC_TYP:
+        raise UnsupportedFormat(
+            "a JWS sealed-document signature is verified with its document: use the API "
+            "(/v1/sealed-documents/verify, `file` and `signature`)"
+        )
+    raise UnsupportedFormat(
+        "not a format huren verifies. Supported: " + "; ".join(SUPPORTED_FORMATS)
     )
 
 
@@ -105,6 +151,15 @@ def _jws_typ(text: bytes) -> str | None:
         return None
     typ = header.get("typ") if isinstance(header, dict) else None
     return typ if isinstance(typ, str) else None
+
+
+# What the summary's document_id names, by summary kind.
+_ID_LABEL: Final = {
+    "licence": "licence",
+    "seal": "seal",
+    "sealed_document": "seal",
+    "signed_document": "signature",
+}
 
 
 def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -> str:
@@ -124,9 +179,9 @@ def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -
     s = verdict.summary
     if s is not None and not signatures:
         for label, value in (
-            ("seal", s.document_id),
+            (_ID_LABEL.get(s.kind, "id"), s.document_id),
             ("name", s.holder_name),
-            ("type", s.type_code),
+            ("type", s.type_code or s.type_name_en),
             ("issuer", s.issuer_service),
             ("jurisdiction", s.issuing_jurisdiction),
         ):
@@ -142,7 +197,7 @@ def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -
     return "\n".join(map(shown, lines))
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]], str]:
     from api.cli import UsageError, _read_bytes
 
     store = open_store(args.trust)
@@ -151,8 +206,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise UsageError(f"relying jurisdiction {relying} is not configured in {args.trust}")
     at: datetime | None = args.at
     data = _read_bytes(args.file, MAX_FILE_BYTES)
+    signed = None
+    if args.data is not None:
+        if sniff(data) != "signature":
+            raise UsageError(f"--data goes with an SES_Signature value (.dat); {args.file} is none")
+        signed = _read_bytes(args.data, MAX_FILE_BYTES)
+        if sniff(signed) == "ofd":
+            raise UsageError(f"--data {args.data}: {OFD_AS_DATA}")
     now = datetime.now(UTC)
-    verdict, signatures = verify_file(data, store, relying, at, now)
+    name = Path(args.data).name if args.data is not None else "Signature.xml"
+    verdict, signatures = verify_file(
+        data, store, relying, at, now, signed_data=signed, data_name=name
+    )
+    return verdict, signatures, relying
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Exit status: the verdict's (EXIT), or 2 when there is none: whatever stops a verdict is
+    never reported as 1, which means FAILED."""
+    from api.cli import PROG, UsageError, _one_line
+
+    try:
+        verdict, signatures, relying = _verify(args)
+    except UnsupportedFormat as exc:
+        print(f"{PROG}: unsupported format: {args.file}: {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError:
+        raise  # main(): usage error, status 2
+    except (OSError, TrustStateError, ValueError) as exc:
+        where = f" {exc.filename}:" if isinstance(exc, OSError) and exc.filename else ""
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"{PROG}: no verdict:{where} {_one_line(text)}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         out: dict[str, Any] = {"verdict": verdict.to_dict()}
         print(json.dumps(out, ensure_ascii=False, indent=2))
@@ -163,4 +248,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT[verdict.indication.value]
 
 
-__all__ = ["add_parser", "cmd_verify", "open_store", "render", "verify_file"]
+__all__ = [
+    "EXIT",
+    "EXIT_STATUS_HELP",
+    "EXIT_USAGE",
+    "UnsupportedFormat",
+    "add_parser",
+    "cmd_verify",
+    "open_store",
+    "render",
+    "verify_file",
+]

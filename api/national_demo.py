@@ -10,7 +10,9 @@ api/demo.py calls (see docs/national-formats.md, "Hooks"):
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +30,8 @@ from verifier.national import issue
 SEAL_TYPE_OFFICIAL: Final = 1  # GB/T 38540 property.type of an official seal (公章)
 SAMPLE_SEAL: Final = "seal-sz-official.esl"
 SAMPLE_OFD: Final = "contract-sz-stamped.ofd"
+SAMPLE_SIGNATURE: Final = "contract-sz-signature.dat"
+SAMPLE_SIGNED_DATA: Final = "contract-sz-signature.xml"
 
 
 class CityLike(Protocol):
@@ -191,7 +195,17 @@ def add_service(
 
 
 def samples(national: NationalDemo) -> dict[str, bytes]:
-    return {SAMPLE_SEAL: national.seal, SAMPLE_OFD: national.document}
+    """The seal, the stamped contract, and its first signature taken out of the package: the
+    SES_Signature value (.dat) and the Signature.xml it signs (`huren verify X.dat --data Y`)."""
+    with zipfile.ZipFile(io.BytesIO(national.document)) as zf:
+        value = zf.read("Doc_0/Signs/Sign_0/SignedValue.dat")
+        signed = zf.read("Doc_0/Signs/Sign_0/Signature.xml")
+    return {
+        SAMPLE_SEAL: national.seal,
+        SAMPLE_OFD: national.document,
+        SAMPLE_SIGNATURE: value,
+        SAMPLE_SIGNED_DATA: signed,
+    }
 
 
 def write_keys(key_dir: Path, national: NationalDemo) -> None:
@@ -217,6 +231,8 @@ def write_keys(key_dir: Path, national: NationalDemo) -> None:
 __all__ = [
     "SAMPLE_OFD",
     "SAMPLE_SEAL",
+    "SAMPLE_SIGNATURE",
+    "SAMPLE_SIGNED_DATA",
     "NationalDemo",
     "add_service",
     "build",

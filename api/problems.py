@@ -247,7 +247,8 @@ _DESCRIPTIONS = {
     405: "Method not allowed (problem+json)",
     409: "Conflict, e.g. a rollback to an older sequence (problem+json, code rollback)",
     413: "Request body too large (problem+json, code payload_too_large)",
-    415: "Unsupported content type (problem+json, code unsupported_media_type)",
+    415: "Unsupported content type or file format (problem+json, code unsupported_media_type "
+    "or unsupported_format)",
     422: "Invalid request or refused document (problem+json)",
     429: "Rate limited; see Retry-After (problem+json, code rate_limited)",
     500: "Internal error, no details (problem+json, code internal_error)",

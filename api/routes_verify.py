@@ -139,8 +139,8 @@ def _input_from_model(
 
 _FORM_FILES: dict[Kind, frozenset[str]] = {
     "licence": frozenset({"file"}),
-    "seal": frozenset({"file", "image"}),
-    "sealed_document": frozenset({"file", "image", "signature", "seal"}),
+    "seal": frozenset({"file", "image", "data"}),
+    "sealed_document": frozenset({"file", "image", "signature", "seal", "data"}),
 }
 # Token parts that may come as a file or a text field, and must not be empty.
 _TEXT_OR_FILE = frozenset({"signature", "seal"})
@@ -151,7 +151,7 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
     content_types: dict[str, str | None] = {}
     texts: dict[str, str] = {}
     allowed_files = _FORM_FILES[kind]
-    async with request.form(max_files=4, max_fields=16, max_part_size=MAX_FORM_PART_BYTES) as form:
+    async with request.form(max_files=5, max_fields=16, max_part_size=MAX_FORM_PART_BYTES) as form:
         for name in set(form.keys()):
             values = form.getlist(name)
             if len(values) > 1:
@@ -283,14 +283,22 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
     props: dict[str, Any] = {
         "file": {
             **_BINARY,
-            "description": "The sealed document's bytes"
-            if kind == "sealed_document"
-            else "The signed token (compact JWS) as a file",
+            "description": {
+                "licence": "The signed token (compact JWS) as a file",
+                "seal": "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an SES_Signature "
+                "value (.dat)",
+                "sealed_document": "The sealed document's bytes, a signed OFD document (.ofd) or "
+                "an SES_Signature value (.dat)",
+            }[kind],
         }
     }
     required = ["file", "relying_jurisdiction"]
     if kind != "licence":
         props["image"] = {**_BINARY, "description": "The seal picture"}
+        props["data"] = {
+            **_BINARY,
+            "description": "The data an SES_Signature value (.dat) as `file` signs (optional)",
+        }
     if kind == "sealed_document":
         props["signature"] = {
             "type": "string",

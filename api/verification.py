@@ -56,7 +56,7 @@ class VerifyInput:
     at: datetime | None  # None: now
     holder_credit_code: str | None = None
     type_code: str | None = None
-    document: bytes | None = None  # sealed documents
+    document: bytes | None = None  # sealed documents; the data a national .dat signs
     image: bytes | None = None  # seals, and the seal of a sealed document
     seal: bytes | None = None  # sealed documents whose signature only references the seal
     national: bool = False  # token is a GB/T 38540 seal or a signed OFD file (api/national.py)
@@ -65,6 +65,8 @@ class VerifyInput:
     def parts(self) -> list[tuple[str, bytes]]:
         """The inputs in the verifier's order (Verdict.document_sha256 is their digest)."""
         if self.national:
+            if self.document is not None:  # an SES_Signature and the data it signs
+                return [("signed_value", self.token), ("signature_xml", self.document)]
             return [("token", self.token)]
         if self.kind == "sealed_document":
             assert self.document is not None

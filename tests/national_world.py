@@ -146,6 +146,7 @@ def world(
     lists: dict[str, TrustList] | None = None,
     with_catalogue: bool = True,
     only: tuple[str, ...] = (SZ, ZS),
+    cat: Catalogue | None = None,
 ) -> World:
     ops = operators()
     anchors = [
@@ -159,7 +160,8 @@ def world(
         store.submit_trust_list(signed.to_json(), now=NOW)
     if with_catalogue:
         signers = [ops[SZ][0], ops[ZS][0]]
-        store.submit_catalogue(SignedCatalogue.create(catalogue(), signers).to_json(), now=NOW)
+        signed_cat = SignedCatalogue.create(cat or catalogue(), signers)
+        store.submit_catalogue(signed_cat.to_json(), now=NOW)
     return World(store, NationalVerifier(store, clock=lambda: NOW))
 
 

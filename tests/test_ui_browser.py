@@ -387,6 +387,41 @@ def test_stamped_document_dropped_on_the_page(page: Page, demo: Demo) -> None:
     assert "深中两地食材供应合作协议" in summary
 
 
+def test_signature_value_with_and_without_its_data(page: Page, demo: Demo) -> None:
+    """A .dat is the signature; a second file is the data it signs (anonymous self-check)."""
+    open_page(page, demo)
+    dat, xml = demo.sample("contract-sz-signature.dat"), demo.sample("contract-sz-signature.xml")
+    assert verify(page, [dat, xml], relying=ZS) == "PASSED"
+    roles = page.eval_on_selector_all("#file-list select", "els => els.map(e => e.value)")
+    assert roles == ["signature", "document"]
+    assert verify(page, [dat], relying=ZS) == "INDETERMINATE"
+    sub = page.get_attribute(".badge-sub", "data-sub-indication")
+    assert sub == "SIGNED_DATA_NOT_FOUND"
+
+
+def test_unsupported_formats_are_named(page: Page, demo: Demo, tmp_path: Path) -> None:
+    """A PDF (or a picture alone) gets the service's answer: what it is and what is verified,
+    in the page's language, not "the signature is required"."""
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n")
+    open_page(page, demo)
+    for file, what in ((pdf, "PDF 文档"), (demo.sample("seal-sz-official.png"), "PNG 图片")):
+        page.fill("#api-key", "")  # anonymous self-check
+        page.click("#clear-btn")
+        page.set_input_files("#file-input", [str(file)])
+        wait_until(page, "document.querySelectorAll('#file-list li').length == 1")
+        page.select_option("#relying", ZS)
+        page.click("#verify-btn")
+        page.wait_for_selector("#form-error:not([hidden])")
+        box = page.query_selector("#form-error [data-problem=unsupported_format]")
+        assert box is not None, page.text_content("#form-error")
+        assert box is not None
+        text = box.text_content() or ""
+        assert what in text and "支持的格式" in text and ".ofd" in text and ".dat" in text, text
+        assert "signature is required" not in text and "签名" not in text.split("支持")[0]
+    shot(page, "04-unsupported-format.png")
+
+
 def test_switch_language(page: Page, demo: Demo) -> None:
     open_page(page, demo)
     token = demo.world.licence_sz

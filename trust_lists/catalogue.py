@@ -22,6 +22,8 @@ FORMAT = "huren-recognition-catalogue"
 MAX_CATALOGUE_BYTES = 1024 * 1024
 _CODE = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,63}\Z")
 _JURISDICTION = re.compile(r"\A[1-9][0-9]{5}\Z")
+MAX_SES_TYPE_NUMBERS = 16
+MAX_SES_TYPE_NUMBER = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,10 @@ class DocumentType:
     code: str
     name_zh: str
     name_en: str
+    # Seal types only: the type numbers of GB/T 38540 / GM/T 0031 seals (SES_ESPropertyInfo.type)
+    # that mean this type, so a city can name a number vendors use without a code change
+    # (docs/national-formats.md has the built-in table these extend or override).
+    ses_type_numbers: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +55,22 @@ class Catalogue:
     # (relying, issuing) -> its recognition (the first, should a hand-built catalogue repeat a
     # pair): O(1) look-ups however many jurisdictions recognise each other.
     _by_pair: dict[tuple[str, str], Recognition] = field(init=False, repr=False, compare=False)
+    _by_ses_number: dict[int, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str, str], Recognition] = {}
         for rec in self.recognitions:
             index.setdefault((rec.relying, rec.issuing), rec)
         object.__setattr__(self, "_by_pair", index)
+        numbers: dict[int, str] = {}
+        for t in self.seal_types.values():
+            for n in t.ses_type_numbers:
+                numbers.setdefault(n, t.code)
+        object.__setattr__(self, "_by_ses_number", numbers)
+
+    def seal_type_for_number(self, number: int) -> str | None:
+        """The seal type this catalogue names for a GB/T 38540 type number, if any."""
+        return self._by_ses_number.get(number)
 
     def recognises(
         self,
@@ -85,7 +101,7 @@ class Catalogue:
         sequence = f.get("sequence", int)
         issued_at = f.time("issued_at")
         licence_types = _types(f.get("licence_types", list), "catalogue.licence_types")
-        seal_types = _types(f.get("seal_types", list), "catalogue.seal_types")
+        seal_types = _types(f.get("seal_types", list), "catalogue.seal_types", numbered=True)
         raw = f.get("recognitions", list)
         f.done()
         assert issued_at is not None
@@ -111,10 +127,14 @@ class Catalogue:
         return cls(sequence, issued_at, licence_types, seal_types, tuple(recs))
 
     def to_dict(self) -> dict[str, Any]:
-        def types(m: Mapping[str, DocumentType]) -> list[dict[str, str]]:
-            return [
-                {"code": t.code, "name_zh": t.name_zh, "name_en": t.name_en} for t in m.values()
-            ]
+        def types(m: Mapping[str, DocumentType]) -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            for t in m.values():
+                d: dict[str, Any] = {"code": t.code, "name_zh": t.name_zh, "name_en": t.name_en}
+                if t.ses_type_numbers:  # absent, not empty: older catalogues keep their bytes
+                    d["ses_type_numbers"] = sorted(t.ses_type_numbers)
+                out.append(d)
+            return out
 
         return {
             "type": FORMAT,
@@ -134,19 +154,34 @@ class Catalogue:
         }
 
 
-def _types(raw: list[Any], where: str) -> dict[str, DocumentType]:
+def _types(raw: list[Any], where: str, *, numbered: bool = False) -> dict[str, DocumentType]:
     out: dict[str, DocumentType] = {}
+    owner: dict[int, str] = {}  # one reading: a type number names one seal type
     if len(raw) > 256:
         raise MalformedDocument(f"{where}: at most 256 types")
     for i, entry in enumerate(raw):
         tf = _Fields(entry, f"{where}[{i}]")
         code = tf.get("code", str)
-        t = DocumentType(code, tf.text("name_zh"), tf.text("name_en"))
+        name_zh, name_en = tf.text("name_zh"), tf.text("name_en")
+        numbers = tf.get("ses_type_numbers", list, optional=True) if numbered else None
         tf.done()
         if not _CODE.match(code) or code in out:
             raise MalformedDocument(f"{where}[{i}].code is malformed or repeated")
-        out[code] = t
+        if numbers is not None:
+            _check_numbers(numbers, f"{where}[{i}].ses_type_numbers", code, owner)
+        out[code] = DocumentType(code, name_zh, name_en, frozenset(numbers or ()))
     return out
+
+
+def _check_numbers(numbers: list[Any], where: str, code: str, owner: dict[int, str]) -> None:
+    if not 0 < len(numbers) <= MAX_SES_TYPE_NUMBERS:
+        raise MalformedDocument(f"{where}: 1..{MAX_SES_TYPE_NUMBERS} numbers")
+    for n in numbers:
+        if type(n) is not int or not 0 <= n <= MAX_SES_TYPE_NUMBER:
+            raise MalformedDocument(f"{where}: type numbers are integers 0..{MAX_SES_TYPE_NUMBER}")
+        if n in owner:
+            raise MalformedDocument(f"{where}: type number {n} also names {owner[n]!r}")
+        owner[n] = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@
       "check.heading": "核验电子证照、电子印章或盖章文档",
       "drop.text": "把文件拖放到这里，或",
       "drop.choose": "选择文件",
-      "drop.hint": "证照文件（.jws）、电子印章及其图片（.jws / .esl、.png）、盖章文档及其签名（原文件 + .sig.jws，或 .ofd）",
+      "drop.hint": "证照文件（.jws）、电子印章及其图片（.jws / .esl、.png）、盖章文档及其签名（原文件 + .sig.jws，或 .ofd；签章数据 .dat 可附原文）",
       "paste.label": "或粘贴令牌（紧凑 JWS）",
       "kind.label": "文件种类",
       "kind.auto": "自动识别",
@@ -46,6 +46,18 @@
       "err.noDocument": "盖章签名需要与文档原件一起核验，请添加文档原件。",
       "err.unknownKind": "无法识别文件种类，请在“文件种类”中选择。",
       "err.noRelying": "请选择核验方城市。",
+      "err.unsupportedFormat": "无法核验此文件：它是{format}，不在本服务支持的格式之内。",
+      "err.supportedFormats": "支持的格式：签章 OFD 文档（.ofd）；GB/T 38540 / GM/T 0031 电子印章（.esl）；签章数据（.dat，可附所签原文）；JWS 电子证照和电子印章；文档原件及其 JWS 盖章签名。",
+      "fmt.pdf": "PDF 文档",
+      "fmt.png": "PNG 图片",
+      "fmt.jpeg": "JPEG 图片",
+      "fmt.gif": "GIF 图片",
+      "fmt.tiff": "TIFF 图片",
+      "fmt.webp": "WebP 图片",
+      "fmt.bmp": "BMP 图片",
+      "fmt.ms-office": "旧版 Microsoft Office 文档",
+      "fmt.zip": "不是 OFD 文档的 zip 压缩包",
+      "fmt.unknown": "未知格式",
       "err.network": "无法连接核验服务：{detail}",
       "err.http": "请求被拒绝（{status}）",
       "err.key401": "需要有效的 API 密钥：请在页面顶部输入柜台或管理员密钥。",
@@ -203,7 +215,7 @@
       "check.heading": "Verify an e-licence, an e-seal or a stamped document",
       "drop.text": "Drop files here, or",
       "drop.choose": "choose files",
-      "drop.hint": "Licence files (.jws), e-seals and their picture (.jws / .esl, .png), stamped documents with their signature (the file + .sig.jws, or .ofd)",
+      "drop.hint": "Licence files (.jws), e-seals and their picture (.jws / .esl, .png), stamped documents with their signature (the file + .sig.jws, or .ofd; a .dat signature value with the data it signs)",
       "paste.label": "Or paste a token (compact JWS)",
       "kind.label": "Kind of document",
       "kind.auto": "Detect",
@@ -231,6 +243,18 @@
       "err.noDocument": "A seal signature is verified together with its document: add the document.",
       "err.unknownKind": "The kind of document could not be recognised: choose it under “Kind of document”.",
       "err.noRelying": "Choose the relying city.",
+      "err.unsupportedFormat": "This file cannot be verified: it is {format}, which this service does not support.",
+      "err.supportedFormats": "Supported: signed OFD documents (.ofd); GB/T 38540 / GM/T 0031 e-seals (.esl); SES_Signature values (.dat, with the data they sign when at hand); JWS e-licences and e-seals; a document with its JWS seal signature.",
+      "fmt.pdf": "a PDF document",
+      "fmt.png": "a PNG image",
+      "fmt.jpeg": "a JPEG image",
+      "fmt.gif": "a GIF image",
+      "fmt.tiff": "a TIFF image",
+      "fmt.webp": "a WebP image",
+      "fmt.bmp": "a BMP image",
+      "fmt.ms-office": "an old Microsoft Office document",
+      "fmt.zip": "a zip package that is not an OFD document",
+      "fmt.unknown": "an unknown format",
       "err.network": "The verification service could not be reached: {detail}",
       "err.http": "Request refused ({status})",
       "err.key401": "A valid API key is needed: enter a counter or admin key at the top of the page.",
@@ -548,6 +572,14 @@
       return h("div", {}, t("err.network", { detail: (body && body.detail) || "" }));
     }
     const lines = [];
+    if (body && body.code === "unsupported_format") {
+      // Named in the page's language; the English detail adds nothing a clerk needs.
+      const fmt = TEXT.zh["fmt." + body.format] !== undefined ? "fmt." + body.format : "fmt.unknown";
+      lines.push(h("strong", {}, t("err.unsupportedFormat", { format: t(fmt) })));
+      lines.push(h("span", {}, " " + t("err.supportedFormats")));
+      lines.push(h("span", { class: "mono" }, " (" + status + " " + body.code + ")"));
+      return h("div", { "data-problem": body.code }, lines);
+    }
     if (status === 401) lines.push(h("strong", {}, t("err.key401")));
     else if (status === 403) lines.push(h("strong", {}, t("err.key403")));
     else lines.push(h("strong", {}, (body && body.title) || t("err.http", { status })));
@@ -632,6 +664,7 @@
     if ((file.type || "").startsWith("image/") || IMAGE_EXT.has(ext)) return { role: "image" };
     if (ext === "ofd") return { role: "document", national: "ofd" };
     if (ext === "esl" || ext === "ses") return { role: "token", national: "seal" };
+    if (ext === "dat") return { role: "signature", national: "signature" };
     if (file.size <= 1024 * 1024) {
       const typ = jwsTyp(await file.text());
       if (typ !== null) return { role: roleForTyp(typ), typ };
@@ -703,8 +736,15 @@
     );
   }
 
-  /** What to send: {kind, parts: {file, image, signature, seal}} or {error}. */
-  function plan() {
+  /** Whether a document without a signature goes to the service anyway: a PDF or binary
+   * (image, zip, ...) may be a format the service does not verify, and it says which it does. */
+  async function looksBinary(file) {
+    const head = new Uint8Array(await file.slice(0, 1024).arrayBuffer());
+    return String.fromCharCode(...head.slice(0, 5)) === "%PDF-" || head.includes(0);
+  }
+
+  /** What to send: {kind, parts: {file, image, signature, seal, data}} or {error}. */
+  async function plan() {
     const byRole = {};
     for (const entry of state.files) {
       if (byRole[entry.role]) return { error: { key: "err.duplicate", vars: { role: t("role." + entry.role) } } };
@@ -733,12 +773,19 @@
       else if (byRole.token && byRole.token.typ === "huren-seal+jwt") kind = "seal";
       else if (byRole.seal && !byRole.token) kind = "seal";
       else if (byRole.token) return { error: { key: "err.unknownKind" } };
+      else if (byRole.image) kind = "seal"; // a picture alone: the service says what it verifies
       else return { error: { key: "err.nothing" } };
     }
     const parts = {};
     if (kind === "sealed_document") {
+      if (byRole.signature && byRole.signature.national === "signature") {
+        // An SES_Signature value (.dat): the file, and the data it signs when given.
+        parts.file = byRole.signature;
+        if (byRole.document) parts.data = byRole.document;
+        return { kind, parts };
+      }
       if (!byRole.document) return { error: { key: "err.noDocument" } };
-      if (!byRole.signature && byRole.document.national !== "ofd") {
+      if (!byRole.signature && byRole.document.national !== "ofd" && !(await looksBinary(byRole.document.file))) {
         return { error: { key: "err.noSignature" } };
       }
       parts.file = byRole.document;
@@ -746,10 +793,11 @@
       if (byRole.seal) parts.seal = byRole.seal;
       if (byRole.image) parts.image = byRole.image;
     } else {
-      const main = byRole.token || (kind === "seal" ? byRole.seal : null) || byRole.document;
+      const main =
+        byRole.token || (kind === "seal" ? byRole.seal : null) || byRole.document || (kind === "seal" ? byRole.image : null);
       if (!main) return { error: { key: "err.nothing" } };
       parts.file = main;
-      if (kind === "seal" && byRole.image) parts.image = byRole.image;
+      if (kind === "seal" && byRole.image && main !== byRole.image) parts.image = byRole.image;
     }
     return { kind, parts };
   }
@@ -763,7 +811,7 @@
   async function verify(ev) {
     ev.preventDefault();
     state.formError = null;
-    const p = plan();
+    const p = await plan();
     const relying = $("#relying").value;
     if (!p.error && !relying) p.error = { key: "err.noRelying" };
     if (p.error) {

@@ -217,6 +217,7 @@ class NationalVerifier:
         at: datetime | None = None,
         *,
         expect: Expectations | None = None,
+        data_name: str = "Signature.xml",
     ) -> Verdict:
         """An SES_Signature (SignedValue.dat) against the Signature.xml it signs, outside any
         package: everything but the file check values is judged. Without `signature_xml` the
@@ -235,7 +236,7 @@ class NationalVerifier:
             ).hexdigest()
         job = self._job(relying, at, digest)
         return job.ses_signature(
-            raw, xml=xml, xml_name="Signature.xml", pkg=None, info=None, expect=expect
+            raw, xml=xml, xml_name=data_name, pkg=None, info=None, expect=expect
         )
 
     def verify_document(
@@ -460,7 +461,7 @@ class _Job(JobBase[NationalPolicy]):
     ) -> None:
         """Who made the seal and whether it counts here: the maker's trust-list entry and
         chain, times, scope, validity and recognition."""
-        type_code = self.policy.seal_types.get(seal.seal_type)
+        type_code = self.seal_type_code(seal.seal_type)
         if type_code is None:
             self.stop("ses.type", value=seal.seal_type)
         self.ok("ses.type")
@@ -548,6 +549,13 @@ class _Job(JobBase[NationalPolicy]):
             )
         self.ok("key.scope")
 
+    def seal_type_code(self, number: int) -> str | None:
+        """The seal type of a GB/T 38540 type number: as the signed catalogue names it, else by
+        the built-in table (NationalPolicy.seal_types)."""
+        cat = self.state.catalogue
+        named = cat.catalogue.seal_type_for_number(number) if cat is not None else None
+        return named if named is not None else self.policy.seal_types.get(number)
+
     def type_names(self, code: str) -> tuple[str, str]:
         cat = self.state.catalogue
         if cat is not None:
@@ -564,7 +572,7 @@ class _Job(JobBase[NationalPolicy]):
                 self.stop("expect.holder", actual=actual, expected=_clip(expect.holder_id, 64))
             self.ok("expect.holder")
         if expect.seal_type is not None:
-            actual_code = self.policy.seal_types.get(seal.seal_type, str(seal.seal_type))
+            actual_code = self.seal_type_code(seal.seal_type) or f"type {seal.seal_type}"
             if actual_code != expect.seal_type:
                 a_zh, a_en = self.type_names(actual_code)
                 e_zh, e_en = self.type_names(_clip(expect.seal_type, 64))
@@ -922,8 +930,11 @@ class _Job(JobBase[NationalPolicy]):
     ) -> DocumentSummary:
         if seal is None:
             return DocumentSummary(SEAL)
-        code = self.policy.seal_types.get(seal.seal_type)
-        zh, en = self.type_names(code) if code else (None, None)
+        code = self.seal_type_code(seal.seal_type)
+        # An unknown number is shown as such; the catalogue can name it (ses_type_numbers).
+        zh, en = (
+            self.type_names(code) if code else (f"类型 {seal.seal_type}", f"type {seal.seal_type}")
+        )
         sid, s_zh, s_en = self._service_names()
         extra: dict[str, Any] = {
             "format": f"SES_Seal {seal.format_name}",
