@@ -1012,6 +1012,7 @@ def build_parser() -> argparse.ArgumentParser:
     from api import national_cli
 
     national_cli.add_parser(sub)  # huren verify FILE --trust DIR
+    importlib.import_module("api.status_cli").add_parser(sub)  # huren status ...
 
     g = sub.add_parser("serve", help="run the verification service")
     g.add_argument("--config", required=True)
