@@ -29,7 +29,7 @@ from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
 from api.logs import write_through
-from api.metrics import Metrics
+from api.metrics import Metrics, expiry_warnings
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
 from api.problems import (
@@ -272,7 +272,8 @@ def _add_operational_routes(app: FastAPI) -> None:
             "200 when every configured jurisdiction has a trust list that is not stale, the "
             "verdict cache is reachable (or deliberately in-process) and trust sync is not "
             "behind Redis for longer than its bound; else 503 `not_ready` with the failing "
-            "checks."
+            "checks. `warnings` names trust lists going stale and status lists expiring within "
+            "`expiry_warning_seconds`, and expired status lists (never failing)."
         ),
         response_model=Readiness,
         responses=problem_responses(400, 413, 500, 503),
@@ -295,15 +296,17 @@ def _add_operational_routes(app: FastAPI) -> None:
         else:
             checks["cache"] = "ok" if ctx.cache.available else "unavailable"
         checks["trust_sync"] = ctx.sync.readiness()
+        window = timedelta(seconds=ctx.settings.expiry_warning_seconds)
+        warnings = expiry_warnings(state, now, window)
         failing = {k: v for k, v in checks.items() if not v.startswith("ok")}
         if failing:
             raise ProblemError(
                 503,
                 "not_ready",
                 "not ready: " + ", ".join(f"{k} {v}" for k, v in sorted(failing.items())),
-                extra={"checks": checks},
+                extra={"checks": checks, "warnings": warnings},
             )
-        return {"status": "ready", "checks": checks}
+        return {"status": "ready", "checks": checks, "warnings": warnings}
 
     @app.get(
         "/metrics",

@@ -34,6 +34,7 @@ class Settings:
     anchors: Path | None = None
     trust_dir: Path | None = None
     grace_seconds: int = 0
+    expiry_warning_seconds: int = 2 * 86400  # /readyz warns this long before lists lapse
     # -- receipts ---------------------------------------------------------------------------
     receipt_key: Path | None = None  # PKCS#8 PEM (ES256); generated in memory if absent
     # -- callers ----------------------------------------------------------------------------
@@ -76,8 +77,9 @@ class Settings:
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
-        if self.grace_seconds < 0 or self.cache_max_ttl_seconds < 0:
-            raise SettingsError("grace_seconds and cache_max_ttl_seconds must be >= 0")
+        for name in ("grace_seconds", "cache_max_ttl_seconds", "expiry_warning_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be >= 0")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError("redis_timeout_seconds must be positive")
         object.__setattr__(self, "sources", dict(self.sources))
@@ -180,6 +182,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "anchors": ("HUREN_ANCHORS", _path),
     "trust_dir": ("HUREN_TRUST_DIR", _path),
     "grace_seconds": ("HUREN_GRACE_SECONDS", _int),
+    "expiry_warning_seconds": ("HUREN_EXPIRY_WARNING_SECONDS", _int),
     "receipt_key": ("HUREN_RECEIPT_KEY", _path),
     "api_keys_file": ("HUREN_API_KEYS_FILE", _path),
     "api_keys_json": ("HUREN_API_KEYS", _str),
@@ -207,6 +210,7 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "anchors": ("anchors", _path),
     "trust_dir": ("trust_dir", _path),
     "grace_seconds": ("grace_seconds", _int),
+    "expiry_warning_seconds": ("expiry_warning_seconds", _int),
     "receipt_key": ("receipt_key", _path),
     "api_keys": ("api_keys_file", _path),
     "anonymous_self_check": ("anonymous_self_check", _bool),
