@@ -41,7 +41,7 @@ from api.problems import (
     problem_responses,
 )
 from api.receipts import ReceiptSigner
-from api.settings import Settings, SettingsError
+from api.settings import Settings, SettingsError, describe_unknown
 from api.sync import TrustSync
 from api.verification import VerificationService
 from trust_lists import TrustDirectory, TrustStore, load_anchors
@@ -74,11 +74,24 @@ def build_store(settings: Settings) -> tuple[TrustStore, list[str]]:
     if settings.anchors is None:
         raise SettingsError("no anchors configured (huren.json 'anchors' or HUREN_ANCHORS)")
     anchors = load_anchors(settings.anchors)
-    directory = TrustDirectory(settings.trust_dir) if settings.trust_dir is not None else None
+    where = settings.trust_dir
+    if where is not None and not where.is_dir():
+        raise SettingsError(
+            f"trust_dir {where} does not exist or is not a directory: check the path "
+            "(huren.json 'trust_dir' or HUREN_TRUST_DIR)"
+        )
+    directory = TrustDirectory(where) if where is not None else None
     store = TrustStore(anchors, directory, grace=timedelta(seconds=settings.grace_seconds))
     problems = store.load()
     for problem in problems:
         log.warning("trust store: %s", problem)
+    if where is not None and not store.state.lists and not settings.sources:
+        # A misspelt or wrong directory would otherwise serve INDETERMINATE for everything.
+        raise SettingsError(
+            f"trust_dir {where} holds no trust list: check the path, or submit the signed lists "
+            "first (`huren trust submit FILE... --config huren.json`), or configure `sources` "
+            "to pull them"
+        )
     return store, problems
 
 
@@ -118,6 +131,12 @@ def create_app(
     problems: list[str] = []
     if store is None:
         store, problems = build_store(settings)
+    for name in settings.unknown_environment:
+        log.warning(
+            "ignored environment variable %s: not a huren setting (docs/service.md#settings; "
+            "HUREN_STRICT_SETTINGS=1 refuses it)",
+            describe_unknown(name),
+        )
     if settings.cache_secret_generated and settings.redis_url:
         log.warning(
             "no cache secret configured (HUREN_CACHE_SECRET): generated one for this process; "
