@@ -220,6 +220,28 @@ def cmd_status_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status_verify(args: argparse.Namespace) -> int:
+    """The store's own checks on a signed token, without storing it (as `list verify`)."""
+    data = _read_bytes(args.file, MAX_STATUS_LIST_TOKEN_BYTES)
+    _, signed = read_status_file(args.file)
+    if signed is None:
+        raise UsageError(f"{args.file} is an unsigned draft; sign it with `{PROG} status sign`")
+    store = _open_store(args.config)
+    store.directory = None  # verify only: nothing is ever written
+    held = store.state.status_lists.get(signed.uri)
+    try:
+        issued = store.submit_status_list(data, now=args.at)
+    except TrustStateError as exc:
+        raise _with_path(exc, args.file) from exc
+    print(
+        f"{signed.uri}: signed by {signed.signer_kid}, key of service {issued.service_id} "
+        f"({issued.jurisdiction})"
+    )
+    was = "none held" if held is None else f"held: issued {format_time(held.status_list.issued_at)}"
+    print(f"OK: acceptable as its next version ({was}); expires {format_time(signed.expires_at)}")
+    return 0
+
+
 def cmd_status_export(args: argparse.Namespace) -> int:
     store = _open_store(args.config)
     held = store.state.status_lists.get(args.uri)
@@ -307,6 +329,12 @@ def add_parser(sub: Any) -> None:
     g.add_argument("old")
     g.add_argument("new")
     g.set_defaults(func=cmd_status_diff)
+
+    g = ss.add_parser("verify", help="check a signed token as the service would, storing nothing")
+    g.add_argument("file", help="the signed token")
+    g.add_argument("--config", required=True, help="huren.json of the service (its trust store)")
+    g.add_argument("--at", type=time_arg, default="now", metavar="TIME", help="RFC 3339 UTC or now")
+    g.set_defaults(func=cmd_status_verify)
 
     g = ss.add_parser("export", help="write the status list the trust store holds for a URI")
     g.add_argument("--config", required=True, help="huren.json")

@@ -89,6 +89,16 @@ def test_revoke_suspend_reinstate_renew_sign_submit(run: InProcess, demo: Path) 
 
     ok(run("status", "sign", "draft.json", "--key", ISSUER_KEY, "--out", "signed.jwt"))
     before = held(demo).state.status_lists[URI].status_list
+    trust = {p: p.read_bytes() for p in sorted((demo / "trust").rglob("*")) if p.is_file()}
+    checked = ok(run("status", "verify", "signed.jwt", "--config", "huren.json")).out
+    assert "OK: acceptable as its next version" in checked and "service sz-amr" in checked
+    assert f"held: issued {format_time(before.issued_at)}" in checked
+    assert trust == {p: p.read_bytes() for p in sorted((demo / "trust").rglob("*")) if p.is_file()}
+    refused(run("status", "verify", "draft.json", "--config", "huren.json"), "status sign")
+    # Signed by a key of another service: refused as the service would.
+    ok(run("status", "sign", "draft.json", "--key", f"keys/{SHENZHEN}-seal-authority.pem",
+           "--out", "wrong.jwt"))  # fmt: skip
+    refused(run("status", "verify", "wrong.jwt", "--config", "huren.json"), "[untrusted_signer]")
     submitted = ok(run("trust", "submit", "signed.jwt", "--config", "huren.json")).out
     assert f"accepted status list {URI}" in submitted
     after = held(demo).state.status_lists[URI].status_list
