@@ -9,7 +9,7 @@ DEMO   ?= .demo
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck bench soak clean demo
+.PHONY: run test lint typecheck bench soak clean demo demo-reset
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,17 @@ $(STAMP): $(RUNTIME)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The demo's status lists last 7 days and its trust lists 30: rebuild a demo older than a day.
+# An existing demo is kept (its keys, API keys, signed lists and audit log): its trust lists (30
+# days) and status lists (7 days) are renewed through the normal signing path when they lapse
+# within 3 days. `make demo-reset` wipes it and builds a new one.
 demo: $(RUNTIME)
-	@if [ -z "$$(find $(DEMO)/huren.json -mmin -1440 2>/dev/null)" ]; then \
-		rm -rf $(DEMO) && $(BIN)/huren demo init $(DEMO); fi
+	@if [ -f $(DEMO)/huren.json ]; then \
+		$(BIN)/huren demo renew $(DEMO) || { echo "make demo-reset rebuilds the demo (new keys and API keys)"; exit 1; }; \
+	else $(BIN)/huren demo init $(DEMO); fi
+
+demo-reset: $(RUNTIME)
+	rm -rf $(DEMO)
+	$(BIN)/huren demo init $(DEMO)
 
 run: $(RUNTIME) demo
 	$(BIN)/huren serve --config $(DEMO)/huren.json --host $(HOST) --port $(PORT)

@@ -29,7 +29,7 @@ from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
 from api.logs import write_through
-from api.metrics import Metrics
+from api.metrics import Metrics, expiry_warnings
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
 from api.problems import (
@@ -41,7 +41,7 @@ from api.problems import (
     problem_responses,
 )
 from api.receipts import ReceiptSigner
-from api.settings import Settings, SettingsError
+from api.settings import Settings, SettingsError, describe_unknown
 from api.sync import TrustSync
 from api.verification import VerificationService
 from trust_lists import TrustDirectory, TrustStore, load_anchors
@@ -74,11 +74,24 @@ def build_store(settings: Settings) -> tuple[TrustStore, list[str]]:
     if settings.anchors is None:
         raise SettingsError("no anchors configured (huren.json 'anchors' or HUREN_ANCHORS)")
     anchors = load_anchors(settings.anchors)
-    directory = TrustDirectory(settings.trust_dir) if settings.trust_dir is not None else None
+    where = settings.trust_dir
+    if where is not None and not where.is_dir():
+        raise SettingsError(
+            f"trust_dir {where} does not exist or is not a directory: check the path "
+            "(huren.json 'trust_dir' or HUREN_TRUST_DIR)"
+        )
+    directory = TrustDirectory(where) if where is not None else None
     store = TrustStore(anchors, directory, grace=timedelta(seconds=settings.grace_seconds))
     problems = store.load()
     for problem in problems:
         log.warning("trust store: %s", problem)
+    if where is not None and not store.state.lists and not settings.sources:
+        # A misspelt or wrong directory would otherwise serve INDETERMINATE for everything.
+        raise SettingsError(
+            f"trust_dir {where} holds no trust list: check the path, or submit the signed lists "
+            "first (`huren trust submit FILE... --config huren.json`), or configure `sources` "
+            "to pull them"
+        )
     return store, problems
 
 
@@ -118,6 +131,12 @@ def create_app(
     problems: list[str] = []
     if store is None:
         store, problems = build_store(settings)
+    for name in settings.unknown_environment:
+        log.warning(
+            "ignored environment variable %s: not a huren setting (docs/service.md#settings; "
+            "HUREN_STRICT_SETTINGS=1 refuses it)",
+            describe_unknown(name),
+        )
     if settings.cache_secret_generated and settings.redis_url:
         log.warning(
             "no cache secret configured (HUREN_CACHE_SECRET): generated one for this process; "
@@ -272,7 +291,8 @@ def _add_operational_routes(app: FastAPI) -> None:
             "200 when every configured jurisdiction has a trust list that is not stale, the "
             "verdict cache is reachable (or deliberately in-process) and trust sync is not "
             "behind Redis for longer than its bound; else 503 `not_ready` with the failing "
-            "checks."
+            "checks. `warnings` names trust lists going stale and status lists expiring within "
+            "`expiry_warning_seconds`, and expired status lists (never failing)."
         ),
         response_model=Readiness,
         responses=problem_responses(400, 413, 500, 503),
@@ -295,15 +315,17 @@ def _add_operational_routes(app: FastAPI) -> None:
         else:
             checks["cache"] = "ok" if ctx.cache.available else "unavailable"
         checks["trust_sync"] = ctx.sync.readiness()
+        window = timedelta(seconds=ctx.settings.expiry_warning_seconds)
+        warnings = expiry_warnings(state, now, window)
         failing = {k: v for k, v in checks.items() if not v.startswith("ok")}
         if failing:
             raise ProblemError(
                 503,
                 "not_ready",
                 "not ready: " + ", ".join(f"{k} {v}" for k, v in sorted(failing.items())),
-                extra={"checks": checks},
+                extra={"checks": checks, "warnings": warnings},
             )
-        return {"status": "ready", "checks": checks}
+        return {"status": "ready", "checks": checks, "warnings": warnings}
 
     @app.get(
         "/metrics",

@@ -825,6 +825,20 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_renew(args: argparse.Namespace) -> int:
+    target = Path(args.dir)
+    if not (target / "huren.json").is_file():
+        raise UsageError(f"no demo world in {target}: create one with `{PROG} demo init {target}`")
+    demo: Any = importlib.import_module("api.demo")
+    within = timedelta(days=args.within_days)
+    done = demo.renew_demo(target, utc_now(), within=within)
+    for line in done:
+        print(f"renewed {line}")
+    if not done:
+        print(f"nothing in {target} lapses within {args.within_days} days: kept as it is")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve: Any = importlib.import_module("api.server").serve
@@ -1008,10 +1022,22 @@ def build_parser() -> argparse.ArgumentParser:
     g = demo.add_parser("init", help="create a complete demo world in DIR")
     g.add_argument("dir", metavar="DIR")
     g.set_defaults(func=cmd_demo_init)
+    g = demo.add_parser(
+        "renew", help="keep the demo in DIR: renew its lists that lapse soon (make run does this)"
+    )
+    g.add_argument("dir", metavar="DIR")
+    g.add_argument(
+        "--within-days",
+        type=_positive_int,
+        default=3,
+        help="renew what lapses within this many days (default 3), e.g. --within-days 7",
+    )
+    g.set_defaults(func=cmd_demo_renew)
 
     from api import national_cli
 
     national_cli.add_parser(sub)  # huren verify FILE --trust DIR
+    importlib.import_module("api.status_cli").add_parser(sub)  # huren status ...
 
     g = sub.add_parser("serve", help="run the verification service")
     g.add_argument("--config", required=True)

@@ -10,7 +10,8 @@ cities' operators, lets each city accept both cities' business licences, food bu
 and all five seal types; food production licences are recognised in Shenzhen only.
 
 Tests use `build_demo_world(DEMO_EPOCH)` as their shared fixture; `huren demo init` calls
-`write_demo(directory, build_demo_world(now))`."""
+`write_demo(directory, build_demo_world(now))`; `huren demo renew` (run by `make run`) calls
+`renew_demo`, which keeps the world and renews its lapsing lists as operators would."""
 
 from __future__ import annotations
 
@@ -26,15 +27,17 @@ from pathlib import Path
 from typing import Any, Final
 
 from api import national_demo
-from keys import ES256, SigningKey
-from trust_lists.anchors import anchors_to_json
-from trust_lists.authoring import add_service, change_key_status, new_trust_list
+from keys import ES256, KeyMaterialError, SigningKey
+from trust_lists.anchors import anchors_to_json, load_anchors
+from trust_lists.authoring import add_service, change_key_status, new_trust_list, next_version
 from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCatalogue
 from trust_lists.model import KeyStatus, ServiceKind, TrustList
 from trust_lists.signed import Anchor, SignedTrustList
+from trust_lists.status_authoring import StatusListDraft, renew
 from trust_lists.status_list import sign_status_list
 from trust_lists.storage import TrustDirectory
 from trust_lists.store import TrustStore
+from trust_lists.timeutil import format_time
 from trust_lists.uscc import make_uscc
 from verifier.formats import SEAL_TYPES
 from verifier.issue import issue_licence, make_seal, sign_sealed_document
@@ -626,6 +629,93 @@ def write_demo(directory: Path, world: DemoWorld) -> None:
     _write(directory / "huren.json", json.dumps(config, indent=2).encode() + b"\n")
 
 
+RENEW_WITHIN: Final = timedelta(days=3)
+
+
+class DemoRenewalError(ValueError):
+    """The demo cannot be renewed as it is (keys missing, store unreadable)."""
+
+
+def _demo_signing_keys(directory: Path) -> dict[str, SigningKey]:
+    """Every unencrypted ES256/EdDSA private key of the demo by kid: keys/ and the demo folder
+    itself (where the README's tour leaves a rotated issuer key)."""
+    found: dict[str, SigningKey] = {}
+    for path in [*sorted((directory / "keys").glob("*.pem")), *sorted(directory.glob("*.pem"))]:
+        try:
+            key = SigningKey.load(path)
+        except KeyMaterialError:
+            continue  # SM2 keys, encrypted keys
+        found[key.kid] = key
+    return found
+
+
+def renew_demo(directory: Path, now: datetime, *, within: timedelta = RENEW_WITHIN) -> list[str]:
+    """Renew the demo's trust lists and status lists that lapse within `within` of `now`, through
+    the normal path: the next version signed by a threshold of the list's operators (status
+    lists: by a key of their service in force now), submitted to the demo's trust store, which
+    checks it as it checks any upload. Keys, API keys, samples and the audit log stay. Returns
+    what was done."""
+    directory = Path(directory)
+    now = now.astimezone(UTC).replace(microsecond=0)
+    store = TrustStore(
+        load_anchors(directory / "anchors.json"), TrustDirectory(directory / "trust")
+    )
+    problems = store.load()
+    if problems:
+        raise DemoRenewalError(f"the demo's trust store in {directory / 'trust'}: {problems[0]}")
+    keys = _demo_signing_keys(directory)
+    done: list[str] = []
+    for code in store.jurisdictions:
+        tl = store.state.trust_list(code)
+        if tl is None or tl.next_update - now > within:
+            continue
+        signers = [keys[k.kid] for k in tl.operators.keys if k.kid in keys]
+        if len(signers) < tl.operators.threshold:
+            raise DemoRenewalError(
+                f"trust list {code}: {len(signers)} of the {tl.operators.threshold} operator keys "
+                f"needed to sign its next version are in {directory / 'keys'}"
+            )
+        new = next_version(tl, issued_at=now, validity=LIST_VALIDITY)
+        signed = SignedTrustList.create(new, signers[: tl.operators.threshold])
+        store.submit_trust_list(signed.to_json(), now=now)
+        done.append(
+            f"trust list {code}: sequence {tl.sequence} -> {new.sequence}, next update "
+            f"{format_time(new.next_update)} (was {format_time(tl.next_update)})"
+        )
+    for uri, issued in sorted(store.state.status_lists.items()):
+        sl = issued.status_list
+        if sl.expires_at - now > within:
+            continue
+        held = store.state.trust_list(issued.jurisdiction)
+        service = held.service(issued.service_id) if held is not None else None
+        key = next(
+            (
+                keys[k.kid]
+                for k in (service.keys if service is not None else ())
+                if k.kid in keys
+                and k.revoked_since is None
+                and k.state_at(now).status is KeyStatus.GRANTED
+            ),
+            None,
+        )
+        if key is None:
+            raise DemoRenewalError(
+                f"status list {uri}: no private key of service {issued.service_id} in force now "
+                f"is in {directory / 'keys'} or {directory}"
+            )
+        draft = renew(
+            StatusListDraft.from_status_list(sl),
+            issued_at=max(now, sl.issued_at + timedelta(seconds=1)),
+            validity=STATUS_VALIDITY,
+        )
+        store.submit_status_list(draft.sign(key), now=now)
+        done.append(
+            f"status list {uri}: expires {format_time(draft.expires_at)} "
+            f"(was {format_time(sl.expires_at)})"
+        )
+    return done
+
+
 __all__ = [
     "BUSINESS_LICENCE",
     "CITIES",
@@ -643,5 +733,6 @@ __all__ = [
     "DemoWorld",
     "Enterprise",
     "build_demo_world",
+    "renew_demo",
     "write_demo",
 ]

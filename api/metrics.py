@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from trust_lists import TrustStore
+from trust_lists import TrustState, TrustStore
+from trust_lists.timeutil import format_time
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0)
 
@@ -61,6 +62,17 @@ class _TrustCollector(Collector):
         yield stale
         yield sequence
         yield until
+        status_until = GaugeMetricFamily(
+            "huren_status_list_seconds_until_expiry",
+            "Seconds until the status list expires (negative: expired since); its documents are "
+            "INDETERMINATE after",
+            labels=["jurisdiction", "uri"],
+        )
+        for uri, issued in sorted(state.status_lists.items()):
+            status_until.add_metric(
+                [issued.jurisdiction, uri], (issued.status_list.expires_at - now).total_seconds()
+            )
+        yield status_until
         cache = self.cache()
         errors = CounterMetricFamily(
             "huren_verdict_cache_backend_errors",
@@ -122,6 +134,32 @@ class _SyncCollector(Collector):
             yield CounterMetricFamily(f"huren_trust_sync_{name}", help_text, value=float(value))
 
 
+def expiry_warnings(state: TrustState, now: datetime, window: timedelta) -> list[str]:
+    """Trust lists going stale and status lists expiring within `window` (or already expired
+    status lists): what /readyz warns of before every document they cover turns INDETERMINATE."""
+    out = []
+    for code in sorted(state.lists):
+        stale_from = state.stale_from(code)
+        if stale_from is not None and now < stale_from <= now + window:
+            out.append(
+                f"trust list {code} goes stale at {format_time(stale_from)} "
+                f"(in {int((stale_from - now).total_seconds())} s): publish its next version"
+            )
+    for uri, issued in sorted(state.status_lists.items()):
+        expires = issued.status_list.expires_at
+        if expires <= now:
+            out.append(
+                f"status list {uri} expired at {format_time(expires)}: the documents it covers "
+                "are INDETERMINATE until a renewed one is uploaded"
+            )
+        elif expires <= now + window:
+            out.append(
+                f"status list {uri} expires at {format_time(expires)} "
+                f"(in {int((expires - now).total_seconds())} s): renew it (huren status renew)"
+            )
+    return out
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -166,4 +204,4 @@ class Metrics:
         self.registry.register(_SyncCollector(sync))
 
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "expiry_warnings"]

@@ -342,6 +342,7 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"]
     checks: dict[str, str]
+    warnings: list[str] = []  # lists lapsing within expiry_warning_seconds (never failing)
 
 
 class Jwk(_Open):

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
+import socket
 from pathlib import Path
 
 import uvicorn
@@ -54,6 +56,7 @@ def build(config_path: Path | str | None) -> FastAPI:
 
 def serve(config_path: Path | str, host: str, port: int) -> None:
     """Run the service in the foreground until interrupted."""
+    check_port_free(host, port)  # before anything else: the port is the commonest clash
     app = build(config_path)
     uvicorn.run(
         app,
@@ -67,6 +70,34 @@ def serve(config_path: Path | str, host: str, port: int) -> None:
         server_header=False,
         timeout_graceful_shutdown=10,
     )
+
+
+class PortBusy(ValueError):
+    """The address is taken (another huren, or another service)."""
+
+    code = "port_busy"
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind the address as uvicorn will (SO_REUSEADDR, so a closed connection's TIME_WAIT is no
+    clash) and let it go; a taken address is one line saying what to do."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        return  # uvicorn reports an unresolvable host itself
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortBusy(
+                f"port {port} on {host} is already in use (another huren still running?); stop "
+                f"it or choose another port: `make run PORT={port + 1}` or `huren serve --port "
+                f"{port + 1}`",
+            ) from None
 
 
 def app_from_env() -> FastAPI:

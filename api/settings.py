@@ -6,6 +6,7 @@ as given (relative to the working directory)."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import secrets
@@ -34,6 +35,7 @@ class Settings:
     anchors: Path | None = None
     trust_dir: Path | None = None
     grace_seconds: int = 0
+    expiry_warning_seconds: int = 2 * 86400  # /readyz warns this long before lists lapse
     # -- receipts ---------------------------------------------------------------------------
     receipt_key: Path | None = None  # PKCS#8 PEM (ES256); generated in memory if absent
     # -- callers ----------------------------------------------------------------------------
@@ -55,12 +57,23 @@ class Settings:
     cache_secret: bytes = field(default=b"", repr=False)
     redis_timeout_seconds: float = 0.25
     sources: Mapping[str, str] = field(default_factory=dict)
+    status_sources: tuple[str, ...] = ()  # URLs of published status list tokens
+    catalogue_source: str | None = None
     pull_interval_seconds: int = 300
+    pull_timeout_seconds: float = 10.0  # one whole pull exchange
+    pull_max_bytes: int = 8 * 1024 * 1024
+    pull_retry_base_seconds: float = 1.0  # first backoff after a failed pull
+    sync_resync_seconds: float = 30.0  # full catch-up from Redis even without notifications
+    sync_budget_documents: int = 16  # one catch-up judges at most this many documents,
+    sync_budget_bytes: int = 16 * 1024 * 1024  # this many bytes,
+    sync_budget_seconds: float = 0.5  # and starts none after this long
+    sync_max_lag_seconds: float = 30.0  # /readyz fails when sync is behind longer
     instance_id: str = field(default_factory=_default_instance_id)
     # -- misc -------------------------------------------------------------------------------
     log_level: str = "INFO"
     config_path: Path | None = None
     cache_secret_generated: bool = False
+    unknown_environment: tuple[str, ...] = ()  # HUREN_* names that are no setting (warned)
 
     def __post_init__(self) -> None:
         if not self.cache_secret:
@@ -73,14 +86,24 @@ class Settings:
             "anonymous_rate_per_minute",
             "anonymous_burst",
             "pull_interval_seconds",
+            "pull_timeout_seconds",
+            "pull_max_bytes",
+            "pull_retry_base_seconds",
+            "sync_resync_seconds",
+            "sync_budget_documents",
+            "sync_budget_bytes",
+            "sync_budget_seconds",
+            "sync_max_lag_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
-        if self.grace_seconds < 0 or self.cache_max_ttl_seconds < 0:
-            raise SettingsError("grace_seconds and cache_max_ttl_seconds must be >= 0")
+        for name in ("grace_seconds", "cache_max_ttl_seconds", "expiry_warning_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be >= 0")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError("redis_timeout_seconds must be positive")
         object.__setattr__(self, "sources", dict(self.sources))
+        object.__setattr__(self, "status_sources", tuple(self.status_sources))
 
     @property
     def audit_log_path(self) -> Path | None:
@@ -106,6 +129,7 @@ class Settings:
             path = Path(config_path)
             values.update(_read_config(path))
             values["config_path"] = path
+        values["unknown_environment"] = _unknown_environment(env)
         for name, (env_name, convert) in _ENV.items():
             raw = env.get(env_name)
             if raw is not None and raw != "":
@@ -175,11 +199,19 @@ def _path(raw: object) -> Path:
     return Path(_str(raw))
 
 
+def _urls(raw: object) -> tuple[str, ...]:
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError('expected a list of URLs, e.g. ["https://status.example/1"]')
+    return tuple(value)
+
+
 # field name -> (environment variable, converter)
 _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "anchors": ("HUREN_ANCHORS", _path),
     "trust_dir": ("HUREN_TRUST_DIR", _path),
     "grace_seconds": ("HUREN_GRACE_SECONDS", _int),
+    "expiry_warning_seconds": ("HUREN_EXPIRY_WARNING_SECONDS", _int),
     "receipt_key": ("HUREN_RECEIPT_KEY", _path),
     "api_keys_file": ("HUREN_API_KEYS_FILE", _path),
     "api_keys_json": ("HUREN_API_KEYS", _str),
@@ -197,7 +229,17 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "cache_secret": ("HUREN_CACHE_SECRET", _secret),
     "redis_timeout_seconds": ("HUREN_REDIS_TIMEOUT_SECONDS", _float),
     "sources": ("HUREN_SOURCES", _sources),
+    "status_sources": ("HUREN_STATUS_SOURCES", _urls),
+    "catalogue_source": ("HUREN_CATALOGUE_SOURCE", _str),
     "pull_interval_seconds": ("HUREN_PULL_INTERVAL_SECONDS", _int),
+    "pull_timeout_seconds": ("HUREN_PULL_TIMEOUT_SECONDS", _float),
+    "pull_max_bytes": ("HUREN_PULL_MAX_BYTES", _int),
+    "pull_retry_base_seconds": ("HUREN_PULL_RETRY_BASE_SECONDS", _float),
+    "sync_resync_seconds": ("HUREN_SYNC_RESYNC_SECONDS", _float),
+    "sync_budget_documents": ("HUREN_SYNC_BUDGET_DOCUMENTS", _int),
+    "sync_budget_bytes": ("HUREN_SYNC_BUDGET_BYTES", _int),
+    "sync_budget_seconds": ("HUREN_SYNC_BUDGET_SECONDS", _float),
+    "sync_max_lag_seconds": ("HUREN_SYNC_MAX_LAG_SECONDS", _float),
     "instance_id": ("HUREN_INSTANCE_ID", _str),
     "log_level": ("HUREN_LOG_LEVEL", _str),
 }
@@ -207,6 +249,7 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "anchors": ("anchors", _path),
     "trust_dir": ("trust_dir", _path),
     "grace_seconds": ("grace_seconds", _int),
+    "expiry_warning_seconds": ("expiry_warning_seconds", _int),
     "receipt_key": ("receipt_key", _path),
     "api_keys": ("api_keys_file", _path),
     "anonymous_self_check": ("anonymous_self_check", _bool),
@@ -223,7 +266,17 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "cache_secret": ("cache_secret", _secret),
     "redis_timeout_seconds": ("redis_timeout_seconds", _float),
     "sources": ("sources", _sources),
+    "status_sources": ("status_sources", _urls),
+    "catalogue_source": ("catalogue_source", _str),
     "pull_interval_seconds": ("pull_interval_seconds", _int),
+    "pull_timeout_seconds": ("pull_timeout_seconds", _float),
+    "pull_max_bytes": ("pull_max_bytes", _int),
+    "pull_retry_base_seconds": ("pull_retry_base_seconds", _float),
+    "sync_resync_seconds": ("sync_resync_seconds", _float),
+    "sync_budget_documents": ("sync_budget_documents", _int),
+    "sync_budget_bytes": ("sync_budget_bytes", _int),
+    "sync_budget_seconds": ("sync_budget_seconds", _float),
+    "sync_max_lag_seconds": ("sync_max_lag_seconds", _float),
     "instance_id": ("instance_id", _str),
     "log_level": ("log_level", _str),
 }
@@ -264,5 +317,48 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 ENVIRONMENT_VARIABLES: Mapping[str, str] = {name: env for name, (env, _) in _ENV.items()}
+# huren.json member -> field name
+FILE_MEMBERS: Mapping[str, str] = {member: name for member, (name, _) in _FILE.items()}
+# Read from the environment only: where the file is, and whether unknown HUREN_* names are refused.
+ENVIRONMENT_ONLY = frozenset({"HUREN_CONFIG", "HUREN_STRICT_SETTINGS"})
+# HUREN_* names read by the command line and the tests, not by the service: never warned about.
+TOOLING_VARIABLES = frozenset(
+    {"HUREN_DEBUG", "HUREN_REQUIRE_VECTORS", "HUREN_REQUIRE_REDIS", "HUREN_CHROMIUM"}
+)
 
-__all__ = ["ENVIRONMENT_VARIABLES", "Settings", "SettingsError"]
+
+def _unknown_environment(env: Mapping[str, str]) -> tuple[str, ...]:
+    """HUREN_* names that are no setting (a typo would otherwise be silently ignored); refused
+    when HUREN_STRICT_SETTINGS is on, else returned for the service to warn about at start."""
+    known = set(ENVIRONMENT_VARIABLES.values()) | ENVIRONMENT_ONLY | TOOLING_VARIABLES
+    unknown = sorted(n for n in env if n.startswith("HUREN_") and n not in known)
+    strict = env.get("HUREN_STRICT_SETTINGS", "")
+    try:
+        refuse = bool(strict) and _bool(strict)
+    except ValueError as exc:
+        raise SettingsError(f"HUREN_STRICT_SETTINGS: {exc}") from None
+    if unknown and refuse:
+        raise SettingsError(
+            "unknown environment variables (HUREN_STRICT_SETTINGS is on): "
+            + "; ".join(describe_unknown(n, known) for n in unknown)
+        )
+    return tuple(unknown)
+
+
+def describe_unknown(name: str, known: set[str] | None = None) -> str:
+    """`NAME`, and the setting it was probably meant to be."""
+    if known is None:
+        known = set(ENVIRONMENT_VARIABLES.values()) | ENVIRONMENT_ONLY
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+    return f"{name} (did you mean {close[0]}?)" if close else f"{name} (no such setting)"
+
+
+__all__ = [
+    "ENVIRONMENT_ONLY",
+    "ENVIRONMENT_VARIABLES",
+    "FILE_MEMBERS",
+    "TOOLING_VARIABLES",
+    "Settings",
+    "SettingsError",
+    "describe_unknown",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -76,6 +77,10 @@ class SigningKey:
             ) from exc
         except ValueError as exc:
             raise KeyMaterialError("not a PKCS#8 PEM private key, or a wrong passphrase") from exc
+        except UnsupportedAlgorithm as exc:  # e.g. an SM2 key: not a JWS signing key
+            raise KeyMaterialError(
+                "only P-256 (ES256) and Ed25519 (EdDSA) private keys are supported"
+            ) from exc
         if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
             return cls(key)
         if isinstance(key, ed25519.Ed25519PrivateKey):

@@ -123,7 +123,7 @@ def test_unreadable_or_malformed_config(tmp_path: Path):
 
 
 def test_every_field_but_internals_has_an_environment_variable():
-    internal = {"config_path", "cache_secret_generated"}
+    internal = {"config_path", "cache_secret_generated", "unknown_environment"}
     fields = set(Settings.__dataclass_fields__) - internal
     assert fields == set(ENVIRONMENT_VARIABLES)
     assert all(v.startswith("HUREN_") for v in ENVIRONMENT_VARIABLES.values())

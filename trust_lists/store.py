@@ -41,7 +41,7 @@ from trust_lists.signed import (
 )
 from trust_lists.status_list import StatusList, token_bytes
 from trust_lists.storage import CATALOGUE_STREAM, TrustDirectory, list_stream, status_stream
-from trust_lists.timeutil import require_aware
+from trust_lists.timeutil import format_time, from_epoch, require_aware
 
 STATUS_VERSIONS_KEPT = 3
 
@@ -352,11 +352,22 @@ class TrustStore:
             if self.directory is not None:  # the guard outlives deleted tokens, as for lists
                 highest = max(highest, self.directory.highest(status_stream(sl.uri)))
             if iat <= highest:
-                raise Rollback("a status list at least as new is already held")
+                raise Rollback(
+                    "a status list at least as new is already held: this one was issued "
+                    f"{format_time(sl.issued_at)}, the newest accepted "
+                    f"{format_time(from_epoch(highest))}; renew it (`huren status renew`) and "
+                    "sign again"
+                )
             if sl.issued_at > now + self.max_skew:
-                raise NotYetIssued("status list issued in the future")
+                raise NotYetIssued(
+                    f"status list issued in the future ({format_time(sl.issued_at)}, now "
+                    f"{format_time(now)}); check the signing machine's clock"
+                )
             if sl.expires_at <= now:
-                raise AlreadyExpired("status list has expired")
+                raise AlreadyExpired(
+                    f"status list expired at {format_time(sl.expires_at)} (now "
+                    f"{format_time(now)}); renew it (`huren status renew`) and sign again"
+                )
             if self.directory is not None:
                 self.directory.store(
                     status_stream(sl.uri), iat, token_bytes(token), keep=STATUS_VERSIONS_KEPT
