@@ -123,6 +123,15 @@ def tampered_payload(w: DemoWorld, token: str | None = None) -> Case:
     return Case("licence", h + "." + b64url_encode(json.dumps(claims).encode()) + "." + s)
 
 
+def rehomed(w: DemoWorld, jur: str, kind: str = "licence") -> Case:
+    """The Shenzhen licence (or seal) with its `jur` claim changed after signing: its kid is
+    in Shenzhen's list only."""
+    token = w.licence_sz if kind == "licence" else w.seal_sz
+    h, p, s = token.split(".")
+    claims = {**json.loads(b64url_decode(p)), "jur": jur}
+    return Case(kind, h + "." + b64url_encode(json.dumps(claims).encode()) + "." + s)
+
+
 def sz_list_update(w: DemoWorld, **changes: object) -> TrustStore:
     tl = edit_service(w.trust_lists[SHENZHEN], "sz-amr", **changes)
     return store_with(w, updates=[next_list(w, tl)])
@@ -553,6 +562,29 @@ ROWS: list[Row] = [
         I,
         S.NO_SIGNING_CERTIFICATE_FOUND,
         "key.found",
+    ),
+    # A kid is its key's thumbprint: held in another city's list, it still checks the signature,
+    # so a document altered to claim another (or no configured) city is FAILED, not "unknown".
+    Row(
+        "licence-altered-to-claim-another-city",
+        lambda w: rehomed(w, ZHONGSHAN),
+        F,
+        S.SIG_CRYPTO_FAILURE,
+        "signature.valid",
+    ),
+    Row(
+        "licence-altered-to-claim-an-unconfigured-city",
+        lambda w: rehomed(w, "110000"),
+        F,
+        S.SIG_CRYPTO_FAILURE,
+        "signature.valid",
+    ),
+    Row(
+        "seal-altered-to-claim-another-city",
+        lambda w: rehomed(w, ZHONGSHAN, "seal"),
+        F,
+        S.SIG_CRYPTO_FAILURE,
+        "signature.valid",
     ),
     Row(
         "kid-as-path",

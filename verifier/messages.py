@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from trust_lists.text import shown
 from verifier.verdict import Check, CheckResult, SubIndication
 
 _F = CheckResult.FAILED
@@ -572,11 +573,29 @@ def passed(code: str, prefix: str = "") -> Check:
     return PASSED[prefix + code]
 
 
+# The longest a parameter may run in a message (callers clip to less; this bounds the rest).
+_MAX_PARAM_CHARS: Final = 500
+
+
+def shown_params(params: Mapping[str, object]) -> dict[str, object]:
+    """Message parameters as a message may show them: a document's names and paths can carry
+    terminal escapes, line breaks and bidi overrides (written as visible escapes by
+    trust_lists.text.shown) and run to megabytes (cut at _MAX_PARAM_CHARS)."""
+    return {k: _shown_param(v) if isinstance(v, str) else v for k, v in params.items()}
+
+
+def _shown_param(text: str) -> str:
+    if len(text) > _MAX_PARAM_CHARS:
+        text = text[: _MAX_PARAM_CHARS - 1] + "…"
+    return shown(text)
+
+
 def failed(code: str, prefix: str = "", /, **params: object) -> tuple[Check, SubIndication]:
     """The failure check for `code` with its parameters filled in, and its sub-indication."""
     spec = SPECS[code]
     assert spec.result is not None and spec.sub_indication is not None
     assert spec.failed_zh is not None and spec.failed_en is not None
+    params = shown_params(params)
     zh = spec.failed_zh.format(**params)
     en = spec.failed_en.format(**params)
     if prefix:
@@ -600,4 +619,13 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-__all__ = ["PASSED", "SEAL_PREFIX", "SPECS", "CheckSpec", "failed", "markdown_table", "passed"]
+__all__ = [
+    "PASSED",
+    "SEAL_PREFIX",
+    "SPECS",
+    "CheckSpec",
+    "failed",
+    "markdown_table",
+    "passed",
+    "shown_params",
+]

@@ -446,15 +446,18 @@ class _Job(JobBase[VerificationPolicy]):
         service the document names, of the right kind, with the type in its scope."""
         kid = jws.kid
         if jurisdiction not in self.anchors:
+            self.signature_elsewhere(jws)
             self.stop("issuer.jurisdiction", jur=jurisdiction)
         self.ok("issuer.jurisdiction")
         signed = self.state.lists.get(jurisdiction)
         if signed is None:
+            self.signature_elsewhere(jws)
             self.stop("trust.list_available", jur=jurisdiction)
         self.ok("trust.list_available")
         tl = signed.trust_list
         entry = tl.find_key(kid)
         if entry is None:
+            self.signature_elsewhere(jws)
             self.stop(
                 "key.found",
                 kid=_clip(kid, 64),
@@ -496,6 +499,18 @@ class _Job(JobBase[VerificationPolicy]):
             )
         self.ok("key.scope")
         return entry
+
+    def signature_elsewhere(self, jws: CompactJWS) -> None:
+        """Before "the signer cannot be confirmed" for a kid the claimed jurisdiction's list does
+        not hold: a kid is its key's RFC 7638 thumbprint, so another held list with that kid
+        holds that very key, and a signature it does not verify is alteration (FAILED), whatever
+        jurisdiction the altered claims now name. One that verifies stays unconfirmed."""
+        for code in sorted(self.state.lists):
+            entry = self.state.lists[code].trust_list.find_key(jws.kid)
+            if entry is not None:
+                if not jws.verify_with(entry.key.key):
+                    self.stop("signature.valid")
+                return
 
     def holder_ids(self, holder: Holder) -> None:
         if holder.uscc is not None:

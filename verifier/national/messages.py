@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from trust_lists.text import shown
 from verifier import messages as base
 from verifier.messages import SEAL_PREFIX, CheckSpec
 from verifier.verdict import Check, CheckResult, SubIndication
@@ -344,6 +345,7 @@ def check(code: str, prefix: str = "", **params: object) -> Check:
     if spec is None:
         return base.passed(code, prefix)
     assert spec.passed_zh is not None and spec.passed_en is not None
+    params = base.shown_params(params)
     zh, en = spec.passed_zh.format(**params), spec.passed_en.format(**params)
     if prefix:
         zh, en = _SEAL_ZH + zh, _SEAL_EN + en
@@ -357,6 +359,7 @@ def failed(code: str, prefix: str = "", **params: object) -> tuple[Check, SubInd
         return base.failed(code, prefix, **params)
     assert spec.result is not None
     assert spec.failed_zh is not None and spec.failed_en is not None
+    params = base.shown_params(params)
     zh = spec.failed_zh.format(**params)
     en = spec.failed_en.format(**params)
     if prefix:
@@ -367,6 +370,7 @@ def failed(code: str, prefix: str = "", **params: object) -> tuple[Check, SubInd
 def result_check(sid: str, indication: str, sub: str | None, passed: bool) -> Check:
     """ofd.signature_result: one line per signature in the overall verdict of a document."""
     text = indication + (f" / {sub}" if sub else "")
+    sid = shown(sid)  # the ID a document gives its signature
     spec = SPECS["ofd.signature_result"]
     assert spec.failed_zh is not None and spec.failed_en is not None
     result = CheckResult.PASSED if passed else CheckResult(indication)
