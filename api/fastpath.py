@@ -38,7 +38,7 @@ from api.models import (
     JURISDICTION_PATTERN,
     MAX_TOKEN_CHARS,
     TYPE_CODE_PATTERN,
-    parse_rfc3339,
+    validation_time,
 )
 from api.problems import ProblemError, problem_response
 from api.routes_verify import is_json, media_type, outcome_fields, render_json
@@ -86,13 +86,13 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     if type(receipt) is not bool:
         return None
     at = None
-    validation_time = doc.get("validation_time")
-    if validation_time is not None:
-        if type(validation_time) is not str:
+    when = doc.get("validation_time")
+    if when is not None:
+        if type(when) is not str:
             return None
         try:
-            at = parse_rfc3339(validation_time)
-        except ValueError:
+            at = validation_time(when)
+        except ValueError:  # malformed or out of range: the route's problem answer
             return None
     holder = type_code = None
     expect = doc.get("expect")

@@ -22,6 +22,7 @@ from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
     TYPE_CODE_PATTERN,
+    VALIDATION_TIME_OUT_OF_RANGE,
     BatchVerifyRequest,
     BatchVerifyResponse,
     LicenceItem,
@@ -31,8 +32,9 @@ from api.models import (
     SealItem,
     SealVerifyRequest,
     VerifyResponse,
+    check_validation_time,
     decode_base64,
-    parse_rfc3339,
+    validation_time,
 )
 from api.problems import ProblemError, problem_responses
 from api.verification import Kind, Outcome, VerifyInput
@@ -68,9 +70,7 @@ class FormFields(BaseModel):
     @field_validator("validation_time")
     @classmethod
     def _check_time(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rfc3339(value)
-        return value
+        return check_validation_time(value)
 
 
 def media_type(content_type: str) -> str:
@@ -96,6 +96,19 @@ def _validation_error(exc: ValidationError, prefix: tuple[str | int, ...] = ("bo
     errors = exc.errors(include_url=False, include_input=False)
     if any(e.get("type") == "json_invalid" for e in errors):
         return ProblemError(400, "malformed_json", "the request body is not valid JSON")
+    out_of_range = [e for e in errors if e.get("type") == VALIDATION_TIME_OUT_OF_RANGE]
+    if out_of_range:
+        return ProblemError(
+            422,
+            VALIDATION_TIME_OUT_OF_RANGE,
+            f"validation_time {out_of_range[0]['msg']}",
+            extra={
+                "errors": [
+                    {"loc": [*prefix, *e.get("loc", ())], "msg": e["msg"], "type": e["type"]}
+                    for e in out_of_range[:50]
+                ]
+            },
+        )
     return RequestValidationError([{**e, "loc": (*prefix, *e.get("loc", ()))} for e in errors])
 
 
@@ -116,7 +129,7 @@ def _input_from_model(
     kind: Kind, model: Any, loc: tuple[str | int, ...] = ("body",)
 ) -> VerifyInput:
     expect = model.expect
-    at = parse_rfc3339(model.validation_time) if model.validation_time else None
+    at = validation_time(model.validation_time) if model.validation_time else None
     common: dict[str, Any] = {
         "relying": model.relying_jurisdiction,
         "at": at,
@@ -177,7 +190,7 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
         raise _validation_error(exc) from exc
     common: dict[str, Any] = {
         "relying": fields.relying_jurisdiction,
-        "at": parse_rfc3339(fields.validation_time) if fields.validation_time else None,
+        "at": validation_time(fields.validation_time) if fields.validation_time else None,
         "holder_credit_code": fields.expect_holder_credit_code,
         "type_code": fields.expect_type_code,
         "image": files.get("image"),
@@ -268,7 +281,11 @@ def _ref(name: str) -> dict[str, str]:
 
 _FORM_COMMON: dict[str, Any] = {
     "relying_jurisdiction": {"type": "string", "pattern": JURISDICTION_PATTERN},
-    "validation_time": {"type": "string", "format": "date-time"},
+    "validation_time": {
+        "type": "string",
+        "format": "date-time",
+        "description": LicenceVerifyRequest.model_fields["validation_time"].description,
+    },
     "expect_holder_credit_code": {"type": "string", "pattern": CREDIT_CODE_PATTERN},
     "expect_type_code": {"type": "string", "pattern": TYPE_CODE_PATTERN},
     "receipt": {"type": "string", "enum": ["true", "false"], "default": "false"},

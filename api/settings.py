@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_PERIOD_SECONDS = 10 * 366 * 86400  # a grace or TTL beyond this is a typing error
 
 
 class SettingsError(ValueError):
@@ -75,6 +76,8 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.grace_seconds < 0 or self.cache_max_ttl_seconds < 0:
             raise SettingsError("grace_seconds and cache_max_ttl_seconds must be >= 0")
+        if max(self.grace_seconds, self.cache_max_ttl_seconds) > MAX_PERIOD_SECONDS:
+            raise SettingsError("grace_seconds and cache_max_ttl_seconds must be at most 10 years")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError("redis_timeout_seconds must be positive")
         object.__setattr__(self, "sources", dict(self.sources))

@@ -37,7 +37,7 @@ from trust_lists.signed import (
 )
 from trust_lists.status_list import StatusList, token_bytes
 from trust_lists.storage import CATALOGUE_STREAM, TrustDirectory, list_stream, status_stream
-from trust_lists.timeutil import require_aware
+from trust_lists.timeutil import require_aware, shift
 
 STATUS_VERSIONS_KEPT = 3
 
@@ -96,7 +96,7 @@ class TrustState:
     def stale_from(self, jurisdiction: str) -> datetime | None:
         """When the jurisdiction's list goes stale (next_update plus grace), or None if absent."""
         tl = self.trust_list(jurisdiction)
-        return tl.next_update + self.grace if tl else None
+        return shift(tl.next_update, self.grace) if tl else None
 
     def is_stale(self, jurisdiction: str, now: datetime) -> bool:
         stale_from = self.stale_from(jurisdiction)
@@ -274,7 +274,7 @@ class TrustStore:
                 highest = max(highest, self.directory.highest(status_stream(sl.uri)))
             if iat <= highest:
                 raise Rollback("a status list at least as new is already held")
-            if sl.issued_at > now + self.max_skew:
+            if sl.issued_at > shift(now, self.max_skew):
                 raise NotYetIssued("status list issued in the future")
             if sl.expires_at <= now:
                 raise AlreadyExpired("status list has expired")
@@ -315,7 +315,7 @@ class TrustStore:
                     f"{self._catalogue_highest}"
                 )
             self._check_catalogue(signed, replay=False)
-            if signed.catalogue.issued_at > now + self.max_skew:
+            if signed.catalogue.issued_at > shift(now, self.max_skew):
                 raise NotYetIssued("catalogue issued in the future")
             if self.directory is not None:
                 self.directory.store(CATALOGUE_STREAM, signed.catalogue.sequence, signed.to_json())
