@@ -45,6 +45,10 @@ class Settings:
     # -- limits -----------------------------------------------------------------------------
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 1000
+    # -- costly verifications off the event loop (api/workers.py) --------------------------
+    verify_workers: int = 2
+    verify_queue: int = 8
+    verify_deadline_seconds: float = 10.0
     # -- cache and propagation (api/cache.py, api/sync.py) ----------------------------------
     redis_url: str | None = None
     redis_prefix: str = "huren:v1:"  # every Redis key and channel starts with it
@@ -71,6 +75,7 @@ class Settings:
             "anonymous_rate_per_minute",
             "anonymous_burst",
             "pull_interval_seconds",
+            "verify_workers",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
@@ -80,6 +85,8 @@ class Settings:
             raise SettingsError("grace_seconds and cache_max_ttl_seconds must be at most 10 years")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError("redis_timeout_seconds must be positive")
+        if self.verify_queue < 0 or not 0 < self.verify_deadline_seconds <= 3600:
+            raise SettingsError("verify_queue must be >= 0, verify_deadline_seconds in (0, 3600]")
         object.__setattr__(self, "sources", dict(self.sources))
 
     @property
@@ -181,6 +188,9 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "audit_log": ("HUREN_AUDIT_LOG", _path),
     "max_body_bytes": ("HUREN_MAX_BODY_BYTES", _int),
     "max_batch_items": ("HUREN_MAX_BATCH_ITEMS", _int),
+    "verify_workers": ("HUREN_VERIFY_WORKERS", _int),
+    "verify_queue": ("HUREN_VERIFY_QUEUE", _int),
+    "verify_deadline_seconds": ("HUREN_VERIFY_DEADLINE_SECONDS", _float),
     "redis_url": ("HUREN_REDIS_URL", _str),
     "redis_prefix": ("HUREN_REDIS_PREFIX", _str),
     "cache_max_entries": ("HUREN_CACHE_MAX_ENTRIES", _int),
@@ -206,6 +216,9 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "audit_log": ("audit_log", _path),
     "max_body_bytes": ("max_body_bytes", _int),
     "max_batch_items": ("max_batch_items", _int),
+    "verify_workers": ("verify_workers", _int),
+    "verify_queue": ("verify_queue", _int),
+    "verify_deadline_seconds": ("verify_deadline_seconds", _float),
     "redis_url": ("redis_url", _str),
     "redis_prefix": ("redis_prefix", _str),
     "cache_max_entries": ("cache_max_entries", _int),

@@ -36,6 +36,7 @@ from api.cache import (
 )
 from api.metrics import Metrics
 from api.problems import ProblemError
+from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
 from verifier import Expectations, VerificationInputError, Verifier
@@ -140,6 +141,7 @@ class VerificationService:
         metrics: Metrics,
         clock: Callable[[], datetime],
         max_ttl_seconds: float,
+        pool: VerificationPool | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -148,6 +150,7 @@ class VerificationService:
         self.metrics = metrics
         self.clock = clock
         self.max_ttl_seconds = max_ttl_seconds
+        self.pool = pool  # national formats and batches are verified there (api/workers.py)
         self.national_verifier = NationalVerifier(store, clock=clock)
         self._hit = metrics.cache.labels("hit")
         self._miss = metrics.cache.labels("miss")
@@ -165,7 +168,9 @@ class VerificationService:
                 f"(configured: {', '.join(self.store.jurisdictions)})",
             )
 
-    async def verify(self, inp: VerifyInput) -> Outcome:
+    async def verify(self, inp: VerifyInput, until: float | None = None) -> Outcome:
+        """The verdict, from the cache or computed. National formats, and every input given a
+        deadline `until` (batch items), are computed in the worker pool."""
         self.check_relying(inp.relying)
         digest = inp.input_sha256
         version = self.store.state.version
@@ -178,7 +183,8 @@ class VerificationService:
             trust_version=version,
         )
         cache = self.cache
-        if isinstance(cache, InProcessVerdictCache) and cache.synchronous:
+        pool = self.pool if inp.national or until is not None else None
+        if pool is None and isinstance(cache, InProcessVerdictCache) and cache.synchronous:
             # Nothing below suspends, so no other request can miss the same key meanwhile: no
             # single flight (and no task) needed.
             hit = self._usable(cache.lookup(key))
@@ -196,7 +202,11 @@ class VerificationService:
         self._miss.inc()
 
         async def compute() -> CachedVerdict:
-            entry, ttl = self._compute(inp, version)
+            if pool is None:
+                entry, ttl = self._compute(inp, version)
+            else:
+                deadline = pool.deadline() if until is None else until
+                entry, ttl = await pool.run(deadline, self._compute, inp, version)
             if ttl > 0:
                 try:
                     await cache.set_entry(key, entry, ttl)
