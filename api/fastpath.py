@@ -21,7 +21,6 @@ import re
 import time
 from typing import Any, Final
 
-import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Permission, Principal
@@ -43,6 +42,8 @@ from api.models import (
 from api.problems import ProblemError, problem_response
 from api.routes_verify import is_json, media_type, outcome_fields, render_json
 from api.verification import VerifyInput
+from keys import MalformedJSON
+from keys.encoding import strict_json_loads
 
 LICENCE_PATH: Final = "/v1/licences/verify"
 
@@ -66,10 +67,11 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     """The request if the body is a LicenceVerifyRequest the model would accept as it is, else
     None (the FastAPI route then decides, with its own messages)."""
     if not body.startswith(b"{") or b"\\" in body:
-        return None  # escapes (lone surrogates, ...) and odd layouts: the model's own parser
+        return None  # escapes (lone surrogates, ...) and odd layouts: the route's own reader
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        # The route's strict reader (api/jsonbody.py::read_json): duplicates, NaN, depth.
+        doc = strict_json_loads(body, max_bytes=len(body))
+    except MalformedJSON:
         return None
     if type(doc) is not dict or not doc.keys() <= _MEMBERS:
         return None

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 from api import national
 from api.auth import Permission, Principal
 from api.context import AppContext, get_ctx, log_fields
-from api.jsonbody import RenderedJSONResponse, dump_json
+from api.jsonbody import RenderedJSONResponse, dump_json, read_json
 from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
@@ -213,9 +213,9 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
 async def read_input(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
     media = _media_type(request)
     if is_json(media):
-        body = await request.body()
+        value = read_json(await request.body(), get_ctx(request).settings.max_body_bytes)
         try:
-            model = JSON_MODEL[kind].model_validate_json(body)
+            model = JSON_MODEL[kind].model_validate(value)
         except ValidationError as exc:
             raise _validation_error(exc) from exc
         return _input_from_model(kind, model), model.receipt
@@ -430,10 +430,11 @@ async def verify_batch(request: Request) -> JSONResponse:
     # One deadline for the whole batch; reading it and every item run in the worker pool.
     pool = ctx.service.pool
     until = pool.deadline() if pool is not None else None
+    read = (body, ctx.settings.max_body_bytes, principal, limit)
     if pool is None or until is None:
-        inputs, receipt = _batch_inputs(body, principal, limit)
+        inputs, receipt = _batch_inputs(*read)
     else:
-        inputs, receipt = await pool.run(until, _batch_inputs, body, principal, limit)
+        inputs, receipt = await pool.run(until, _batch_inputs, *read)
     for inp in inputs:
         ctx.service.check_relying(inp.relying)
     await ctx.sync.ensure_current()
@@ -453,11 +454,14 @@ async def verify_batch(request: Request) -> JSONResponse:
     return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")
 
 
-def _batch_inputs(body: bytes, principal: Principal, limit: int) -> tuple[list[VerifyInput], bool]:
+def _batch_inputs(
+    body: bytes, max_bytes: int, principal: Principal, limit: int
+) -> tuple[list[VerifyInput], bool]:
     """The items of a batch body and its receipt flag, checked (a body up to max_body_bytes:
     the route runs this in the worker pool)."""
+    value = read_json(body, max_bytes)
     try:
-        batch = BatchVerifyRequest.model_validate_json(body)
+        batch = BatchVerifyRequest.model_validate(value)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
     if len(batch.items) > limit:
