@@ -39,7 +39,7 @@ from api.problems import ProblemError
 from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
-from verifier import Expectations, VerificationInputError, Verifier
+from verifier import Expectations, VerificationInputError, Verifier, deadline
 from verifier.national.verifier import NationalVerifier
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
@@ -168,13 +168,8 @@ class VerificationService:
                 f"(configured: {', '.join(self.store.jurisdictions)})",
             )
 
-    async def verify(self, inp: VerifyInput, until: float | None = None) -> Outcome:
-        """The verdict, from the cache or computed. National formats, and every input given a
-        deadline `until` (batch items), are computed in the worker pool."""
-        self.check_relying(inp.relying)
-        digest = inp.input_sha256
-        version = self.store.state.version
-        key = cache_key(
+    def _key(self, inp: VerifyInput, digest: str, version: str) -> str:
+        return cache_key(
             kind=inp.cache_kind,
             document_sha256=digest,
             relying=inp.relying,
@@ -182,8 +177,15 @@ class VerificationService:
             expectations=inp.expectations,
             trust_version=version,
         )
+
+    async def verify(self, inp: VerifyInput) -> Outcome:
+        """The verdict, from the cache or computed; national formats in the worker pool."""
+        self.check_relying(inp.relying)
+        digest = inp.input_sha256
+        version = self.store.state.version
+        key = self._key(inp, digest, version)
         cache = self.cache
-        pool = self.pool if inp.national or until is not None else None
+        pool = self.pool if inp.national else None
         if pool is None and isinstance(cache, InProcessVerdictCache) and cache.synchronous:
             # Nothing below suspends, so no other request can miss the same key meanwhile: no
             # single flight (and no task) needed.
@@ -205,17 +207,57 @@ class VerificationService:
             if pool is None:
                 entry, ttl = self._compute(inp, version)
             else:
-                deadline = pool.deadline() if until is None else until
-                entry, ttl = await pool.run(deadline, self._compute, inp, version)
-            if ttl > 0:
-                try:
-                    await cache.set_entry(key, entry, ttl)
-                except Exception as exc:
-                    self._error.inc()
-                    log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
+                entry, ttl = await pool.run(pool.deadline(), self._compute, inp, version)
+            await self._store(key, entry, ttl)
             return entry
 
         return self._outcome(inp, await self.flight.run(key, compute), False, digest)
+
+    async def verify_slice(self, inputs: list[VerifyInput], until: float) -> list[Outcome]:
+        """Batch items: looked up in the cache here, the misses computed together in one task of
+        the worker pool (one hand-over per slice, not per item), answered by `until`."""
+        version = self.store.state.version
+        digests = [inp.input_sha256 for inp in inputs]
+        keys = [self._key(inp, d, version) for inp, d in zip(inputs, digests, strict=True)]
+        hits = [await self._get(key) for key in keys]
+        missed = [i for i, hit in enumerate(hits) if hit is None]
+        computed: list[tuple[CachedVerdict, float]] = []
+        if missed:
+            todo = [inputs[i] for i in missed]
+            if self.pool is None:
+                computed = self._compute_all(todo, version)
+            else:
+                computed = await self.pool.run(until, self._compute_all, todo, version)
+        fresh = dict(zip(missed, computed, strict=True))
+        outcomes = []
+        for i, inp in enumerate(inputs):
+            hit = hits[i]
+            if hit is not None:
+                self._hit.inc()
+                outcomes.append(self._outcome(inp, hit, True, digests[i]))
+                continue
+            self._miss.inc()
+            entry, ttl = fresh[i]
+            await self._store(keys[i], entry, ttl)
+            outcomes.append(self._outcome(inp, entry, False, digests[i]))
+        return outcomes
+
+    def _compute_all(
+        self, inputs: list[VerifyInput], version: str
+    ) -> list[tuple[CachedVerdict, float]]:
+        out = []
+        for inp in inputs:
+            deadline.check()  # between items: a batch given up on stops here
+            out.append(self._compute(inp, version))
+        return out
+
+    async def _store(self, key: str, entry: CachedVerdict, ttl: float) -> None:
+        if ttl > 0:
+            try:
+                await self.cache.set_entry(key, entry, ttl)
+            except Exception as exc:  # a cache must never fail a verification
+                self._error.inc()
+                log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
 
     def _outcome(
         self, inp: VerifyInput, entry: CachedVerdict, cached: bool, digest: str

@@ -12,15 +12,11 @@ process with real threads below."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import functools
 import json
 import os
 import socket
 import threading
 import time
-import zipfile
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -32,73 +28,15 @@ from api.app import create_app
 from api.demo import DEMO_EPOCH, DemoWorld
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.workers import VerificationPool
-from keys.sm2 import sm3
+from bench.hostile import costly_ofd
 from tests import server_support
 from tests.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
 from verifier import deadline
-from verifier.national import issue
-from verifier.national.ofd import OFD_NS
 
 SEALED = "/v1/sealed-documents/verify"
 BATCH = "/v1/verify/batch"
 MiB = 1024 * 1024
 HEALTHZ_BOUND = 0.100  # the issue's bound for /healthz while the worst case is verified
-
-
-# -- a costly, anonymous, well-shaped OFD ---------------------------------------------------------
-
-
-def costly_ofd(*, signatures: int = 16, entries: int = 64, seed: bytes = b"") -> bytes:
-    """A minimal OFD plus `entries` entries of exactly 1 MiB (compressed about 1:130, inside the
-    zip-bomb ratio), and `signatures` Type="Sign" signatures by an unknown key, each listing
-    every entry with its correct SM3 check value: verifying it naively hashes signatures x
-    entries MiB. `seed` makes each package distinct (the verdict cache does not help)."""
-    files = issue.make_ofd(["costly"], doc_id="costly-" + seed.hex())
-    blobs, refs = _blobs(entries)
-    files.update(blobs)
-    entries_xml = []
-    for n in range(signatures):
-        base = f"Doc_0/Signs/Sign_{n}"
-        files[f"{base}/Signature.xml"] = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signature xmlns:ofd="{OFD_NS}">'
-            "<ofd:SignedInfo><ofd:SignatureMethod>1.2.156.10197.1.501</ofd:SignatureMethod>"
-            "<ofd:SignatureDateTime>2026-01-01T00:00:00Z</ofd:SignatureDateTime>"
-            f'<ofd:References CheckMethod="1.2.156.10197.1.401">{refs}</ofd:References>'
-            f"</ofd:SignedInfo><ofd:SignedValue>/{base}/SignedValue.dat</ofd:SignedValue>"
-            "</ofd:Signature>"
-        ).encode()
-        files[f"{base}/SignedValue.dat"] = os.urandom(64)
-        entries_xml.append(
-            f'<ofd:Signature ID="{n + 1}" Type="Sign" BaseLoc="/{base}/Signature.xml"/>'
-        )
-    files["Doc_0/Signs/Signatures.xml"] = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signatures xmlns:ofd="{OFD_NS}">'
-        f"<ofd:MaxSignId>{signatures}</ofd:MaxSignId>{''.join(entries_xml)}</ofd:Signatures>"
-    ).encode()
-    root = files["OFD.xml"].decode()
-    files["OFD.xml"] = root.replace(
-        "</ofd:DocBody>",
-        "<ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>",
-    ).encode()
-    data = issue.package(files)
-    with zipfile.ZipFile(BytesIO(data)) as zf:  # the shape the issue describes
-        assert all(i.file_size == MiB for i in zf.infolist() if "blob_" in i.filename)
-    return data
-
-
-@functools.cache
-def _blobs(entries: int) -> tuple[dict[str, bytes], str]:
-    """The large entries and the References listing them (made once: hashing them is slow)."""
-    blobs: dict[str, bytes] = {}
-    for i in range(entries):
-        block = os.urandom(8 * 1024)
-        blobs[f"Doc_0/Res/blob_{i}.bin"] = (block * (MiB // len(block)))[:MiB]
-    refs = "".join(
-        f'<ofd:Reference FileRef="/{path}"><ofd:CheckValue>'
-        f"{base64.b64encode(sm3(data)).decode()}</ofd:CheckValue></ofd:Reference>"
-        for path, data in blobs.items()
-    )
-    return blobs, refs
 
 
 # -- probing /healthz while costly requests are in flight -----------------------------------------
