@@ -25,8 +25,10 @@ from api.app import create_app
 from api.demo import DEMO_EPOCH, DemoWorld, write_demo
 from api.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 from api.settings import Settings, SettingsError
+from keys import sign_compact
 from tests.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
 from trust_lists.signed import SignedTrustList
+from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
 from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift
 
 LICENCE = "/v1/licences/verify"
@@ -292,3 +294,32 @@ def _still_answers(c: TestClient, world: DemoWorld) -> None:
         c.post(LICENCE, json=body, headers=auth("counter")).json()["verdict"]["indication"]
         == "PASSED"
     )
+
+
+def test_a_status_list_valid_until_the_end_of_time(demo_world: DemoWorld, tmp_path: Path) -> None:
+    """A status list may expire at 9999-12-31T23:59:59Z (accepted, verdicts go on); an `exp` or
+    `iat` beyond what a datetime holds is refused with 422 `malformed`, never a 500."""
+    root = service_dir(demo_world, tmp_path / "status")
+    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    uri = sorted(demo_world.status_lists)[0]
+    key = demo_world._status_signer(uri)
+    upload = {**auth("admin"), "content-type": "application/statuslist+jwt"}
+    last = TIME_MAX.replace(microsecond=0)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        token = demo_world.sign_status_list(uri, issued_at=DEMO_EPOCH, expires_at=last)
+        r = c.post("/v1/status-lists", content=token, headers=upload)
+        assert r.status_code == 200, r.text
+        assert "9999-12-31T23:59:59Z" in c.get("/v1/status-lists").text
+        body = {"token": demo_world.licence_sz, "relying_jurisdiction": ZS}
+        assert c.post(LICENCE, json=body, headers=auth("counter")).status_code == 200
+        for iat, exp in ((int(DEMO_EPOCH.timestamp()) + 60, 253402300800), (2**39, 2**39 + 1)):
+            claims = {
+                "sub": uri,
+                "iat": iat,
+                "exp": exp,
+                "status_list": {"bits": 2, "lst": encode_status_list([0] * 8, 2)},
+            }
+            forged = sign_compact(claims, key, typ=STATUS_LIST_TYP)
+            r = c.post("/v1/status-lists", content=forged, headers=upload)
+            assert r.status_code == 422, r.text
+            assert r.json()["code"] == "malformed", r.text

@@ -62,6 +62,7 @@ def format_time(value: datetime) -> str:
 # outside (a list valid until 9999, a validation time near the end of time) saturates here.
 TIME_MIN: Final = datetime.min.replace(tzinfo=UTC)
 TIME_MAX: Final = datetime.max.replace(tzinfo=UTC)
+LAST_EPOCH_SECOND: Final = 253402300799  # 9999-12-31T23:59:59Z, the last whole second of TIME_MAX
 
 
 def shift(when: datetime, delta: timedelta) -> datetime:
