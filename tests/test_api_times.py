@@ -26,10 +26,12 @@ from api.demo import DEMO_EPOCH, DemoWorld, write_demo
 from api.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 from api.settings import Settings, SettingsError
 from keys import sign_compact
+from keys.sm2 import Sm2PrivateKey
 from tests.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
 from trust_lists.signed import SignedTrustList
 from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
 from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift
+from verifier.national import issue
 
 LICENCE = "/v1/licences/verify"
 SEAL = "/v1/seals/verify"
@@ -323,3 +325,36 @@ def test_a_status_list_valid_until_the_end_of_time(demo_world: DemoWorld, tmp_pa
             r = c.post("/v1/status-lists", content=forged, headers=upload)
             assert r.status_code == 422, r.text
             assert r.json()["code"] == "malformed", r.text
+
+
+@pytest.mark.parametrize(
+    "written", ["00010101000000", "0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00"]
+)
+def test_a_signing_time_beyond_datetime_in_utc_is_a_verdict(
+    client: TestClient, written: str
+) -> None:
+    """An OFD signature whose SignatureDateTime lies at the ends of the calendar (taken in
+    China Standard Time, or with an offset carrying it past datetime's range in UTC) gets a
+    FAILED verdict, not a 500 (anonymous uploads reach this)."""
+    files = issue.make_ofd(["text"], doc_id="ends-of-time")
+    files = issue.stamp_ofd(
+        files,
+        seal=None,
+        signer_key=Sm2PrivateKey.generate(),
+        signer_certificate=None,
+        signed_at=DEMO_EPOCH,
+    )
+    xml = files["Doc_0/Signs/Sign_0/Signature.xml"].decode()
+    when = DEMO_EPOCH.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert when in xml
+    files["Doc_0/Signs/Sign_0/Signature.xml"] = xml.replace(when, written).encode()
+    r = _multipart(
+        client,
+        SEALED,
+        "c.ofd",
+        issue.package(files),
+        "2026-06-01T00:00:00Z",
+        headers=auth("business"),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["verdict"]["indication"] == "FAILED", r.text
