@@ -465,14 +465,15 @@ def _batch_inputs(
     """The items of a batch body and its receipt flag, checked (a body up to max_body_bytes:
     the route runs this in the worker pool)."""
     value = read_json(body, max_bytes)
+    items = value.get("items") if isinstance(value, dict) else None
+    if isinstance(items, list) and len(items) > limit:  # before a model is built for each
+        raise ProblemError(
+            422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
+        )
     try:
         batch = BatchVerifyRequest.model_validate(value)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
-    if len(batch.items) > limit:
-        raise ProblemError(
-            422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
-        )
     kinds: list[Kind] = [_ITEM_KIND[type(item)] for item in batch.items]
     for i, kind in enumerate(kinds):
         if not principal.may(PERMISSION[kind]):
