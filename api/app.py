@@ -44,6 +44,7 @@ from api.receipts import ReceiptSigner
 from api.settings import Settings, SettingsError, describe_unknown
 from api.sync import TrustSync
 from api.verification import VerificationService
+from api.workers import VerificationPool
 from trust_lists import TrustDirectory, TrustStore, load_anchors
 from verifier import Verifier
 
@@ -154,6 +155,12 @@ def create_app(
 
     trust_sync = sync if sync is not None else TrustSync(settings, store, on_adopted, clock=now)
     flight = SingleFlight()
+    pool = VerificationPool(
+        workers=settings.verify_workers,
+        queue=settings.verify_queue,
+        deadline_seconds=settings.verify_deadline_seconds,
+        on_refused=lambda reason: metrics.refused.labels(reason).inc(),
+    )
     service = VerificationService(
         store=store,
         verifier=Verifier(store, clock=now),
@@ -162,6 +169,7 @@ def create_app(
         metrics=metrics,
         clock=now,
         max_ttl_seconds=float(settings.cache_max_ttl_seconds),
+        pool=pool,
     )
     keys = KeyRing.load(inline_json=settings.api_keys_json, path=settings.api_keys_file)
     if len(keys) == 0:
@@ -196,6 +204,7 @@ def create_app(
         finally:
             await ctx.sync.stop()
             await ctx.cache.close()
+            pool.close()
             # Nothing may wait in a log buffer from here: uvicorn ends a SIGTERM shutdown by
             # re-raising the signal, which kills the process before atexit could flush.
             write_through()

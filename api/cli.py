@@ -55,7 +55,7 @@ from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES
 from trust_lists.storage import TrustDirectory, atomic_write
 from trust_lists.store import TrustStore
 from trust_lists.text import shown
-from trust_lists.timeutil import format_time, parse_time
+from trust_lists.timeutil import format_time, parse_time, shift
 
 PROG = "huren"
 MAX_JWK_BYTES = 64 * 1024
@@ -266,7 +266,7 @@ def render_list(
     else:
         n = len(signed.envelope.signatures)
         out.append(f"SIGNED TRUST LIST ({n} signature{'s' if n != 1 else ''})")
-    stale_from = tl.next_update + grace
+    stale_from = shift(tl.next_update, grace)
     freshness = (
         f"STALE since {format_time(stale_from)}"
         if at >= stale_from

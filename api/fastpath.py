@@ -21,7 +21,6 @@ import re
 import time
 from typing import Any, Final
 
-import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from api.auth import Permission, Principal
@@ -38,11 +37,13 @@ from api.models import (
     JURISDICTION_PATTERN,
     MAX_TOKEN_CHARS,
     TYPE_CODE_PATTERN,
-    parse_rfc3339,
+    validation_time,
 )
 from api.problems import ProblemError, problem_response
 from api.routes_verify import is_json, media_type, outcome_fields, render_json
 from api.verification import VerifyInput
+from keys import MalformedJSON
+from keys.encoding import strict_json_loads
 
 LICENCE_PATH: Final = "/v1/licences/verify"
 
@@ -66,10 +67,11 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     """The request if the body is a LicenceVerifyRequest the model would accept as it is, else
     None (the FastAPI route then decides, with its own messages)."""
     if not body.startswith(b"{") or b"\\" in body:
-        return None  # escapes (lone surrogates, ...) and odd layouts: the model's own parser
+        return None  # escapes (lone surrogates, ...) and odd layouts: the route's own reader
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        # The route's strict reader (api/jsonbody.py::read_json): duplicates, NaN, depth.
+        doc = strict_json_loads(body, max_bytes=len(body))
+    except MalformedJSON:
         return None
     if type(doc) is not dict or not doc.keys() <= _MEMBERS:
         return None
@@ -86,13 +88,13 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     if type(receipt) is not bool:
         return None
     at = None
-    validation_time = doc.get("validation_time")
-    if validation_time is not None:
-        if type(validation_time) is not str:
+    when = doc.get("validation_time")
+    if when is not None:
+        if type(when) is not str:
             return None
         try:
-            at = parse_rfc3339(validation_time)
-        except ValueError:
+            at = validation_time(when)
+        except ValueError:  # malformed or out of range: the route's problem answer
             return None
     holder = type_code = None
     expect = doc.get("expect")

@@ -188,6 +188,13 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.refused = Counter(
+            "huren_verifications_refused",
+            "Verifications the worker pool refused: busy (every worker and queue place taken) "
+            "or timeout (past the per-request deadline)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.trust_updates = Counter(
             "huren_trust_updates",
             "Trust-state documents offered, by kind, source (upload, sync) and outcome",

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from trust_lists.timeutil import TIME_MAX, format_time
 
 JURISDICTION_PATTERN = r"^[1-9][0-9]{5}$"
 CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -28,8 +31,20 @@ EXAMPLE_JWS = (  # an illustration of the shape only
 )
 
 
+# The validation times the API and the CLI accept (docs/service.md): from the first instant a
+# NumericDate can name to the last one datetime holds. Outside: 422 validation_time_out_of_range.
+EARLIEST_VALIDATION_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_VALIDATION_TIME = TIME_MAX
+VALIDATION_TIME_OUT_OF_RANGE = "validation_time_out_of_range"
+
+
+class TimeOutOfRange(ValueError):
+    """A well-formed date-time outside the accepted validation times."""
+
+
 def parse_rfc3339(text: str) -> datetime:
-    """An RFC 3339 date-time with an offset, as an aware UTC datetime (leap second 60 -> 59)."""
+    """An RFC 3339 date-time with an offset, as an aware UTC datetime (leap second 60 -> 59).
+    TimeOutOfRange when the offset carries it beyond what a datetime holds in UTC."""
     m = _RFC3339.match(text)
     if not m:
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-05-01T08:00:00Z")
@@ -42,10 +57,37 @@ def parse_rfc3339(text: str) -> datetime:
     )
     try:
         value = datetime.fromisoformat(normalised)
-        # An offset can carry year 1 or 9999 past datetime's range in UTC: OverflowError.
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:
         raise ValueError(f"not a valid date-time: {exc}") from exc
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # an offset carrying year 1 or 9999 past datetime's range
+        raise TimeOutOfRange(_RANGE_MESSAGE) from exc
+
+
+_RANGE_MESSAGE = (
+    f"must lie between {format_time(EARLIEST_VALIDATION_TIME)} and "
+    f"{format_time(LATEST_VALIDATION_TIME)} (UTC)"
+)
+
+
+def validation_time(text: str) -> datetime:
+    """A request's validation_time: parse_rfc3339, within the accepted range (TimeOutOfRange)."""
+    at = parse_rfc3339(text)
+    if not EARLIEST_VALIDATION_TIME <= at <= LATEST_VALIDATION_TIME:
+        raise TimeOutOfRange(_RANGE_MESSAGE)
+    return at
+
+
+def check_validation_time(value: str | None) -> str | None:
+    """The models' validator: a range error gets its own error type, which the routes answer
+    with the problem code validation_time_out_of_range."""
+    if value is not None:
+        try:
+            validation_time(value)
+        except TimeOutOfRange as exc:
+            raise PydanticCustomError(VALIDATION_TIME_OUT_OF_RANGE, str(exc)) from exc
+    return value
 
 
 def decode_base64(text: str) -> bytes:
@@ -85,16 +127,18 @@ class _Common(_Strict):
     validation_time: str | None = Field(
         default=None,
         json_schema_extra={"format": "date-time"},
-        description="Judge the document as of this time (RFC 3339); default: now",
+        description=(
+            "Judge the document as of this time (RFC 3339); default: now. Accepted from "
+            "1970-01-01T00:00:00Z through 9999-12-31T23:59:59.999999Z (in UTC); outside: 422 "
+            "validation_time_out_of_range"
+        ),
     )
     expect: Expect | None = None
 
     @field_validator("validation_time")
     @classmethod
     def _check_time(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rfc3339(value)
-        return value
+        return check_validation_time(value)
 
 
 class _Token(_Strict):
@@ -357,6 +401,9 @@ class Jwks(BaseModel):
 
 
 __all__ = [
+    "EARLIEST_VALIDATION_TIME",
+    "LATEST_VALIDATION_TIME",
+    "VALIDATION_TIME_OUT_OF_RANGE",
     "AcceptedCatalogue",
     "AcceptedStatusList",
     "AcceptedTrustList",
@@ -375,11 +422,14 @@ __all__ = [
     "SealedDocumentVerifyRequest",
     "StatusListIndex",
     "StatusListSummary",
+    "TimeOutOfRange",
     "TrustListHistory",
     "TrustListIndex",
     "TrustListSummary",
     "VerdictModel",
     "VerifyResponse",
+    "check_validation_time",
     "decode_base64",
     "parse_rfc3339",
+    "validation_time",
 ]

@@ -77,8 +77,15 @@ def add_parser(sub: Any) -> None:
 
 def _time(text: str) -> datetime:
     from api.cli import time_arg
+    from api.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 
-    return time_arg(text)
+    at = time_arg(text)
+    if not EARLIEST_VALIDATION_TIME <= at <= LATEST_VALIDATION_TIME:
+        raise argparse.ArgumentTypeError(
+            f"validation time {text!r} outside {EARLIEST_VALIDATION_TIME:%Y-%m-%dT%H:%M:%SZ}"
+            " .. 9999-12-31T23:59:59Z"
+        )
+    return at
 
 
 def _config_path(trust: str) -> str:

@@ -252,7 +252,10 @@ _DESCRIPTIONS = {
     422: "Invalid request or refused document (problem+json)",
     429: "Rate limited; see Retry-After (problem+json, code rate_limited)",
     500: "Internal error, no details (problem+json, code internal_error)",
-    503: "Not ready or storage unavailable (problem+json)",
+    503: (
+        "Not ready, storage unavailable, or verification busy or past its deadline "
+        "(problem+json; Retry-After on the last two)"
+    ),
 }
 
 __all__ = [

@@ -17,11 +17,12 @@ from starlette.datastructures import UploadFile
 from api import national
 from api.auth import Permission, Principal
 from api.context import AppContext, get_ctx, log_fields
-from api.jsonbody import RenderedJSONResponse, dump_json
+from api.jsonbody import RenderedJSONResponse, dump_json, read_json
 from api.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
     TYPE_CODE_PATTERN,
+    VALIDATION_TIME_OUT_OF_RANGE,
     BatchVerifyRequest,
     BatchVerifyResponse,
     LicenceItem,
@@ -31,8 +32,9 @@ from api.models import (
     SealItem,
     SealVerifyRequest,
     VerifyResponse,
+    check_validation_time,
     decode_base64,
-    parse_rfc3339,
+    validation_time,
 )
 from api.problems import ProblemError, problem_responses
 from api.verification import Kind, Outcome, VerifyInput
@@ -68,9 +70,7 @@ class FormFields(BaseModel):
     @field_validator("validation_time")
     @classmethod
     def _check_time(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rfc3339(value)
-        return value
+        return check_validation_time(value)
 
 
 def media_type(content_type: str) -> str:
@@ -96,6 +96,19 @@ def _validation_error(exc: ValidationError, prefix: tuple[str | int, ...] = ("bo
     errors = exc.errors(include_url=False, include_input=False)
     if any(e.get("type") == "json_invalid" for e in errors):
         return ProblemError(400, "malformed_json", "the request body is not valid JSON")
+    out_of_range = [e for e in errors if e.get("type") == VALIDATION_TIME_OUT_OF_RANGE]
+    if out_of_range:
+        return ProblemError(
+            422,
+            VALIDATION_TIME_OUT_OF_RANGE,
+            f"validation_time {out_of_range[0]['msg']}",
+            extra={
+                "errors": [
+                    {"loc": [*prefix, *e.get("loc", ())], "msg": e["msg"], "type": e["type"]}
+                    for e in out_of_range[:50]
+                ]
+            },
+        )
     return RequestValidationError([{**e, "loc": (*prefix, *e.get("loc", ()))} for e in errors])
 
 
@@ -116,7 +129,7 @@ def _input_from_model(
     kind: Kind, model: Any, loc: tuple[str | int, ...] = ("body",)
 ) -> VerifyInput:
     expect = model.expect
-    at = parse_rfc3339(model.validation_time) if model.validation_time else None
+    at = validation_time(model.validation_time) if model.validation_time else None
     common: dict[str, Any] = {
         "relying": model.relying_jurisdiction,
         "at": at,
@@ -177,7 +190,7 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
         raise _validation_error(exc) from exc
     common: dict[str, Any] = {
         "relying": fields.relying_jurisdiction,
-        "at": parse_rfc3339(fields.validation_time) if fields.validation_time else None,
+        "at": validation_time(fields.validation_time) if fields.validation_time else None,
         "holder_credit_code": fields.expect_holder_credit_code,
         "type_code": fields.expect_type_code,
         "image": files.get("image"),
@@ -200,9 +213,9 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
 async def read_input(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
     media = _media_type(request)
     if is_json(media):
-        body = await request.body()
+        value = read_json(await request.body(), get_ctx(request).settings.max_body_bytes)
         try:
-            model = JSON_MODEL[kind].model_validate_json(body)
+            model = JSON_MODEL[kind].model_validate(value)
         except ValidationError as exc:
             raise _validation_error(exc) from exc
         return _input_from_model(kind, model), model.receipt
@@ -224,7 +237,7 @@ def render(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool
     return out
 
 
-BATCH_SLICE = 16  # batch items verified between two turns of the event loop
+BATCH_SLICE = 16  # batch items per task of the worker pool (and per turn of the event loop)
 
 
 def render_json(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool) -> bytes:
@@ -268,7 +281,11 @@ def _ref(name: str) -> dict[str, str]:
 
 _FORM_COMMON: dict[str, Any] = {
     "relying_jurisdiction": {"type": "string", "pattern": JURISDICTION_PATTERN},
-    "validation_time": {"type": "string", "format": "date-time"},
+    "validation_time": {
+        "type": "string",
+        "format": "date-time",
+        "description": LicenceVerifyRequest.model_fields["validation_time"].description,
+    },
     "expect_holder_credit_code": {"type": "string", "pattern": CREDIT_CODE_PATTERN},
     "expect_type_code": {"type": "string", "pattern": TYPE_CODE_PATTERN},
     "receipt": {"type": "string", "enum": ["true", "false"], "default": "false"},
@@ -416,15 +433,55 @@ async def verify_batch(request: Request) -> JSONResponse:
     principal: Principal = ctx.authorise(request, Permission.VERIFY_SEALED_DOCUMENT)
     if not is_json(_media_type(request)):
         raise unsupported_media("application/json")
-    try:
-        batch = BatchVerifyRequest.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise _validation_error(exc) from exc
+    body = await request.body()
     limit = ctx.settings.max_batch_items
-    if len(batch.items) > limit:
+    # One deadline for the whole batch; reading it and every item run in the worker pool.
+    pool = ctx.service.pool
+    until = pool.deadline() if pool is not None else None
+    read = (body, ctx.settings.max_body_bytes, principal, limit)
+    if pool is None or until is None:
+        inputs, receipt = _batch_inputs(*read)
+    else:
+        inputs, receipt = await pool.run(until, _batch_inputs, *read)
+    for inp in inputs:
+        ctx.service.check_relying(inp.relying)
+    await ctx.sync.ensure_current()
+    results: list[bytes] = []
+    counts: dict[str, int] = {}
+    for start in range(0, len(inputs), BATCH_SLICE):
+        if start:
+            # A slice of hits in the in-process cache never suspends: without this a batch
+            # would hold the event loop (every other request) while it serves them.
+            await asyncio.sleep(0)
+        part = inputs[start : start + BATCH_SLICE]
+        if until is None:  # no pool (a service built without one)
+            outcomes = [await ctx.service.verify(inp) for inp in part]
+        else:
+            outcomes = await ctx.service.verify_slice(part, until)
+        for inp, outcome in zip(part, outcomes, strict=True):
+            indication = str(outcome.entry.indication)
+            counts[indication] = counts.get(indication, 0) + 1
+            results.append(render_json(ctx, inp, outcome, receipt=receipt))
+    log_fields(request).update(kind="batch", items=len(results), indications=counts)
+    # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
+    return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")
+
+
+def _batch_inputs(
+    body: bytes, max_bytes: int, principal: Principal, limit: int
+) -> tuple[list[VerifyInput], bool]:
+    """The items of a batch body and its receipt flag, checked (a body up to max_body_bytes:
+    the route runs this in the worker pool)."""
+    value = read_json(body, max_bytes)
+    items = value.get("items") if isinstance(value, dict) else None
+    if isinstance(items, list) and len(items) > limit:  # before a model is built for each
         raise ProblemError(
             422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
         )
+    try:
+        batch = BatchVerifyRequest.model_validate(value)
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc
     kinds: list[Kind] = [_ITEM_KIND[type(item)] for item in batch.items]
     for i, kind in enumerate(kinds):
         if not principal.may(PERMISSION[kind]):
@@ -437,23 +494,7 @@ async def verify_batch(request: Request) -> JSONResponse:
         _input_from_model(kind, item, ("body", "items", i))
         for i, (kind, item) in enumerate(zip(kinds, batch.items, strict=True))
     ]
-    for inp in inputs:
-        ctx.service.check_relying(inp.relying)
-    await ctx.sync.ensure_current()
-    results: list[bytes] = []
-    counts: dict[str, int] = {}
-    for i, inp in enumerate(inputs):
-        if i and i % BATCH_SLICE == 0:
-            # Misses with the in-process cache never suspend: without this a batch would hold
-            # the event loop (every other request) for its whole run.
-            await asyncio.sleep(0)
-        outcome = await ctx.service.verify(inp)
-        indication = str(outcome.entry.indication)
-        counts[indication] = counts.get(indication, 0) + 1
-        results.append(render_json(ctx, inp, outcome, receipt=batch.receipt))
-    log_fields(request).update(kind="batch", items=len(results), indications=counts)
-    # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
-    return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")
+    return inputs, batch.receipt
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (

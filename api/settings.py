@@ -19,6 +19,7 @@ from typing import Any
 from api.auth import proxy_networks
 
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_PERIOD_SECONDS = 10 * 366 * 86400  # a grace or TTL beyond this is a typing error
 
 
 class SettingsError(ValueError):
@@ -49,6 +50,10 @@ class Settings:
     # -- limits -----------------------------------------------------------------------------
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 1000
+    # -- costly verifications off the event loop (api/workers.py) --------------------------
+    verify_workers: int = 2
+    verify_queue: int = 8
+    verify_deadline_seconds: float = 10.0
     # -- cache and propagation (api/cache.py, api/sync.py) ----------------------------------
     redis_url: str | None = None
     redis_prefix: str = "huren:v1:"  # every Redis key and channel starts with it
@@ -94,14 +99,19 @@ class Settings:
             "sync_budget_bytes",
             "sync_budget_seconds",
             "sync_max_lag_seconds",
+            "verify_workers",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         for name in ("grace_seconds", "cache_max_ttl_seconds", "expiry_warning_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0")
+        if max(self.grace_seconds, self.cache_max_ttl_seconds) > MAX_PERIOD_SECONDS:
+            raise SettingsError("grace_seconds and cache_max_ttl_seconds must be at most 10 years")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError("redis_timeout_seconds must be positive")
+        if self.verify_queue < 0 or not 0 < self.verify_deadline_seconds <= 3600:
+            raise SettingsError("verify_queue must be >= 0, verify_deadline_seconds in (0, 3600]")
         object.__setattr__(self, "sources", dict(self.sources))
         object.__setattr__(self, "status_sources", tuple(self.status_sources))
 
@@ -222,6 +232,9 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "audit_log": ("HUREN_AUDIT_LOG", _path),
     "max_body_bytes": ("HUREN_MAX_BODY_BYTES", _int),
     "max_batch_items": ("HUREN_MAX_BATCH_ITEMS", _int),
+    "verify_workers": ("HUREN_VERIFY_WORKERS", _int),
+    "verify_queue": ("HUREN_VERIFY_QUEUE", _int),
+    "verify_deadline_seconds": ("HUREN_VERIFY_DEADLINE_SECONDS", _float),
     "redis_url": ("HUREN_REDIS_URL", _str),
     "redis_prefix": ("HUREN_REDIS_PREFIX", _str),
     "cache_max_entries": ("HUREN_CACHE_MAX_ENTRIES", _int),
@@ -259,6 +272,9 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "audit_log": ("audit_log", _path),
     "max_body_bytes": ("max_body_bytes", _int),
     "max_batch_items": ("max_batch_items", _int),
+    "verify_workers": ("verify_workers", _int),
+    "verify_queue": ("verify_queue", _int),
+    "verify_deadline_seconds": ("verify_deadline_seconds", _float),
     "redis_url": ("redis_url", _str),
     "redis_prefix": ("redis_prefix", _str),
     "cache_max_entries": ("cache_max_entries", _int),

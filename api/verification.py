@@ -36,9 +36,10 @@ from api.cache import (
 )
 from api.metrics import Metrics
 from api.problems import ProblemError
+from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
-from verifier import Expectations, VerificationInputError, Verifier
+from verifier import Expectations, VerificationInputError, Verifier, deadline
 from verifier.national.verifier import NationalVerifier
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
@@ -142,6 +143,7 @@ class VerificationService:
         metrics: Metrics,
         clock: Callable[[], datetime],
         max_ttl_seconds: float,
+        pool: VerificationPool | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -150,6 +152,7 @@ class VerificationService:
         self.metrics = metrics
         self.clock = clock
         self.max_ttl_seconds = max_ttl_seconds
+        self.pool = pool  # national formats and batches are verified there (api/workers.py)
         self.national_verifier = NationalVerifier(store, clock=clock)
         self._hit = metrics.cache.labels("hit")
         self._miss = metrics.cache.labels("miss")
@@ -167,11 +170,8 @@ class VerificationService:
                 f"(configured: {', '.join(self.store.jurisdictions)})",
             )
 
-    async def verify(self, inp: VerifyInput) -> Outcome:
-        self.check_relying(inp.relying)
-        digest = inp.input_sha256
-        version = self.store.state.version
-        key = cache_key(
+    def _key(self, inp: VerifyInput, digest: str, version: str) -> str:
+        return cache_key(
             kind=inp.cache_kind,
             document_sha256=digest,
             relying=inp.relying,
@@ -179,8 +179,16 @@ class VerificationService:
             expectations=inp.expectations,
             trust_version=version,
         )
+
+    async def verify(self, inp: VerifyInput) -> Outcome:
+        """The verdict, from the cache or computed; national formats in the worker pool."""
+        self.check_relying(inp.relying)
+        digest = inp.input_sha256
+        version = self.store.state.version
+        key = self._key(inp, digest, version)
         cache = self.cache
-        if isinstance(cache, InProcessVerdictCache) and cache.synchronous:
+        pool = self.pool if inp.national else None
+        if pool is None and isinstance(cache, InProcessVerdictCache) and cache.synchronous:
             # Nothing below suspends, so no other request can miss the same key meanwhile: no
             # single flight (and no task) needed.
             hit = self._usable(cache.lookup(key))
@@ -198,16 +206,60 @@ class VerificationService:
         self._miss.inc()
 
         async def compute() -> CachedVerdict:
-            entry, ttl = self._compute(inp, version)
-            if ttl > 0:
-                try:
-                    await cache.set_entry(key, entry, ttl)
-                except Exception as exc:
-                    self._error.inc()
-                    log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
+            if pool is None:
+                entry, ttl = self._compute(inp, version)
+            else:
+                entry, ttl = await pool.run(pool.deadline(), self._compute, inp, version)
+            await self._store(key, entry, ttl)
             return entry
 
         return self._outcome(inp, await self.flight.run(key, compute), False, digest)
+
+    async def verify_slice(self, inputs: list[VerifyInput], until: float) -> list[Outcome]:
+        """Batch items: looked up in the cache here, the misses computed together in one task of
+        the worker pool (one hand-over per slice, not per item), answered by `until`."""
+        version = self.store.state.version
+        digests = [inp.input_sha256 for inp in inputs]
+        keys = [self._key(inp, d, version) for inp, d in zip(inputs, digests, strict=True)]
+        hits = [await self._get(key) for key in keys]
+        missed = [i for i, hit in enumerate(hits) if hit is None]
+        computed: list[tuple[CachedVerdict, float]] = []
+        if missed:
+            todo = [inputs[i] for i in missed]
+            if self.pool is None:
+                computed = self._compute_all(todo, version)
+            else:
+                computed = await self.pool.run(until, self._compute_all, todo, version)
+        fresh = dict(zip(missed, computed, strict=True))
+        outcomes = []
+        for i, inp in enumerate(inputs):
+            hit = hits[i]
+            if hit is not None:
+                self._hit.inc()
+                outcomes.append(self._outcome(inp, hit, True, digests[i]))
+                continue
+            self._miss.inc()
+            entry, ttl = fresh[i]
+            await self._store(keys[i], entry, ttl)
+            outcomes.append(self._outcome(inp, entry, False, digests[i]))
+        return outcomes
+
+    def _compute_all(
+        self, inputs: list[VerifyInput], version: str
+    ) -> list[tuple[CachedVerdict, float]]:
+        out = []
+        for inp in inputs:
+            deadline.check()  # between items: a batch given up on stops here
+            out.append(self._compute(inp, version))
+        return out
+
+    async def _store(self, key: str, entry: CachedVerdict, ttl: float) -> None:
+        if ttl > 0:
+            try:
+                await self.cache.set_entry(key, entry, ttl)
+            except Exception as exc:  # a cache must never fail a verification
+                self._error.inc()
+                log.warning("verdict cache set failed: %s: %s", type(exc).__name__, exc)
 
     def _outcome(
         self, inp: VerifyInput, entry: CachedVerdict, cached: bool, digest: str

@@ -7,7 +7,8 @@ noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cor
 its reason, never a crash.
 
 Sections (for --only): library (1), scale (4), trustlist (6b), uncached (2, 7), cached (3),
-batch (5), startup (6a), profile (where verify_licence spends its time); groups: micro
+batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), profile
+(where verify_licence spends its time); groups: micro
 (library, scale, trustlist), http (uncached, cached, batch, startup)."""
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ SECTIONS = (
     "cached",
     "batch",
     "startup",
+    "hostile",
     "profile",
 )
 GROUPS = {
     "micro": ("library", "scale", "trustlist", "national"),
-    "http": ("uncached", "cached", "batch", "startup"),
+    "http": ("uncached", "cached", "batch", "startup", "hostile"),
     "all": SECTIONS,
 }
 
@@ -139,7 +141,14 @@ def main(argv: list[str] | None = None) -> int:
         if "profile" in only:
             log("[profile] where verify_licence spends its time")
             extra["profile"] = guarded(rows, "P", "profile", proj.profile, 3.0 if quick else 8.0)
-        http_sections = only & set(GROUPS["http"])
+        if "hostile" in only:
+            from bench import hostile
+
+            log("[hostile] /healthz while hostile national uploads run (figure H1)")
+            got = guarded(rows, "H1", "healthz under hostile uploads", hostile.rows, work,
+                          quick=quick, log=log)  # fmt: skip
+            rows += got or []
+        http_sections = only & set(GROUPS["http"]) - {"hostile"}
         if http_sections:
             from bench import http_run
 

@@ -122,7 +122,7 @@ def closed_loop(
                         "POST",
                         path,
                         body=body,
-                        headers={**headers, "Content-Type": "application/json"},
+                        headers={"Content-Type": "application/json", **headers},
                     )
                     resp = conn.getresponse()
                     answer = resp.read()

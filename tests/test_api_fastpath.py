@@ -21,6 +21,7 @@ from api.app import create_app
 from api.demo import DEMO_EPOCH, DemoWorld
 from api.middleware import request_id_for
 from tests.api_support import SECRETS, SZ, ZS, Clock, RecordingSync, service_dir, settings_for
+from tests.test_api_json_bodies import ambiguous_variants
 
 LICENCE = "/v1/licences/verify"
 
@@ -84,6 +85,8 @@ def _bodies(world: DemoWorld) -> list[bytes]:
         b"",
         b"\xff{}",
     ]
+    # JSON with more than one reading: 422 ambiguous_json from both (tests/test_api_json_bodies.py).
+    out += ambiguous_variants(json.dumps(good).encode()).values()
     return out
 
 

@@ -25,7 +25,7 @@ from trust_lists.errors import (
     ThresholdNotMet,
 )
 from trust_lists.model import OperatorPolicy, TrustList
-from trust_lists.timeutil import format_time
+from trust_lists.timeutil import format_time, shift
 
 TRUST_LIST_TYP = "huren-trust-list+jws"
 MAX_TRUST_LIST_BYTES = 32 * 1024 * 1024
@@ -183,11 +183,11 @@ def check_successor(
             f"needs valid signatures from {trusted.threshold} of the operator keys"
         )
     if now is not None:
-        if new.issued_at > now + max_skew:
+        if new.issued_at > shift(now, max_skew):
             raise NotYetIssued(f"issued_at {format_time(new.issued_at)} is in the future")
         if new.next_update <= now:
             raise AlreadyExpired(f"next_update {format_time(new.next_update)} has passed")
 
 
 def is_stale(trust_list: TrustList, now: datetime, grace: timedelta = timedelta(0)) -> bool:
-    return now >= trust_list.next_update + grace
+    return now >= shift(trust_list.next_update, grace)

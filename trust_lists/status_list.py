@@ -19,7 +19,7 @@ from typing import Any
 from keys import CompactJWS, MalformedJWS, SigningKey, b64url_decode, b64url_encode, sign_compact
 from trust_lists.errors import DocumentTooLarge, MalformedDocument
 from trust_lists.text import check_text
-from trust_lists.timeutil import from_epoch
+from trust_lists.timeutil import LAST_EPOCH_SECOND, from_epoch
 
 STATUS_LIST_TYP = "statuslist+jwt"
 MAX_STATUS_LIST_TOKEN_BYTES = 4 * 1024 * 1024
@@ -98,7 +98,10 @@ def token_bytes(token: str | bytes) -> bytes:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**40
+    # A time a datetime holds: from_epoch beyond 9999 would raise outside any refusal.
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LAST_EPOCH_SECOND
+    )
 
 
 def _inflate(lst: str, limit: int) -> bytes:

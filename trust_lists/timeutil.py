@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 # ASCII digits only: `\d`, int() and strptime also take full-width and Arabic-Indic digits, so
 # "２０２６-..." would be signed as one text and shown as another (issue 19, finding 6).
@@ -48,6 +49,23 @@ def format_time(value: datetime) -> str:
             _FORMATTED.clear()
         _FORMATTED[value] = text
     return text
+
+
+# The first and last instants a datetime holds, in UTC. Time arithmetic on times read from
+# outside (a list valid until 9999, a validation time near the end of time) saturates here.
+TIME_MIN: Final = datetime.min.replace(tzinfo=UTC)
+TIME_MAX: Final = datetime.max.replace(tzinfo=UTC)
+LAST_EPOCH_SECOND: Final = 253402300799  # 9999-12-31T23:59:59Z, the last whole second of TIME_MAX
+
+
+def shift(when: datetime, delta: timedelta) -> datetime:
+    """`when + delta`, saturated at TIME_MIN / TIME_MAX instead of raising OverflowError: "after
+    the last representable instant" is read as that instant, and comparisons stay exact
+    everywhere below it. Every addition of a grace, skew or validity to a time goes through here."""
+    try:
+        return when + delta
+    except OverflowError:
+        return TIME_MAX if delta > timedelta(0) else TIME_MIN
 
 
 def require_aware(value: datetime) -> datetime:

@@ -11,7 +11,7 @@ from typing import Generic, NoReturn, Protocol, TypeVar
 
 from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
 from trust_lists.store import TrustState
-from trust_lists.timeutil import format_time
+from trust_lists.timeutil import format_time, shift
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -225,10 +225,10 @@ class JobBase(Generic[_P]):
         """The validity window at `when`. `moving`: `when` is the validation time, so the edges
         of the window are times at which the verdict can change (a signing time is fixed)."""
         skew = self.policy.max_clock_skew
-        if issued > when + skew:
+        if issued > shift(when, skew):
             self.stop(
                 "validity.not_yet_issued",
-                until=issued - skew if moving else None,
+                until=shift(issued, -skew) if moving else None,
                 iat=format_time(issued),
                 at=format_time(when),
             )

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from keys import KeyMaterialError, PublicKey, public_key_from_jwk
+from trust_lists.timeutil import LAST_EPOCH_SECOND
 
 LICENCE_TYP: Final = "huren-licence+jwt"
 SEAL_TYP: Final = "huren-seal+jwt"
@@ -46,7 +47,7 @@ MAX_DATA_FIELDS = 64
 MAX_DATA_VALUE = 1024
 MAX_URI = 512
 MAX_STATUS_INDEX = 2**31 - 1
-MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime can hold
+MAX_NUMERIC_DATE = LAST_EPOCH_SECOND  # 9999-12-31T23:59:59Z, the last second datetime can hold
 
 _JURISDICTION = re.compile(r"\A[1-9][0-9]{5}\Z")
 _IDENT = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,63}\Z")

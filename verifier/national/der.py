@@ -240,7 +240,10 @@ def _build(parts: tuple[str | None, ...], tz: timezone = UTC) -> datetime:
     y, mo, d, h, mi, s = (int(p or 0) for p in parts[:6])
     frac = parts[6] if len(parts) > 6 else None
     micro = int((frac or "0")[:6].ljust(6, "0"))
-    return datetime(y, mo, d, h, mi, s, micro, tzinfo=tz).astimezone(UTC)
+    try:
+        return datetime(y, mo, d, h, mi, s, micro, tzinfo=tz).astimezone(UTC)
+    except OverflowError as exc:  # an offset carrying year 1 or 9999 past datetime's range
+        raise ValueError(f"{exc} in UTC") from exc
 
 
 def time(tlv: Tlv, what: str) -> datetime:

@@ -28,6 +28,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from verifier import deadline
+
 OFD_NS: Final = "http://www.ofdspec.org/2016"
 
 
@@ -135,6 +137,7 @@ class OfdPackage:
 
     def read(self, path: str) -> bytes:
         """The entry's bytes, decompressed within the limits (declared sizes are not trusted)."""
+        deadline.check()  # every entry a verification reads or hashes passes here
         if path in self._cache:
             return self._cache[path]
         info = self._files.get(path)

@@ -36,7 +36,7 @@ from keys.sm2 import (
 from keys.x509 import Certificate, CertificateError, ChainError, build_chain
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.store import TrustState, TrustStore
-from trust_lists.timeutil import format_time
+from trust_lists.timeutil import format_time, shift
 from trust_lists.uscc import is_valid_uscc
 from verifier._job import JobBase, Stop, call_times, clip
 from verifier.formats import SEAL_TYPES
@@ -680,10 +680,10 @@ class _Job(JobBase[NationalPolicy]):
             self.cert_period(signer, "signer", signed_at)
             self.ok("cert.period")
             skew = self.policy.max_clock_skew
-            if signed_at > self.at + skew:
+            if signed_at > shift(self.at, skew):
                 self.stop(
                     "validity.not_yet_issued",
-                    until=signed_at - skew,
+                    until=shift(signed_at, -skew),
                     iat=format_time(signed_at),
                     at=format_time(self.at),
                 )
@@ -771,10 +771,10 @@ class _Job(JobBase[NationalPolicy]):
             self.key_status(entry.key, signed_at)
             self.fresh(self.jurisdiction)
             skew = self.policy.max_clock_skew
-            if signed_at > self.at + skew:
+            if signed_at > shift(self.at, skew):
                 self.stop(
                     "validity.not_yet_issued",
-                    until=signed_at - skew,
+                    until=shift(signed_at, -skew),
                     iat=format_time(signed_at),
                     at=format_time(self.at),
                 )
