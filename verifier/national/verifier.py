@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from keys.algorithms import SES_SIGNATURE_OIDS, SM2_SIGN, is_sm3_digest
 from keys.sm2 import (
@@ -52,6 +52,9 @@ from verifier.verdict import (
     Verdict,
 )
 from verifier.verifier import Expectations, VerificationInputError
+
+if TYPE_CHECKING:
+    from verifier.national.trust import Candidate
 
 Clock = Callable[[], datetime]
 
@@ -521,20 +524,46 @@ class _Job(JobBase[NationalPolicy]):
                 )
             self.flag("ses.maker_found", name=_clip(maker.display_name, 120))
             raise Stop  # nothing after can be judged without the maker's entry
-        first_error: str | None = None
-        for cand in found:
-            try:
-                build_chain(maker, [cand.anchor], created, verified=self.chain_cache)
-            except (ChainError, Sm2Unavailable) as exc:
-                first_error = first_error or str(exc)
-                continue
-            self.jurisdiction = cand.jurisdiction
+        cand, errors = self.vouching(
+            maker,
+            found,
+            lambda c: build_chain(maker, [c.anchor], created, verified=self.chain_cache),
+        )
+        if cand is not None:
             self.entry = cand.entry
             self.ok("ses.maker_found")
             self.ok("ses.maker_chain")
             return cand.entry
         self.jurisdiction = found[0].jurisdiction
-        self.stop("ses.maker_chain", detail=_clip(first_error or "no path"))
+        self.stop("ses.maker_chain", detail=_clip(errors[0] if errors else "no path"))
+
+    def vouching(
+        self, cert: Certificate, found: list[Candidate], build: Callable[[Candidate], object]
+    ) -> tuple[Candidate | None, list[str]]:
+        """The first candidate whose chain `build`s (its jurisdiction becomes the document's),
+        else None and the chain errors. Should candidates of two jurisdictions both build (one
+        city listing a certificate, or its bare key, that another city's CA issued), which city
+        answers for the certificate is ambiguous: INDETERMINATE, never the first city's word."""
+        chosen: Candidate | None = None
+        errors: list[str] = []
+        for cand in found:
+            if chosen is not None and cand.jurisdiction == chosen.jurisdiction:
+                continue
+            try:
+                build(cand)
+            except (ChainError, Sm2Unavailable) as exc:
+                errors.append(str(exc))
+                continue
+            if chosen is not None:
+                self.stop(
+                    "ses.vouched_once",
+                    name=_clip(cert.display_name, 120),
+                    first=chosen.jurisdiction,
+                    second=cand.jurisdiction,
+                )
+            chosen = cand
+            self.jurisdiction = cand.jurisdiction
+        return chosen, errors
 
     def scope(self, entry: KeyEntry, type_code: str) -> None:
         service = entry.service
@@ -904,18 +933,16 @@ class _Job(JobBase[NationalPolicy]):
             found += candidates(self.state, c, ServiceKind.LICENCE_ISSUER)
         if not found:
             self._no_signer("ses.signer_found", name=_clip(signer.display_name, 120))
-        error = "no path"
-        for cand in found:
-            try:
-                build_chain(signer, [cand.anchor], signed_at, others, verified=self.chain_cache)
-            except (ChainError, Sm2Unavailable) as exc:
-                error = str(exc)
-                continue
-            self.jurisdiction = cand.jurisdiction
+        cand, errors = self.vouching(
+            signer,
+            found,
+            lambda c: build_chain(signer, [c.anchor], signed_at, others, verified=self.chain_cache),
+        )
+        if cand is not None:
             self.ok("ses.signer_found")
             return cand.entry
         self.jurisdiction = found[0].jurisdiction
-        self.stop("ses.signer_chain", detail=_clip(error))
+        self.stop("ses.signer_chain", detail=_clip(errors[-1] if errors else "no path"))
 
     # -- summaries ---------------------------------------------------------------------------
 

@@ -1,0 +1,94 @@
+"""Adversarial review of issue 19's boundaries between cities: what one city's operators, acting
+alone, could still do to another city's verdicts. Each case fails without its fix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from keys.sm2 import Sm2PublicKey
+from tests.national_world import IN_2021, SZ, ZS, _service, cert, key, trust_lists, world
+from tests.test_national_documents import failing, make_seal, stamped_files
+from trust_lists import authoring
+from trust_lists.model import KeyStatus, ServiceKind
+from verifier import Indication, SubIndication
+from verifier.national import issue
+
+REVOKED_FROM = datetime(2020, 12, 1, tzinfo=UTC)
+
+
+def _zhongshan_also_lists(listed: Sm2PublicKey, kind: ServiceKind) -> dict[str, object]:
+    """Zhongshan's operators (alone) add to their own list, as a service of `kind` revoked since
+    REVOKED_FROM, a certificate (or its bare key) that Shenzhen vouches for through its CA. The
+    key is not Shenzhen's CA key, so no key is in two lists and the store accepts the list."""
+    lists = trust_lists()
+    lists[ZS] = _service(lists[ZS], "zs-squat", kind, 7, [listed])
+    lists[ZS] = authoring.change_key_status(
+        lists[ZS], listed.kid, KeyStatus.REVOKED, effective=REVOKED_FROM
+    )
+    return lists  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("form", ["certificate", "bare key"])
+def test_a_city_cannot_take_over_seals_made_under_another_citys_ca(form: str) -> None:
+    """Shenzhen lists ofdrw's ROOT as the CA of its seal-making authority; SealBuilder (issued by
+    ROOT) makes Shenzhen's seals. Zhongshan listing SealBuilder directly made every such seal
+    FAILED (REVOKED) at every counter, attributed to Zhongshan: a direct listing was preferred
+    over Shenzhen's CA whatever the city. Two cities vouching for one certificate is ambiguous:
+    INDETERMINATE, naming both, never the other city's verdict."""
+    maker = cert("SealBuilder")
+    listed = Sm2PublicKey.from_certificate(maker) if form == "certificate" else None
+    listed = listed or Sm2PublicKey(maker.public_point)
+    w = world(lists=_zhongshan_also_lists(listed, ServiceKind.SEAL_AUTHORITY))  # type: ignore[arg-type]
+    for relying in (SZ, ZS):
+        v = w.verifier.verify_seal(make_seal(), relying, IN_2021)
+        assert (v.indication, v.sub_indication) == (
+            Indication.INDETERMINATE,
+            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+        ), failing(v)
+        assert failing(v) == ["ses.vouched_once"]
+        message = next(c for c in v.checks if c.code == "ses.vouched_once")
+        assert SZ in message.message_en and ZS in message.message_en
+        assert SZ in message.message_zh and ZS in message.message_zh
+        doc = w.verifier.verify_document(issue.package(stamped_files()), relying, IN_2021)
+        assert doc.overall.indication is Indication.INDETERMINATE
+        assert "seal:ses.vouched_once" in failing(doc.signatures[0].verdict)
+    # Without Zhongshan's listing, the same seal passes, Shenzhen's.
+    v = world().verifier.verify_seal(make_seal(), ZS, IN_2021)
+    assert v.indication is Indication.PASSED and v.summary.issuing_jurisdiction == SZ
+
+
+def test_a_city_cannot_take_over_signatures_under_another_citys_ca() -> None:
+    """The same for a licence issuer's signer (GB/T 35275 SignedData): Shenzhen vouches for
+    USER through ofdrw's ROOT; Zhongshan lists USER's bare key as its own revoked issuer."""
+    lists = trust_lists()
+    root = Sm2PublicKey.from_certificate(cert("ROOT"))
+    user = Sm2PublicKey.from_certificate(cert("USER"))
+    for sid in ("sz-amr", "sz-seal"):  # ROOT becomes the CA of Shenzhen's licence issuer
+        lists[SZ] = authoring.remove_service(lists[SZ], sid)
+    lists[SZ] = _service(lists[SZ], "sz-amr-ca", ServiceKind.LICENCE_ISSUER, 8, [root])
+    signed = issue.stamp_ofd(
+        issue.make_ofd(["许可证"], doc_id="licence-1"),
+        seal=None,
+        signer_key=key("USER"),
+        signer_certificate=cert("USER").der,
+        signed_at=datetime(2021, 3, 1, tzinfo=UTC),
+        signed_data=True,
+    )
+    files = issue.package(signed)
+    base = world(lists=lists).verifier.verify_document(files, ZS, IN_2021)
+    assert base.overall.indication is Indication.PASSED, failing(base.signatures[0].verdict)
+    lists[ZS] = _service(
+        lists[ZS], "zs-squat", ServiceKind.LICENCE_ISSUER, 7, [Sm2PublicKey(user.point)]
+    )
+    lists[ZS] = authoring.change_key_status(
+        lists[ZS], user.kid, KeyStatus.REVOKED, effective=REVOKED_FROM
+    )
+    doc = world(lists=lists).verifier.verify_document(files, ZS, IN_2021)
+    v = doc.signatures[0].verdict
+    assert (v.indication, v.sub_indication) == (
+        Indication.INDETERMINATE,
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+    ), failing(v)
+    assert failing(v) == ["ses.vouched_once"]
