@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from keys.sm2 import Sm2PublicKey
+from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
 from tests.national_world import IN_2021, SZ, ZS, _service, cert, key, trust_lists, world
 from tests.test_national_documents import failing, make_seal, stamped_files
 from trust_lists import authoring
@@ -92,3 +92,33 @@ def test_a_city_cannot_take_over_signatures_under_another_citys_ca() -> None:
         SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
     ), failing(v)
     assert failing(v) == ["ses.vouched_once"]
+
+
+def test_a_city_cannot_use_up_the_trial_keys_of_another_citys_bare_signatures() -> None:
+    """A bare SM2 signature names no signer: the listed licence-issuer keys are tried, at most
+    `max_trial_keys` of them, in jurisdiction order. Shenzhen listing that many keys of its own
+    (two services of 16) left Zhongshan's keys untried: every bare signature of Zhongshan's was
+    INDETERMINATE ('no listed key verifies'). The bound now holds per jurisdiction."""
+    lists = trust_lists()
+    user = Sm2PublicKey(cert("USER").public_point)
+    lists[SZ] = authoring.remove_service(lists[SZ], "sz-amr")
+    lists[ZS] = _service(lists[ZS], "zs-amr", ServiceKind.LICENCE_ISSUER, 9, [user])
+    signed = issue.stamp_ofd(
+        issue.make_ofd(["许可证"], doc_id="licence-2"),
+        seal=None,
+        signer_key=key("USER"),
+        signer_certificate=None,
+        signed_at=datetime(2021, 3, 1, tzinfo=UTC),
+    )
+    files = issue.package(signed)
+    base = world(lists=lists).verifier.verify_document(files, SZ, IN_2021)
+    assert base.overall.indication is Indication.PASSED, failing(base.signatures[0].verdict)
+    w = world(lists=lists)
+    limit = w.verifier.policy.max_trial_keys
+    for n in range(0, limit, 16):
+        keys = [Sm2PrivateKey.generate().public_key for _ in range(min(16, limit - n))]
+        lists[SZ] = _service(lists[SZ], f"sz-many-{n}", ServiceKind.LICENCE_ISSUER, 10 + n, keys)
+    doc = world(lists=lists).verifier.verify_document(files, SZ, IN_2021)
+    v = doc.signatures[0].verdict
+    assert v.indication is Indication.PASSED, failing(v)
+    assert v.summary.issuing_jurisdiction == ZS

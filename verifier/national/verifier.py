@@ -78,7 +78,8 @@ class NationalPolicy:
     max_clock_skew: timedelta = timedelta(minutes=5)
     ofd_limits: ofd.OfdLimits = field(default_factory=ofd.OfdLimits)
     seal_types: Mapping[int, str] = field(default_factory=lambda: DEFAULT_SEAL_TYPES)
-    # A bare SM2 "Sign" signature names no signer: at most this many trusted keys are tried.
+    # A bare SM2 "Sign" signature names no signer: at most this many trusted keys of each
+    # jurisdiction are tried.
     max_trial_keys: int = 32
 
 
@@ -859,15 +860,17 @@ class _Job(JobBase[NationalPolicy]):
             sig = signature_der(value)
         except ValueError as exc:
             self.stop("ses.signature_value", detail=_clip(str(exc)))
-        tried = 0
+        # The bound holds per jurisdiction: one city listing many keys never leaves another
+        # city's keys untried.
+        tried: dict[str, int] = {}
         for code, e in sm2_entries(self.state, ServiceKind.LICENCE_ISSUER):
             key = e.key.key
             assert isinstance(key, Sm2PublicKey)
             if key.certificate is not None and key.certificate.is_ca:
                 continue  # a CA's key does not sign documents
-            if tried >= self.policy.max_trial_keys:
-                break
-            tried += 1
+            if tried.get(code, 0) >= self.policy.max_trial_keys:
+                continue
+            tried[code] = tried.get(code, 0) + 1
             try:
                 good = key.verify(sig, xml)
             except Sm2Unavailable as exc:
