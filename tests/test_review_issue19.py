@@ -3,13 +3,25 @@ alone, could still do to another city's verdicts. Each case fails without its fi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.demo import CITY
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
+from tests.api_support import auth
 from tests.national_world import IN_2021, SZ, ZS, _service, cert, key, trust_lists, world
+from tests.test_attack_boundaries import (  # noqa: F401 (fixtures)
+    JSON,
+    Pair,
+    live_world,
+    next_sz_list,
+    now,
+    pair,
+)
+from tests.test_attack_trust_state import assert_problem
 from tests.test_national_documents import failing, make_seal, stamped_files
+from tests.trust_world import with_status_uri
 from trust_lists import authoring
 from trust_lists.model import KeyStatus, ServiceKind
 from verifier import Indication, SubIndication
@@ -122,3 +134,36 @@ def test_a_city_cannot_use_up_the_trial_keys_of_another_citys_bare_signatures() 
     v = doc.signatures[0].verdict
     assert v.indication is Indication.PASSED, failing(v)
     assert v.summary.issuing_jurisdiction == ZS
+
+
+# -- uploads are judged against the shared trust state, not a lagging copy ------------------------
+
+
+def test_an_upload_is_judged_after_catching_up_with_the_other_instances(
+    pair: Pair,  # noqa: F811
+) -> None:
+    """Redis pub/sub delivers at most once: an instance that lost a notification catches up only
+    before its next verdict. Uploads were judged without it, so Shenzhen could claim, on such an
+    instance, the status URI Zhongshan had just declared through the other one: each instance
+    then refused the other's list for good (split ownership of one URI). Now an upload first
+    catches up, as a verdict does, and the claim is refused on the lagging instance too."""
+    w = pair.world
+    ctx_a = pair.a.app.state.ctx  # type: ignore[attr-defined]
+
+    def lose_notifications() -> None:  # A's subscriber is gone: it sees nothing published
+        for task in ctx_a.sync._tasks:
+            task.cancel()
+
+    pair.a.portal.call(lose_notifications)  # type: ignore[union-attr]
+    uri = "https://status.zs.huren.example/zs-amr/new"
+    zs = authoring.next_version(w.trust_lists[ZS], issued_at=now(), validity=timedelta(days=30))
+    zs_signed = w.sign_list(with_status_uri(zs, CITY[ZS].issuer_id, uri))
+    r = pair.b.put(f"/v1/trust-lists/{ZS}", content=zs_signed, headers={**auth("admin"), **JSON})
+    assert r.status_code == 200, r.text
+    sz = with_status_uri(next_sz_list(w), CITY[SZ].issuer_id, uri)
+    r = pair.a.put(
+        f"/v1/trust-lists/{SZ}", content=w.sign_list(sz), headers={**auth("admin"), **JSON}
+    )
+    assert_problem(r, 422, "status_uri_claimed")
+    for client in pair.clients:
+        assert client.get(f"/v1/trust-lists/{ZS}").content == zs_signed
