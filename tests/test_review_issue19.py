@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.demo import CITY
+from keys import GeneralJWS, canonical_json
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
 from tests.api_support import auth
 from tests.national_world import IN_2021, SZ, ZS, _service, cert, key, trust_lists, world
@@ -19,10 +20,11 @@ from tests.test_attack_boundaries import (  # noqa: F401 (fixtures)
     now,
     pair,
 )
-from tests.test_attack_trust_state import assert_problem
+from tests.test_attack_trust_state import Service, assert_problem, refused, svc  # noqa: F401
 from tests.test_national_documents import failing, make_seal, stamped_files
 from tests.trust_world import with_status_uri
 from trust_lists import authoring
+from trust_lists.catalogue import CATALOGUE_TYP
 from trust_lists.model import KeyStatus, ServiceKind
 from verifier import Indication, SubIndication
 from verifier.national import issue
@@ -167,3 +169,22 @@ def test_an_upload_is_judged_after_catching_up_with_the_other_instances(
     assert_problem(r, 422, "status_uri_claimed")
     for client in pair.clients:
         assert client.get(f"/v1/trust-lists/{ZS}").content == zs_signed
+
+
+# -- a 500 on a hostile catalogue ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [[[]], [{}], ["licence", ["x"]]])
+def test_a_catalogue_with_a_non_string_type_code_is_refused_not_500(
+    svc: Service,  # noqa: F811
+    bad: list[object],
+) -> None:
+    """A recognition's type list holding a list or an object made set() raise TypeError while
+    the catalogue was parsed, before any signature was checked: PUT /v1/catalogue answered 500."""
+    w = svc.world
+    doc = w.catalogue.to_dict()
+    doc["sequence"] += 1
+    doc["recognitions"][0]["licence_types"] = bad
+    signers = [*w.operators(SZ)[:2], *w.operators(ZS)[:2]]
+    body = GeneralJWS.sign(canonical_json(doc), signers, typ=CATALOGUE_TYP).to_json()
+    refused(svc, "PUT", "/v1/catalogue", body, JSON, 422, "malformed")
