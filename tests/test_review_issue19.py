@@ -3,10 +3,12 @@ alone, could still do to another city's verdicts. Each case fails without its fi
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.cli import render_diff
 from api.demo import CITY
 from keys import GeneralJWS, canonical_json
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
@@ -25,7 +27,8 @@ from tests.test_national_documents import failing, make_seal, stamped_files
 from tests.trust_world import with_status_uri
 from trust_lists import authoring
 from trust_lists.catalogue import CATALOGUE_TYP
-from trust_lists.model import KeyStatus, ServiceKind
+from trust_lists.diff import ChangeKind, diff_trust_lists
+from trust_lists.model import KeyStatus, ServiceKind, replace_services
 from verifier import Indication, SubIndication
 from verifier.national import issue
 
@@ -188,3 +191,30 @@ def test_a_catalogue_with_a_non_string_type_code_is_refused_not_500(
     signers = [*w.operators(SZ)[:2], *w.operators(ZS)[:2]]
     body = GeneralJWS.sign(canonical_json(doc), signers, typ=CATALOGUE_TYP).to_json()
     refused(svc, "PUT", "/v1/catalogue", body, JSON, 422, "malformed")
+
+
+# -- the operators' review shows what a key's certificate makes it vouch for -----------------------
+
+
+def test_list_diff_shows_a_keys_certificate_changing() -> None:
+    """An SM2 key's identity is its point, so a draft giving a listed bare key a CA certificate
+    (or swapping its certificate) keeps the kid: `huren list diff` said nothing, yet the key then
+    vouches for every certificate that CA issued. A proposer could widen trust past the review."""
+    root = cert("ROOT")
+    after = trust_lists()[SZ]  # sz-seal lists ROOT's key with ROOT's CA certificate
+    bare = Sm2PublicKey(root.public_point)
+    before = replace_services(
+        after,
+        [
+            dataclasses.replace(s, keys=tuple(dataclasses.replace(k, key=bare) for k in s.keys))
+            if s.id == "sz-seal"
+            else s
+            for s in after.services
+        ],
+    )
+    d = diff_trust_lists(before, after)
+    (change,) = d.of_kind(ChangeKind.KEY_CERTIFICATE)  # (and the sequence not bumped)
+    assert change.warning and "CA certificate" in change.warning
+    text = render_diff(before, after)
+    assert root.sha256[:16] in text and "CA" in text
+    assert not diff_trust_lists(after, after).changes
