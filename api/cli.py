@@ -335,6 +335,7 @@ _DIFF_MARK = {
     ChangeKind.SERVICE_REMOVED: "-",
     ChangeKind.KEY_REMOVED: "-",
     ChangeKind.KEY_HISTORY_REWRITTEN: "!",
+    ChangeKind.KEY_CERTIFICATE: "!",
     ChangeKind.JURISDICTION: "!",
 }
 
@@ -362,6 +363,9 @@ def _change_line(c: Change) -> str:
         return f"{mark} key {c.subject} moved from service {c.old} to {c.new}"
     if k is ChangeKind.KEY_STATUS:
         return f"{mark} key {c.subject} in {c.service}: {c.old} -> {c.new}"
+    if k is ChangeKind.KEY_CERTIFICATE:
+        was, now = c.old or "no certificate", c.new or "no certificate"
+        return f"{mark} key {c.subject} in {c.service} listed with: {was} -> {now}"
     if k is ChangeKind.KEY_HISTORY_REWRITTEN:
         return f"{mark} key {c.subject} in {c.service} history rewritten: {c.old} => {c.new}"
     label = c.field or k.value.replace("_", " ")

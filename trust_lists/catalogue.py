@@ -117,6 +117,8 @@ class Catalogue:
             rf.done()
             if not (_JURISDICTION.match(relying) and _JURISDICTION.match(issuing)):
                 raise MalformedDocument(f"{where}: jurisdictions are six-digit codes")
+            if not all(isinstance(code, str) for code in (*lic, *seal)):  # set() needs hashable
+                raise MalformedDocument(f"{where}: type codes are strings")
             if not set(lic) <= licence_types.keys() or not set(seal) <= seal_types.keys():
                 raise MalformedDocument(f"{where} names a type the catalogue does not define")
             recs.append(Recognition(relying, issuing, frozenset(lic), frozenset(seal)))

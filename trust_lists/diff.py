@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from keys import PublicKey
+from keys.sm2 import Sm2PublicKey
 from trust_lists.model import KeyStatus, ServiceKey, StatusChange, TrustedService, TrustList
 from trust_lists.timeutil import format_time
 
@@ -31,6 +33,7 @@ class ChangeKind(StrEnum):
     KEY_MOVED = "key_moved"
     KEY_STATUS = "key_status"
     KEY_HISTORY_REWRITTEN = "key_history_rewritten"
+    KEY_CERTIFICATE = "key_certificate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,16 @@ class TrustListDiff:
 
 def _history_text(history: tuple[StatusChange, ...]) -> str:
     return ", ".join(f"{c.status.value} from {format_time(c.since)}" for c in history)
+
+
+def _certificate_text(key: PublicKey) -> str | None:
+    """The certificate an SM2 key is listed with: what it vouches for besides its own point (a
+    CA certificate: every certificate that CA issued). None for a bare key."""
+    cert = key.certificate if isinstance(key, Sm2PublicKey) else None
+    if cert is None:
+        return None
+    kind = "CA certificate" if cert.is_ca else "certificate"
+    return f"{kind} {cert.subject}, SHA-256 {cert.sha256[:16]}"
 
 
 def _service_text(s: TrustedService) -> str:
@@ -269,6 +282,20 @@ def _key_changes(old: TrustList, new: TrustList) -> list[Change]:
                     new=sid_b,
                     service=sid_b,
                     warning=f"key {kid} moves from service {sid_a} to {sid_b}",
+                )
+            )
+        cert_a, cert_b = _certificate_text(a.key), _certificate_text(b.key)
+        if cert_a != cert_b:  # one point, so one kid: only the certificate tells them apart
+            out.append(
+                Change(
+                    ChangeKind.KEY_CERTIFICATE,
+                    subject=kid,
+                    old=cert_a,
+                    new=cert_b,
+                    service=sid_b,
+                    warning=f"key {kid} is now listed with "
+                    f"{cert_b or 'no certificate'} (was {cert_a or 'no certificate'}): what it "
+                    "vouches for changes (a CA certificate: everything that CA issued)",
                 )
             )
         n = len(a.history)

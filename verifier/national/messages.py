@@ -113,6 +113,19 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "制章者证书无法通过签名链接到信任列表中的证书",
         "The seal maker's certificate chain is invalid: {detail}",
     ),
+    CheckSpec(
+        "ses.vouched_once",
+        "证书只由一个辖区的信任列表认可",
+        "The certificate is vouched for by one jurisdiction's trust list only",
+        "证书只由一个辖区的信任列表认可",
+        "The certificate is vouched for by one jurisdiction's trust list only",
+        _I,
+        _S.NO_CERTIFICATE_CHAIN_FOUND,
+        "证书（{name}）同时由 {first} 和 {second} 的信任列表认可，无法确定由哪个辖区负责，"
+        "因此不采信任何一方",
+        "The certificate ({name}) is vouched for by the trust lists of both {first} and "
+        "{second}: which jurisdiction answers for it cannot be told, so neither is believed",
+    ),
     # -- certificates' validity --------------------------------------------------------------
     CheckSpec(
         "cert.period",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from keys.algorithms import SES_SIGNATURE_OIDS, SM2_SIGN, is_sm3_digest
 from keys.sm2 import (
@@ -53,6 +53,9 @@ from verifier.verdict import (
 )
 from verifier.verifier import Expectations, VerificationInputError
 
+if TYPE_CHECKING:
+    from verifier.national.trust import Candidate
+
 Clock = Callable[[], datetime]
 
 # Seal types (SES_ESPropertyInfo.type) as written by GB/T 38540 producers, mapped to catalogue
@@ -75,7 +78,8 @@ class NationalPolicy:
     max_clock_skew: timedelta = timedelta(minutes=5)
     ofd_limits: ofd.OfdLimits = field(default_factory=ofd.OfdLimits)
     seal_types: Mapping[int, str] = field(default_factory=lambda: DEFAULT_SEAL_TYPES)
-    # A bare SM2 "Sign" signature names no signer: at most this many trusted keys are tried.
+    # A bare SM2 "Sign" signature names no signer: at most this many trusted keys of each
+    # jurisdiction are tried.
     max_trial_keys: int = 32
 
 
@@ -521,20 +525,46 @@ class _Job(JobBase[NationalPolicy]):
                 )
             self.flag("ses.maker_found", name=_clip(maker.display_name, 120))
             raise Stop  # nothing after can be judged without the maker's entry
-        first_error: str | None = None
-        for cand in found:
-            try:
-                build_chain(maker, [cand.anchor], created, verified=self.chain_cache)
-            except (ChainError, Sm2Unavailable) as exc:
-                first_error = first_error or str(exc)
-                continue
-            self.jurisdiction = cand.jurisdiction
+        cand, errors = self.vouching(
+            maker,
+            found,
+            lambda c: build_chain(maker, [c.anchor], created, verified=self.chain_cache),
+        )
+        if cand is not None:
             self.entry = cand.entry
             self.ok("ses.maker_found")
             self.ok("ses.maker_chain")
             return cand.entry
         self.jurisdiction = found[0].jurisdiction
-        self.stop("ses.maker_chain", detail=_clip(first_error or "no path"))
+        self.stop("ses.maker_chain", detail=_clip(errors[0] if errors else "no path"))
+
+    def vouching(
+        self, cert: Certificate, found: list[Candidate], build: Callable[[Candidate], object]
+    ) -> tuple[Candidate | None, list[str]]:
+        """The first candidate whose chain `build`s (its jurisdiction becomes the document's),
+        else None and the chain errors. Should candidates of two jurisdictions both build (one
+        city listing a certificate, or its bare key, that another city's CA issued), which city
+        answers for the certificate is ambiguous: INDETERMINATE, never the first city's word."""
+        chosen: Candidate | None = None
+        errors: list[str] = []
+        for cand in found:
+            if chosen is not None and cand.jurisdiction == chosen.jurisdiction:
+                continue
+            try:
+                build(cand)
+            except (ChainError, Sm2Unavailable) as exc:
+                errors.append(str(exc))
+                continue
+            if chosen is not None:
+                self.stop(
+                    "ses.vouched_once",
+                    name=_clip(cert.display_name, 120),
+                    first=chosen.jurisdiction,
+                    second=cand.jurisdiction,
+                )
+            chosen = cand
+            self.jurisdiction = cand.jurisdiction
+        return chosen, errors
 
     def scope(self, entry: KeyEntry, type_code: str) -> None:
         service = entry.service
@@ -830,15 +860,17 @@ class _Job(JobBase[NationalPolicy]):
             sig = signature_der(value)
         except ValueError as exc:
             self.stop("ses.signature_value", detail=_clip(str(exc)))
-        tried = 0
+        # The bound holds per jurisdiction: one city listing many keys never leaves another
+        # city's keys untried.
+        tried: dict[str, int] = {}
         for code, e in sm2_entries(self.state, ServiceKind.LICENCE_ISSUER):
             key = e.key.key
             assert isinstance(key, Sm2PublicKey)
             if key.certificate is not None and key.certificate.is_ca:
                 continue  # a CA's key does not sign documents
-            if tried >= self.policy.max_trial_keys:
-                break
-            tried += 1
+            if tried.get(code, 0) >= self.policy.max_trial_keys:
+                continue
+            tried[code] = tried.get(code, 0) + 1
             try:
                 good = key.verify(sig, xml)
             except Sm2Unavailable as exc:
@@ -904,18 +936,16 @@ class _Job(JobBase[NationalPolicy]):
             found += candidates(self.state, c, ServiceKind.LICENCE_ISSUER)
         if not found:
             self._no_signer("ses.signer_found", name=_clip(signer.display_name, 120))
-        error = "no path"
-        for cand in found:
-            try:
-                build_chain(signer, [cand.anchor], signed_at, others, verified=self.chain_cache)
-            except (ChainError, Sm2Unavailable) as exc:
-                error = str(exc)
-                continue
-            self.jurisdiction = cand.jurisdiction
+        cand, errors = self.vouching(
+            signer,
+            found,
+            lambda c: build_chain(signer, [c.anchor], signed_at, others, verified=self.chain_cache),
+        )
+        if cand is not None:
             self.ok("ses.signer_found")
             return cand.entry
         self.jurisdiction = found[0].jurisdiction
-        self.stop("ses.signer_chain", detail=_clip(error))
+        self.stop("ses.signer_chain", detail=_clip(errors[-1] if errors else "no path"))
 
     # -- summaries ---------------------------------------------------------------------------
 
