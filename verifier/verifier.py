@@ -154,6 +154,18 @@ def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
     return jws
 
 
+def _blank_inside(raw: bytes) -> int | None:
+    """The 1-based position of the first space or line break inside `raw` when `raw` is a
+    compact JWS but for them (the usual damage of a token copied out of an e-mail or a chat),
+    else None. They are refused with this hint, never removed: the bytes judged are the bytes
+    hashed and receipted. Around a token (a file's final newline) they are no part of it."""
+    inner = raw.strip()
+    blank = _WHITESPACE.search(inner)
+    if blank is None or not _COMPACT_SHAPE.fullmatch(_WHITESPACE.sub(b"", inner)):
+        return None
+    return len(raw) - len(raw.lstrip()) + blank.start() + 1
+
+
 # messages.PASSED as plain dicts by unprefixed code, one per prefix ("" and SEAL_PREFIX).
 _PASSED_PLAIN: Final[dict[str, Check]] = {
     code: check for code, check in PASSED.items() if not code.startswith(SEAL_PREFIX)
@@ -413,14 +425,6 @@ class _Job(JobBase[VerificationPolicy]):
         if len(raw) > limit:
             self.stop("format.size", size=len(raw), limit=limit)
         self.ok("format.size")
-        # Whitespace inside a token is refused, never removed (one reading of the bytes judged),
-        # with a hint: it is the usual damage of a token copied out of an e-mail or a chat. Around
-        # it (a file's final newline) it is no part of the token (CompactJWS.parse).
-        inner = raw.strip()
-        blank = _WHITESPACE.search(inner)
-        if blank is not None and _COMPACT_SHAPE.fullmatch(_WHITESPACE.sub(b"", inner)):
-            lead = len(raw) - len(raw.lstrip())
-            self.stop("format.whitespace", position=lead + blank.start() + 1)
         try:
             jws = _parse_compact(raw, limit)
         except UnsupportedAlgorithm as exc:
@@ -432,6 +436,9 @@ class _Job(JobBase[VerificationPolicy]):
         except DuplicateMember as exc:
             self.stop("format.duplicate_member", detail=_clip(str(exc)))
         except (MalformedJWS, KeyMaterialError, ValueError) as exc:
+            position = _blank_inside(raw)
+            if position is not None:
+                self.stop("format.whitespace", position=position)
             self.stop("format.jws", detail=_clip(str(exc)))
         self.ok("format.jws")
         actual = jws.header.get("typ")
