@@ -756,7 +756,7 @@ ROWS: list[Row] = [
         lambda w: Case("licence", w.licence_sz[:20] + " " + w.licence_sz[20:]),
         F,
         S.FORMAT_FAILURE,
-        "format.jws",
+        "format.whitespace",  # refused with a hint, never removed (issue 16)
     ),
 ]
 

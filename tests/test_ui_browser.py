@@ -361,6 +361,46 @@ def test_seal_shows_its_picture(page: Page, demo: Demo, tmp_path: Path) -> None:
     assert page.evaluate("document.querySelector('#seal-image').naturalWidth") == 40
     shot(page, "03-seal-picture-mismatch.png")
 
+    # The issued picture saved as JPEG: "not the issued picture", never "altered" (issue 16).
+    jpeg = tmp_path / "seal-sz-official.jpg"
+    jpeg.write_bytes((REPO / "tests" / "data" / "seal-sz-official.jpg").read_bytes())
+    assert verify(page, [seal, jpeg], relying=ZS) == "FAILED"
+    headline = page.text_content(".badge-sub") or ""
+    assert "此图片不是随印章签发的图片" in headline and "改动" in headline, headline
+    assert "已被改动" not in headline
+    assert page.get_attribute("#result-seal [data-image-check]", "data-image-check") == "mismatch"
+    assert "不是随印章签发的图片" in (page.text_content("#result-seal figcaption") or "")
+    assert page.evaluate("document.querySelector('#seal-image').naturalWidth") == 48
+
+
+def test_pasted_token_loses_its_line_breaks_and_old_verdicts_go(page: Page, demo: Demo) -> None:
+    """Issue 16: whitespace is removed from a pasted token and the page says so; a new check
+    clears the previous verdict at once, so an error is never read under an old result."""
+    open_page(page, demo)
+    token = demo.world.licence_sz
+    page.fill("#api-key", demo.key("counter"))
+    page.fill("#token-text", token)
+    page.select_option("#relying", ZS)
+    page.click("#verify-btn")
+    page.wait_for_selector("#result .badge[data-indication=PASSED]")
+    assert page.is_hidden("#paste-note")  # nothing to remove
+
+    page.fill("#api-key", "hk_not_a_key_0123456789abcdefghijkl")  # this check ends in a 401
+    wrapped = "\n".join(token[i : i + 76] for i in range(0, len(token), 76))
+    page.fill("#token-text", wrapped)
+    page.click("#verify-btn")
+    page.wait_for_selector("#form-error:not([hidden])")
+    assert page.is_hidden("#result")  # the PASSED above is gone, not shown under the error
+    assert page.input_value("#token-text") == token
+    note = page.text_content("#paste-note") or ""
+    assert page.is_visible("#paste-note") and f"删除 {wrapped.count(chr(10))} 个空格或换行" in note
+    shot(page, "03-pasted-token-stripped.png")
+
+    page.fill("#api-key", demo.key("counter"))
+    page.click("#verify-btn")
+    badge = page.wait_for_selector("#result .badge[data-indication]")
+    assert badge is not None and badge.get_attribute("data-indication") == "PASSED"
+
 
 def test_stamped_document_dropped_on_the_page(page: Page, demo: Demo) -> None:
     open_page(page, demo)

@@ -269,6 +269,21 @@ ROWS: list[Row] = [
     ),
     Row("not-a-jws", lambda w: Case("licence", b"hello world"), F, S.FORMAT_FAILURE, "format.jws"),
     Row("empty-input", lambda w: Case("licence", b""), F, S.FORMAT_FAILURE, "format.jws"),
+    # A token pasted with a line break: refused with a hint, never stripped (issue 16).
+    Row(
+        "line-break-in-token",
+        lambda w: Case("licence", w.licence_sz[:40] + "\r\n" + w.licence_sz[40:]),
+        F,
+        S.FORMAT_FAILURE,
+        "format.whitespace",
+    ),
+    Row(
+        "space-after-a-dot",
+        lambda w: Case("seal", " " + w.seal_sz.replace(".", ". ", 1) + "\n"),
+        F,
+        S.FORMAT_FAILURE,
+        "format.whitespace",
+    ),
     Row(
         "two-parts",
         lambda w: Case("licence", w.licence_sz.rsplit(".", 1)[0]),
@@ -865,12 +880,13 @@ ROWS: list[Row] = [
         "expect.type",
     ),
     # seals
+    # Another picture than the issued one: the seal is not called altered (issue 16).
     Row(
         "seal-image-mismatch",
         lambda w: Case("seal", w.seal_sz, image=w.seal_image + b"\x00"),
         F,
-        S.HASH_FAILURE,
-        "seal.image",
+        S.SIG_CONSTRAINTS_FAILURE,
+        "seal.image_not_issued",
     ),
     Row(
         "seal-made-by-licence-issuer",
@@ -1051,8 +1067,8 @@ ROWS: list[Row] = [
         "sealed-seal-image-mismatch",
         lambda w: sealed(w, image=w.seal_image[:-1]),
         F,
-        S.HASH_FAILURE,
-        SEAL_PREFIX + "seal.image",
+        S.SIG_CONSTRAINTS_FAILURE,
+        SEAL_PREFIX + "seal.image_not_issued",
     ),
     Row(
         "sealed-seal-by-reference-missing",

@@ -64,6 +64,18 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "The document is not a well-formed compact JWS ({detail})",
     ),
     CheckSpec(
+        "format.whitespace",
+        "文档中没有空格或换行",
+        "The document has no spaces or line breaks",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="文档中有空格或换行（第一处在第 {position} 个字符）；JWS 中不能有空白。"
+        "请删除所有空格和换行后重试（复制粘贴时常会带入换行）",
+        failed_en="The document contains spaces or line breaks (the first at character "
+        "{position}); a JWS has none. Remove all spaces and line breaks and try again (copying "
+        "and pasting often adds them)",
+    ),
+    CheckSpec(
         "format.alg",
         "签名算法在允许列表内（ES256、EdDSA）",
         "The signature algorithm is on the allow-list (ES256, EdDSA)",
@@ -476,14 +488,27 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
     # -- seals -------------------------------------------------------------------------------
     CheckSpec(
         "seal.image",
-        "随附的印章图像与印章记录的摘要一致",
-        "The seal image given matches the digest recorded in the seal",
-        "印章图像与其摘要一致",
-        "The seal image matches its digest",
-        _F,
-        _S.HASH_FAILURE,
-        "印章图像与印章中记录的摘要不符",
-        "The seal image does not match the digest recorded in the seal",
+        "随附的印章图片就是随印章签发的图片（逐字节一致）",
+        "The seal picture given is the one issued with the seal (the same bytes)",
+        "印章图片就是随印章签发的图片",
+        "The seal picture is the one issued with the seal",
+    ),
+    # Not HASH_FAILURE: the seal is intact; the caller's picture is another file, like an unmet
+    # expectation. Only the exact bytes match: pictures are never decoded here.
+    CheckSpec(
+        "seal.image_not_issued",
+        "随附的图片不是随印章签发的图片",
+        "The picture given is not the one issued with the seal",
+        result=_F,
+        sub_indication=_S.SIG_CONSTRAINTS_FAILURE,
+        failed_zh="所附图片不是随此印章签发的图片：其 SHA-256 为 {actual}，"
+        "印章记录的是 {expected}。转换成其他格式或重新保存过的图片，"
+        "即使看起来一样，也不是签发的那个文件。"
+        "这并不表明印章被改动；印章本身由其他检查项判断",
+        failed_en="The picture given is not the one issued with this seal: its SHA-256 is "
+        "{actual}, the seal records {expected}. A picture converted or re-saved (for example "
+        "as JPEG) is not the issued file, even when it looks the same. This is not evidence that "
+        "the seal was altered; the other checks judge the seal itself",
     ),
     # -- sealed documents --------------------------------------------------------------------
     CheckSpec(

@@ -16,6 +16,7 @@ Rules that hold everywhere:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,9 @@ class Expectations:
     seal_type: str | None = None
 
 
+# ASCII whitespace (what a copy adds); other bytes outside the alphabet are format.jws's.
+_WHITESPACE: Final = re.compile(rb"[ \t\r\n\f\v]")
+_COMPACT_SHAPE: Final = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _LICENCE: Final = "licence"
 _SEAL: Final = "seal"
 _SEALED: Final = "sealed_document"
@@ -148,6 +152,18 @@ def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
             _HEADER_CACHE.clear()  # crude but bounded; a refill costs one parse per header
         _HEADER_CACHE[h64] = jws.header
     return jws
+
+
+def _blank_inside(raw: bytes) -> int | None:
+    """The 1-based position of the first space or line break inside `raw` when `raw` is a
+    compact JWS but for them (the usual damage of a token copied out of an e-mail or a chat),
+    else None. They are refused with this hint, never removed: the bytes judged are the bytes
+    hashed and receipted. Around a token (a file's final newline) they are no part of it."""
+    inner = raw.strip()
+    blank = _WHITESPACE.search(inner)
+    if blank is None or not _COMPACT_SHAPE.fullmatch(_WHITESPACE.sub(b"", inner)):
+        return None
+    return len(raw) - len(raw.lstrip()) + blank.start() + 1
 
 
 # messages.PASSED as plain dicts by unprefixed code, one per prefix ("" and SEAL_PREFIX).
@@ -284,7 +300,8 @@ class _Job(JobBase[VerificationPolicy]):
             jws = self.parse_jws(raw, SEAL_TYP, _SEAL)
             claims = self.claims(jws, parse_seal_claims)
             self.jurisdiction = claims.jurisdiction
-            self.judge_seal(jws, claims, self.at, image, None)
+            self.judge_seal(jws, claims, self.at, None)
+            self.picture(image, claims)
             if expect is not None:
                 self.expect_holder(expect, claims.enterprise.id)
                 self.expect_type(_SEAL, expect.seal_type, claims.seal_type)
@@ -343,7 +360,7 @@ class _Job(JobBase[VerificationPolicy]):
             self.ok("signature.valid")
             # Then the seal itself, judged at the signing time the signature claims.
             self.prefix = SEAL_PREFIX
-            self.judge_seal(seal_jws, seal, signed_at, image, signed_at)
+            self.judge_seal(seal_jws, seal, signed_at, signed_at)
             self.prefix = ""
             skew = self.policy.max_clock_skew
             if signed_at > shift(self.at, skew):
@@ -362,6 +379,9 @@ class _Job(JobBase[VerificationPolicy]):
             else:
                 self.ok("sealed.seal_period")
                 self.bound(seal.valid_to)
+            self.prefix = SEAL_PREFIX
+            self.picture(image, seal)
+            self.prefix = ""
             if expect is not None:
                 self.expect_holder(expect, seal.enterprise.id)
                 self.expect_type(_SEAL, expect.seal_type, seal.seal_type)
@@ -374,17 +394,12 @@ class _Job(JobBase[VerificationPolicy]):
         jws: CompactJWS,
         claims: SealClaims,
         validity_at: datetime,
-        image: bytes | None,
         sealed_at: datetime | None,
     ) -> None:
         """Everything about a parsed seal. Inside a sealed document (`sealed_at` set) its
         validity is judged at that claimed signing time; on its own, at the validation time."""
         entry = self.resolve_key(jws, claims.jurisdiction, claims.issuer, _SEAL, claims.seal_type)
         self.key_status(entry.key, claims.issued_at)
-        if image is not None:
-            if hashlib.sha256(image).hexdigest() != claims.image_sha256:
-                self.stop("seal.image")
-            self.ok("seal.image")
         self.holder_ids(claims.enterprise)
         self.fresh(claims.jurisdiction)
         self.validity(
@@ -392,6 +407,16 @@ class _Job(JobBase[VerificationPolicy]):
         )
         self.status(claims.status, entry, claims.jurisdiction, sealed_at)
         self.recognition(claims.jurisdiction, claims.seal_type)
+
+    def picture(self, image: bytes | None, claims: SealClaims) -> None:
+        """Is the picture given the one issued with the seal? Judged after the seal, so the
+        seal's own checks are all reported; only the exact bytes match (nothing is decoded)."""
+        if image is None:
+            return
+        actual = hashlib.sha256(image).hexdigest()
+        if actual != claims.image_sha256:
+            self.stop("seal.image_not_issued", actual=actual, expected=claims.image_sha256)
+        self.ok("seal.image")
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -411,6 +436,9 @@ class _Job(JobBase[VerificationPolicy]):
         except DuplicateMember as exc:
             self.stop("format.duplicate_member", detail=_clip(str(exc)))
         except (MalformedJWS, KeyMaterialError, ValueError) as exc:
+            position = _blank_inside(raw)
+            if position is not None:
+                self.stop("format.whitespace", position=position)
             self.stop("format.jws", detail=_clip(str(exc)))
         self.ok("format.jws")
         actual = jws.header.get("typ")

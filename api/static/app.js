@@ -108,8 +108,10 @@
       "kindName.seal": "电子印章",
       "kindName.sealed_document": "盖章文档",
       "seal.heading": "印章图片",
-      "seal.match": "图片与印章中记录的摘要一致",
-      "seal.mismatch": "图片与印章中记录的摘要不一致",
+      "seal.match": "此图片就是随印章签发的图片",
+      "seal.mismatch": "此图片不是随印章签发的图片（印章本身未被判定为改动）",
+      "sub.picture": "图片不符：此图片不是随印章签发的图片；这并不表明印章被改动",
+      "paste.stripped": "已从粘贴的令牌中删除 {n} 个空格或换行。",
       "seal.unchecked": "图片未核对（核验在此之前已结束）",
       "seal.none": "未提供印章图片。",
       "seal.digest": "印章记录的图片摘要（SHA-256）",
@@ -305,8 +307,10 @@
       "kindName.seal": "E-seal",
       "kindName.sealed_document": "Stamped document",
       "seal.heading": "Seal picture",
-      "seal.match": "The picture matches the digest recorded in the seal",
-      "seal.mismatch": "The picture does NOT match the digest recorded in the seal",
+      "seal.match": "This picture is the one issued with the seal",
+      "seal.mismatch": "This picture is NOT the one issued with the seal (the seal itself is not judged altered)",
+      "sub.picture": "Picture does not match: this is not the picture issued with the seal; that does not mean the seal was altered",
+      "paste.stripped": "Removed {n} spaces or line breaks from the pasted token.",
       "seal.unchecked": "The picture was not checked (the verification ended before)",
       "seal.none": "No seal picture was given.",
       "seal.digest": "Picture digest recorded in the seal (SHA-256)",
@@ -743,6 +747,21 @@
     return String.fromCharCode(...head.slice(0, 5)) === "%PDF-" || head.includes(0);
   }
 
+  /** The pasted token. Spaces and line breaks (copied from an e-mail or chat) are removed from a
+   * compact JWS here, where the user sees it and is told; the service refuses them (one reading). */
+  function pastedToken() {
+    const area = $("#token-text");
+    const note = $("#paste-note");
+    const blanks = (area.value.match(/\s/g) || []).length;
+    const token = area.value.replace(/\s+/g, "");
+    const jws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+    if (!jws || !blanks) return area.value.trim();
+    area.value = token;
+    note.textContent = t("paste.stripped", { n: blanks });
+    note.hidden = false;
+    return token;
+  }
+
   /** What to send: {kind, parts: {file, image, signature, seal, data}} or {error}. */
   async function plan() {
     const byRole = {};
@@ -750,7 +769,7 @@
       if (byRole[entry.role]) return { error: { key: "err.duplicate", vars: { role: t("role." + entry.role) } } };
       byRole[entry.role] = entry;
     }
-    const pasted = $("#token-text").value.trim();
+    const pasted = pastedToken();
     if (pasted) {
       const typ = jwsTyp(pasted);
       const role = typ === null ? "token" : roleForTyp(typ);
@@ -811,6 +830,9 @@
   async function verify(ev) {
     ev.preventDefault();
     state.formError = null;
+    state.result = null; // an old verdict must never be read as this check's
+    renderResult();
+    $("#paste-note").hidden = true;
     const p = await plan();
     const relying = $("#relying").value;
     if (!p.error && !relying) p.error = { key: "err.noRelying" };
@@ -873,6 +895,7 @@
     state.result = null;
     state.formError = null;
     $("#token-text").value = "";
+    $("#paste-note").hidden = true;
     $("#file-input").value = "";
     $("#kind").value = "auto";
     renderFiles();
@@ -929,7 +952,10 @@
       h(
         "div",
         { class: "badge-sub", "data-sub-indication": v.sub_indication || "" },
-        v.sub_indication ? t("sub." + v.sub_indication) + " (" + v.sub_indication + ")" : t("sub.none")
+        v.sub_indication
+          ? t(deciding && /seal\.image_not_issued$/.test(deciding.code) ? "sub.picture" : "sub." + v.sub_indication) +
+              " (" + v.sub_indication + ")"
+          : t("sub.none")
       ),
       deciding ? h("p", { class: "badge-reason" }, t("reason") + msg(deciding)) : null
     );
@@ -1015,7 +1041,7 @@
 
   function sealCard(v, res) {
     const checks = v.checks || [];
-    const imageCheck = checks.find((c) => c.code === "seal.image" || c.code === "seal:seal.image");
+    const imageCheck = checks.find((c) => /^(seal:)?seal\.image(_not_issued)?$/.test(c.code));
     const digest = v.summary && v.summary.extra ? v.summary.extra.image_sha256 : null;
     const card = h("section", { class: "card", id: "result-seal" }, h("h2", {}, t("seal.heading")));
     if (!res.image) {
