@@ -161,6 +161,7 @@ def test_diff_warns_that_revoking_an_issuer_key_untrusts_its_status_list(
     assert f"service sz-amr publishes status lists ({URI})" in warnings
     assert f"signed with key {world.issuer_kid} is untrusted" in warnings
     assert "INDETERMINATE" in warnings
+    assert "it has no other granted key: `huren list add-key` first" in warnings
     assert out.rstrip().endswith("1 warning")
 
     withdrawn = world.d / "withdrawn.json"
@@ -168,6 +169,14 @@ def test_diff_warns_that_revoking_an_issuer_key_untrusts_its_status_list(
     ok(run("list", "withdraw-key", withdrawn, "--kid", world.issuer_kid, "--effective", "now"))
     out = ok(run("list", "diff", world.signed, withdrawn)).out
     assert "a new version signed with key" in out and "is refused once it is withdrawn" in out
+    # With a second key granted, the warning names it as the one to sign with.
+    ok(run("list", "add-key", withdrawn, "--service", "sz-amr", "--key", world.jwk("issuer2"),
+           "--granted-from", "2026-01-01T00:00:00Z"))  # fmt: skip
+    issuer2 = json.loads(world.jwk("issuer2").read_text())["kid"]
+    assert (
+        f"with another granted key of the service ({issuer2})"
+        in ok(run("list", "diff", world.signed, withdrawn)).out
+    )
 
     # An unchanged list: nothing to warn of.
     assert "publishes status lists" not in ok(run("list", "diff", world.signed, world.signed)).out

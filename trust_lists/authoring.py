@@ -103,7 +103,9 @@ def change_key_status(
     """Withdraw (retire) or revoke (compromised) a key from `effective` on, or grant it again."""
     entry = tl.find_key(kid)
     if entry is None:
-        raise MalformedDocument(f"no service key with kid {kid}")
+        raise MalformedDocument(
+            f"no service key with kid {kid} in this list (`huren list show` lists the kids)"
+        )
     history = entry.key.history
     if history[-1].status is KeyStatus.REVOKED:
         raise MalformedDocument(f"key {kid} is already revoked; a revoked key stays revoked")

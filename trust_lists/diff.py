@@ -330,17 +330,27 @@ def _status_list_effect(
     if service is None or not service.status_lists or status is KeyStatus.GRANTED:
         return None
     uris = ", ".join(sorted(service.status_lists))
+    others = [
+        k.kid
+        for k in service.keys
+        if k.kid != kid and k.state_at(since).status is KeyStatus.GRANTED
+    ]
+    with_key = (
+        f"another granted key of the service ({others[0]})"
+        if others
+        else "a new key of the service (it has no other granted key: `huren list add-key` first)"
+    )
     if status is KeyStatus.REVOKED:
         return (
             f"service {service.id} publishes status lists ({uris}): one signed with key {kid} is "
             f"untrusted from {format_time(since)}, and every licence or seal it covers becomes "
-            "INDETERMINATE; sign and submit it again with another granted key of the service "
+            f"INDETERMINATE; sign and submit it again with {with_key} "
             "(`huren status renew`, `huren status sign`)"
         )
     return (
         f"service {service.id} publishes status lists ({uris}): a new version signed with key "
         f"{kid} is refused once it is withdrawn ({format_time(since)}); sign the next versions "
-        "with another granted key of the service before the current one expires"
+        f"with {with_key} before the current one expires"
     )
 
 
