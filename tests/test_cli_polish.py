@@ -229,3 +229,33 @@ def test_admin_api_says_the_same_of_a_draft_and_of_too_few_signatures(
         svc.client.put(url, content=one, headers=headers), 422, "threshold_not_met"
     )
     assert "1 valid signature of the current operator keys found, 2 needed" in body["detail"]
+
+
+def test_time_and_sequence_refusals_give_what_they_compared(run: InProcess, world: World) -> None:
+    later = format_time(datetime.now(UTC).replace(microsecond=0) + timedelta(days=400))
+    expired = run("list", "verify", world.signed, "--anchors", world.anchors, "--at", later)
+    expired.refused("[already_expired]")
+    assert f"has passed (now {later}): make the next version (`huren list bump`)" in expired.err
+    earlier = "2020-01-01T00:00:00Z"
+    future = run("list", "verify", world.signed, "--anchors", world.anchors, "--at", earlier)
+    future.refused("[issued_in_future]")
+    assert f"(now {earlier}, 300 s of clock skew allowed): check the signing" in future.err
+    ok(run("trust", "submit", world.signed, "--config", world.config))
+    nxt = world.d / "next.json"
+    ok(run("list", "bump", world.signed, "--out", nxt))
+    ok(run("list", "sign", nxt, "--key", world.pem("op1"), "--out", world.d / "n1.json"))
+    ok(
+        run(
+            "list",
+            "sign",
+            world.d / "n1.json",
+            "--key",
+            world.pem("op3"),
+            "--out",
+            world.d / "n.json",
+        )
+    )
+    ok(run("trust", "submit", world.d / "n.json", "--config", world.config))
+    rollback = run("list", "verify", world.signed, "--config", world.config)
+    rollback.refused("[rollback]")
+    assert "sequence 1 is not above the highest accepted (2): make the next version" in rollback.err

@@ -172,7 +172,8 @@ def check_successor(
         )
     if new.sequence <= highest_sequence:
         raise Rollback(
-            f"sequence {new.sequence} is not above the highest accepted ({highest_sequence})"
+            f"sequence {new.sequence} is not above the highest accepted ({highest_sequence}): "
+            "make the next version (`huren list bump`) and sign it again"
         )
     old_ok = trusted.satisfied_by(signed.envelope)
     rotating = not trusted.same_as(new.operators)
@@ -193,9 +194,16 @@ def check_successor(
         )
     if now is not None:
         if new.issued_at > now + max_skew:
-            raise NotYetIssued(f"issued_at {format_time(new.issued_at)} is in the future")
+            raise NotYetIssued(
+                f"issued_at {format_time(new.issued_at)} is in the future (now "
+                f"{format_time(now)}, {int(max_skew.total_seconds())} s of clock skew allowed): "
+                "check the signing machine's clock"
+            )
         if new.next_update <= now:
-            raise AlreadyExpired(f"next_update {format_time(new.next_update)} has passed")
+            raise AlreadyExpired(
+                f"next_update {format_time(new.next_update)} has passed (now {format_time(now)}): "
+                "make the next version (`huren list bump`) and sign it again"
+            )
 
 
 def is_unsigned_draft(data: bytes) -> bool:
