@@ -6,7 +6,8 @@ of the signatures, verification against the pinned anchors or the current trust 
 table and a review diff, offline submission into the store directory, the demo world and the
 service.
 
-Errors are one line on stderr: exit status 2 for a usage error, 1 for refused or invalid input.
+Errors are one line on stderr: exit status 2 for a usage error, 1 for refused or invalid input,
+141 (128 + SIGPIPE, silently) when the reader of stdout has gone away.
 Nothing here imports FastAPI or Redis at import time (`serve` and `demo` import lazily)."""
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import copy
 import errno
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -42,14 +45,15 @@ from trust_lists.anchors import anchors_to_json, load_anchors, parse_anchors
 from trust_lists.catalogue import CATALOGUE_TYP, MAX_CATALOGUE_BYTES
 from trust_lists.diff import Change, ChangeKind, diff_trust_lists
 from trust_lists.errors import DocumentTooLarge, MalformedDocument, TrustStateError
-from trust_lists.model import FORMAT as TRUST_LIST_FORMAT
 from trust_lists.model import KeyStatus, ServiceKey, ServiceKind, TrustList
 from trust_lists.signed import (
     MAX_TRUST_LIST_BYTES,
     TRUST_LIST_TYP,
+    UNSIGNED_DRAFT,
     Anchor,
     SignedTrustList,
     SignerSet,
+    is_unsigned_draft,
 )
 from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES
 from trust_lists.storage import TrustDirectory, atomic_write
@@ -66,8 +70,29 @@ class UsageError(Exception):
     """The command line itself is wrong (exit status 2)."""
 
 
+# Old spellings of an option, still accepted but not shown in --help: one name per idea.
+HIDDEN_ALIASES: frozenset[str] = frozenset({"--trust", "--trust-dir"})
+TIME_HELP = "RFC 3339 UTC like 2026-11-26T08:00:00Z, or now"
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Lists each option under its canonical name only (HIDDEN_ALIASES stay accepted)."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        shown_names = [o for o in action.option_strings if o not in HIDDEN_ALIASES]
+        if shown_names == action.option_strings:
+            return super()._format_action_invocation(action)
+        visible = copy.copy(action)
+        visible.option_strings = shown_names
+        return super()._format_action_invocation(visible)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and no exit: main() decides the status."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
@@ -179,7 +204,7 @@ def read_list_file(path: str) -> tuple[TrustList, SignedTrustList | None]:
 def read_signed_file(path: str) -> SignedTrustList:
     _, signed = read_list_file(path)
     if signed is None:
-        raise MalformedDocument(f"{path} is an unsigned draft; sign it with `huren list sign`")
+        raise MalformedDocument(f"{path}: {UNSIGNED_DRAFT}")
     return signed
 
 
@@ -267,16 +292,17 @@ def render_list(
         n = len(signed.envelope.signatures)
         out.append(f"SIGNED TRUST LIST ({n} signature{'s' if n != 1 else ''})")
     stale_from = shift(tl.next_update, grace)
+    # The list's own next-update time first, then how far that is from the time shown.
     freshness = (
         f"STALE since {format_time(stale_from)}"
         if at >= stale_from
-        else f"fresh, next update {_relative(tl.next_update, at)}"
+        else f"fresh, due {_relative(tl.next_update, at)}"
     )
     rows = [
         ("jurisdiction", f"{tl.jurisdiction} {shown(tl.name_zh)} / {shown(tl.name_en)}"),
         ("sequence", str(tl.sequence)),
         ("issued at", format_time(tl.issued_at)),
-        ("next update", f"{format_time(tl.next_update)} ({freshness} at {format_time(at)})"),
+        ("next update", f"{format_time(tl.next_update)} ({freshness}; now {format_time(at)})"),
     ]
     if signed is not None:
         rows.append(("digest", f"sha256:{signed.digest}"))
@@ -642,18 +668,36 @@ def _signature_report(signed: SignedTrustList, trusted: SignerSet | None) -> lis
     return lines
 
 
+def _verify_basis(
+    args: argparse.Namespace,
+) -> tuple[list[Anchor], TrustDirectory | None, timedelta]:
+    """What `list verify` checks against: a service's config, or anchors (and a trust dir)."""
+    if args.config:
+        if args.anchors or args.trust_dir:
+            raise UsageError("give either --config or --anchors (with --trust-dir), not both")
+        return read_config(args.config)
+    if not args.anchors:
+        raise UsageError("give --config CONFIG (the service) or --anchors ANCHORS")
+    directory = None
+    if args.trust_dir:
+        if not Path(args.trust_dir).is_dir():
+            raise FileNotFoundError(errno.ENOENT, "no such trust directory", args.trust_dir)
+        directory = TrustDirectory(args.trust_dir)
+    return load_anchors(args.anchors), directory, timedelta(0)
+
+
 def cmd_list_verify(args: argparse.Namespace) -> int:
     data = _read_bytes(args.file, MAX_TRUST_LIST_BYTES)
     try:
         signed = SignedTrustList.parse(data)
     except TrustStateError as exc:
         raise _with_path(exc, args.file) from exc
-    anchors = load_anchors(args.anchors)
-    store = TrustStore(anchors, grace=timedelta(seconds=args.grace_seconds))
-    if args.trust_dir:
-        if not Path(args.trust_dir).is_dir():
-            raise FileNotFoundError(errno.ENOENT, "no such trust directory", args.trust_dir)
-        store.directory = TrustDirectory(args.trust_dir)
+    anchors, directory, grace = _verify_basis(args)
+    if args.grace_seconds is not None:
+        grace = timedelta(seconds=args.grace_seconds)
+    store = TrustStore(anchors, grace=grace)
+    if directory is not None:
+        store.directory = directory
         for problem in store.load():
             print(f"warning: {problem}", file=sys.stderr)
         store.directory = None  # verify only: nothing is ever written
@@ -664,10 +708,12 @@ def cmd_list_verify(args: argparse.Namespace) -> int:
     trusted: SignerSet | None
     if current is not None:
         trusted = SignerSet.of(current.operators)
-        basis = f"current list {slot} sequence {current.sequence} in {args.trust_dir}"
+        basis = (
+            f"current list {slot} sequence {current.sequence} in {args.config or args.trust_dir}"
+        )
     elif anchor is not None:
         trusted = anchor.signer_set_for(tl)
-        basis = f"pinned anchors of {slot} in {args.anchors}"
+        basis = f"pinned anchors of {slot} in {args.anchors or args.config}"
     else:
         trusted, basis = None, "nothing (jurisdiction not pinned)"
     print(f"{tl.jurisdiction} {shown(tl.name_en)} sequence {tl.sequence}, sha256:{signed.digest}")
@@ -701,6 +747,11 @@ def cmd_list_diff(args: argparse.Namespace) -> int:
 # -- commands: trust store, demo, service ------------------------------------------------------
 
 
+def config_path(path: str) -> str:
+    """`--config` names huren.json or the service directory holding it."""
+    return str(Path(path) / "huren.json") if Path(path).is_dir() else path
+
+
 def read_config(path: str) -> tuple[list[Anchor], TrustDirectory, timedelta]:
     """What the offline commands need from huren.json, read exactly as the service reads it
     (api.settings: paths relative to the file, HUREN_* environment variables win)."""
@@ -708,7 +759,7 @@ def read_config(path: str) -> tuple[list[Anchor], TrustDirectory, timedelta]:
 
     # The service's warning about a missing cache secret means nothing to an offline command.
     logging.getLogger("huren.settings").setLevel(logging.ERROR)
-    settings = Settings.load(path)
+    settings = Settings.load(config_path(path))
     if settings.anchors is None or settings.trust_dir is None:
         raise MalformedDocument(f"{path}: 'anchors' and 'trust_dir' are both needed")
     return (
@@ -731,8 +782,8 @@ def document_kind(data: bytes) -> str:
     if not data.lstrip().startswith(b"{"):
         return "status"
     doc = strict_json_loads(data, max_bytes=MAX_TRUST_LIST_BYTES)
-    if isinstance(doc, dict) and doc.get("type") == TRUST_LIST_FORMAT:
-        raise MalformedDocument("this is an unsigned draft; sign and combine it first")
+    if is_unsigned_draft(data):
+        raise MalformedDocument(UNSIGNED_DRAFT)
     try:
         protected = doc["signatures"][0]["protected"]
         header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
@@ -861,9 +912,92 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # -- the parser --------------------------------------------------------------------------------
 
 
+def config_option(g: argparse.ArgumentParser, *aliases: str) -> None:
+    """`--config`, the one name for "which service" (its huren.json or directory)."""
+    g.add_argument(
+        "--config",
+        *aliases,
+        dest="config",
+        required=True,
+        metavar="CONFIG",
+        help="the service's huren.json, or the directory holding it, e.g. --config .demo",
+    )
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("huren")
+    except importlib.metadata.PackageNotFoundError:  # run from a tree that is not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="huren (互认) trust-list administration and service.")
+    p.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def out_arg(g: argparse.ArgumentParser, what: str, *, required: bool = True) -> None:
+        g.add_argument("--out", required=required, metavar="FILE", help=f"{what}; - for stdout")
+
+    def passphrase_arg(g: argparse.ArgumentParser) -> None:
+        g.add_argument(
+            "--passphrase-env",
+            metavar="VAR",
+            help="the private key's passphrase is in this environment variable, "
+            "e.g. --passphrase-env HUREN_KEY_PASS",
+        )
+
+    def at_arg(g: argparse.ArgumentParser, what: str) -> None:
+        g.add_argument(
+            "--at", type=time_arg, default="now", metavar="TIME", help=f"{what}: {TIME_HELP}"
+        )
+
+    def threshold_arg(g: argparse.ArgumentParser, what: str) -> None:
+        g.add_argument(
+            "--threshold",
+            required=True,
+            type=_positive_int,
+            help=f"how many {what} must sign each list, e.g. --threshold 2 (of 3 operators)",
+        )
+
+    def operators_arg(g: argparse.ArgumentParser, *, required: bool) -> None:
+        g.add_argument(
+            "--operator",
+            required=required,
+            nargs="+",
+            action="extend",
+            metavar="JWK",
+            help="operator public JWK files (from `huren keys generate`), "
+            "e.g. --operator op1.pem.jwk.json op2.pem.jwk.json",
+        )
+
+    def valid_days_arg(g: argparse.ArgumentParser) -> None:
+        g.add_argument(
+            "--valid-days",
+            type=_positive_int,
+            default=30,
+            help="days from the issue time to the list's next update (default 30), "
+            "e.g. --valid-days 30",
+        )
+
+    def issued_at_arg(g: argparse.ArgumentParser) -> None:
+        g.add_argument(
+            "--issued-at",
+            type=time_arg,
+            default="now",
+            metavar="TIME",
+            help=f"the list's issue time (default now): {TIME_HELP}",
+        )
+
+    def granted_from_arg(g: argparse.ArgumentParser) -> None:
+        g.add_argument(
+            "--granted-from",
+            required=True,
+            type=time_arg,
+            metavar="TIME",
+            help=f"the key is trusted for what it signs from this time on: {TIME_HELP}, "
+            "e.g. --granted-from now",
+        )
 
     # keys
     keys = sub.add_parser("keys", help="create signing keys, inspect certificates").add_subparsers(
@@ -872,16 +1006,24 @@ def build_parser() -> argparse.ArgumentParser:
     g: argparse.ArgumentParser = keys.add_parser(
         "generate", help="generate a key pair (private PEM, mode 0600)"
     )
-    g.add_argument("--alg", required=True, choices=sorted(ALLOWED_ALGORITHMS))
     g.add_argument(
-        "--out", required=True, help="private key file; the public JWK goes to OUT.jwk.json"
+        "--alg",
+        required=True,
+        choices=sorted(ALLOWED_ALGORITHMS),
+        help="signature algorithm, e.g. --alg ES256",
     )
-    g.add_argument("--passphrase-env", metavar="VAR", help="encrypt with the passphrase in $VAR")
+    g.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="private key file; the public JWK goes to FILE.jwk.json, e.g. --out op1.pem",
+    )
+    passphrase_arg(g)
     g.set_defaults(func=cmd_keys_generate)
     g = keys.add_parser("public", help="print the public JWK of a private key")
-    g.add_argument("key")
-    g.add_argument("--passphrase-env", metavar="VAR")
-    g.add_argument("--out")
+    g.add_argument("key", metavar="KEY", help="the private key file (PEM)")
+    passphrase_arg(g)
+    g.add_argument("--out", metavar="FILE", help="write the JWK here (default: print it)")
     g.set_defaults(func=cmd_keys_public)
     g = keys.add_parser(
         "inspect", help="show an X.509 certificate and the trust-list key it becomes (--cert)"
@@ -894,12 +1036,21 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", required=True, metavar="ACTION"
     )
     g = anchors.add_parser("add", help="pin (or re-pin) one jurisdiction in an anchors file")
-    g.add_argument("anchors", help="anchors.json (created if missing)")
-    g.add_argument("--jurisdiction", required=True)
-    g.add_argument("--threshold", required=True, type=_positive_int)
-    g.add_argument("--operator", nargs="+", action="extend", metavar="JWK", help="public JWK files")
-    g.add_argument("--kid", action="append", help="an RFC 7638 thumbprint (repeatable)")
-    g.add_argument("--thumbprints-only", action="store_true", help="pin only the thumbprints")
+    g.add_argument("anchors", metavar="ANCHORS", help="anchors.json (created if missing)")
+    g.add_argument("--jurisdiction", required=True, help="six-digit GB/T 2260 code, e.g. 440300")
+    threshold_arg(g, "of these operator keys")
+    operators_arg(g, required=False)
+    g.add_argument(
+        "--kid",
+        action="append",
+        help="an operator key's RFC 7638 thumbprint, when its public key is not at hand "
+        "(repeatable)",
+    )
+    g.add_argument(
+        "--thumbprints-only",
+        action="store_true",
+        help="pin only the thumbprints of the --operator keys, not the keys themselves",
+    )
     g.set_defaults(func=cmd_anchors_add)
 
     # list
@@ -908,30 +1059,54 @@ def build_parser() -> argparse.ArgumentParser:
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
         e = ls.add_parser(name, help=help_text)
-        e.add_argument("file", help="draft (edited in place unless --out) or signed list")
-        e.add_argument("--out", help="write the new draft here")
+        e.add_argument(
+            "file", metavar="FILE", help="draft (edited in place unless --out) or signed list"
+        )
+        e.add_argument(
+            "--out", metavar="FILE", help="write the new draft here (needed for a signed list)"
+        )
         return e
 
     g = ls.add_parser("new", help="create a draft trust list")
     g.add_argument("--jurisdiction", required=True, help="six-digit GB/T 2260 code, e.g. 440300")
-    g.add_argument("--name-zh", required=True)
-    g.add_argument("--name-en", required=True)
-    g.add_argument("--operator", required=True, nargs="+", action="extend", metavar="JWK")
-    g.add_argument("--threshold", required=True, type=_positive_int)
-    g.add_argument("--valid-days", type=_positive_int, default=30)
-    g.add_argument("--sequence", type=_positive_int, default=1)
-    g.add_argument("--issued-at", type=time_arg, default="now", metavar="TIME")
-    g.add_argument("--out", required=True)
+    g.add_argument("--name-zh", required=True, help="the list's Chinese name, e.g. 深圳市")
+    g.add_argument("--name-en", required=True, help="the list's English name, e.g. Shenzhen")
+    operators_arg(g, required=True)
+    threshold_arg(g, "of the operators")
+    valid_days_arg(g)
+    g.add_argument(
+        "--sequence",
+        type=_positive_int,
+        default=1,
+        help="the list's sequence number (default 1); each next list needs a higher one",
+    )
+    issued_at_arg(g)
+    out_arg(g, "the draft file")
     g.set_defaults(func=cmd_list_new)
 
     g = edit("add-service", "add a trusted service")
-    g.add_argument("--id", required=True)
-    g.add_argument("--kind", required=True, choices=[k.value for k in ServiceKind])
-    g.add_argument("--name-zh", required=True)
-    g.add_argument("--name-en", required=True)
-    g.add_argument("--credit-code", required=True, help="unified social credit code")
-    g.add_argument("--scope", required=True, help="comma-separated document type codes")
-    g.add_argument("--key", nargs="+", action="extend", metavar="JWK", help="public JWK files")
+    g.add_argument("--id", required=True, help="the service's id in this list, e.g. sz-amr")
+    g.add_argument(
+        "--kind",
+        required=True,
+        choices=[k.value for k in ServiceKind],
+        help="what the service issues",
+    )
+    g.add_argument("--name-zh", required=True, help="the service's Chinese name")
+    g.add_argument("--name-en", required=True, help="the service's English name")
+    g.add_argument(
+        "--credit-code",
+        required=True,
+        help="unified social credit code (18 characters), e.g. 11440300MB2C92061X",
+    )
+    g.add_argument("--scope", required=True, help="comma-separated document type codes, e.g. BL,FL")
+    g.add_argument(
+        "--key",
+        nargs="+",
+        action="extend",
+        metavar="JWK",
+        help="public JWK files of the service's keys",
+    )
     g.add_argument(
         "--cert",
         nargs="+",
@@ -940,20 +1115,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="X.509 certificates (DER or PEM; SM2 CA or end-entity, P-256 end-entity); see "
         "`huren keys inspect`",
     )
-    g.add_argument("--granted-from", required=True, type=time_arg, metavar="TIME")
-    g.add_argument("--status-list", nargs="+", action="extend", metavar="URI")
+    granted_from_arg(g)
+    g.add_argument(
+        "--status-list",
+        nargs="+",
+        action="extend",
+        metavar="URI",
+        help="https URIs of the status lists the service publishes, "
+        "e.g. --status-list https://sz.example/status/1",
+    )
     g.set_defaults(func=cmd_list_add_service)
 
     g = edit("remove-service", "remove a service and its key history")
-    g.add_argument("--id", required=True)
+    g.add_argument("--id", required=True, help="the service's id, e.g. sz-amr")
     g.set_defaults(func=cmd_list_remove_service)
 
     g = edit("add-key", "add a key to a service (issuer key rotation)")
-    g.add_argument("--service", required=True)
+    g.add_argument("--service", required=True, help="the service's id, e.g. sz-amr")
     which = g.add_mutually_exclusive_group(required=True)
     which.add_argument("--key", metavar="JWK", help="a public JWK file")
     which.add_argument("--cert", metavar="CERTIFICATE", help="an X.509 certificate (DER or PEM)")
-    g.add_argument("--granted-from", required=True, type=time_arg, metavar="TIME")
+    granted_from_arg(g)
     g.set_defaults(func=cmd_list_add_key)
 
     for name, status, text in (
@@ -961,49 +1143,71 @@ def build_parser() -> argparse.ArgumentParser:
         ("revoke-key", KeyStatus.REVOKED, "revoke a compromised key from a time on"),
     ):
         g = edit(name, text)
-        g.add_argument("--kid", required=True)
-        g.add_argument("--effective", required=True, type=time_arg, metavar="TIME")
+        g.add_argument(
+            "--kid", required=True, help="the key's RFC 7638 thumbprint (see `huren list show`)"
+        )
+        g.add_argument(
+            "--effective",
+            required=True,
+            type=time_arg,
+            metavar="TIME",
+            help=f"from when, after the key's last status change: {TIME_HELP}, "
+            "e.g. --effective now",
+        )
         g.set_defaults(func=_status_change(status))
 
     g = edit("rotate-operators", "replace the operator keys and threshold")
-    g.add_argument("--operator", required=True, nargs="+", action="extend", metavar="JWK")
-    g.add_argument("--threshold", required=True, type=_positive_int)
+    operators_arg(g, required=True)
+    threshold_arg(g, "of the new operators")
     g.set_defaults(func=cmd_list_rotate_operators)
 
     g = edit("bump", "next sequence, issued now, new next-update")
-    g.add_argument("--valid-days", type=_positive_int, default=30)
-    g.add_argument("--issued-at", type=time_arg, default="now", metavar="TIME")
+    valid_days_arg(g)
+    issued_at_arg(g)
     g.set_defaults(func=cmd_list_bump)
 
     g = ls.add_parser("sign", help="sign a draft (or add a signature to a signed list)")
-    g.add_argument("file")
-    g.add_argument("--key", required=True, help="operator private key (PEM)")
-    g.add_argument("--passphrase-env", metavar="VAR")
-    g.add_argument("--out", required=True)
+    g.add_argument("file", metavar="FILE", help="the draft, or a list signed by others")
+    g.add_argument("--key", required=True, help="operator private key (PEM), e.g. --key op1.pem")
+    passphrase_arg(g)
+    out_arg(g, "the signed list")
     g.set_defaults(func=cmd_list_sign)
 
     g = ls.add_parser("combine", help="combine separately made signatures over one list")
-    g.add_argument("files", nargs="+")
-    g.add_argument("--out", required=True)
+    g.add_argument("files", nargs="+", metavar="FILE", help="signed copies of the same list")
+    out_arg(g, "the list with every signature")
     g.set_defaults(func=cmd_list_combine)
 
     g = ls.add_parser("verify", help="check a signed list against anchors or the trust store")
-    g.add_argument("file")
-    g.add_argument("--anchors", required=True)
-    g.add_argument("--trust-dir", help="check as a successor of the list held here")
-    g.add_argument("--jurisdiction", help="the slot it is offered for (default: its own)")
-    g.add_argument("--at", type=time_arg, default="now", metavar="TIME")
-    g.add_argument("--grace-seconds", type=_non_negative_int, default=0)
+    g.add_argument("file", metavar="FILE", help="the signed list")
+    g.add_argument(
+        "--config",
+        metavar="CONFIG",
+        help="check it as the successor of the list this service holds (its huren.json or "
+        "directory; gives the anchors, the trust directory and the grace), e.g. --config .demo",
+    )
+    g.add_argument("--anchors", metavar="ANCHORS", help="anchors.json (unless --config)")
+    g.add_argument("--trust-dir", help=argparse.SUPPRESS)  # old spelling: a bare trust directory
+    g.add_argument(
+        "--jurisdiction", help="the slot it is offered for (default: its own), e.g. 440300"
+    )
+    at_arg(g, "check as of this time")
+    g.add_argument(
+        "--grace-seconds",
+        type=_non_negative_int,
+        help="how long after its next update a list is still used (default: the config's, "
+        "else 0), e.g. --grace-seconds 3600",
+    )
     g.set_defaults(func=cmd_list_verify)
 
     g = ls.add_parser("show", help="show a draft or signed list as a table")
-    g.add_argument("file")
-    g.add_argument("--at", type=time_arg, default="now", metavar="TIME")
+    g.add_argument("file", metavar="FILE", help="a draft or signed list")
+    at_arg(g, "key status and freshness as of this time")
     g.set_defaults(func=cmd_list_show)
 
     g = ls.add_parser("diff", help="what changed between two lists (review before signing)")
-    g.add_argument("old")
-    g.add_argument("new")
+    g.add_argument("old", metavar="OLD", help="the list held now (draft or signed)")
+    g.add_argument("new", metavar="NEW", help="the list to be signed (draft or signed)")
     g.set_defaults(func=cmd_list_diff)
 
     # trust store
@@ -1011,12 +1215,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", required=True, metavar="ACTION"
     )
     g = trust.add_parser("submit", help="verify and store signed lists, catalogues, status lists")
-    g.add_argument("files", nargs="+", metavar="FILE")
-    g.add_argument("--config", required=True, help="huren.json")
+    g.add_argument(
+        "files", nargs="+", metavar="FILE", help="signed trust lists, catalogues, status lists"
+    )
+    config_option(g)
     g.set_defaults(func=cmd_trust_submit)
     g = trust.add_parser("show", help="what the store holds")
-    g.add_argument("--config", required=True)
-    g.add_argument("--at", type=time_arg, default="now", metavar="TIME")
+    config_option(g)
+    at_arg(g, "freshness as of this time")
     g.set_defaults(func=cmd_trust_show)
 
     # demo and service
@@ -1024,12 +1230,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sub", required=True, metavar="ACTION"
     )
     g = demo.add_parser("init", help="create a complete demo world in DIR")
-    g.add_argument("dir", metavar="DIR")
+    g.add_argument("dir", metavar="DIR", help="a new or empty directory, e.g. .demo")
     g.set_defaults(func=cmd_demo_init)
     g = demo.add_parser(
         "renew", help="keep the demo in DIR: renew its lists that lapse soon (make run does this)"
     )
-    g.add_argument("dir", metavar="DIR")
+    g.add_argument("dir", metavar="DIR", help="the demo's directory, e.g. .demo")
     g.add_argument(
         "--within-days",
         type=_positive_int,
@@ -1040,13 +1246,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     from api import national_cli
 
-    national_cli.add_parser(sub)  # huren verify FILE --trust DIR
+    national_cli.add_parser(sub)  # huren verify FILE --config DIR
     importlib.import_module("api.status_cli").add_parser(sub)  # huren status ...
 
     g = sub.add_parser("serve", help="run the verification service")
-    g.add_argument("--config", required=True)
-    g.add_argument("--host", default="127.0.0.1")
-    g.add_argument("--port", type=int, default=8000)
+    config_option(g)
+    g.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    g.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default 8000), e.g. --port 8080"
+    )
     g.set_defaults(func=cmd_serve)
     return p
 
@@ -1069,12 +1277,33 @@ def glue_kid_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for `cat` or `yes` in its place
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`huren list show x | head -1`): stop quietly, as a Unix tool killed
+    by SIGPIPE would, with its status. What is still buffered for stdout is dropped: stdout is
+    pointed at /dev/null so the interpreter's final flush does not fail again (the Python docs'
+    recipe, "Note on SIGPIPE" in the signal module)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in a test)
+        pass
+    return EXIT_CLOSED_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(glue_kid_values(sys.argv[1:] if argv is None else argv))
         func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
+        status = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        return _closed_pipe()
     except UsageError as exc:
         print(f"{PROG}: usage error: {_one_line(str(exc))}", file=sys.stderr)
         return 2

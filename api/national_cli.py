@@ -1,4 +1,4 @@
-"""`huren verify FILE [--data SIGNED_FILE] --trust DIR`: verify a file offline against a trust
+"""`huren verify FILE [--data SIGNED_FILE] --config DIR`: verify a file offline against a trust
 store on disk.
 
 FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), an SES_Signature
@@ -46,12 +46,14 @@ class UnsupportedFormat(ValueError):
 
 
 def add_parser(sub: Any) -> None:
+    from api.cli import HelpFormatter, config_option
+
     g: argparse.ArgumentParser = sub.add_parser(
         "verify",
         help="verify a signed OFD document, a GB/T 38540 seal or signature, or a JWS offline",
         description="Verify a file offline against the trust store of a service directory.",
         epilog=EXIT_STATUS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     g.add_argument("file", metavar="FILE", help=".ofd, .esl, .dat, or a compact JWS")
     g.add_argument(
@@ -59,16 +61,17 @@ def add_parser(sub: Any) -> None:
         metavar="SIGNED_FILE",
         help="the data an SES_Signature value (.dat) signs (e.g. its Signature.xml)",
     )
-    g.add_argument(
-        "--trust", required=True, metavar="DIR", help="service directory with huren.json"
-    )
+    config_option(g, "--trust")  # --trust DIR: the old spelling, still accepted
     g.add_argument(
         "--relying",
         metavar="CODE",
-        help="relying jurisdiction (default: the first configured one)",
+        help="relying jurisdiction (default: the first configured one), e.g. --relying 442000",
     )
     g.add_argument(
-        "--at", metavar="TIME", type=_time, help="validation time, RFC 3339 UTC (default: now)"
+        "--at",
+        metavar="TIME",
+        type=_time,
+        help="validation time, RFC 3339 UTC or now (default: now), e.g. --at 2026-11-26T08:00:00Z",
     )
     g.add_argument("--json", action="store_true", help="print the full verdict(s) as JSON")
     g.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the reasons")
@@ -88,16 +91,11 @@ def _time(text: str) -> datetime:
     return at
 
 
-def _config_path(trust: str) -> str:
-    p = Path(trust)
-    return str(p / "huren.json") if p.is_dir() else str(p)
-
-
 def open_store(trust: str) -> TrustStore:
     """The trust store of a service directory, loaded and re-verified, never written."""
     from api.cli import read_config
 
-    anchors, directory, grace = read_config(_config_path(trust))
+    anchors, directory, grace = read_config(trust)
     store = TrustStore(anchors, directory, grace=grace)
     for problem in store.load():
         print(f"warning: {problem}", file=sys.stderr)
@@ -207,10 +205,10 @@ def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -
 def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]], str]:
     from api.cli import UsageError, _read_bytes
 
-    store = open_store(args.trust)
+    store = open_store(args.config)
     relying = args.relying or (store.jurisdictions[0] if store.jurisdictions else None)
     if relying is None or relying not in store.anchors:
-        raise UsageError(f"relying jurisdiction {relying} is not configured in {args.trust}")
+        raise UsageError(f"relying jurisdiction {relying} is not configured in {args.config}")
     at: datetime | None = args.at
     data = _read_bytes(args.file, MAX_FILE_BYTES)
     signed = None

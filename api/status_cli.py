@@ -26,6 +26,7 @@ from api.cli import (
     _read_bytes,
     _relative,
     _with_path,
+    config_option,
     render_table,
     say,
     time_arg,
@@ -280,10 +281,20 @@ def add_parser(sub: Any) -> None:
     g: argparse.ArgumentParser = ss.add_parser("new", help="create a draft status list, all valid")
     g.add_argument("--uri", required=True, help="its https URI, as the trust list declares it")
     g.add_argument("--size", required=True, type=_positive_int, help="entries, e.g. 1024")
-    g.add_argument("--bits", type=int, choices=(1, 2, 4, 8), default=2, help="bits per entry")
+    g.add_argument(
+        "--bits",
+        type=int,
+        choices=(1, 2, 4, 8),
+        default=2,
+        help="bits per entry (default 2: valid, revoked, suspended)",
+    )
     validity(g)
     g.add_argument(
-        "--issued-at", type=time_arg, default="now", metavar="TIME", help="RFC 3339 UTC or now"
+        "--issued-at",
+        type=time_arg,
+        default="now",
+        metavar="TIME",
+        help="the list's issue time (default now): RFC 3339 UTC or now",
     )
     g.add_argument("--out", required=True, help="the draft file")
     g.set_defaults(func=cmd_status_new)
@@ -321,23 +332,39 @@ def add_parser(sub: Any) -> None:
     g.set_defaults(func=cmd_status_sign)
 
     g = ss.add_parser("show", help="show a draft or signed status list")
-    g.add_argument("file")
-    g.add_argument("--at", type=time_arg, default="now", metavar="TIME", help="RFC 3339 UTC or now")
+    g.add_argument("file", metavar="FILE", help="a draft or signed token")
+    g.add_argument(
+        "--at",
+        type=time_arg,
+        default="now",
+        metavar="TIME",
+        help="expiry as of this time: RFC 3339 UTC or now",
+    )
     g.set_defaults(func=cmd_status_show)
 
     g = ss.add_parser("diff", help="what changed between two versions (review before signing)")
-    g.add_argument("old")
-    g.add_argument("new")
+    g.add_argument("old", metavar="OLD", help="the version held now (draft or signed token)")
+    g.add_argument("new", metavar="NEW", help="the version to be signed (draft or signed token)")
     g.set_defaults(func=cmd_status_diff)
 
     g = ss.add_parser("verify", help="check a signed token as the service would, storing nothing")
     g.add_argument("file", help="the signed token")
-    g.add_argument("--config", required=True, help="huren.json of the service (its trust store)")
-    g.add_argument("--at", type=time_arg, default="now", metavar="TIME", help="RFC 3339 UTC or now")
+    config_option(g)
+    g.add_argument(
+        "--at",
+        type=time_arg,
+        default="now",
+        metavar="TIME",
+        help="check as of this time: RFC 3339 UTC or now",
+    )
     g.set_defaults(func=cmd_status_verify)
 
     g = ss.add_parser("export", help="write the status list the trust store holds for a URI")
-    g.add_argument("--config", required=True, help="huren.json")
-    g.add_argument("--uri", required=True)
-    g.add_argument("--out", required=True, help="the token file, or - for standard output")
+    config_option(g)
+    g.add_argument(
+        "--uri", required=True, help="the status list's URI, e.g. https://sz.example/status/1"
+    )
+    g.add_argument(
+        "--out", required=True, metavar="FILE", help="the token file, or - for standard output"
+    )
     g.set_defaults(func=cmd_status_export)

@@ -104,20 +104,24 @@ def test_key_status_changes() -> None:
     assert change.subject == kid and change.service == f"amr-{SZ}"
     assert change.old is not None and change.old.startswith("granted from")
     assert change.new is not None and change.new.startswith("withdrawn from")
-    assert change.warning is None
+    # Its service publishes a status list: the only review point is who signs its next version.
+    assert change.warning and "retroactively" not in change.warning
+    assert "a new version signed with key" in change.warning
     # A withdrawal effective before this list's issue time is retroactive: flagged.
     retro = authoring.change_key_status(
         later, kid, KeyStatus.WITHDRAWN, effective=tl.issued_at - timedelta(hours=1)
     )
     (change,) = diff_trust_lists(tl, retro).of_kind(ChangeKind.KEY_STATUS)
     assert change.warning and "retroactively" in change.warning
-    # A revocation is expected to be backdated to the compromise: no warning.
+    # A revocation is expected to be backdated to the compromise: not flagged as retroactive,
+    # but the status list its key signed becomes untrusted.
     revoked = authoring.change_key_status(
         later, kid, KeyStatus.REVOKED, effective=tl.issued_at - timedelta(hours=1)
     )
     (change,) = diff_trust_lists(tl, revoked).of_kind(ChangeKind.KEY_STATUS)
     assert change.new is not None and change.new.startswith("revoked")
-    assert change.warning is None
+    assert change.warning and "retroactively" not in change.warning
+    assert "INDETERMINATE" in change.warning
 
 
 def test_rewritten_history_is_flagged() -> None:

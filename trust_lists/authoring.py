@@ -19,6 +19,7 @@ from trust_lists.model import (
     TrustList,
     replace_services,
 )
+from trust_lists.timeutil import format_time
 
 
 def new_trust_list(
@@ -102,12 +103,18 @@ def change_key_status(
     """Withdraw (retire) or revoke (compromised) a key from `effective` on, or grant it again."""
     entry = tl.find_key(kid)
     if entry is None:
-        raise MalformedDocument(f"no service key with kid {kid}")
+        raise MalformedDocument(
+            f"no service key with kid {kid} in this list (`huren list show` lists the kids)"
+        )
     history = entry.key.history
     if history[-1].status is KeyStatus.REVOKED:
         raise MalformedDocument(f"key {kid} is already revoked; a revoked key stays revoked")
     if effective <= history[-1].since:
-        raise MalformedDocument("the change must be later than the key's last status change")
+        last = history[-1]
+        raise MalformedDocument(
+            f"the change ({format_time(effective)}) must be later than the key's last status "
+            f"change ({last.status.value} from {format_time(last.since)}): give a later --effective"
+        )
     new_key = ServiceKey(entry.key.key, (*history, StatusChange(status, effective)))
     keys = tuple(new_key if k.kid == kid else k for k in entry.service.keys)
     return _replace_service(tl, _with_keys(entry.service, keys))

@@ -8,6 +8,7 @@ Rendering is the caller's business (see `huren list diff`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from keys import PublicKey
@@ -268,7 +269,8 @@ def _key_changes(old: TrustList, new: TrustList) -> list[Change]:
                 old=f"{key.key.alg}: {_history_text(key.history)}",
                 service=sid,
                 warning=f"key {kid} is removed with its history: what it signed can no longer be "
-                "judged (withdraw or revoke it instead)",
+                "judged (withdraw or revoke it instead)"
+                + _removed_effect(new.service(sid) or old.service(sid), kid),
             )
         )
     for kid in sorted(before.keys() & after.keys()):
@@ -315,6 +317,13 @@ def _key_changes(old: TrustList, new: TrustList) -> list[Change]:
         last = a.history[-1]
         for change in b.history[n:]:
             retroactive = change.status is KeyStatus.WITHDRAWN and change.since < new.issued_at
+            warnings = [
+                f"key {kid} is withdrawn retroactively (before this list's issue time): "
+                "documents it signed since then lose their validity"
+                if retroactive
+                else None,
+                _status_list_effect(new.service(sid_b), kid, change.status, change.since),
+            ]
             out.append(
                 Change(
                     ChangeKind.KEY_STATUS,
@@ -322,14 +331,54 @@ def _key_changes(old: TrustList, new: TrustList) -> list[Change]:
                     old=f"{last.status.value} from {format_time(last.since)}",
                     new=f"{change.status.value} from {format_time(change.since)}",
                     service=sid_b,
-                    warning=f"key {kid} is withdrawn retroactively (before this list's issue "
-                    "time): documents it signed since then lose their validity"
-                    if retroactive
-                    else None,
+                    warning="; ".join(w for w in warnings if w) or None,
                 )
             )
             last = change
     return out
+
+
+def _removed_effect(service: TrustedService | None, kid: str) -> str:
+    if service is None or not service.status_lists:
+        return ""
+    uris = ", ".join(sorted(service.status_lists))
+    return (
+        f"; a status list of service {service.id} ({uris}) signed with it becomes untrusted and "
+        "every licence or seal it covers INDETERMINATE"
+    )
+
+
+def _status_list_effect(
+    service: TrustedService | None, kid: str, status: KeyStatus, since: datetime
+) -> str | None:
+    """The side effect on the status lists a service publishes when one of its keys goes: the
+    verifier trusts no status list signed by a revoked (or removed) key, and the store takes no
+    new version signed by a key no longer granted."""
+    if service is None or not service.status_lists or status is KeyStatus.GRANTED:
+        return None
+    uris = ", ".join(sorted(service.status_lists))
+    others = [
+        k.kid
+        for k in service.keys
+        if k.kid != kid and k.state_at(since).status is KeyStatus.GRANTED
+    ]
+    with_key = (
+        f"another granted key of the service ({others[0]})"
+        if others
+        else "a new key of the service (it has no other granted key: `huren list add-key` first)"
+    )
+    if status is KeyStatus.REVOKED:
+        return (
+            f"service {service.id} publishes status lists ({uris}): one signed with key {kid} is "
+            f"untrusted from {format_time(since)}, and every licence or seal it covers becomes "
+            f"INDETERMINATE; sign and submit it again with {with_key} "
+            "(`huren status renew`, `huren status sign`)"
+        )
+    return (
+        f"service {service.id} publishes status lists ({uris}): a new version signed with key "
+        f"{kid} is refused once it is withdrawn ({format_time(since)}); sign the next versions "
+        f"with {with_key} before the current one expires"
+    )
 
 
 __all__ = ["Change", "ChangeKind", "TrustListDiff", "diff_trust_lists"]

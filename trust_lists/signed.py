@@ -24,10 +24,14 @@ from trust_lists.errors import (
     RotationNotAuthorised,
     ThresholdNotMet,
 )
-from trust_lists.model import OperatorPolicy, TrustList
+from trust_lists.model import FORMAT, OperatorPolicy, TrustList
 from trust_lists.timeutil import format_time, shift
 
 TRUST_LIST_TYP = "huren-trust-list+jws"
+UNSIGNED_DRAFT = (
+    "this is an unsigned draft trust list, not a signed envelope: sign it first "
+    "(`huren list sign DRAFT --key KEY --out SIGNED`, one per operator, then `huren list combine`)"
+)
 MAX_TRUST_LIST_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
 
@@ -76,6 +80,8 @@ class SignedTrustList:
         try:
             envelope = GeneralJWS.parse(data, max_bytes=max_bytes, typ=TRUST_LIST_TYP)
         except MalformedJWS as exc:
+            if is_unsigned_draft(data):
+                raise MalformedDocument(UNSIGNED_DRAFT) from exc
             raise MalformedDocument(f"envelope: {exc}") from exc
         return cls.from_envelope(envelope, max_bytes=max_bytes)
 
@@ -166,7 +172,8 @@ def check_successor(
         )
     if new.sequence <= highest_sequence:
         raise Rollback(
-            f"sequence {new.sequence} is not above the highest accepted ({highest_sequence})"
+            f"sequence {new.sequence} is not above the highest accepted ({highest_sequence}): "
+            "make the next version (`huren list bump`) and sign it again"
         )
     old_ok = trusted.satisfied_by(signed.envelope)
     rotating = not trusted.same_as(new.operators)
@@ -179,14 +186,33 @@ def check_successor(
                 f"; current: {'ok' if old_ok else 'missing'}, new: {'ok' if new_ok else 'missing'}"
             )
     elif not old_ok:
+        found = len(signed.envelope.verified_kids(trusted.keys))
         raise ThresholdNotMet(
-            f"needs valid signatures from {trusted.threshold} of the operator keys"
+            f"{found} valid signature{'s' if found != 1 else ''} of the current operator keys "
+            f"found, {trusted.threshold} needed: have more operators sign it (`huren list sign`, "
+            "`huren list combine`)"
         )
     if now is not None:
         if new.issued_at > shift(now, max_skew):
-            raise NotYetIssued(f"issued_at {format_time(new.issued_at)} is in the future")
+            raise NotYetIssued(
+                f"issued_at {format_time(new.issued_at)} is in the future (now "
+                f"{format_time(now)}, {int(max_skew.total_seconds())} s of clock skew allowed): "
+                "check the signing machine's clock"
+            )
         if new.next_update <= now:
-            raise AlreadyExpired(f"next_update {format_time(new.next_update)} has passed")
+            raise AlreadyExpired(
+                f"next_update {format_time(new.next_update)} has passed (now {format_time(now)}): "
+                "make the next version (`huren list bump`) and sign it again"
+            )
+
+
+def is_unsigned_draft(data: bytes) -> bool:
+    """A trust-list payload (what `huren list new` writes) where a signed envelope belongs."""
+    try:
+        doc = strict_json_loads(data, max_bytes=MAX_TRUST_LIST_BYTES)
+    except MalformedJSON:
+        return False
+    return isinstance(doc, dict) and doc.get("type") == FORMAT
 
 
 def is_stale(trust_list: TrustList, now: datetime, grace: timedelta = timedelta(0)) -> bool:

@@ -387,11 +387,14 @@ class TrustStore:
                 raise UnknownJurisdiction(f"catalogue names {code}, which has no trust list here")
             # On replay, a catalogue signed before an operator rotation is still good.
             candidates = self._history[code] if replay else [self._state.lists[code]]
-            if not any(
-                SignerSet.of(c.trust_list.operators).satisfied_by(signed.envelope)
-                for c in candidates
-            ):
-                raise ThresholdNotMet(f"the catalogue lacks the signatures of {code}'s operators")
+            sets = [SignerSet.of(c.trust_list.operators) for c in candidates]
+            if not any(s.satisfied_by(signed.envelope) for s in sets):
+                needed = sets[-1]
+                found = len(signed.envelope.verified_kids(needed.keys))
+                raise ThresholdNotMet(
+                    f"the catalogue lacks the signatures of {code}'s operators: {found} valid "
+                    f"of {needed.threshold} needed; have {code}'s operators sign it too"
+                )
         held = self._state.catalogue
         if replay or held is None:
             return
