@@ -385,6 +385,14 @@ def ratio_safe_cost_package(signatures: int = 64, entries: int = 64) -> bytes:
     return _cost(signatures, entries, block * 128)
 
 
+def noise_cost_package(signatures: int = 64, entries: int = 64) -> bytes:
+    """The same with 4 KiB entries of noise: nothing to refuse by size or ratio; only the
+    signatures' own checks and the memoised hashing bound the work."""
+    import random
+
+    return _cost(signatures, entries, random.Random(13).randbytes(4096))
+
+
 def _cost(signatures: int, entries: int, body: bytes) -> bytes:
     import base64
 
@@ -430,6 +438,7 @@ __all__ = [
     "container_cases",
     "cost_package",
     "items",
+    "noise_cost_package",
     "path_cases",
     "ratio_safe_cost_package",
     "stream_read",
