@@ -181,6 +181,25 @@ def test_each_entry_is_hashed_once_per_document() -> None:
     assert work["inflated_bytes"] <= 8 * MiB + 64 * 1024
 
 
+def test_a_signature_may_protect_files_a_later_one_reads() -> None:
+    """Signatures.xml is not signed: listing the second signature first makes it hash the first
+    one's files before they are read. Each is still inflated once, and both pass."""
+    files = stamp(stamp(unsigned()))
+    listing = "Doc_0/Signs/Signatures.xml"
+    first = b'<ofd:Signature ID="1" Type="Seal" BaseLoc="/Doc_0/Signs/Sign_0/Signature.xml"/>'
+    assert first in files[listing]
+    files[listing] = (
+        files[listing]
+        .replace(first, b"")
+        .replace(b"</ofd:Signatures>", first + b"</ofd:Signatures>")
+    )
+    doc = verify(files)
+    assert [s.id for s in doc.signatures] == ["2", "1"]
+    assert doc.overall.indication is P, [failing(s.verdict) for s in doc.signatures]
+    work = doc.overall.summary.extra["work"]
+    assert work["inflated_bytes"] == sum(len(d) for d in files.values())
+
+
 def test_hashing_stops_at_its_cap() -> None:
     data = ofd_corpus.cost_package(signatures=4, entries=8)
     nv = _relaxed(max_ratio=2000, max_package_ratio=2000, max_hashed_bytes=3 * MiB)

@@ -146,12 +146,12 @@ class OfdPackage:
         return self._by_key.get(key)
 
     def _inflate(self, path: str, sink: Any) -> None:
+        """Inflate one entry; read() keeps what fits in max_xml_bytes and read() and digest()
+        go through it, so no entry is inflated twice."""
         info = self._files.get(path)
         if info is None:
             raise OfdError(f"{path} is not in the package")
         deadline.check()  # every entry a verification reads, hashes or checks passes here
-        if path in self._inflated:  # never twice: callers keep what they need
-            raise AssertionError(f"{path} inflated twice")
         self._inflated.add(path)
         self.inflated_bytes += info.size  # the declared size; inflate() refuses any other
         container.inflate(self._data, info, sink)
@@ -184,11 +184,10 @@ class OfdPackage:
             total = self.hashed_bytes + info.size
             raise _limit("too much to hash", "hashed bytes", total, lim.max_hashed_bytes)
         self.hashed_bytes += info.size
-        kept = self._bytes.get(path)
         h = sm3_hash()
-        if kept is not None:
-            h.update(kept)
-        else:
+        if info.size <= lim.max_xml_bytes:  # small: kept, as another signature may read it
+            h.update(self.read(path))
+        else:  # too large to be read as XML or a signature file: streamed
             self._inflate(path, h.update)
         value = self._digests[path] = h.finalize()
         return value
