@@ -234,7 +234,9 @@ def _cpu(fn: Any, *, repeats: int, target: float) -> float:
 
 
 def hostile_rows(quick: bool, w: dict[str, Any] | None = None) -> list[Row]:
-    """N3: worst CPU per document over the hostile corpus / a legitimate one of the same size."""
+    """N3: worst CPU per document over the hostile corpus / a legitimate one of the same size;
+    N3b: the same for an attacker who adapts to the caps with many signatures over small
+    entries (nothing to refuse by size: each signature costs its own SM2 verification)."""
     import random
 
     from tests import ofd_corpus
@@ -246,10 +248,10 @@ def hostile_rows(quick: bool, w: dict[str, Any] | None = None) -> list[Row]:
     corpus = [(c.name, c.data) for c in ofd_corpus.container_cases(stamp(dict(unsigned)))]
     corpus += [(c.name, c.data) for c in ofd_corpus.path_cases(unsigned, stamp)]
     corpus += [
-        ("64 Sign x 64 entries of 1 MiB of zeros", ofd_corpus.cost_package()),
+        ("64 Sign x 64 entries of 1 MiB of zeros (the review's)", ofd_corpus.cost_package()),
         ("64 Sign x 64 entries of 1 MiB at ratio ~80", ofd_corpus.ratio_safe_cost_package()),
-        ("64 Sign x 64 entries of 4 KiB of noise", ofd_corpus.noise_cost_package()),
     ]
+    adapted = [("64 Sign x 64 entries of 4 KiB of noise", ofd_corpus.noise_cost_package())]
     noise = random.Random(3)
     base = len(issue.package(stamp(dict(unsigned))))
 
@@ -259,31 +261,43 @@ def hostile_rows(quick: bool, w: dict[str, Any] | None = None) -> list[Row]:
         return issue.package(stamp(files))
 
     repeats, target = (3, 0.02) if quick else (5, 0.05)
-    worst: tuple[float, str, float, float, int] = (0.0, "", 0.0, 0.0, 0)
-    for name, data in corpus:
-        same = legit(len(data))
-        assert nv.verify_document(same, "440300").overall.passed
-        hostile = _cpu(
-            lambda d=data: nv.verify_document(d, "440300"), repeats=repeats, target=target
+
+    def worst(cases: list[tuple[str, bytes]]) -> tuple[float, str, float, float, int]:
+        found: tuple[float, str, float, float, int] = (0.0, "", 0.0, 0.0, 0)
+        for name, data in cases:
+            same = legit(len(data))
+            assert nv.verify_document(same, "440300").overall.passed
+            bad = _cpu(
+                lambda d=data: nv.verify_document(d, "440300"), repeats=repeats, target=target
+            )
+            good = _cpu(
+                lambda d=same: nv.verify_document(d, "440300"), repeats=repeats, target=target
+            )
+            if bad / good > found[0]:
+                found = (bad / good, name, bad, good, len(data))
+        return found
+
+    out = []
+    for fig, label, cases in (
+        ("N3", f"worst hostile OFD CPU / legitimate, same size ({len(corpus)} cases)", corpus),
+        ("N3b", "many-signature OFD CPU / legitimate one-signature, same size", adapted),
+    ):
+        ratio, name, bad, good, size = worst(cases)
+        out.append(
+            Row(
+                fig,
+                label,
+                fmt_us(bad),
+                f"legitimate {fmt_us(good)} ({size} B)",
+                ratio,
+                "<=",
+                HOSTILE_TARGET,
+                target_text=f"<= {HOSTILE_TARGET:g} x",
+                note=f"worst case: {name}",
+                raw={"hostile_cpu_s": bad, "legitimate_cpu_s": good, "upload_bytes": size},
+            )
         )
-        good = _cpu(lambda d=same: nv.verify_document(d, "440300"), repeats=repeats, target=target)
-        if hostile / good > worst[0]:
-            worst = (hostile / good, name, hostile, good, len(data))
-    ratio, name, hostile, good, size = worst
-    return [
-        Row(
-            "N3",
-            f"worst hostile OFD CPU / legitimate, same size ({len(corpus)} cases)",
-            fmt_us(hostile),
-            f"legitimate {fmt_us(good)} ({size} B)",
-            ratio,
-            "<=",
-            HOSTILE_TARGET,
-            target_text=f"<= {HOSTILE_TARGET:g} x",
-            note=f"worst case: {name}",
-            raw={"hostile_cpu_s": hostile, "legitimate_cpu_s": good, "upload_bytes": size},
-        )
-    ]
+    return out
 
 
 def run(quick: bool) -> list[dict[str, Any]]:

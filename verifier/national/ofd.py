@@ -131,6 +131,7 @@ class OfdPackage:
         self._bytes: dict[str, bytes] = {}
         self._digests: dict[str, bytes] = {}
         self._inflated: set[str] = set()
+        self.located: dict[tuple[str, str, str | None], str | None] = {}  # ofd.locate's
         self.inflated_bytes = 0
         self.hashed_bytes = 0
 
@@ -272,6 +273,20 @@ def locate(pkg: OfdPackage, base_file: str, loc: str, *, folder: str | None = No
     relative locations (from the package root, as some producers write FileRefs; from the
     referencing file's own folder) are computed too, and when two readings name two different
     entries the package is refused: there is no "first that exists"."""
+    absolute = loc.strip().startswith("/")
+    memo = ("" if absolute else posixpath.dirname(base_file), loc, folder)
+    if memo in pkg.located:  # sixty-four signatures may name the same files
+        return pkg.located[memo]
+    found = _locate(pkg, base_file, loc, folder)
+    if len(pkg.located) < _MAX_LOCATED:
+        pkg.located[memo] = found
+    return found
+
+
+_MAX_LOCATED: Final = 65536
+
+
+def _locate(pkg: OfdPackage, base_file: str, loc: str, folder: str | None) -> str | None:
     loc = _check_loc(loc)
     if loc.startswith("/"):
         readings = [_normalise(loc, loc)]
