@@ -87,20 +87,29 @@ def name_key(name: str) -> str:
     """The one spelling two names must not share: '\\' as '/', percent-escapes decoded, NFC,
     case folded, '.' and empty segments dropped (a reader on a case-insensitive or
     URI-decoding system opens the same entry for both)."""
-    text = unicodedata.normalize("NFC", unquote(name.replace("\\", "/"))).casefold()
-    return "/".join(p for p in text.split("/") if p not in ("", "."))
+    text = name.replace("\\", "/")
+    if "%" in text:
+        text = unquote(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return "/".join([p for p in text.casefold().split("/") if p not in _SKIPPED])
+
+
+_SKIPPED: Final = frozenset({"", "."})
+_NOT_NORMAL: Final = frozenset({"", ".", ".."})
 
 
 def _check_name(name: str) -> None:
     shown = name[:80]
     if not name or len(name) > 1024:
         raise _fail("ofd.zip_name", "an entry has an empty or overlong name", name=shown)
-    for spelling in (name, unquote(name)):  # as written, and as a URI-decoding reader reads it
+    # as written, and as a URI-decoding reader reads it
+    for spelling in (name, unquote(name)) if "%" in name else (name,):
         if "\\" in spelling or "\x00" in spelling or spelling.startswith("/"):
             raise _fail("ofd.zip_name", f"entry name {shown!r} is not relative", name=shown)
         if ":" in spelling.split("/", 1)[0]:
             raise _fail("ofd.zip_name", f"entry name {shown!r} has a drive", name=shown)
-        if any(p in ("", ".", "..") for p in spelling.removesuffix("/").split("/")):
+        if _NOT_NORMAL.intersection(spelling.removesuffix("/").split("/")):
             raise _fail("ofd.zip_name", f"entry name {shown!r} is not normalised", name=shown)
 
 

@@ -17,6 +17,7 @@ BaseLoc, StampAnnot) and SignedValue."""
 from __future__ import annotations
 
 import posixpath
+import re
 import stat
 import unicodedata
 from collections.abc import Iterator
@@ -131,6 +132,7 @@ class OfdPackage:
         self._bytes: dict[str, bytes] = {}
         self._digests: dict[str, bytes] = {}
         self._inflated: set[str] = set()
+        self._parsed: dict[str, Element] = {}
         self.located: dict[tuple[str, str, str | None], str | None] = {}  # ofd.locate's
         self.inflated_bytes = 0
         self.hashed_bytes = 0
@@ -201,7 +203,11 @@ class OfdPackage:
                 self._inflate(path, _discard)
 
     def xml(self, path: str) -> Element:
-        return parse_xml(self.read(path), path)
+        """The entry parsed (once; the tree is never changed)."""
+        root = self._parsed.get(path)
+        if root is None:
+            root = self._parsed[path] = parse_xml(self.read(path), path)
+        return root
 
 
 def _discard(_: bytes) -> None:
@@ -233,9 +239,13 @@ def _path_error(loc: str, why_en: str, why_zh: str) -> OfdError:
 def _normalise(joined: str, loc: str) -> str:
     """'/'-joined path -> the entry key: '\\' as '/', percent-escapes decoded, NFC, case
     folded, '.' dropped, '..' applied (never above the root)."""
-    text = unicodedata.normalize("NFC", unquote(joined.replace("\\", "/"))).casefold()
+    text = joined.replace("\\", "/")
+    if "%" in text:
+        text = unquote(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
     parts: list[str] = []
-    for p in text.split("/"):
+    for p in text.casefold().split("/"):
         if p in ("", "."):
             continue
         if p == "..":
@@ -538,9 +548,9 @@ def rendering(pkg: OfdPackage) -> Rendering:
         (annotations if annot else content).add(path)
         if path.endswith("/"):
             continue
-        root = pkg.xml(path) if _is_xml(pkg, path) else None
-        if root is None:
+        if not _is_xml(pkg, path) or not _may_name_files(pkg.read(path)):
             continue
+        root = pkg.xml(path)
         folder = posixpath.dirname(path)
         if _local(root.tag) == "Res" and root.get("BaseLoc"):
             folder = _folder(pkg, path, root.get("BaseLoc") or "")
@@ -570,6 +580,19 @@ def rendering(pkg: OfdPackage) -> Rendering:
 
 def _is_xml(pkg: OfdPackage, path: str) -> bool:
     return path.lower().endswith(".xml")
+
+
+_MARKERS: Final = re.compile(b"|".join(n.encode() for n in (*_LOC_TEXT, "BaseLoc", "Signatures")))
+
+
+def _may_name_files(data: bytes) -> bool:
+    """False only for XML in an ASCII-compatible encoding that holds none of the names a
+    location is written under (element names cannot be escaped, DTDs are refused): most pages,
+    which need not be parsed then. Any other XML is parsed."""
+    head = data[:4].removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.startswith(b"<"):
+        return True
+    return _MARKERS.search(data) is not None
 
 
 def _folder(pkg: OfdPackage, res_file: str, base_loc: str) -> str:
