@@ -222,6 +222,10 @@ def test_signature_and_reference_caps() -> None:
     assert doc.overall.checks[-1].code == "ofd.limits"
     doc = _relaxed(max_references=2).verify_document(data, ZS, IN_2021)
     assert {failing(s.verdict)[-1] for s in doc.signatures} == {"ofd.limits"}
+    doc = _relaxed(max_xml_total_bytes=4000).verify_document(data, ZS, IN_2021)
+    last = doc.signatures[-1].verdict.checks[-1]  # the XML parsed so far passes the cap
+    assert last.code == "ofd.limits" and "parsed XML bytes" in last.message_en
+    assert doc.overall.indication is F
     with pytest.raises(ValueError, match="positive"):
         OfdLimits(max_signatures=0)
 

@@ -51,6 +51,7 @@ class OfdLimits:
     max_package_ratio: int = 32  # all entries inflated / the file's size
     max_hashed_bytes: int = 256 * 1024 * 1024  # hashed for check values, per document
     max_xml_bytes: int = 4 * 1024 * 1024
+    max_xml_total_bytes: int = 32 * 1024 * 1024  # XML parsed per document
     max_signatures: int = 64
     max_references: int = 4096
 
@@ -68,6 +69,7 @@ _CAPS: Final = {
     "inflated bytes": "解压后的总字节数",
     "package ratio": "整个包的压缩比",
     "hashed bytes": "计算校验值的总字节数",
+    "parsed XML bytes": "解析的 XML 总字节数",
     "signatures": "签名数",
     "references of one signature": "单个签名的引用数",
 }
@@ -136,6 +138,7 @@ class OfdPackage:
         self.located: dict[tuple[str, str, str | None], str | None] = {}  # ofd.locate's
         self.inflated_bytes = 0
         self.hashed_bytes = 0
+        self.parsed_bytes = 0
 
     @property
     def names(self) -> list[str]:
@@ -206,7 +209,12 @@ class OfdPackage:
         """The entry parsed (once; the tree is never changed)."""
         root = self._parsed.get(path)
         if root is None:
-            root = self._parsed[path] = parse_xml(self.read(path), path)
+            data = self.read(path)
+            self.parsed_bytes += len(data)
+            cap = self.limits.max_xml_total_bytes
+            if self.parsed_bytes > cap:
+                raise _limit("too much XML", "parsed XML bytes", self.parsed_bytes, cap)
+            root = self._parsed[path] = parse_xml(data, path)
         return root
 
 
