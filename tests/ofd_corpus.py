@@ -245,6 +245,22 @@ def container_cases(files: Mapping[str, bytes]) -> list[Case]:
             "ofd.zip_duplicate",
         ),
         Case(
+            "percent-encoded .. in a name",
+            zip_bytes([*good, Item("Doc_0/%2E%2E/%2E%2E/evil.xml", b"<x/>")]),
+            "ofd.zip_name",
+        ),
+        Case(
+            "Unicode NFC and NFD spellings of one name",
+            zip_bytes(
+                [
+                    *good,
+                    Item("Doc_0/Res/\u00e9.png", b"a"),
+                    Item("Doc_0/Res/e\u0301.png", b"b"),
+                ]
+            ),
+            "ofd.zip_duplicate",
+        ),
+        Case(
             "backslash name",
             zip_bytes([*good, Item(PAGE.replace("/", "\\"), files[PAGE])]),
             "ofd.zip_name",
