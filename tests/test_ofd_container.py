@@ -126,6 +126,8 @@ def test_every_entry_is_inflated_once_and_sniffing_still_works() -> None:
     assert pkg.inflated_bytes == sum(len(d) for d in files.values())
     assert looks_like_ofd(data)
     assert looks_like_ofd(b"JUNK" + data) is False
+    glued = next(c for c in CASES if c.name == "forged OFD glued in front").data
+    assert looks_like_ofd(glued)  # refused by the verifier with its reason, not as unknown input
 
 
 def test_mutated_packages_never_raise_and_never_pass_changed_content() -> None:
