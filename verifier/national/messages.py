@@ -292,7 +292,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
     ),
     CheckSpec(
         "ofd.limits",
-        "文档未超过处理上限（OfdLimits）",
+        "文档未超过处理上限",
         "The document is within the processing caps (OfdLimits)",
         result=_F,
         sub_indication=_S.FORMAT_FAILURE,
@@ -302,7 +302,7 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
     # -- one reading of every location ---------------------------------------------------------
     CheckSpec(
         "ofd.path",
-        "文件中的位置（ST_Loc）指向包内",
+        "文件中的位置都指向包内",
         "Locations (ST_Loc) stay inside the package",
         result=_F,
         sub_indication=_S.FORMAT_FAILURE,
