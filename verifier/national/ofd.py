@@ -191,10 +191,10 @@ class OfdPackage:
             raise _limit("too much to hash", "hashed bytes", total, lim.max_hashed_bytes)
         self.hashed_bytes += info.size
         h = sm3_hash()
-        if info.size <= lim.max_xml_bytes:  # small: kept, as another signature may read it
-            h.update(self.read(path))
-        else:  # too large to be read as XML or a signature file: streamed
-            self._inflate(path, h.update)
+        if path in self._bytes or info.size <= _KEEP_HASHED:  # small: kept, a later
+            h.update(self.read(path))  # signature may read it (Signature.xml, SignedValue)
+        else:  # streamed, not held: a later read of it (a large signature file named by an
+            self._inflate(path, h.update)  # earlier signature) inflates it once more
         value = self._digests[path] = h.finalize()
         return value
 
@@ -216,6 +216,9 @@ class OfdPackage:
                 raise _limit("too much XML", "parsed XML bytes", self.parsed_bytes, cap)
             root = self._parsed[path] = parse_xml(data, path)
         return root
+
+
+_KEEP_HASHED: Final = 256 * 1024
 
 
 def _discard(_: bytes) -> None:
