@@ -47,6 +47,7 @@ from api.verification import VerificationService
 from api.workers import VerificationPool
 from trust_lists import TrustDirectory, TrustStore, load_anchors
 from verifier import Verifier
+from verifier.national.verifier import NationalPolicy
 
 log = logging.getLogger("huren.app")
 
@@ -170,6 +171,7 @@ def create_app(
         clock=now,
         max_ttl_seconds=float(settings.cache_max_ttl_seconds),
         pool=pool,
+        national_policy=NationalPolicy(ofd_limits=settings.ofd_limits),
     )
     keys = KeyRing.load(inline_json=settings.api_keys_json, path=settings.api_keys_file)
     if len(keys) == 0:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from api.auth import proxy_networks
+from verifier.national.ofd import OfdLimits
 
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_PERIOD_SECONDS = 10 * 366 * 86400  # a grace or TTL beyond this is a typing error
@@ -54,6 +55,7 @@ class Settings:
     verify_workers: int = 2
     verify_queue: int = 8
     verify_deadline_seconds: float = 10.0
+    ofd_limits: OfdLimits = field(default_factory=OfdLimits)  # caps per OFD document
     # -- cache and propagation (api/cache.py, api/sync.py) ----------------------------------
     redis_url: str | None = None
     redis_prefix: str = "huren:v1:"  # every Redis key and channel starts with it
@@ -205,6 +207,17 @@ def _proxies(raw: object) -> tuple[str, ...]:
     return tuple(str(net) for net in proxy_networks(v for v in values if v.strip()))
 
 
+def _ofd_limits(raw: object) -> OfdLimits:
+    """{"max_signatures": 16, ...}: the OfdLimits fields to change (docs/national-formats.md)."""
+    value = json.loads(raw) if isinstance(raw, str) else raw
+    if not isinstance(value, dict):
+        raise ValueError("ofd_limits must be an object {cap: integer}")
+    unknown = set(value) - set(OfdLimits.__slots__)
+    if unknown:
+        raise ValueError(f"ofd_limits has unknown caps {sorted(unknown)}")
+    return OfdLimits(**{k: _int(v) for k, v in value.items()})
+
+
 def _path(raw: object) -> Path:
     return Path(_str(raw))
 
@@ -235,6 +248,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "verify_workers": ("HUREN_VERIFY_WORKERS", _int),
     "verify_queue": ("HUREN_VERIFY_QUEUE", _int),
     "verify_deadline_seconds": ("HUREN_VERIFY_DEADLINE_SECONDS", _float),
+    "ofd_limits": ("HUREN_OFD_LIMITS", _ofd_limits),
     "redis_url": ("HUREN_REDIS_URL", _str),
     "redis_prefix": ("HUREN_REDIS_PREFIX", _str),
     "cache_max_entries": ("HUREN_CACHE_MAX_ENTRIES", _int),
@@ -275,6 +289,7 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "verify_workers": ("verify_workers", _int),
     "verify_queue": ("verify_queue", _int),
     "verify_deadline_seconds": ("verify_deadline_seconds", _float),
+    "ofd_limits": ("ofd_limits", _ofd_limits),
     "redis_url": ("redis_url", _str),
     "redis_prefix": ("redis_prefix", _str),
     "cache_max_entries": ("cache_max_entries", _int),

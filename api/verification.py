@@ -40,7 +40,7 @@ from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
 from verifier import Expectations, VerificationInputError, Verifier, deadline
-from verifier.national.verifier import NationalVerifier
+from verifier.national.verifier import NationalPolicy, NationalVerifier
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
 
@@ -144,6 +144,7 @@ class VerificationService:
         clock: Callable[[], datetime],
         max_ttl_seconds: float,
         pool: VerificationPool | None = None,
+        national_policy: NationalPolicy | None = None,
     ) -> None:
         self.store = store
         self.verifier = verifier
@@ -153,7 +154,7 @@ class VerificationService:
         self.clock = clock
         self.max_ttl_seconds = max_ttl_seconds
         self.pool = pool  # national formats and batches are verified there (api/workers.py)
-        self.national_verifier = NationalVerifier(store, clock=clock)
+        self.national_verifier = NationalVerifier(store, national_policy, clock=clock)
         self._hit = metrics.cache.labels("hit")
         self._miss = metrics.cache.labels("miss")
         self._error = metrics.cache.labels("error")

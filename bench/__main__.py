@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             log("[national] SM2 seal verification vs raw SM2 verify (figure N1)")
             got = guarded(rows, "N1", "SM2 seal verification", national.rows, quick)
             rows += got or []
+            log("[national] hostile OFD packages vs legitimate ones of the same size (N3)")
+            got = guarded(rows, "N3", "hostile OFD CPU", national.hostile_rows, quick)
+            rows += got or []
         if "profile" in only:
             log("[profile] where verify_licence spends its time")
             extra["profile"] = guarded(rows, "P", "profile", proj.profile, 3.0 if quick else 8.0)

@@ -7,12 +7,18 @@ chosen backend (tongsuopy), measured interleaved in the same run.
   trust-list search, the chain to the listed CA (its SM2 check is cached per certificate pair, as
   in service), the maker's SM2 signature, key status, validity, picture, catalogue.
 One SM2 verification dominates a seal verification; the target is at least half the raw rate.
-A stamped OFD document (two SM2 verifications, SM3 of every file) is shown for context.
+A stamped OFD document (two SM2 verifications, SM3 of every file) is shown for context (N2).
+
+N3 (issue 12): the worst CPU time of one `verify_document` over the hostile-package corpus of
+tests/ofd_corpus.py (every container, location and coverage case, and the review's cost cases),
+each as a ratio to the CPU time of a legitimate stamped document of the same upload size (the
+same contract, padded with an incompressible protected resource); target at most 2.
 
     rows = bench.national.run(quick=True)   # dicts with the fields of bench.report.Row"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -127,10 +133,22 @@ def _world() -> dict[str, Any]:
     parsed = asn1.parse_seal(seal)
     be = backend()
     raw_key = be.public_key(maker_key.point)
+
+    def stamp(files: dict[str, bytes], **options: Any) -> dict[str, bytes]:
+        return issue.stamp_ofd(
+            files,
+            seal=seal,
+            signer_key=signer_key,
+            signer_certificate=signer,
+            signed_at=now - timedelta(days=1),
+            **options,
+        )
+
     return {
         "nv": nv,
         "seal": seal,
         "ofd": ofd,
+        "stamp": stamp,
         "raw": lambda: raw_key.verify(parsed.signature, parsed.signed_content, be.algorithm),
         "backend": be.name,
     }
@@ -200,13 +218,95 @@ def rows(quick: bool) -> list[Row]:
     ]
 
 
+HOSTILE_TARGET = 2.0
+
+
+def _cpu(fn: Any, *, repeats: int, target: float) -> float:
+    """The best CPU seconds (this process) per call, over `repeats` batches of ~`target` s."""
+    n = max(1, timing.calibrate(fn, target))
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        for _ in range(n):
+            fn()
+        best = min(best, (time.process_time() - t0) / n)
+    return best
+
+
+def hostile_rows(quick: bool, w: dict[str, Any] | None = None) -> list[Row]:
+    """N3: worst CPU per document over the hostile corpus / a legitimate one of the same size;
+    N3b: the same for an attacker who adapts to the caps with many signatures over small
+    entries (nothing to refuse by size: each signature costs its own SM2 verification)."""
+    import random
+
+    from tests import ofd_corpus
+    from verifier.national import issue
+
+    w = w or _world()
+    nv, stamp = w["nv"], w["stamp"]
+    unsigned = issue.make_ofd(["合同第一页", "合同第二页\n第二行"], doc_id="contract-1")
+    corpus = [(c.name, c.data) for c in ofd_corpus.container_cases(stamp(dict(unsigned)))]
+    corpus += [(c.name, c.data) for c in ofd_corpus.path_cases(unsigned, stamp)]
+    corpus += [
+        ("64 Sign x 64 entries of 1 MiB of zeros (the review's)", ofd_corpus.cost_package()),
+        ("64 Sign x 64 entries of 1 MiB at ratio ~80", ofd_corpus.ratio_safe_cost_package()),
+    ]
+    adapted = [("64 Sign x 64 entries of 4 KiB of noise", ofd_corpus.noise_cost_package())]
+    noise = random.Random(3)
+    base = len(issue.package(stamp(dict(unsigned))))
+
+    def legit(size: int) -> bytes:
+        files = dict(unsigned)
+        files["Doc_0/Res/pad.bin"] = noise.randbytes(max(0, size - base - 200))
+        return issue.package(stamp(files))
+
+    repeats, target = (3, 0.02) if quick else (5, 0.05)
+
+    def worst(cases: list[tuple[str, bytes]]) -> tuple[float, str, float, float, int]:
+        found: tuple[float, str, float, float, int] = (0.0, "", 0.0, 0.0, 0)
+        for name, data in cases:
+            same = legit(len(data))
+            assert nv.verify_document(same, "440300").overall.passed
+            bad = _cpu(
+                lambda d=data: nv.verify_document(d, "440300"), repeats=repeats, target=target
+            )
+            good = _cpu(
+                lambda d=same: nv.verify_document(d, "440300"), repeats=repeats, target=target
+            )
+            if bad / good > found[0]:
+                found = (bad / good, name, bad, good, len(data))
+        return found
+
+    out = []
+    for fig, label, cases in (
+        ("N3", f"worst hostile OFD CPU / legitimate, same size ({len(corpus)} cases)", corpus),
+        ("N3b", "many-signature OFD CPU / legitimate one-signature, same size", adapted),
+    ):
+        ratio, name, bad, good, size = worst(cases)
+        out.append(
+            Row(
+                fig,
+                label,
+                fmt_us(bad),
+                f"legitimate {fmt_us(good)} ({size} B)",
+                ratio,
+                "<=",
+                HOSTILE_TARGET,
+                target_text=f"<= {HOSTILE_TARGET:g} x",
+                note=f"worst case: {name}",
+                raw={"hostile_cpu_s": bad, "legitimate_cpu_s": good, "upload_bytes": size},
+            )
+        )
+    return out
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     """The rows as dicts (the fields of bench.report.Row)."""
     return [asdict(r) for r in rows(quick)]
 
 
 if __name__ == "__main__":
-    for r in rows(quick=True):
+    for r in rows(quick=True) + hostile_rows(quick=True):
         print(
             f"{r.fig:4} {r.name:58} {r.value:>10}  {r.baseline:28} {r.ratio_text:>6} {r.target_str}"
         )

@@ -48,9 +48,14 @@ class Sm2Unavailable(KeyMaterialError):
     code = "sm2_unavailable"
 
 
+def sm3_hash() -> hashes.Hash:
+    """An incremental SM3 (update(), finalize()), for data read in chunks."""
+    return hashes.Hash(hashes.SM3())
+
+
 def sm3(data: bytes) -> bytes:
     """SM3 digest (GB/T 32905), through pyca/cryptography."""
-    h = hashes.Hash(hashes.SM3())
+    h = sm3_hash()
     h.update(data)
     return h.finalize()
 

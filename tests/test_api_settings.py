@@ -104,11 +104,25 @@ def test_cache_secret_is_generated_when_absent():
         ({}, {"HUREN_MAX_BATCH_ITEMS": "0"}),
         ({}, {"HUREN_SOURCES": "{"}),
         ({"grace_seconds": -1}, {}),
+        ({"ofd_limits": {"max_signaturez": 4}}, {}),
+        ({"ofd_limits": {"max_signatures": 0}}, {}),
+        ({}, {"HUREN_OFD_LIMITS": "[1]"}),
     ],
 )
 def test_bad_settings_are_refused(tmp_path: Path, doc: dict[str, object], env: dict[str, str]):
     with pytest.raises(SettingsError):
         Settings.load(write_config(tmp_path, **doc), env=env)
+
+
+def test_ofd_caps_from_the_file_and_the_environment(tmp_path: Path):
+    from verifier.national.ofd import OfdLimits
+
+    cfg = write_config(tmp_path, ofd_limits={"max_signatures": 8, "max_ratio": 50})
+    s = Settings.load(cfg, env={"HUREN_OFD_LIMITS": '{"max_hashed_bytes": 1048576}'})
+    assert s.ofd_limits == OfdLimits(max_hashed_bytes=1048576)  # the environment wins whole
+    s = Settings.load(cfg, env={})
+    assert s.ofd_limits == OfdLimits(max_signatures=8, max_ratio=50)
+    assert Settings().ofd_limits == OfdLimits()
 
 
 def test_unreadable_or_malformed_config(tmp_path: Path):

@@ -148,6 +148,9 @@ def test_healthz_answers_while_hostile_national_uploads_are_verified(tmp_path: P
             "HUREN_VERIFY_WORKERS": "2",
             "HUREN_VERIFY_QUEUE": "1",
             "HUREN_VERIFY_DEADLINE_SECONDS": "2",
+            # The OFD caps refuse these packages at once (compression ratio); lifted here so
+            # that they are verified, and cost the workers, as a naive verifier's would.
+            "HUREN_OFD_LIMITS": '{"max_ratio": 100000, "max_package_ratio": 100000}',
         },
     )
     try:

@@ -18,6 +18,8 @@ ALLOWED_LATIN = frozenset(
         "CRL/OCSP", "DER", "ES256", "EdDSA", "GB", "GB/T", "GM/T", "HMAC", "JSON", "JWS", "OFD",
         "SHA-256", "SM2", "SM3", "Signature.xml", "X.509", "crit", "jku", "jwk", "none", "r",
         "s", "typ", "x5c", "x5u", "zip",
+        # zip container terms (ofd.zip_*): a checksum, an encoding, a compression, a format
+        "CRC", "UTF-8", "Unicode", "deflate", "zip64",
     }
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -320,6 +320,10 @@ def _existing_signatures(files: Mapping[str, bytes]) -> list[tuple[str, str, str
     return out
 
 
+def _absolute(path: str) -> str:
+    return "/" + path
+
+
 def _signature_xml(
     refs: Mapping[str, bytes],
     *,
@@ -327,9 +331,10 @@ def _signature_xml(
     seal_loc: str | None,
     value_loc: str,
     page: int,
+    file_ref: Callable[[str], str],
 ) -> bytes:
     ref_xml = "".join(
-        f'<ofd:Reference FileRef="/{path}"><ofd:CheckValue>'
+        f"<ofd:Reference FileRef={quoteattr(file_ref(path))}><ofd:CheckValue>"
         f"{base64.b64encode(sm3(data)).decode('ascii')}</ofd:CheckValue></ofd:Reference>"
         for path, data in refs.items()
     )
@@ -357,12 +362,16 @@ def stamp_ofd(
     signature_id: str | None = None,
     signed_data: bool = False,
     raw_signature: bool = False,
+    file_ref: Callable[[str], str] | None = None,
+    unprotected: Collection[str] = (),
 ) -> dict[str, bytes]:
     """The files with one more signature: a seal (GB/T 38540 SES_Signature) when `seal` is given,
     else a plain Type="Sign" signature over Signature.xml: a GB/T 35275 SignedData when
     `signed_data`, else a bare SM2 signature. Every file present before is protected (as is the
-    seal file); earlier signatures stay valid. `raw_signature`: the signature value is written
-    as r||s instead of DER (the seal's own signature is the seal maker's: see make_seal)."""
+    seal file) but `unprotected`; earlier signatures stay valid. `raw_signature`: the signature
+    value is written as r||s instead of DER (the seal's own signature is the seal maker's: see
+    make_seal). FileRefs are `file_ref(entry name)`; by default "/" + the name, as ofdrw writes
+    them."""
     out = dict(files)
     entries = _existing_signatures(out)
     n = len(entries)
@@ -372,7 +381,8 @@ def stamp_ofd(
         root = out["OFD.xml"].decode("utf-8")
         entry = "<ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>"
         out["OFD.xml"] = root.replace("</ofd:DocBody>", entry, 1).encode("utf-8")
-    refs = {p: d for p, d in sorted(out.items()) if p != "Doc_0/Signs/Signatures.xml"}
+    skip = {"Doc_0/Signs/Signatures.xml", *unprotected}
+    refs = {p: d for p, d in sorted(out.items()) if p not in skip}
     seal_loc = None
     if seal is not None:
         out[f"{base}/Seal.esl"] = seal
@@ -380,7 +390,12 @@ def stamp_ofd(
         seal_loc = f"/{base}/Seal.esl"
     value_loc = f"/{base}/SignedValue.dat"
     sig_xml = _signature_xml(
-        refs, signed_at=signed_at, seal_loc=seal_loc, value_loc=value_loc, page=n
+        refs,
+        signed_at=signed_at,
+        seal_loc=seal_loc,
+        value_loc=value_loc,
+        page=n,
+        file_ref=file_ref or _absolute,
     )
     out[f"{base}/Signature.xml"] = sig_xml
     if seal is not None:

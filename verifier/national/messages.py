@@ -183,6 +183,155 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "OFD 文件不是安全、合规的 zip 包，无法接受",
         "The OFD file cannot be accepted: {detail}",
     ),
+    # -- one reading of the container (verifier/national/container.py) ----------------------
+    CheckSpec(
+        "ofd.zip_start",
+        "zip 包从第一个本地文件头开始，前面没有其他数据",
+        "The zip package starts with its first local header, nothing before it",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="OFD 文件不以 zip 本地文件头开始：前面附加了数据，不同的读取程序会读出不同的内容",
+        failed_en="The OFD file does not start with a zip local header: data was put in front, "
+        "and different readers would read different contents",
+    ),
+    CheckSpec(
+        "ofd.zip_end",
+        "zip 包只有一个结束记录，且位于文件末尾",
+        "The zip package has exactly one end record, at the end of the file",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="OFD 文件末尾不是唯一的 zip 结束记录（附加了数据，或注释中另有结束记录）",
+        failed_en="The OFD file does not end with exactly one zip end record (data appended, "
+        "or a second end record inside the comment)",
+    ),
+    CheckSpec(
+        "ofd.zip_central",
+        "zip 中央目录完整，紧接结束记录",
+        "The zip central directory is complete and ends at the end record",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="OFD 文件的 zip 中央目录残缺或与结束记录不符",
+        failed_en="The OFD file's zip central directory is incomplete or disagrees with its end "
+        "record",
+    ),
+    CheckSpec(
+        "ofd.zip_layout",
+        "zip 条目按中央目录顺序首尾相接，无重叠、无空隙",
+        "The zip entries follow one another in central-directory order, without overlaps or gaps",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 与其他条目重叠、留有空隙或顺序不符：其中可能藏有另一份内容",
+        failed_en="Zip entry {name} overlaps another, leaves a gap or is out of order: another "
+        "content may be hidden there",
+    ),
+    CheckSpec(
+        "ofd.zip_mismatch",
+        "每个条目的本地文件头与中央目录记录一致（名称、标志、压缩方法、大小、CRC）",
+        "Each entry's local header agrees with its central-directory record (name, flags, "
+        "method, sizes, CRC)",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 的本地文件头与中央目录记录不一致："
+        "不同的读取程序会读出不同的内容",
+        failed_en="Zip entry {name}: its local header and central-directory record disagree, so "
+        "different readers would read different contents",
+    ),
+    CheckSpec(
+        "ofd.zip_name",
+        "条目名称是包内的相对路径（UTF-8，无 ..、\\、盘符）",
+        "Entry names are relative paths inside the package (UTF-8; no .., \\, drive letters)",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目名称 {name} 不可接受：不是包内唯一含义的相对路径",
+        failed_en="Zip entry name {name} is not acceptable: not a relative path with one meaning "
+        "inside the package",
+    ),
+    CheckSpec(
+        "ofd.zip_symlink",
+        "条目不是符号链接",
+        "No entry is a symbolic link",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 是符号链接",
+        failed_en="Zip entry {name} is a symbolic link",
+    ),
+    CheckSpec(
+        "ofd.zip_duplicate",
+        "条目名称在大小写、Unicode 规范化和百分号编码之后仍然唯一",
+        "Entry names are unique after case folding, Unicode normalisation and percent-decoding",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 与 {other} 指向同一个文件：查看程序可能显示签名未保护的那一个",
+        failed_en="Zip entries {name} and {other} name one file: a viewer may show the one the "
+        "signature did not protect",
+    ),
+    CheckSpec(
+        "ofd.zip_encrypted",
+        "条目未加密",
+        "No entry is encrypted",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 已加密",
+        failed_en="Zip entry {name} is encrypted",
+    ),
+    CheckSpec(
+        "ofd.zip_method",
+        "条目只用存储或 deflate 压缩",
+        "Entries are stored or deflated only",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 使用了不接受的压缩方法 {method}",
+        failed_en="Zip entry {name} uses compression method {method}, which is not accepted",
+    ),
+    CheckSpec(
+        "ofd.zip_large_format",
+        "zip64 字段前后一致",
+        "Zip64 fields are consistent",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="OFD 文件的 zip64 记录缺失或前后不一致",
+        failed_en="The OFD file's zip64 records are missing or inconsistent",
+    ),
+    CheckSpec(
+        "ofd.zip_data",
+        "每个条目的压缩数据恰好在其末尾结束，解压后大小和 CRC 与声明一致",
+        "Each entry's compressed data ends exactly at its end and inflates to its declared size "
+        "and CRC",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="zip 条目 {name} 的压缩数据与声明不符（结束位置、大小或 CRC）",
+        failed_en="Zip entry {name}: its compressed data does not match what is declared (end, "
+        "size or CRC)",
+    ),
+    CheckSpec(
+        "ofd.limits",
+        "文档未超过处理上限",
+        "The document is within the processing caps (OfdLimits)",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="OFD 文件超出处理上限：{what_zh}为 {value}，上限为 {limit}",
+        failed_en="The OFD file exceeds a processing cap: {what_en} is {value}, the cap is {limit}",
+    ),
+    # -- one reading of every location ---------------------------------------------------------
+    CheckSpec(
+        "ofd.path",
+        "文件中的位置都指向包内",
+        "Locations (ST_Loc) stay inside the package",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="位置 {loc} {why}",
+        failed_en="Location {loc} {why_en}",
+    ),
+    CheckSpec(
+        "ofd.path_ambiguous",
+        "每个位置只指向一个文件（标准读法与兼容读法不指向不同文件）",
+        "Each location names one file (the standard and compatibility readings never name two)",
+        result=_F,
+        sub_indication=_S.FORMAT_FAILURE,
+        failed_zh="{file} 中的位置 {loc} 既可读作 {a}，也可读作 {b}：验证与查看可能针对不同的文件",
+        failed_en="Location {loc} in {file} reads as both {a} and {b}: verification and viewing "
+        "could use different files",
+    ),
     CheckSpec(
         "ofd.no_signature",
         "OFD 文件带有签名",
@@ -332,6 +481,28 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         "但该时间由签署方自报，无法证明",
         "The {what_en} expired at {exp}; the document claims it was signed at {signed}, before "
         "that, but the signer states its own time and there is no proof of it",
+    ),
+    CheckSpec(
+        "ofd.coverage",
+        "查看程序显示的全部内容都受到文档签名的保护",
+        "Everything a viewer shows is protected by the document's signatures",
+        "显示的全部内容都受签名保护",
+        "Everything shown is protected by the signatures",
+        _F,
+        _S.HASH_FAILURE,
+        "显示的内容 {files} 不受任何签名保护：签名后被改动或添加",
+        "Shown content {files} is protected by no signature: changed or added after signing",
+    ),
+    CheckSpec(
+        "ofd.coverage_partial",
+        "注释和其他文件也都受到签名保护",
+        "Annotations and other files are protected by the signatures too",
+        result=_I,
+        sub_indication=_S.SIG_CONSTRAINTS_FAILURE,
+        failed_zh="签名保护的内容未被改动，但注释或其他文件 {files} 不受任何签名保护"
+        "（可能是签名后添加的）",
+        failed_en="The signed content is intact, but annotations or other files {files} are "
+        "protected by no signature (they may have been added after signing)",
     ),
     CheckSpec(
         "ofd.signature_result",

@@ -16,117 +16,129 @@ BaseLoc, StampAnnot) and SignedValue."""
 
 from __future__ import annotations
 
-import io
 import posixpath
+import re
 import stat
-import zipfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from keys.sm2 import sm3_hash
 from verifier import deadline
+from verifier.national import container
+from verifier.national.container import OfdError
 
 OFD_NS: Final = "http://www.ofdspec.org/2016"
 
 
-class OfdError(ValueError):
-    """The package or one of its signature files cannot be accepted (the message says why)."""
-
-
 @dataclass(frozen=True, slots=True)
 class OfdLimits:
+    """Caps on the work one OFD document may cause (docs/national-formats.md, "Caps"); each is
+    a FAILED FORMAT_FAILURE verdict (`ofd.limits`) when exceeded, before the work is done where
+    the package declares it."""
+
     max_file_bytes: int = 64 * 1024 * 1024
     max_entries: int = 4096
     max_entry_bytes: int = 64 * 1024 * 1024
-    max_total_bytes: int = 256 * 1024 * 1024
-    max_ratio: int = 200  # uncompressed / compressed, for entries over 1 MiB
+    max_total_bytes: int = 256 * 1024 * 1024  # inflated, per document
+    max_ratio: int = 200  # inflated / compressed, for every entry whatever its size
+    max_package_ratio: int = 32  # all entries inflated / the file's size
+    max_hashed_bytes: int = 256 * 1024 * 1024  # hashed for check values, per document
     max_xml_bytes: int = 4 * 1024 * 1024
+    max_xml_total_bytes: int = 32 * 1024 * 1024  # XML parsed per document
     max_signatures: int = 64
     max_references: int = 4096
 
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"OfdLimits.{name} must be positive")
 
-_CHUNK: Final = 64 * 1024
-_ZIP_MAGIC: Final = b"PK\x03\x04"
+
+_CAPS: Final = {
+    "file bytes": "文件字节数",
+    "entries": "条目数",
+    "entry bytes": "单个条目解压后的字节数",
+    "compression ratio": "单个条目的压缩比",
+    "inflated bytes": "解压后的总字节数",
+    "package ratio": "整个包的压缩比",
+    "hashed bytes": "计算校验值的总字节数",
+    "parsed XML bytes": "解析的 XML 总字节数",
+    "signatures": "签名数",
+    "references of one signature": "单个签名的引用数",
+}
+
+
+def _limit(message: str, what: str, value: int, limit: int) -> OfdError:
+    return OfdError(
+        f"{message}: {what} {value} over {limit}",
+        "ofd.limits",
+        what_zh=_CAPS[what],
+        what_en=what,
+        value=value,
+        limit=limit,
+    )
 
 
 def looks_like_ofd(data: bytes) -> bool:
     """A zip package whose entries include OFD.xml (a cheap sniff; reading checks the rest)."""
-    if not data.startswith(_ZIP_MAGIC):
+    if not data.startswith(b"PK\x03\x04"):
         return False
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return any(n.lstrip("/") == "OFD.xml" for n in zf.namelist()[:4096])
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
-        return False
-
-
-def _check_name(name: str) -> str:
-    if not name or len(name) > 1024:
-        raise OfdError("an entry has an empty or overlong name")
-    if "\\" in name or "\x00" in name or ":" in name.split("/", 1)[0]:
-        raise OfdError(f"entry name {name[:80]!r} is not a plain relative path")
-    if name.startswith("/"):
-        raise OfdError(f"entry name {name[:80]!r} is absolute")
-    parts = name.rstrip("/").split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        raise OfdError(f"entry name {name[:80]!r} leaves the package or is not normalised")
-    return name
+        return any(e.name == "OFD.xml" for e in container.read_entries(data))
+    except OfdError:
+        return data.find(b"OFD.xml", 0, 64 * 1024) != -1  # a refused package is still an OFD
 
 
 class OfdPackage:
-    """The files of an OFD package, read on demand within the limits."""
+    """The files of an OFD package (one reading of the container, verifier/national/container.py),
+    inflated on demand within the limits: each entry at most once, its SM3 digest memoised."""
 
     def __init__(self, data: bytes, limits: OfdLimits | None = None) -> None:
         self.limits = limits or OfdLimits()
         lim = self.limits
         if len(data) > lim.max_file_bytes:
-            raise OfdError(
-                f"the file is {len(data)} bytes, over the {lim.max_file_bytes}-byte limit"
-            )
-        if not data.startswith(_ZIP_MAGIC):
-            raise OfdError("not a zip package")
-        try:
-            self._zip = zipfile.ZipFile(io.BytesIO(data))
-            infos = self._zip.infolist()
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError) as exc:
-            raise OfdError(f"not a readable zip package ({exc})") from exc
-        if len(infos) > lim.max_entries:
-            raise OfdError(f"{len(infos)} entries, over the limit of {lim.max_entries}")
-        self._files: dict[str, zipfile.ZipInfo] = {}
-        folded: set[str] = set()
+            raise _limit("file too large", "file bytes", len(data), lim.max_file_bytes)
+        entries = container.read_entries(data)
+        if len(entries) > lim.max_entries:
+            raise _limit("too many entries", "entries", len(entries), lim.max_entries)
+        self._data = data
+        self._files: dict[str, container.Entry] = {}
+        self._by_key: dict[str, str] = {}
         declared = 0
-        for info in infos:
-            name = _check_name(info.filename)
-            if info.is_dir():
+        for e in entries:
+            if e.is_dir:
                 continue
-            mode = info.external_attr >> 16
-            if mode and stat.S_ISLNK(mode):
-                raise OfdError(f"entry {name!r} is a symbolic link")
-            if info.flag_bits & 0x1:
-                raise OfdError(f"entry {name!r} is encrypted")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise OfdError(f"entry {name!r} uses compression method {info.compress_type}")
-            if name.casefold() in folded:
-                raise OfdError(f"the package holds two entries named {name!r}")
-            folded.add(name.casefold())
-            if info.file_size > lim.max_entry_bytes:
-                raise OfdError(
-                    f"entry {name!r} is {info.file_size} bytes uncompressed, over the limit"
-                )
-            if info.file_size > 1024 * 1024 and info.file_size > lim.max_ratio * max(
-                info.compress_size, 1
-            ):
-                raise OfdError(f"entry {name!r} has a compression ratio typical of a zip bomb")
-            declared += info.file_size
-            if declared > lim.max_total_bytes:
-                raise OfdError("the package declares more uncompressed data than allowed")
-            self._files[name] = info
-        self._read_total = 0
-        self._cache: dict[str, bytes] = {}
+            if e.mode and stat.S_ISLNK(e.mode):
+                shown = e.name[:80]
+                raise OfdError(f"{shown!r} is a symbolic link", "ofd.zip_symlink", name=shown)
+            if e.size > lim.max_entry_bytes:
+                raise _limit("entry too large", "entry bytes", e.size, lim.max_entry_bytes)
+            if e.size > lim.max_ratio * max(e.compressed, 1):
+                ratio = e.size // max(e.compressed, 1)
+                raise _limit("zip bomb", "compression ratio", ratio, lim.max_ratio)
+            declared += e.size
+            self._files[e.name] = e
+            self._by_key[container.name_key(e.name)] = e.name
+        if declared > lim.max_total_bytes:
+            raise _limit("too much data", "inflated bytes", declared, lim.max_total_bytes)
+        if declared > lim.max_package_ratio * max(len(data), 1):
+            ratio = declared // max(len(data), 1)
+            raise _limit("zip bomb", "package ratio", ratio, lim.max_package_ratio)
+        self._bytes: dict[str, bytes] = {}
+        self._digests: dict[str, bytes] = {}
+        self._inflated: set[str] = set()
+        self._parsed: dict[str, Element] = {}
+        self.located: dict[tuple[str, str, str | None], str | None] = {}  # ofd.locate's
+        self.inflated_bytes = 0
+        self.hashed_bytes = 0
+        self.parsed_bytes = 0
 
     @property
     def names(self) -> list[str]:
@@ -135,42 +147,82 @@ class OfdPackage:
     def exists(self, path: str) -> bool:
         return path in self._files
 
+    def entry_for(self, key: str) -> str | None:
+        """The entry whose normalised name (container.name_key) is `key`: at most one."""
+        return self._by_key.get(key)
+
+    def _inflate(self, path: str, sink: Any) -> None:
+        """Inflate one entry; read() keeps what fits in max_xml_bytes and read() and digest()
+        go through it, so no entry is inflated twice."""
+        info = self._files.get(path)
+        if info is None:
+            raise OfdError(f"{path} is not in the package")
+        deadline.check()  # every entry a verification reads, hashes or checks passes here
+        self._inflated.add(path)
+        self.inflated_bytes += info.size  # the declared size; inflate() refuses any other
+        container.inflate(self._data, info, sink)
+
     def read(self, path: str) -> bytes:
-        """The entry's bytes, decompressed within the limits (declared sizes are not trusted)."""
-        deadline.check()  # every entry a verification reads or hashes passes here
-        if path in self._cache:
-            return self._cache[path]
+        """The entry's bytes (an XML or signature file: at most max_xml_bytes), kept."""
+        data = self._bytes.get(path)
+        if data is not None:
+            return data
+        info = self._files.get(path)
+        if info is None:
+            raise OfdError(f"{path} is not in the package")
+        if info.size > self.limits.max_xml_bytes:
+            raise OfdError(f"{path} is larger than {self.limits.max_xml_bytes} bytes")
+        out = bytearray()
+        self._inflate(path, out.extend)
+        data = self._bytes[path] = bytes(out)
+        return data
+
+    def digest(self, path: str) -> bytes:
+        """SM3 of the entry, computed once per document (streaming unless already read)."""
+        known = self._digests.get(path)
+        if known is not None:
+            return known
         info = self._files.get(path)
         if info is None:
             raise OfdError(f"{path} is not in the package")
         lim = self.limits
-        out = bytearray()
-        try:
-            with self._zip.open(info) as fh:
-                while True:
-                    chunk = fh.read(_CHUNK)
-                    if not chunk:
-                        break
-                    out += chunk
-                    if len(out) > info.file_size or len(out) > lim.max_entry_bytes:
-                        raise OfdError(f"entry {path!r} inflates beyond its declared size")
-                    if self._read_total + len(out) > lim.max_total_bytes:
-                        raise OfdError("the package inflates to more data than allowed")
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-            if isinstance(exc, OfdError):
-                raise
-            raise OfdError(f"entry {path!r} cannot be read ({exc})") from exc
-        self._read_total += len(out)
-        data = bytes(out)
-        if len(self._cache) < 256:
-            self._cache[path] = data
-        return data
+        if self.hashed_bytes + info.size > lim.max_hashed_bytes:
+            total = self.hashed_bytes + info.size
+            raise _limit("too much to hash", "hashed bytes", total, lim.max_hashed_bytes)
+        self.hashed_bytes += info.size
+        h = sm3_hash()
+        if path in self._bytes or info.size <= _KEEP_HASHED:  # small: kept, a later
+            h.update(self.read(path))  # signature may read it (Signature.xml, SignedValue)
+        else:  # streamed, not held: a later read of it (a large signature file named by an
+            self._inflate(path, h.update)  # earlier signature) inflates it once more
+        value = self._digests[path] = h.finalize()
+        return value
+
+    def finish(self) -> None:
+        """Inflate every entry not inflated yet (without hashing): each deflate stream must end
+        where its entry ends, with its size and CRC, or a streaming reader could read others."""
+        for path in self._files:
+            if path not in self._inflated:
+                self._inflate(path, _discard)
 
     def xml(self, path: str) -> Element:
-        data = self.read(path)
-        if len(data) > self.limits.max_xml_bytes:
-            raise OfdError(f"{path} is larger than {self.limits.max_xml_bytes} bytes")
-        return parse_xml(data, path)
+        """The entry parsed (once; the tree is never changed)."""
+        root = self._parsed.get(path)
+        if root is None:
+            data = self.read(path)
+            self.parsed_bytes += len(data)
+            cap = self.limits.max_xml_total_bytes
+            if self.parsed_bytes > cap:
+                raise _limit("too much XML", "parsed XML bytes", self.parsed_bytes, cap)
+            root = self._parsed[path] = parse_xml(data, path)
+        return root
+
+
+_KEEP_HASHED: Final = 256 * 1024
+
+
+def _discard(_: bytes) -> None:
+    return None
 
 
 def parse_xml(data: bytes, what: str) -> Element:
@@ -186,36 +238,105 @@ def parse_xml(data: bytes, what: str) -> Element:
     return root
 
 
-def resolve(base_file: str, loc: str) -> str:
-    """An ST_Loc path: absolute ('/Doc_0/..') from the package root, else relative to the
-    directory of `base_file`. Never leaves the package."""
-    loc = loc.strip()
-    if not loc or "\\" in loc or "\x00" in loc or "://" in loc:
-        raise OfdError(f"unusable path {loc[:80]!r}")
-    joined = loc if loc.startswith("/") else posixpath.join("/", posixpath.dirname(base_file), loc)
+# -- locations (ST_Loc) -----------------------------------------------------------------------
+
+
+def _path_error(loc: str, why_en: str, why_zh: str) -> OfdError:
+    return OfdError(
+        f"location {loc[:80]!r} {why_en}", "ofd.path", loc=loc[:80], why=why_zh, why_en=why_en
+    )
+
+
+def _normalise(joined: str, loc: str) -> str:
+    """'/'-joined path -> the entry key: '\\' as '/', percent-escapes decoded, NFC, case
+    folded, '.' dropped, '..' applied (never above the root)."""
+    text = joined.replace("\\", "/")
+    if "%" in text:
+        text = unquote(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
     parts: list[str] = []
-    for p in joined.split("/"):
+    for p in text.casefold().split("/"):
         if p in ("", "."):
             continue
         if p == "..":
             if not parts:
-                raise OfdError(f"path {loc[:80]!r} leaves the package")
+                raise _path_error(loc, "leaves the package", "超出了包的根目录")
             parts.pop()
         else:
             parts.append(p)
     if not parts:
-        raise OfdError(f"path {loc[:80]!r} names no file")
+        raise _path_error(loc, "names no file", "没有指向任何文件")
     return "/".join(parts)
 
 
-def resolve_existing(pkg: OfdPackage, base_file: str, loc: str) -> str:
-    """resolve(); when that file is absent, the path taken from the package root (some producers
-    write root-relative paths such as './Doc_0/Document.xml' in nested files)."""
-    path = resolve(base_file, loc)
-    if not pkg.exists(path) and not loc.strip().startswith("/"):
-        alt = resolve("", loc)
-        if pkg.exists(alt):
-            return alt
+def _check_loc(loc: str) -> str:
+    loc = loc.strip()
+    if not loc or "\x00" in loc or "://" in loc or len(loc) > 1024:
+        raise _path_error(loc, "is not a usable path", "不是可用的路径")
+    return loc
+
+
+def resolve(base_file: str, loc: str) -> str:
+    """The standard reading of an ST_Loc (GB/T 33190): absolute ('/Doc_0/..') from the package
+    root, else relative to the folder of `base_file`; normalised as an entry key. Never leaves
+    the package."""
+    loc = _check_loc(loc)
+    joined = loc if loc.startswith("/") else posixpath.join(posixpath.dirname(base_file), loc)
+    return _normalise(joined, loc)
+
+
+def locate(pkg: OfdPackage, base_file: str, loc: str, *, folder: str | None = None) -> str | None:
+    """The one entry a location names, or None when it names none.
+
+    The standard reading (`resolve`; relative locations from `folder` when given, e.g. a
+    resource file from its Res BaseLoc) is what counts; the readings other software uses for
+    relative locations (from the package root, as some producers write FileRefs; from the
+    referencing file's own folder) are computed too, and when two readings name two different
+    entries the package is refused: there is no "first that exists"."""
+    absolute = loc.strip().startswith("/")
+    memo = ("" if absolute else posixpath.dirname(base_file), loc, folder)
+    if memo in pkg.located:  # sixty-four signatures may name the same files
+        return pkg.located[memo]
+    found = _locate(pkg, base_file, loc, folder)
+    if len(pkg.located) < _MAX_LOCATED:
+        pkg.located[memo] = found
+    return found
+
+
+_MAX_LOCATED: Final = 65536
+
+
+def _locate(pkg: OfdPackage, base_file: str, loc: str, folder: str | None) -> str | None:
+    loc = _check_loc(loc)
+    if loc.startswith("/"):
+        readings = [_normalise(loc, loc)]
+    else:
+        base = folder if folder is not None else posixpath.dirname(base_file)
+        readings = [_normalise(posixpath.join(base, loc), loc)]
+        for other in (posixpath.join(posixpath.dirname(base_file), loc), loc):
+            try:
+                readings.append(_normalise(other, loc))
+            except OfdError:  # that reading leaves the package: it names nothing
+                continue
+    found = {name for name in map(pkg.entry_for, readings) if name is not None}
+    if len(found) > 1:
+        a, b = sorted(found)[:2]
+        raise OfdError(
+            f"{base_file} names {loc[:80]!r}, which reads as both {a} and {b}",
+            "ofd.path_ambiguous",
+            loc=loc[:80],
+            file="/" + base_file,
+            a="/" + a,
+            b="/" + b,
+        )
+    return found.pop() if found else None
+
+
+def _must_locate(pkg: OfdPackage, base_file: str, loc: str) -> str:
+    path = locate(pkg, base_file, loc)
+    if path is None:
+        raise OfdError(f"{loc[:80]}, named in {base_file}, is not in the package")
     return path
 
 
@@ -271,21 +392,24 @@ class SignatureInfo:
     stamp_pages: tuple[str, ...] = field(default=())
 
 
-def signatures(pkg: OfdPackage) -> list[SignatureRef]:
-    """Every signature of every document of the package, in document order."""
+def _root(pkg: OfdPackage) -> Element:
     if not pkg.exists("OFD.xml"):
         raise OfdError("no OFD.xml entry point")
     root = pkg.xml("OFD.xml")
     if _local(root.tag) != "OFD":
         raise OfdError("OFD.xml's root element is not ofd:OFD")
+    return root
+
+
+def signatures(pkg: OfdPackage) -> list[SignatureRef]:
+    """Every signature of every document of the package, in document order."""
+    root = _root(pkg)
     out: list[SignatureRef] = []
     for i, body in enumerate(_children(root, "DocBody")):
         loc = _text(_child(body, "Signatures"))
         if not loc:
             continue
-        sigs_path = resolve("OFD.xml", loc)
-        if not pkg.exists(sigs_path):
-            raise OfdError(f"{sigs_path}, named in OFD.xml, is not in the package")
+        sigs_path = _must_locate(pkg, "OFD.xml", loc)
         sigs = pkg.xml(sigs_path)
         if _local(sigs.tag) != "Signatures":
             raise OfdError(f"{sigs_path}'s root element is not ofd:Signatures")
@@ -297,9 +421,11 @@ def signatures(pkg: OfdPackage) -> list[SignatureRef]:
                 raise OfdError(f"{sigs_path}: a Signature without ID or BaseLoc")
             if kind not in ("Seal", "Sign"):
                 raise OfdError(f"{sigs_path}: signature {sid} has unknown Type {kind[:20]!r}")
-            out.append(SignatureRef(sid[:64], kind, resolve_existing(pkg, sigs_path, base), i))
-            if len(out) > pkg.limits.max_signatures:
-                raise OfdError(f"more than {pkg.limits.max_signatures} signatures")
+            path = locate(pkg, sigs_path, base) or base.lstrip("/")
+            out.append(SignatureRef(sid[:64], kind, path, i))
+            limit = pkg.limits.max_signatures
+            if len(out) > limit:
+                raise _limit("too many signatures", "signatures", len(out), limit)
     if len({s.id for s in out}) != len(out):
         raise OfdError("two signatures share one ID")
     return out
@@ -332,9 +458,14 @@ def signature_info(pkg: OfdPackage, ref: SignatureRef) -> SignatureInfo:
         value = _text(_child(r, "CheckValue"))
         if not file_ref or not value:
             raise OfdError(f"{path}: a Reference without FileRef or CheckValue")
-        references.append(Reference(file_ref, resolve_existing(pkg, path, file_ref), value))
-        if len(references) > pkg.limits.max_references:
-            raise OfdError(f"{path}: more than {pkg.limits.max_references} references")
+        # A missing file keeps its name as written: the verdict names it.
+        located = locate(pkg, path, file_ref) or file_ref.lstrip("/")
+        references.append(Reference(file_ref, located, value))
+        limit = pkg.limits.max_references
+        if len(references) > limit:
+            raise _limit(
+                "too many references", "references of one signature", len(references), limit
+            )
     if not references:
         raise OfdError(f"{path} protects no file")
     if len({r.path for r in references}) != len(references):
@@ -352,8 +483,8 @@ def signature_info(pkg: OfdPackage, ref: SignatureRef) -> SignatureInfo:
         signature_datetime=_text(_child(signed_info, "SignatureDateTime")),
         check_method=check_method.strip() if check_method is not None else None,
         references=tuple(references),
-        seal_path=resolve_existing(pkg, path, seal_loc) if seal_loc else None,
-        signed_value_path=resolve_existing(pkg, path, value_loc),
+        seal_path=_must_locate(pkg, path, seal_loc) if seal_loc else None,
+        signed_value_path=_must_locate(pkg, path, value_loc),
         stamp_pages=pages,
     )
 
@@ -369,6 +500,7 @@ def describe(info: SignatureInfo) -> dict[str, Any]:
     return {
         "signature_xml": info.path,
         "signed_value": info.signed_value_path,
+        "seal_file": info.seal_path,
         "provider": dict(info.provider),
         "signature_method": info.signature_method,
         "signature_datetime": info.signature_datetime,
@@ -377,16 +509,126 @@ def describe(info: SignatureInfo) -> dict[str, Any]:
     }
 
 
+# -- what a viewer renders --------------------------------------------------------------------
+
+# Elements whose text is a location, and elements whose BaseLoc attribute is one (GB/T 33190:
+# OFD.xml, Document.xml, pages and templates, resources, annotations, attachments, custom tags,
+# extensions). The files they name are read and followed when they are XML of the document.
+_LOC_TEXT: Final = frozenset(
+    {
+        "DocRoot", "PublicRes", "DocumentRes", "PageRes", "Annotations", "Attachments",
+        "CustomTags", "Extensions", "FileLoc", "MediaFile", "FontFile", "ICCFile", "SchemaLoc",
+        "ExtendData",
+    }
+)  # fmt: skip
+_LOC_ATTR: Final = frozenset({"Page", "TemplatePage", "Version"})
+_FOLLOW: Final = frozenset(
+    {"DocRoot", "PublicRes", "DocumentRes", "PageRes", "Annotations", "Attachments",
+     "CustomTags", "Extensions", "Page", "TemplatePage", "Version"}
+)  # fmt: skip
+_RESOURCE_FILES: Final = frozenset({"MediaFile", "FontFile", "ICCFile"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """The files a viewer shows, from OFD.xml: `content` (the document itself) and
+    `annotations` (reached only through Annotations: overlays added to pages)."""
+
+    content: frozenset[str]
+    annotations: frozenset[str]
+    signature_lists: frozenset[str]  # the Signatures.xml files (judged with the signatures)
+
+    @property
+    def files(self) -> frozenset[str]:
+        return self.content | self.annotations
+
+
+def rendering(pkg: OfdPackage) -> Rendering:
+    """Everything reachable from OFD.xml except the signatures (judged on their own): every
+    location read by `locate`, so an ambiguous one refuses the package."""
+    content: set[str] = set()
+    annotations: set[str] = set()
+    lists: set[str] = set()
+    # (file, reached through annotations); content first so a file reachable both ways is content
+    todo: list[tuple[str, bool]] = [("OFD.xml", False)]
+    later: list[tuple[str, bool]] = []
+    while todo or later:
+        path, annot = todo.pop() if todo else later.pop()
+        if path in content or (annot and path in annotations):
+            continue
+        (annotations if annot else content).add(path)
+        if path.endswith("/"):
+            continue
+        if not _is_xml(pkg, path) or not _may_name_files(pkg.read(path)):
+            continue
+        root = pkg.xml(path)
+        folder = posixpath.dirname(path)
+        if _local(root.tag) == "Res" and root.get("BaseLoc"):
+            folder = _folder(pkg, path, root.get("BaseLoc") or "")
+        for el in root.iter():
+            if not isinstance(el.tag, str):
+                continue
+            tag = _local(el.tag)
+            if tag == "Signatures" and path == "OFD.xml":
+                listed = locate(pkg, path, _text(el) or "")
+                if listed is not None:
+                    lists.add(listed)
+                continue
+            loc = el.get("BaseLoc") if tag in _LOC_ATTR else _text(el) if tag in _LOC_TEXT else None
+            if not loc:
+                continue
+            target = locate(pkg, path, loc, folder=folder if tag in _RESOURCE_FILES else None)
+            if target is None:
+                continue
+            follow = tag in _FOLLOW or (tag == "FileLoc" and _local(root.tag) == "Annotations")
+            into_annot = annot or tag == "Annotations"
+            if not follow:
+                (annotations if into_annot else content).add(target)
+                continue
+            (later if into_annot else todo).append((target, into_annot))
+    return Rendering(frozenset(content), frozenset(annotations - content), frozenset(lists))
+
+
+def _is_xml(pkg: OfdPackage, path: str) -> bool:
+    return path.lower().endswith(".xml")
+
+
+_MARKERS: Final = re.compile(b"|".join(n.encode() for n in (*_LOC_TEXT, "BaseLoc", "Signatures")))
+
+
+def _may_name_files(data: bytes) -> bool:
+    """False only for XML in an ASCII-compatible encoding that holds none of the names a
+    location is written under (element names cannot be escaped, DTDs are refused): most pages,
+    which need not be parsed then. Any other XML is parsed."""
+    head = data[:4].removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.startswith(b"<"):
+        return True
+    return _MARKERS.search(data) is not None
+
+
+def _folder(pkg: OfdPackage, res_file: str, base_loc: str) -> str:
+    """A Res BaseLoc folder, in the package's spelling where it exists."""
+    joined = (
+        base_loc
+        if base_loc.startswith("/")
+        else posixpath.join(posixpath.dirname(res_file), base_loc)
+    )
+    return _normalise(joined + "/_", base_loc).rsplit("/", 1)[0]
+
+
 __all__ = [
     "OfdError",
     "OfdLimits",
     "OfdPackage",
     "Reference",
+    "Rendering",
     "SignatureInfo",
     "SignatureRef",
     "describe",
+    "locate",
     "looks_like_ofd",
     "parse_xml",
+    "rendering",
     "resolve",
     "signature_info",
     "signatures",

@@ -258,8 +258,9 @@ class NationalVerifier:
         try:
             pkg = ofd.OfdPackage(raw, self.policy.ofd_limits)
             refs = ofd.signatures(pkg)
+            shown = ofd.rendering(pkg)  # before any hashing: cheap, and refuses ambiguities
         except ofd.OfdError as exc:
-            probe.record("ofd.package", detail=_clip(str(exc), 300))
+            probe.package_error(exc)
             return DocumentVerdicts(probe.verdict(DocumentSummary(DOCUMENT)), ())
         probe.ok("ofd.package")
         if not refs:
@@ -270,7 +271,12 @@ class NationalVerifier:
             job = probe.fork()
             verdict = job.ofd_signature(pkg, ref, expect)
             results.append(SignatureVerdict(ref.id, ref.type, ref.path, verdict))
-        return DocumentVerdicts(probe.overall(results, pkg), tuple(results))
+        try:
+            pkg.finish()  # the entries nothing read: a streaming reader must see the same
+        except ofd.OfdError as exc:
+            probe.package_error(exc)
+            return DocumentVerdicts(probe.verdict(DocumentSummary(DOCUMENT)), tuple(results))
+        return DocumentVerdicts(probe.overall(results, pkg, shown), tuple(results))
 
 
 _ROLE: Final = {
@@ -328,9 +334,25 @@ class _Job(JobBase[NationalPolicy]):
     def verdict(self, summary: DocumentSummary) -> Verdict:
         return self._verdict(summary, self.digest)
 
-    def overall(self, results: list[SignatureVerdict], pkg: ofd.OfdPackage) -> Verdict:
-        """The worst of the signatures' verdicts (FAILED > INDETERMINATE > PASSED; the first
-        such in document order gives the sub-indication)."""
+    def package_error(self, exc: ofd.OfdError) -> None:
+        """Record a refusal of the package or of one of its files, under its own code."""
+        params = exc.params
+        if "detail" in params:
+            params = {**params, "detail": _clip(params["detail"], 300)}
+        self._record(exc.code, self.prefix, params)
+
+    def refuse(self, exc: ofd.OfdError, sid: str) -> NoReturn:
+        """End the job on an OfdError met while judging one signature."""
+        if exc.code == "ofd.package":  # a file of this signature: its description's fault
+            self.stop("ofd.signature", sid=sid, detail=_clip(str(exc), 300))
+        self.package_error(exc)
+        raise Stop
+
+    def overall(
+        self, results: list[SignatureVerdict], pkg: ofd.OfdPackage, shown: ofd.Rendering
+    ) -> Verdict:
+        """The worst of the signatures' verdicts and of the document's coverage (FAILED >
+        INDETERMINATE > PASSED; the first such in document order gives the sub-indication)."""
         rank = {Indication.PASSED: 0, Indication.INDETERMINATE: 1, Indication.FAILED: 2}
         worst = max(results, key=lambda r: rank[r.verdict.indication])
         for r in results:
@@ -344,6 +366,11 @@ class _Job(JobBase[NationalPolicy]):
                 )
             )
             self.bound(v.valid_until)
+        coverage = self.coverage(results, pkg, shown)
+        indication, sub = worst.verdict.indication, worst.verdict.sub_indication
+        own, own_sub = self._indication()
+        if rank[own] > rank[indication]:
+            indication, sub = own, own_sub
         jurisdictions = {r.verdict.trust.issuing_jurisdiction for r in results}
         jur = jurisdictions.pop() if len(jurisdictions) == 1 else None
         summary = DocumentSummary(
@@ -352,12 +379,14 @@ class _Job(JobBase[NationalPolicy]):
             issuing_jurisdiction=jur,
             extra={
                 "files": len(pkg.names),
+                "coverage": coverage,
+                "work": {"inflated_bytes": pkg.inflated_bytes, "hashed_bytes": pkg.hashed_bytes},
                 "signatures": [r.to_dict() for r in results],
             },
         )
         return Verdict(
-            worst.verdict.indication,
-            worst.verdict.sub_indication,
+            indication,
+            sub,
             tuple(self.checks),
             summary,
             self._trust(jur),
@@ -365,6 +394,49 @@ class _Job(JobBase[NationalPolicy]):
             self.until,
             self.digest,
         )
+
+    def coverage(
+        self, results: list[SignatureVerdict], pkg: ofd.OfdPackage, shown: ofd.Rendering
+    ) -> dict[str, Any]:
+        """What the viewer shows against what the signatures protect (docs/national-formats.md,
+        "Coverage"): shown content no signature protects is FAILED; unprotected annotations or
+        files nothing shows, INDETERMINATE. A FAILED signature protects nothing; one that
+        stopped before its check values counts with what it claims (its own verdict is then
+        INDETERMINATE, and so is the document's at best)."""
+        protected: set[str] = set()
+        machinery = set(shown.signature_lists)
+        for r in results:
+            extra = r.verdict.summary.extra if r.verdict.summary is not None else {}
+            own = set(extra.get("protected_files") or ())
+            machinery |= {
+                extra[k] for k in ("signature_xml", "signed_value", "seal_file") if extra.get(k)
+            }
+            machinery.add(r.path)
+            extra["coverage"] = {
+                "protected": sorted(shown.files & own),
+                "unprotected": sorted(shown.files - own),
+            }
+            if r.verdict.indication is not Indication.FAILED:
+                protected |= own
+        content = sorted(shown.content - protected)
+        annotations = sorted(shown.annotations - protected)
+        extra_files = sorted(set(pkg.names) - shown.files - machinery)
+        report = {
+            "protected": sorted(shown.files & protected),
+            "unprotected": content,
+            "unprotected_annotations": annotations,
+            "extra": extra_files,
+            "extra_unprotected": [n for n in extra_files if n not in protected],
+        }
+        if content:
+            self.record("ofd.coverage", files=_files(content))
+        elif annotations or report["extra_unprotected"]:
+            self.record(
+                "ofd.coverage_partial", files=_files(annotations + report["extra_unprotected"])
+            )
+        else:
+            self.ok("ofd.coverage")
+        return report
 
     # -- a seal on its own -------------------------------------------------------------------
 
@@ -628,7 +700,7 @@ class _Job(JobBase[NationalPolicy]):
                 xml = pkg.read(info.path)
                 value = pkg.read(info.signed_value_path)
             except ofd.OfdError as exc:
-                self.stop("ofd.signature", sid=ref.id, detail=_clip(str(exc), 300))
+                self.refuse(exc, ref.id)
             self.ok("ofd.signature")
             if ref.type == "Sign":
                 return self.sign_signature(pkg, info, xml, value)
@@ -649,18 +721,20 @@ class _Job(JobBase[NationalPolicy]):
         if not is_sm3_digest(method):
             self.stop("ofd.check_method", method=_clip(method, 64))
         self.ok("ofd.check_method")
-        for r in info.references:
+        expected: list[bytes] = []
+        for r in info.references:  # every cheap check before any hashing
             if not pkg.exists(r.path):
                 self.stop("ofd.reference_missing", file="/" + r.path)
             try:
-                expected = base64.b64decode(r.check_value, validate=True)
+                expected.append(base64.b64decode(r.check_value, validate=True))
             except (binascii.Error, ValueError):
                 self.stop("ofd.references", file="/" + r.path)
+        for r, value in zip(info.references, expected, strict=True):
             try:
-                actual = sm3(pkg.read(r.path))
+                actual = pkg.digest(r.path)  # memoised: once per document
             except ofd.OfdError as exc:
-                self.stop("ofd.signature", sid="-", detail=_clip(str(exc)))
-            if actual != expected:
+                self.refuse(exc, "-")
+            if actual != value:
                 self.stop("ofd.references", file="/" + r.path)
         self.ok("ofd.references")
 
@@ -1045,6 +1119,12 @@ class _Job(JobBase[NationalPolicy]):
             sig.seal.valid_end,
             extra,
         )
+
+
+def _files(paths: list[str], limit: int = 8) -> str:
+    """A list of package files for a message: the first few, then how many more."""
+    shown = ", ".join("/" + p for p in paths[:limit])
+    return shown + (f" (+{len(paths) - limit})" if len(paths) > limit else "")
 
 
 def sniff(data: bytes) -> str | None:
