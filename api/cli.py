@@ -880,6 +880,19 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_export_server(args: argparse.Namespace) -> int:
+    from api.deploy import ExportError, export_server_directory
+
+    source, out = Path(args.dir), Path(args.out)
+    try:
+        written = export_server_directory(source / "huren.json", out)
+    except ExportError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"server directory written to {out}: {', '.join(written)} (no operator keys)")
+    print(f"  for the container image (uid 10001): chown -R 10001:10001 {out}")
+    return 0
+
+
 def cmd_demo_renew(args: argparse.Namespace) -> int:
     target = Path(args.dir)
     if not (target / "huren.json").is_file():
@@ -1243,6 +1256,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="renew what lapses within this many days (default 3), e.g. --within-days 7",
     )
     g.set_defaults(func=cmd_demo_renew)
+    g = demo.add_parser(
+        "export-server",
+        help="copy what a server needs from DIR into OUT, without operator keys "
+        "(docs/deployment.md), e.g. huren demo export-server .demo srv",
+    )
+    g.add_argument("dir", metavar="DIR", help="a directory holding huren.json, e.g. .demo")
+    g.add_argument("out", metavar="OUT", help="the new server directory (absent or empty)")
+    g.set_defaults(func=cmd_demo_export_server)
 
     from api import national_cli
 
