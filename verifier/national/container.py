@@ -7,7 +7,8 @@ both give the same entries with the same bytes:
 
 - the first local header at offset 0, nothing before it (no prepended data);
 - exactly one end record, ending the file (no appended data), no end-record signature inside
-  its comment; zip64 end records, when used, consistent with it;
+  its comment; zip64 end records, when used, consistent with it and without an extensible data
+  sector (readers that assume none read its last bytes as the zip64 end record);
 - central-directory records and local headers agree on name, flags, method, CRC and sizes (a
   data descriptor, when flagged, agrees too); entries lie in central-directory order, each
   immediately after the previous one, the last ending where the central directory starts (no
@@ -195,6 +196,10 @@ def _end_record(data: bytes) -> tuple[int, int, int, int]:
     )
     if sig != _END64 or offset64 + 12 + rec_size != loc or d64 or cd64 or nd64 != nt64:
         raise _fail("ofd.zip_large_format", "an inconsistent zip64 end record")
+    if rec_size != _END64_FMT.size - 12:  # readers that assume none (Python's zipfile) read
+        raise _fail(  # its last 56 bytes as the zip64 end record: a second directory
+            "ofd.zip_large_format", "a zip64 end record with an extensible data sector"
+        )
     for small, big, sentinel in ((n_total, nt64, _U16), (cd_size, size64, _U32)):
         if small not in (sentinel, big):
             raise _fail("ofd.zip_large_format", "the end record and the zip64 end record disagree")

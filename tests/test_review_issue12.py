@@ -1,0 +1,49 @@
+"""Adversarial review of issue 12 (stamped OFD documents that cannot be forged): each test is a
+package a second reader reads differently from huren, built from a passing stamped document."""
+
+from __future__ import annotations
+
+import struct
+
+from tests import ofd_corpus
+from tests.ofd_corpus import central_read, stream_read, zip_bytes
+from tests.test_national_documents import stamped_files, verify
+from verifier import Indication, SubIndication
+
+F = Indication.FAILED
+
+
+def _zip64_with_hidden_package() -> bytes:
+    """The signed package with zip64 end records whose 'extensible data sector' holds a second,
+    forged package and a second zip64 end record for it, just before the locator: where
+    Python's zipfile (and readers that assume no extensible data) looks for the zip64 end
+    record, while huren follows the locator's offset to the real one."""
+    files = stamped_files()
+    real = zip_bytes(ofd_corpus.items(files))[:-22]  # locals + central directory
+    _, _, _, _, n, cd_size, cd_offset, _ = struct.unpack(
+        "<4sHHHHIIH", zip_bytes(ofd_corpus.items(files))[-22:]
+    )
+    fake_zip = zip_bytes(ofd_corpus.items(ofd_corpus._edit_page(files)))
+    _, _, _, _, fn, fcd_size, fcd_offset, _ = struct.unpack("<4sHHHHIIH", fake_zip[-22:])
+    fake = fake_zip[:-22]  # its locals + central directory, offsets relative to its start
+    fake64 = struct.pack(
+        "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, fn, fn, fcd_size, fcd_offset
+    )
+    ext = fake + fake64
+    offset64 = len(real)
+    end64 = struct.pack(
+        "<4sQHHIIQQQQ", b"PK\x06\x06", 44 + len(ext), 45, 45, 0, 0, n, n, cd_size, cd_offset
+    )
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, offset64, 1)
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return real + end64 + ext + locator + end
+
+
+def test_zip64_extensible_data_hiding_a_second_package_is_refused() -> None:
+    data = _zip64_with_hidden_package()
+    central, streamed = central_read(data), stream_read(data)
+    assert central is not None and streamed is not None
+    assert central[ofd_corpus.PAGE] != streamed[ofd_corpus.PAGE]  # two documents in one file
+    doc = verify(data)
+    assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
+    assert doc.overall.checks[-1].code == "ofd.zip_large_format"
