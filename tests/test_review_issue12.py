@@ -4,6 +4,8 @@ package a second reader reads differently from huren, built from a passing stamp
 from __future__ import annotations
 
 import struct
+import zlib
+from dataclasses import replace
 
 from tests import ofd_corpus
 from tests.ofd_corpus import central_read, stream_read, zip_bytes
@@ -47,3 +49,48 @@ def test_zip64_extensible_data_hiding_a_second_package_is_refused() -> None:
     doc = verify(data)
     assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
     assert doc.overall.checks[-1].code == "ofd.zip_large_format"
+
+
+def _upath(name: str, version: int = 1) -> bytes:
+    """An Info-ZIP Unicode Path extra field (0x7075) naming `name`, valid for `raw`."""
+    body = bytes([version]) + struct.pack("<I", 0) + name.encode()
+    return struct.pack("<HH", 0x7075, len(body)) + body
+
+
+def _with_crc(field: bytes, raw: str) -> bytes:
+    """The field with the CRC of the header's own name, as readers require to use it."""
+    return field[:5] + struct.pack("<I", zlib.crc32(raw.encode())) + field[9:]
+
+
+PAGE_1 = "Doc_0/Pages/Page_1/Content.xml"
+
+
+def _pages_swapped(**where: bool) -> bytes:
+    """Each page entry carrying a Unicode Path naming the other page: a reader that honours
+    the field (commons-compress's ZipArchiveInputStream, libarchive) shows the pages swapped."""
+    out = []
+    for it in ofd_corpus.items(stamped_files()):
+        other = {ofd_corpus.PAGE: PAGE_1, PAGE_1: ofd_corpus.PAGE}.get(it.name)
+        if other is None:
+            out.append(it)
+            continue
+        field = _with_crc(_upath(other), it.name)
+        own = _with_crc(_upath(it.name), it.name)
+        local = field if where.get("local") else b""
+        central = field + own if where.get("central") else b""
+        out.append(replace(it, local_extra=local, extra=central))
+    return zip_bytes(out)
+
+
+def test_a_unicode_path_in_a_local_header_naming_another_file_is_refused() -> None:
+    doc = verify(_pages_swapped(local=True))
+    assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
+    assert doc.overall.checks[-1].code == "ofd.zip_name"
+
+
+def test_an_extra_field_given_twice_is_refused() -> None:
+    """Two Unicode Path fields in the central directory, the first naming the other page: huren
+    read the last, readers that look the tag up read the first."""
+    doc = verify(_pages_swapped(central=True))
+    assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
+    assert doc.overall.checks[-1].code == "ofd.zip_mismatch"

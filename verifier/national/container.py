@@ -10,9 +10,10 @@ both give the same entries with the same bytes:
   its comment; zip64 end records, when used, consistent with it and without an extensible data
   sector (readers that assume none read its last bytes as the zip64 end record);
 - central-directory records and local headers agree on name, flags, method, CRC and sizes (a
-  data descriptor, when flagged, agrees too); entries lie in central-directory order, each
-  immediately after the previous one, the last ending where the central directory starts (no
-  gaps, overlaps or hidden entries);
+  data descriptor, when flagged, agrees too); extra fields made of blocks, each tag once, a
+  Unicode Path block (either header) naming the entry itself; entries lie in central-directory
+  order, each immediately after the previous one, the last ending where the central directory
+  starts (no gaps, overlaps or hidden entries);
 - every deflate stream ends exactly at its entry's compressed size, and inflates to its declared
   size and CRC (checked when the entry is inflated; `OfdPackage.finish` inflates the rest);
 - names: UTF-8 when not ASCII (flag 11), relative POSIX paths without '.', '..', empty
@@ -114,21 +115,30 @@ def _check_name(name: str) -> None:
             raise _fail("ofd.zip_name", f"entry name {shown!r} is not normalised", name=shown)
 
 
-def _zip64_fields(extra: bytes) -> tuple[bytes | None, bytes | None]:
-    """The zip64 (0x0001) and Info-ZIP Unicode path (0x7075) extra fields, if present."""
-    z64 = upath = None
+def _extra_fields(extra: bytes, name: str) -> dict[int, bytes]:
+    """The extra field's blocks by tag. Refused unless they fill it exactly, each tag once:
+    readers that take the first block of a tag and readers that take the last must agree."""
+    fields: dict[int, bytes] = {}
     i = 0
-    while i + 4 <= len(extra):
-        tag, size = struct.unpack_from("<HH", extra, i)
-        body = extra[i + 4 : i + 4 + size]
-        if len(body) != size:
+    while i < len(extra):
+        if i + 4 > len(extra):
             break
-        if tag == 0x0001:
-            z64 = body
-        elif tag == 0x7075:
-            upath = body
+        tag, size = struct.unpack_from("<HH", extra, i)
+        if i + 4 + size > len(extra) or tag in fields:
+            break
+        fields[tag] = extra[i + 4 : i + 4 + size]
         i += 4 + size
-    return z64, upath
+    else:
+        return fields
+    raise _fail("ofd.zip_mismatch", f"{name!r}: a malformed extra field", name=name[:80])
+
+
+def _check_unicode_path(fields: dict[int, bytes], name: str) -> None:
+    """An Info-ZIP Unicode Path (0x7075), in either header, names the entry itself: readers
+    that honour it (libarchive, commons-compress) would read another name."""
+    upath = fields.get(0x7075)
+    if upath is not None and upath[5:] != name.encode("utf-8"):
+        raise _fail("ofd.zip_name", f"{name!r} carries a second, different name", name=name[:80])
 
 
 def _take64(z64: bytes | None, values: list[int], sentinels: list[int], name: str) -> list[int]:
@@ -146,7 +156,7 @@ def _take64(z64: bytes | None, values: list[int], sentinels: list[int], name: st
     return out
 
 
-def _decode_name(raw: bytes, flags: int, extra: bytes) -> str:
+def _decode_name(raw: bytes, flags: int) -> str:
     if flags & _UTF8 or raw.isascii():
         try:
             name = raw.decode("utf-8")
@@ -156,9 +166,6 @@ def _decode_name(raw: bytes, flags: int, extra: bytes) -> str:
         raise _fail(
             "ofd.zip_name", "a non-ASCII entry name without the UTF-8 flag", name=repr(raw[:40])
         )
-    _, upath = _zip64_fields(extra)
-    if upath is not None and upath[5:] != name.encode("utf-8"):
-        raise _fail("ofd.zip_name", f"{name!r} carries a second, different name", name=name[:80])
     return name
 
 
@@ -231,9 +238,11 @@ def read_entries(data: bytes) -> list[Entry]:
         pos += 46 + nlen + elen + clen
         if pos > end:
             raise _fail("ofd.zip_central", "the central directory is truncated")
-        name = _decode_name(raw_name, flags, extra)
+        name = _decode_name(raw_name, flags)
         _check_name(name)
-        z64, _ = _zip64_fields(extra)
+        fields = _extra_fields(extra, name)
+        _check_unicode_path(fields, name)
+        z64 = fields.get(0x0001)
         usize, csize, offset, disk = _take64(
             z64, [usize, csize, offset, disk], [_U32, _U32, _U32, _U16], name
         )
@@ -302,7 +311,9 @@ def _local_entry(
         raise _fail("ofd.zip_method", f"{shown!r} uses method {method}", name=shown, method=method)
     if lname != raw_name or lflags != flags or lmethod != method:
         raise _fail("ofd.zip_mismatch", f"{shown!r}: headers disagree", name=shown)
-    z64, _ = _zip64_fields(lextra)
+    lfields = _extra_fields(lextra, name)
+    _check_unicode_path(lfields, name)
+    z64 = lfields.get(0x0001)
     if z64 is not None or _U32 in (lcsize, lusize):
         lusize, lcsize = _take64(z64, [lusize, lcsize], [_U32, _U32], name)
     local = (lcrc, lcsize, lusize)
