@@ -94,3 +94,13 @@ def test_an_extra_field_given_twice_is_refused() -> None:
     doc = verify(_pages_swapped(central=True))
     assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
     assert doc.overall.checks[-1].code == "ofd.zip_mismatch"
+
+
+def test_a_directory_entry_with_data_is_refused() -> None:
+    """A name ending in '/' holding bytes: a directory to huren (never read, outside coverage),
+    a file to readers that do not judge by the name."""
+    good = ofd_corpus.items(stamped_files())
+    hidden = ofd_corpus.Item("Doc_0/Res/", "<ofd:Page>伪造</ofd:Page>".encode(), method=0)
+    doc = verify(zip_bytes([*good, hidden]))
+    assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
+    assert doc.overall.checks[-1].code == "ofd.zip_name"

@@ -18,7 +18,8 @@ both give the same entries with the same bytes:
   size and CRC (checked when the entry is inflated; `OfdPackage.finish` inflates the rest);
 - names: UTF-8 when not ASCII (flag 11), relative POSIX paths without '.', '..', empty
   segments, backslashes, drive letters or NUL, unique after normalisation (case folding, NFC,
-  percent-decoding); no encryption, stored or deflate only, no symlinks.
+  percent-decoding); directories ('/'-ending names) empty; no encryption, stored or deflate
+  only, no symlinks.
 
 Each refusal is an OfdError carrying its check code (verifier/national/messages.py)."""
 
@@ -248,6 +249,8 @@ def read_entries(data: bytes) -> list[Entry]:
         )
         if disk != 0:
             raise _fail("ofd.zip_central", "a multi-disk archive")
+        if name.endswith("/") and (usize or csize):  # a file to readers that ignore the '/'
+            raise _fail("ofd.zip_name", f"directory {name[:80]!r} holds data", name=name[:80])
         entry = _local_entry(
             data,
             name,
