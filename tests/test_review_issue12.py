@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from tests import ofd_corpus
 from tests.ofd_corpus import central_read, stream_read, zip_bytes
-from tests.test_national_documents import stamped_files, verify
+from tests.test_national_documents import make_seal, stamped_files, verify
 from verifier import Indication, SubIndication
 
 F = Indication.FAILED
@@ -104,3 +104,18 @@ def test_a_directory_entry_with_data_is_refused() -> None:
     doc = verify(zip_bytes([*good, hidden]))
     assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
     assert doc.overall.checks[-1].code == "ofd.zip_name"
+
+
+def test_a_seal_file_no_signature_protects_is_not_passed() -> None:
+    """Seal BaseLoc is signed, the seal file's bytes are not when no Reference names it: they
+    were set aside as signature machinery, so another company's seal put there PASSED, while a
+    viewer's signature panel reads the seal from that file."""
+    seal_file = f"{ofd_corpus.SIGN_DIR}/Seal.esl"
+    files = stamped_files(unprotected=[seal_file])
+    assert verify(files).overall.indication is not F  # the honest document: judged, not failed
+    files[seal_file] = make_seal(name="另一家公司合同专用章")
+    doc = verify(files)
+    assert doc.overall.indication is Indication.INDETERMINATE
+    assert "ofd.coverage_partial" in [
+        c.code for c in doc.overall.checks if c.result.value != "PASSED"
+    ]
