@@ -216,6 +216,12 @@ def _end_record(data: bytes) -> tuple[int, int, int, int]:
     return nt64, size64, off64, offset64
 
 
+def entry_count(data: bytes) -> int:
+    """The entry count the end records declare (cheap: a cap can refuse before the records
+    are read one by one)."""
+    return _end_record(data)[0]
+
+
 def read_entries(data: bytes) -> list[Entry]:
     """The entries of the container, refused unless every reader would read the same ones."""
     if not data.startswith(_LOCAL):
@@ -393,4 +399,13 @@ def inflate(data: bytes, entry: Entry, sink: Callable[[bytes], None]) -> None:
         raise _fail("ofd.zip_data", f"{shown!r}: size or CRC differs", name=shown)
 
 
-__all__ = ["DEFLATED", "STORED", "Entry", "OfdError", "inflate", "name_key", "read_entries"]
+__all__ = [
+    "DEFLATED",
+    "STORED",
+    "Entry",
+    "OfdError",
+    "entry_count",
+    "inflate",
+    "name_key",
+    "read_entries",
+]

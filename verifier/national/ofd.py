@@ -105,9 +105,11 @@ class OfdPackage:
         lim = self.limits
         if len(data) > lim.max_file_bytes:
             raise _limit("file too large", "file bytes", len(data), lim.max_file_bytes)
+        if data.startswith(b"PK\x03\x04"):  # else read_entries says why not
+            declared_entries = container.entry_count(data)  # before reading them one by one
+            if declared_entries > lim.max_entries:
+                raise _limit("too many entries", "entries", declared_entries, lim.max_entries)
         entries = container.read_entries(data)
-        if len(entries) > lim.max_entries:
-            raise _limit("too many entries", "entries", len(entries), lim.max_entries)
         self._data = data
         self._files: dict[str, container.Entry] = {}
         self._by_key: dict[str, str] = {}
