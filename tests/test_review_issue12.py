@@ -132,3 +132,13 @@ def test_too_many_entries_are_refused_from_the_end_record() -> None:
     data[cd + 46 * 2000 : cd + 46 * 2000 + 4] = b"XXXX"  # a record read one by one would fail
     doc = verify(bytes(data))
     assert doc.overall.checks[-1].code == "ofd.limits"
+
+
+def test_an_xml_file_in_an_unknown_encoding_is_a_verdict_not_a_crash() -> None:
+    """expat raises LookupError (neither ParseError nor ValueError) for an encoding it does not
+    know: a package whose OFD.xml declared one escaped as an exception (a 500)."""
+    files = stamped_files()
+    files["OFD.xml"] = files["OFD.xml"].replace(b'encoding="UTF-8"', b'encoding="UgF-8"', 1)
+    doc = verify(files)
+    assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
+    assert doc.overall.checks[-1].code == "ofd.package"

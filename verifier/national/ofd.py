@@ -235,7 +235,7 @@ def parse_xml(data: bytes, what: str) -> Element:
         )
     except DefusedXmlException as exc:
         raise OfdError(f"{what}: DTDs and entities are not allowed ({type(exc).__name__})") from exc
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:  # LookupError: an unknown encoding
         raise OfdError(f"{what} is not well-formed XML ({exc})") from exc
     return root
 
