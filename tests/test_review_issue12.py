@@ -142,3 +142,22 @@ def test_an_xml_file_in_an_unknown_encoding_is_a_verdict_not_a_crash() -> None:
     doc = verify(files)
     assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
     assert doc.overall.checks[-1].code == "ofd.package"
+
+
+def test_a_utf16_page_without_bom_is_read_for_the_files_it_names() -> None:
+    """expat reads '<\\0?\\0' as UTF-16LE; the shortcut that skips pages naming no file took its
+    first byte '<' for ASCII, missed the PageRes and counted the resource file the page shows as
+    an extra file nothing shows (INDETERMINATE) instead of unprotected content (FAILED)."""
+    from tests.test_ofd_coverage import stamp, unsigned
+
+    files = unsigned()
+    page = files[ofd_corpus.PAGE].decode()
+    page = page.replace('encoding="UTF-8"', 'encoding="UTF-16"').replace(
+        "<ofd:Content>", "<ofd:PageRes>Res.xml</ofd:PageRes><ofd:Content>"
+    )
+    files[ofd_corpus.PAGE] = page.encode("utf-16-le")
+    res = "Doc_0/Pages/Page_0/Res.xml"
+    files[res] = b'<?xml version="1.0"?><ofd:Res xmlns:ofd="http://www.ofdspec.org/2016"/>'
+    doc = verify(stamp(files, unprotected=[res]))
+    assert doc.overall.indication is F
+    assert doc.overall.summary.extra["coverage"]["unprotected"] == [res]

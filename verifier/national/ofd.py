@@ -603,7 +603,7 @@ def _may_name_files(data: bytes) -> bool:
     location is written under (element names cannot be escaped, DTDs are refused): most pages,
     which need not be parsed then. Any other XML is parsed."""
     head = data[:4].removeprefix(b"\xef\xbb\xbf").lstrip()
-    if not head.startswith(b"<"):
+    if not head.startswith(b"<") or b"\x00" in head:  # '<\0': UTF-16/32 without a BOM
         return True
     return _MARKERS.search(data) is not None
 
