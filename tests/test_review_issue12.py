@@ -161,3 +161,26 @@ def test_a_utf16_page_without_bom_is_read_for_the_files_it_names() -> None:
     doc = verify(stamp(files, unprotected=[res]))
     assert doc.overall.indication is F
     assert doc.overall.summary.extra["coverage"]["unprotected"] == [res]
+
+
+def test_a_zip64_locator_hidden_in_the_last_central_record_is_refused() -> None:
+    """No zip64 anywhere, but the last central record's extra field ends with a zip64 end
+    record and locator: Python's zipfile always looks for a locator right before the end record
+    and, finding one, takes the directory it names (a forged package hidden in the same field)."""
+    files = stamped_files()
+    fake_zip = zip_bytes(ofd_corpus.items(ofd_corpus._edit_page(files)))
+    _, _, _, _, fn, fcd_size, fcd_offset, _ = struct.unpack("<4sHHHHIIH", fake_zip[-22:])
+    hidden = (
+        fake_zip[:-22]
+        + struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, fn, fn, fcd_size, fcd_offset)
+        + struct.pack("<4sIQI", b"PK\x06\x07", 0, 0, 1)
+    )
+    good = ofd_corpus.items(files)
+    block = struct.pack("<HH", 0xCAFE, len(hidden)) + hidden
+    data = zip_bytes([*good[:-1], replace(good[-1], extra=block)])
+    central, streamed = central_read(data), stream_read(data)
+    assert central is not None and streamed is not None
+    assert central[ofd_corpus.PAGE] != streamed[ofd_corpus.PAGE]  # two documents in one file
+    doc = verify(data)
+    assert (doc.overall.indication, doc.overall.sub_indication) == (F, SubIndication.FORMAT_FAILURE)
+    assert doc.overall.checks[-1].code == "ofd.zip_large_format"

@@ -190,11 +190,14 @@ def _end_record(data: bytes) -> tuple[int, int, int, int]:
     _, disk, cd_disk, n_disk, n_total, cd_size, cd_offset, _ = _END_FMT.unpack_from(data, end)
     if disk != 0 or cd_disk != 0 or n_disk != n_total:
         raise _fail("ofd.zip_central", "a multi-disk archive")
+    loc = end - _LOCATOR64_FMT.size
+    has_locator = loc >= 0 and data[loc : loc + 4] == _LOCATOR64
     if _U16 not in (n_total, n_disk) and _U32 not in (cd_size, cd_offset):
+        if has_locator:  # Python's zipfile takes it, sentinels or not, and its directory
+            raise _fail("ofd.zip_large_format", "a zip64 locator the end record does not use")
         return n_total, cd_size, cd_offset, end
     # zip64: a locator right before the end record, naming the zip64 end record.
-    loc = end - _LOCATOR64_FMT.size
-    if loc < 0 or data[loc : loc + 4] != _LOCATOR64:
+    if not has_locator:
         raise _fail("ofd.zip_large_format", "zip64 sizes without a zip64 end record")
     _, disk64, offset64, disks = _LOCATOR64_FMT.unpack_from(data, loc)
     if disk64 != 0 or disks != 1 or offset64 + _END64_FMT.size > loc:
