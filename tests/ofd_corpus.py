@@ -38,6 +38,8 @@ class Item:
     local_method: int | None = None
     payload: bytes | None = None  # the compressed bytes, instead of deflate(data)
     raw_name: bytes | None = None  # the name's bytes, instead of UTF-8
+    extra: bytes = b""  # the central directory's extra field
+    local_extra: bytes = b""
 
 
 def _compress(item: Item) -> bytes:
@@ -86,9 +88,9 @@ def zip_bytes(
             0x5C21,
             *local_sizes,
             len(lname),
-            0,
+            len(it.local_extra),
         )
-        out += lname + payload
+        out += lname + it.local_extra + payload
         if it.descriptor:
             out += struct.pack("<4sIII", b"PK\x07\x08", crc, *sizes)
         central += struct.pack(
@@ -103,14 +105,14 @@ def zip_bytes(
             crc,
             *sizes,
             len(name),
-            0,
+            len(it.extra),
             0,
             0,
             0,
             0o100644 << 16,
             offsets.get(i, offset),
         )
-        central += name
+        central += name + it.extra
     cd_offset = len(out) - len(prefix)
     n = len(items) if count is None else count
     end = struct.pack(

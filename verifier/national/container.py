@@ -7,16 +7,19 @@ both give the same entries with the same bytes:
 
 - the first local header at offset 0, nothing before it (no prepended data);
 - exactly one end record, ending the file (no appended data), no end-record signature inside
-  its comment; zip64 end records, when used, consistent with it;
+  its comment; zip64 end records, when used, consistent with it and without an extensible data
+  sector (readers that assume none read its last bytes as the zip64 end record);
 - central-directory records and local headers agree on name, flags, method, CRC and sizes (a
-  data descriptor, when flagged, agrees too); entries lie in central-directory order, each
-  immediately after the previous one, the last ending where the central directory starts (no
-  gaps, overlaps or hidden entries);
+  data descriptor, when flagged, agrees too); extra fields made of blocks, each tag once, a
+  Unicode Path block (either header) naming the entry itself; entries lie in central-directory
+  order, each immediately after the previous one, the last ending where the central directory
+  starts (no gaps, overlaps or hidden entries);
 - every deflate stream ends exactly at its entry's compressed size, and inflates to its declared
   size and CRC (checked when the entry is inflated; `OfdPackage.finish` inflates the rest);
 - names: UTF-8 when not ASCII (flag 11), relative POSIX paths without '.', '..', empty
   segments, backslashes, drive letters or NUL, unique after normalisation (case folding, NFC,
-  percent-decoding); no encryption, stored or deflate only, no symlinks.
+  percent-decoding); directories ('/'-ending names) empty; no encryption, stored or deflate
+  only, no symlinks.
 
 Each refusal is an OfdError carrying its check code (verifier/national/messages.py)."""
 
@@ -113,21 +116,30 @@ def _check_name(name: str) -> None:
             raise _fail("ofd.zip_name", f"entry name {shown!r} is not normalised", name=shown)
 
 
-def _zip64_fields(extra: bytes) -> tuple[bytes | None, bytes | None]:
-    """The zip64 (0x0001) and Info-ZIP Unicode path (0x7075) extra fields, if present."""
-    z64 = upath = None
+def _extra_fields(extra: bytes, name: str) -> dict[int, bytes]:
+    """The extra field's blocks by tag. Refused unless they fill it exactly, each tag once:
+    readers that take the first block of a tag and readers that take the last must agree."""
+    fields: dict[int, bytes] = {}
     i = 0
-    while i + 4 <= len(extra):
-        tag, size = struct.unpack_from("<HH", extra, i)
-        body = extra[i + 4 : i + 4 + size]
-        if len(body) != size:
+    while i < len(extra):
+        if i + 4 > len(extra):
             break
-        if tag == 0x0001:
-            z64 = body
-        elif tag == 0x7075:
-            upath = body
+        tag, size = struct.unpack_from("<HH", extra, i)
+        if i + 4 + size > len(extra) or tag in fields:
+            break
+        fields[tag] = extra[i + 4 : i + 4 + size]
         i += 4 + size
-    return z64, upath
+    else:
+        return fields
+    raise _fail("ofd.zip_mismatch", f"{name!r}: a malformed extra field", name=name[:80])
+
+
+def _check_unicode_path(fields: dict[int, bytes], name: str) -> None:
+    """An Info-ZIP Unicode Path (0x7075), in either header, names the entry itself: readers
+    that honour it (libarchive, commons-compress) would read another name."""
+    upath = fields.get(0x7075)
+    if upath is not None and upath[5:] != name.encode("utf-8"):
+        raise _fail("ofd.zip_name", f"{name!r} carries a second, different name", name=name[:80])
 
 
 def _take64(z64: bytes | None, values: list[int], sentinels: list[int], name: str) -> list[int]:
@@ -145,7 +157,7 @@ def _take64(z64: bytes | None, values: list[int], sentinels: list[int], name: st
     return out
 
 
-def _decode_name(raw: bytes, flags: int, extra: bytes) -> str:
+def _decode_name(raw: bytes, flags: int) -> str:
     if flags & _UTF8 or raw.isascii():
         try:
             name = raw.decode("utf-8")
@@ -155,9 +167,6 @@ def _decode_name(raw: bytes, flags: int, extra: bytes) -> str:
         raise _fail(
             "ofd.zip_name", "a non-ASCII entry name without the UTF-8 flag", name=repr(raw[:40])
         )
-    _, upath = _zip64_fields(extra)
-    if upath is not None and upath[5:] != name.encode("utf-8"):
-        raise _fail("ofd.zip_name", f"{name!r} carries a second, different name", name=name[:80])
     return name
 
 
@@ -181,11 +190,14 @@ def _end_record(data: bytes) -> tuple[int, int, int, int]:
     _, disk, cd_disk, n_disk, n_total, cd_size, cd_offset, _ = _END_FMT.unpack_from(data, end)
     if disk != 0 or cd_disk != 0 or n_disk != n_total:
         raise _fail("ofd.zip_central", "a multi-disk archive")
+    loc = end - _LOCATOR64_FMT.size
+    has_locator = loc >= 0 and data[loc : loc + 4] == _LOCATOR64
     if _U16 not in (n_total, n_disk) and _U32 not in (cd_size, cd_offset):
+        if has_locator:  # Python's zipfile takes it, sentinels or not, and its directory
+            raise _fail("ofd.zip_large_format", "a zip64 locator the end record does not use")
         return n_total, cd_size, cd_offset, end
     # zip64: a locator right before the end record, naming the zip64 end record.
-    loc = end - _LOCATOR64_FMT.size
-    if loc < 0 or data[loc : loc + 4] != _LOCATOR64:
+    if not has_locator:
         raise _fail("ofd.zip_large_format", "zip64 sizes without a zip64 end record")
     _, disk64, offset64, disks = _LOCATOR64_FMT.unpack_from(data, loc)
     if disk64 != 0 or disks != 1 or offset64 + _END64_FMT.size > loc:
@@ -195,12 +207,22 @@ def _end_record(data: bytes) -> tuple[int, int, int, int]:
     )
     if sig != _END64 or offset64 + 12 + rec_size != loc or d64 or cd64 or nd64 != nt64:
         raise _fail("ofd.zip_large_format", "an inconsistent zip64 end record")
+    if rec_size != _END64_FMT.size - 12:  # readers that assume none (Python's zipfile) read
+        raise _fail(  # its last 56 bytes as the zip64 end record: a second directory
+            "ofd.zip_large_format", "a zip64 end record with an extensible data sector"
+        )
     for small, big, sentinel in ((n_total, nt64, _U16), (cd_size, size64, _U32)):
         if small not in (sentinel, big):
             raise _fail("ofd.zip_large_format", "the end record and the zip64 end record disagree")
     if cd_offset not in (_U32, off64) or off64 + size64 != offset64:
         raise _fail("ofd.zip_large_format", "the end record and the zip64 end record disagree")
     return nt64, size64, off64, offset64
+
+
+def entry_count(data: bytes) -> int:
+    """The entry count the end records declare (cheap: a cap can refuse before the records
+    are read one by one)."""
+    return _end_record(data)[0]
 
 
 def read_entries(data: bytes) -> list[Entry]:
@@ -226,14 +248,18 @@ def read_entries(data: bytes) -> list[Entry]:
         pos += 46 + nlen + elen + clen
         if pos > end:
             raise _fail("ofd.zip_central", "the central directory is truncated")
-        name = _decode_name(raw_name, flags, extra)
+        name = _decode_name(raw_name, flags)
         _check_name(name)
-        z64, _ = _zip64_fields(extra)
+        fields = _extra_fields(extra, name)
+        _check_unicode_path(fields, name)
+        z64 = fields.get(0x0001)
         usize, csize, offset, disk = _take64(
             z64, [usize, csize, offset, disk], [_U32, _U32, _U32, _U16], name
         )
         if disk != 0:
             raise _fail("ofd.zip_central", "a multi-disk archive")
+        if name.endswith("/") and (usize or csize):  # a file to readers that ignore the '/'
+            raise _fail("ofd.zip_name", f"directory {name[:80]!r} holds data", name=name[:80])
         entry = _local_entry(
             data,
             name,
@@ -297,7 +323,9 @@ def _local_entry(
         raise _fail("ofd.zip_method", f"{shown!r} uses method {method}", name=shown, method=method)
     if lname != raw_name or lflags != flags or lmethod != method:
         raise _fail("ofd.zip_mismatch", f"{shown!r}: headers disagree", name=shown)
-    z64, _ = _zip64_fields(lextra)
+    lfields = _extra_fields(lextra, name)
+    _check_unicode_path(lfields, name)
+    z64 = lfields.get(0x0001)
     if z64 is not None or _U32 in (lcsize, lusize):
         lusize, lcsize = _take64(z64, [lusize, lcsize], [_U32, _U32], name)
     local = (lcrc, lcsize, lusize)
@@ -374,4 +402,13 @@ def inflate(data: bytes, entry: Entry, sink: Callable[[bytes], None]) -> None:
         raise _fail("ofd.zip_data", f"{shown!r}: size or CRC differs", name=shown)
 
 
-__all__ = ["DEFLATED", "STORED", "Entry", "OfdError", "inflate", "name_key", "read_entries"]
+__all__ = [
+    "DEFLATED",
+    "STORED",
+    "Entry",
+    "OfdError",
+    "entry_count",
+    "inflate",
+    "name_key",
+    "read_entries",
+]

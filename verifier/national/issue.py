@@ -386,7 +386,8 @@ def stamp_ofd(
     seal_loc = None
     if seal is not None:
         out[f"{base}/Seal.esl"] = seal
-        refs[f"{base}/Seal.esl"] = seal
+        if f"{base}/Seal.esl" not in skip:
+            refs[f"{base}/Seal.esl"] = seal
         seal_loc = f"/{base}/Seal.esl"
     value_loc = f"/{base}/SignedValue.dat"
     sig_xml = _signature_xml(

@@ -105,9 +105,11 @@ class OfdPackage:
         lim = self.limits
         if len(data) > lim.max_file_bytes:
             raise _limit("file too large", "file bytes", len(data), lim.max_file_bytes)
+        if data.startswith(b"PK\x03\x04"):  # else read_entries says why not
+            declared_entries = container.entry_count(data)  # before reading them one by one
+            if declared_entries > lim.max_entries:
+                raise _limit("too many entries", "entries", declared_entries, lim.max_entries)
         entries = container.read_entries(data)
-        if len(entries) > lim.max_entries:
-            raise _limit("too many entries", "entries", len(entries), lim.max_entries)
         self._data = data
         self._files: dict[str, container.Entry] = {}
         self._by_key: dict[str, str] = {}
@@ -233,7 +235,7 @@ def parse_xml(data: bytes, what: str) -> Element:
         )
     except DefusedXmlException as exc:
         raise OfdError(f"{what}: DTDs and entities are not allowed ({type(exc).__name__})") from exc
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:  # LookupError: an unknown encoding
         raise OfdError(f"{what} is not well-formed XML ({exc})") from exc
     return root
 
@@ -601,7 +603,7 @@ def _may_name_files(data: bytes) -> bool:
     location is written under (element names cannot be escaped, DTDs are refused): most pages,
     which need not be parsed then. Any other XML is parsed."""
     head = data[:4].removeprefix(b"\xef\xbb\xbf").lstrip()
-    if not head.startswith(b"<"):
+    if not head.startswith(b"<") or b"\x00" in head:  # '<\0': UTF-16/32 without a BOM
         return True
     return _MARKERS.search(data) is not None
 

@@ -408,9 +408,9 @@ class _Job(JobBase[NationalPolicy]):
         for r in results:
             extra = r.verdict.summary.extra if r.verdict.summary is not None else {}
             own = set(extra.get("protected_files") or ())
-            machinery |= {
-                extra[k] for k in ("signature_xml", "signed_value", "seal_file") if extra.get(k)
-            }
+            machinery |= {extra[k] for k in ("signature_xml", "signed_value") if extra.get(k)}
+            if extra.get("seal_file") in own:  # else its bytes are nobody's: an extra file
+                machinery.add(extra["seal_file"])
             machinery.add(r.path)
             extra["coverage"] = {
                 "protected": sorted(shown.files & own),
