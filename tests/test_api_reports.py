@@ -1,4 +1,4 @@
-"""Reports at two levels (issue 16): every verify endpoint answers with the simple report by
+"""Reports at two levels: every verify endpoint answers with the simple report by
 default (indication, sub-indication, the checks that did not pass, summary, trust, valid_until)
 and with every check for `?report=detailed`. One cached verdict serves both levels, so a level
 is never served from the other's answer, in-process or through a real Redis shared by two
