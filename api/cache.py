@@ -31,7 +31,7 @@ import orjson
 from api.jsonbody import dump_json
 from api.resp import RespClient, UnsupportedURL, is_refusal
 from trust_lists.timeutil import format_time
-from verifier.verdict import Verdict
+from verifier.verdict import Verdict, reported_checks
 
 if TYPE_CHECKING:  # imported with the first Redis client: the in-process cache never needs it
     import redis.asyncio as aioredis
@@ -40,16 +40,17 @@ log = logging.getLogger("huren.cache")
 
 T = TypeVar("T")
 
-# "verdict2": entries carry their meta fields (CachedVerdict) in the authenticated envelope; an
-# instance of an older version sharing the Redis keeps to its own "verdict:" keys.
-KEY_PREFIX = "huren:v1:verdict2:"
+# "verdict3": entries carry their meta fields (CachedVerdict) and both reports in the
+# authenticated envelope; an instance of an older version sharing the Redis keeps to its own
+# "verdict:" / "verdict2:" keys.
+KEY_PREFIX = "huren:v1:verdict3:"
 DEFAULT_REDIS_PREFIX = "huren:v1:"
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_TTL_SECONDS = 300.0
 DEFAULT_REDIS_TIMEOUT_SECONDS = 0.25
 MAX_ENTRY_BYTES = 1024 * 1024
 MIN_SECRET_BYTES = 16
-_MAC_CONTEXT = b"huren:v1:verdict-cache-2\x00"
+_MAC_CONTEXT = b"huren:v1:verdict-cache-3\x00"
 _EXP = rb"[0-9]{1,16}"
 _META = rb"\[[^\]\\]*\]"  # meta strings hold no "]" or backslash: the value starts after it
 _ENTRY = re.compile(
@@ -62,10 +63,12 @@ _READABLE_META = re.compile(_META)
 
 @dataclass(frozen=True, slots=True)
 class CachedVerdict:
-    """A verdict as the caches hold it: its JSON bytes (what responses embed as they are) and the
-    few fields every hit needs, so that serving a hit decodes nothing."""
+    """A verdict as the caches hold it: the JSON bytes of both its reports (what responses embed
+    as they are; one entry serves either level, so a level is never a second verification or a
+    second key) and the few fields every hit needs, so that serving a hit decodes nothing."""
 
-    json: bytes
+    json: bytes  # the detailed report: every check
+    simple: bytes  # the simple report: the checks that did not pass (verdict.reported_checks)
     indication: str | None
     sub_indication: str | None
     document_sha256: str | None
@@ -74,8 +77,13 @@ class CachedVerdict:
     @classmethod
     def of(cls, value: dict[str, Any]) -> CachedVerdict:
         """Raises TypeError/ValueError if `value` is not JSON-serialisable."""
+        checks = value.get("checks")
+        simple = value
+        if type(checks) is list:
+            simple = {**value, "checks": reported_checks(checks, detailed=False)}
         return cls(
             _encode_value(value),
+            _encode_value(simple),
             _str(value.get("indication")),
             _str(value.get("sub_indication")),
             _str(value.get("document_sha256")),
@@ -84,39 +92,61 @@ class CachedVerdict:
 
     @classmethod
     def from_verdict(cls, verdict: Verdict) -> CachedVerdict:
+        simple, detailed = verdict.reports_json()
         return cls(
-            verdict.to_json(),
+            detailed,
+            simple,
             verdict.indication.value,
             verdict.sub_indication.value if verdict.sub_indication else None,
             verdict.document_sha256,
             format_time(verdict.valid_until) if verdict.valid_until else None,
         )
 
-    def verdict(self) -> dict[str, Any]:
-        """A fresh dict of the verdict (callers may mutate it)."""
-        value = _decode_value(self.json)
+    def report(self, *, detailed: bool) -> bytes:
+        return self.json if detailed else self.simple
+
+    def verdict(self, *, detailed: bool = True) -> dict[str, Any]:
+        """A fresh dict of the verdict's report (callers may mutate it)."""
+        value = _decode_value(self.report(detailed=detailed))
         if value is None:  # pragma: no cover - json is always what _encode_value wrote
             raise ValueError("cached verdict is not a JSON object")
         return value
 
     def meta_json(self) -> bytes:
         return orjson.dumps(
-            [self.indication, self.sub_indication, self.document_sha256, self.valid_until]
+            [
+                self.indication,
+                self.sub_indication,
+                self.document_sha256,
+                self.valid_until,
+                len(self.simple),
+            ]
         )
+
+    def value_json(self) -> bytes:
+        """Both reports as one JSON array, [simple, detailed]; meta holds the first's length."""
+        return b"[" + self.simple + b"," + self.json + b"]"
 
     @classmethod
     def from_parts(cls, meta: bytes, raw: bytes) -> CachedVerdict | None:
+        """The entry of meta_json() and value_json() bytes; None if they do not fit together."""
         try:
             fields = orjson.loads(meta)
         except orjson.JSONDecodeError:
             return None
         if (
             type(fields) is not list
-            or len(fields) != 4
-            or not all(f is None or type(f) is str for f in fields)
+            or len(fields) != 5
+            or not all(f is None or type(f) is str for f in fields[:4])
+            or type(fields[4]) is not int
         ):
             return None
-        return cls(raw, *fields)
+        split = fields[4] + 1
+        if not (0 < split < len(raw) - 1 and raw[:1] == b"[" and raw[split : split + 1] == b","):
+            return None
+        if raw[-1:] != b"]":
+            return None
+        return cls(raw[split + 1 : -1], raw[1:split], *fields[:4])
 
 
 def _str(value: object) -> str | None:
@@ -478,23 +508,17 @@ class RedisVerdictCache(_DictAccess):
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest().encode("ascii")
 
     def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> bytes | None:
-        """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": ...};
+        """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": [simple,
+        detailed]};
         None if `open` could not read it back (meta strings with "]" or a backslash)."""
         exp = str(int((self._wall() + ttl_seconds) * 1000)).encode("ascii")
         meta = entry.meta_json()
         if not (_READABLE_EXP.fullmatch(exp) and _READABLE_META.fullmatch(meta)):
             return None
-        mac = self._mac(key, exp, meta, entry.json)
+        value = entry.value_json()
+        mac = self._mac(key, exp, meta, value)
         return (
-            b'{"exp":'
-            + exp
-            + b',"mac":"'
-            + mac
-            + b'","meta":'
-            + meta
-            + b',"value":'
-            + entry.json
-            + b"}"
+            b'{"exp":' + exp + b',"mac":"' + mac + b'","meta":' + meta + b',"value":' + value + b"}"
         )
 
     def open(self, key: str, stored: bytes) -> CachedVerdict | None:

@@ -8,7 +8,8 @@ field, as strictly as the pydantic model) for a configured relying jurisdiction.
 verified through the same `VerificationService` (cache, single flight, metrics), logged with the
 same access-log fields (`RequestRecorder`) and answered with the same bytes as the FastAPI route.
 
-Anything else (no or a refused key, multipart, a chunked or oversized body, malformed JSON, any
+Anything else (no or a refused key, a query string other than none, `report=simple` or
+`report=detailed`, multipart, a chunked or oversized body, malformed JSON, any
 field the model would refuse or coerce, a backslash escape anywhere in the body, an unknown
 jurisdiction) goes to the FastAPI app unchanged, with every message read so far replayed, so
 every error keeps its exact problem+json answer. Nothing with a side effect happens before that
@@ -61,6 +62,9 @@ _TYPE_CODE = _exact(TYPE_CODE_PATTERN)
 _MEMBERS = frozenset({"token", "relying_jurisdiction", "validation_time", "expect", "receipt"})
 _EXPECT_MEMBERS = frozenset({"holder_credit_code", "type_code"})
 _JSON_CONTENT_TYPE: Final = (b"content-type", b"application/json")
+# The query strings served here, and whether each asks for the detailed report; any other
+# (encoded, repeated, unknown value) is the route's to read (routes_verify.report_level).
+_REPORT_QUERY: Final = {b"": False, b"report=simple": False, b"report=detailed": True}
 
 
 def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
@@ -189,6 +193,7 @@ class LicenceHotPath:
             key_id=principal.key_id,
             inp=inp,
             receipt=receipt,
+            detailed=_REPORT_QUERY[scope.get("query_string", b"")],
         )
         return None
 
@@ -206,6 +211,7 @@ class LicenceHotPath:
             or ctype is None
             or not is_json(media_type(ctype.decode("latin-1")))
             or (authorization is None and api_key is None)
+            or scope.get("query_string", b"") not in _REPORT_QUERY
         ):
             return None
         try:
@@ -250,6 +256,7 @@ class LicenceHotPath:
         key_id: str | None,
         inp: VerifyInput,
         receipt: bool,
+        detailed: bool = False,
     ) -> None:
         ctx = self.ctx
         request_id = request_id_for(incoming_id)
@@ -263,7 +270,7 @@ class LicenceHotPath:
             await ctx.sync.ensure_current()
             outcome = await ctx.service.verify(inp)
             fields.update(outcome_fields("licence", outcome))
-            content = render_json(ctx, inp, outcome, receipt=receipt)
+            content = render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed)
             status = 200
             await send(
                 {

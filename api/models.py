@@ -289,7 +289,11 @@ class VerdictModel(_Open):
 
     indication: Literal["PASSED", "FAILED", "INDETERMINATE"]
     sub_indication: str | None
-    checks: list[CheckModel]
+    checks: list[CheckModel] = Field(
+        description="The checks in run order: in the simple report (the default) only those "
+        "that did not pass, the deciding one among them (first FAILED, else first "
+        "INDETERMINATE; none when PASSED); in the detailed report (`?report=detailed`) all"
+    )
     summary: dict[str, Any] | None
     trust: TrustContextModel
     validation_time: str
@@ -300,9 +304,14 @@ class VerdictModel(_Open):
 class VerifyResponse(BaseModel):
     verdict: VerdictModel
     cached: bool = Field(description="True if the verdict came from the verdict cache")
+    report: Literal["simple", "detailed"] = Field(
+        description="The report level of `verdict` (query parameter `report`): `simple` lists "
+        "only the checks that did not pass, `detailed` every check"
+    )
     receipt: str | None = Field(
         default=None,
-        description="Compact JWS (typ huren-receipt+jwt) over the verdict, when asked for",
+        description="Compact JWS (typ huren-receipt+jwt) over the detailed verdict, when asked "
+        "for (whatever the report level of the answer)",
     )
 
 

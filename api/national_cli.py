@@ -30,6 +30,7 @@ from trust_lists.text import shown
 from verifier import Verdict, Verifier
 from verifier.formats import LICENCE_TYP, SEAL_TYP, SEALED_DOC_TYP
 from verifier.national.verifier import NationalVerifier, sniff
+from verifier.verdict import reported_checks
 
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
 EXIT: Final = {"PASSED": 0, "FAILED": 1, "INDETERMINATE": 3}
@@ -74,6 +75,13 @@ def add_parser(sub: Any) -> None:
         help="validation time, RFC 3339 UTC or now (default: now), e.g. --at 2026-11-26T08:00:00Z",
     )
     g.add_argument("--json", action="store_true", help="print the full verdict(s) as JSON")
+    g.add_argument(
+        "--detailed",
+        action="store_true",
+        help="the detailed report: every check, the passing ones too (default: the simple "
+        "report, the checks that did not pass), as text or with --json; e.g. "
+        "huren verify doc.ofd --config .demo --detailed",
+    )
     g.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the reasons")
     g.set_defaults(func=cmd_verify)
 
@@ -167,17 +175,18 @@ _ID_LABEL: Final = {
 }
 
 
-def render(verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str) -> str:
+def render(
+    verdict: Verdict, signatures: list[tuple[str, Verdict]], lang: str, *, detailed: bool = False
+) -> str:
     def line(v: Verdict) -> str:
         sub = f" / {v.sub_indication.value}" if v.sub_indication else ""
         return f"{v.indication.value}{sub}"
 
     def reasons(v: Verdict, indent: str) -> list[str]:
         out = []
-        for c in v.checks:
-            if c.result.value != "PASSED":
-                msg = c.message_zh if lang == "zh" else c.message_en
-                out.append(f"{indent}{c.result.value:13} {c.code}: {msg}")
+        for c in reported_checks(v.checks, detailed=detailed):
+            msg = c.message_zh if lang == "zh" else c.message_en
+            out.append(f"{indent}{c.result.value:13} {c.code}: {msg}")
         return out
 
     lines = [f"verdict: {line(verdict)}"]
@@ -244,12 +253,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"{PROG}: no verdict:{where} {_one_line(text)}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        out: dict[str, Any] = {"verdict": verdict.to_dict()}
+        out: dict[str, Any] = {"verdict": verdict.to_dict(detailed=args.detailed)}
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         if args.relying is None:
             print(f"(judged for relying jurisdiction {relying}; choose with --relying)")
-        print(render(verdict, signatures, args.lang))
+        print(render(verdict, signatures, args.lang, detailed=args.detailed))
     return EXIT[verdict.indication.value]
 
 

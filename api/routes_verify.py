@@ -224,9 +224,32 @@ async def read_input(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
     raise unsupported_media("application/json or multipart/form-data")
 
 
-def render(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"verdict": outcome.verdict, "cached": outcome.cached}
+REPORT_LEVELS: tuple[str, ...] = ("simple", "detailed")
+
+
+def report_level(request: Request) -> bool:
+    """True for `?report=detailed` (every check), False for the default simple report (the
+    checks that did not pass); any other value, or the parameter twice, is refused."""
+    values = request.query_params.getlist("report")
+    if not values:
+        return False
+    if len(values) > 1:
+        raise _field_error(("query", "report"), "the parameter is given more than once")
+    if values[0] not in REPORT_LEVELS:
+        raise _field_error(("query", "report"), "must be 'simple' or 'detailed'", "enum")
+    return values[0] == "detailed"
+
+
+def render(
+    ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool, detailed: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "verdict": outcome.verdict if detailed else outcome.entry.verdict(detailed=False),
+        "cached": outcome.cached,
+        "report": REPORT_LEVELS[detailed],
+    }
     if receipt:
+        # The receipt is the audit record: it signs the detailed report whatever was asked.
         out["receipt"] = ctx.receipts.sign(
             verdict=outcome.verdict,
             request_sha256=inp.request_sha256(outcome.input_sha256),
@@ -240,13 +263,22 @@ def render(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool
 BATCH_SLICE = 16  # batch items per task of the worker pool (and per turn of the event loop)
 
 
-def render_json(ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool) -> bytes:
-    """dump_json(render(...)): without a receipt, the cached verdict's bytes embedded as they are
+_TAIL: dict[tuple[bool, bool], bytes] = {
+    (cached, detailed): b"," + dump_json({"cached": cached, "report": REPORT_LEVELS[detailed]})[1:]
+    for cached in (False, True)
+    for detailed in (False, True)
+}
+
+
+def render_json(
+    ctx: AppContext, inp: VerifyInput, outcome: Outcome, *, receipt: bool, detailed: bool
+) -> bytes:
+    """dump_json(render(...)): without a receipt, the cached report's bytes embedded as they are
     (they are what dump_json writes for the verdict), so a hit decodes and encodes nothing."""
     if receipt:
-        return dump_json(render(ctx, inp, outcome, receipt=True))
-    tail = b',"cached":true}' if outcome.cached else b',"cached":false}'
-    return b'{"verdict":' + outcome.entry.json + tail
+        return dump_json(render(ctx, inp, outcome, receipt=True, detailed=detailed))
+    tail = _TAIL[outcome.cached, detailed]
+    return b'{"verdict":' + outcome.entry.report(detailed=detailed) + tail
 
 
 def outcome_fields(kind: Kind, outcome: Outcome) -> dict[str, Any]:
@@ -265,11 +297,12 @@ def outcome_fields(kind: Kind, outcome: Outcome) -> dict[str, Any]:
 async def _verify_one(kind: Kind, request: Request, *, anonymous: bool) -> JSONResponse:
     ctx = get_ctx(request)
     ctx.authorise(request, PERMISSION[kind], anonymous_allowed=anonymous)
+    detailed = report_level(request)
     inp, receipt = await read_input(kind, request)
     await ctx.sync.ensure_current()
     outcome = await ctx.service.verify(inp)
     log_fields(request).update(outcome_fields(kind, outcome))
-    return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt))
+    return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------------
@@ -336,15 +369,33 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
     }
 
 
+_REPORT_PARAMETER: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "report",
+            "in": "query",
+            "required": False,
+            "description": (
+                "`simple` (default): the verdict with only the checks that did not pass (the "
+                "deciding one among them); `detailed`: every check, the passing ones too. A "
+                "receipt always signs the detailed verdict."
+            ),
+            "schema": {"type": "string", "enum": list(REPORT_LEVELS), "default": "simple"},
+        }
+    ]
+}
+
+
 def _request_body(kind: Kind) -> dict[str, Any]:
     return {
+        **_REPORT_PARAMETER,
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": _ref(JSON_MODEL[kind].__name__)},
                 "multipart/form-data": {"schema": _form_schema(kind)},
             },
-        }
+        },
     }
 
 
@@ -420,10 +471,11 @@ _ITEM_KIND: dict[type, Kind] = {
         **problem_responses(400, 401, 403, 413, 415, 422, 500, 503),
     },
     openapi_extra={
+        **_REPORT_PARAMETER,
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": _ref("BatchVerifyRequest")}},
-        }
+        },
     },
     response_class=JSONResponse,
 )
@@ -433,6 +485,7 @@ async def verify_batch(request: Request) -> JSONResponse:
     principal: Principal = ctx.authorise(request, Permission.VERIFY_SEALED_DOCUMENT)
     if not is_json(_media_type(request)):
         raise unsupported_media("application/json")
+    detailed = report_level(request)
     body = await request.body()
     limit = ctx.settings.max_batch_items
     # One deadline for the whole batch; reading it and every item run in the worker pool.
@@ -461,7 +514,7 @@ async def verify_batch(request: Request) -> JSONResponse:
         for inp, outcome in zip(part, outcomes, strict=True):
             indication = str(outcome.entry.indication)
             counts[indication] = counts.get(indication, 0) + 1
-            results.append(render_json(ctx, inp, outcome, receipt=receipt))
+            results.append(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
     # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
     return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")

@@ -223,7 +223,9 @@ def test_multipart_field_errors(svc: Service, demo_world: DemoWorld):
 
 def test_receipt_verifies_offline_with_the_jwks(svc: Service, demo_world: DemoWorld):
     r = svc.client.post(
-        LICENCE, json=licence_body(demo_world, receipt=True), headers=auth("counter")
+        LICENCE + "?report=detailed",
+        json=licence_body(demo_world, receipt=True),
+        headers=auth("counter"),
     )
     receipt = r.json()["receipt"]
     jwks = svc.client.get("/v1/receipts/jwks.json").json()

@@ -125,6 +125,48 @@ def test_fast_path_answers_exactly_as_the_route(
                 n += 1
 
 
+def test_report_levels_answer_exactly_as_the_route(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`?report=` in every spelling: the hot path serves none, simple and detailed, with the
+    route's bytes (a miss, then hits at each level from the one cached verdict); any other
+    query string is the route's, word for word."""
+    fast, slow = clients
+    served: list[bytes] = []
+    real = fastpath._licence_input
+    monkeypatch.setattr(fastpath, "_licence_input", lambda b: served.append(b) or real(b))
+    queries = [
+        "",
+        "?report=simple",
+        "?report=detailed",
+        "?report=detailed",  # a hit after a hit
+        "",
+        "?report=DETAILED",
+        "?report=",
+        "?report=full",
+        "?report=detailed&report=simple",
+        "?report=%64etailed",
+        "?x=1",
+        "?report=detailed&x=1",
+    ]
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "report-level",
+    }
+    good = {"token": demo_world.licence_sz, "relying_jurisdiction": ZS}
+    for body in (good, {**good, "token": "garbage"}, {**good, "validation_time": "x"}):
+        raw = json.dumps(body).encode()
+        for query in queries:
+            served.clear()
+            a = fast.post(LICENCE + query, content=raw, headers=hdrs)
+            _same(a, slow.post(LICENCE + query, content=raw, headers=hdrs))
+            assert bool(served) == (query in ("", "?report=simple", "?report=detailed")), query
+            if a.status_code == 200:
+                detailed = query.startswith(("?report=detailed", "?report=%64"))
+                assert a.json()["report"] == ("detailed" if detailed else "simple"), query
+
+
 def test_fast_path_is_taken_and_logs_like_the_route(
     clients: tuple[TestClient, TestClient],
     demo_world: DemoWorld,

@@ -15,6 +15,7 @@ import redis
 
 from api.cache import (
     KEY_PREFIX,
+    CachedVerdict,
     InProcessVerdictCache,
     RedisVerdictCache,
     SingleFlight,
@@ -418,3 +419,59 @@ def test_an_entry_that_could_not_be_read_back_is_not_written(
             await cache.close()
 
     run(main())
+
+
+# ---------------------------------------------------------------------------- report levels
+
+LEVELS = {
+    "indication": "FAILED",
+    "sub_indication": "HASH_FAILURE",
+    "checks": [
+        {"code": "format.size", "result": "PASSED"},
+        {"code": "trust.fresh", "result": "INDETERMINATE"},
+        {"code": "sealed.hash", "result": "FAILED"},
+    ],
+    "valid_until": None,
+}
+
+
+def test_one_entry_holds_both_reports_in_process_and_in_redis(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """The simple report is the detailed one without its passing checks; both come back from
+    one entry, each as written, from either backend."""
+    entry = CachedVerdict.of(LEVELS)
+    assert entry.verdict() == LEVELS
+    assert entry.verdict(detailed=False) == {**LEVELS, "checks": LEVELS["checks"][1:]}
+
+    async def main() -> None:
+        caches: list[VerdictCache] = [
+            InProcessVerdictCache(),
+            RedisVerdictCache(redis_url, secret=SECRET, prefix=redis_prefix),
+        ]
+        for cache in caches:
+            try:
+                await cache.set_entry(key(), entry, 30)
+                got = await cache.get_entry(key())
+                assert got is not None
+                assert got.report(detailed=True) == entry.json
+                assert got.report(detailed=False) == entry.simple != entry.json
+            finally:
+                await cache.close()
+
+    run(main())
+
+
+def test_an_envelope_whose_reports_do_not_split_is_refused() -> None:
+    entry = CachedVerdict.of(LEVELS)
+    meta, value = entry.meta_json(), entry.value_json()
+    assert CachedVerdict.from_parts(meta, value) == entry
+    n = len(entry.simple)
+    for bad_n in (n - 1, n + 1, 0, -1, len(value), 10**9):
+        odd = meta.replace(b"," + str(n).encode() + b"]", b"," + str(bad_n).encode() + b"]")
+        assert odd != meta
+        assert CachedVerdict.from_parts(odd, value) is None
+    for bad_value in (value[1:], value[:-1], b"", b"[]", b"{" + value[1:]):
+        assert CachedVerdict.from_parts(meta, bad_value) is None
+    four = meta.rsplit(b",", 1)[0] + b"]"  # a verdict2 envelope's meta: no split
+    assert CachedVerdict.from_parts(four, value) is None

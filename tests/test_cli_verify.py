@@ -5,6 +5,7 @@ SES_Signature values (.dat) with and without the data they sign, and unsupported
 from __future__ import annotations
 
 import functools
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -100,6 +101,27 @@ def test_licence_is_labelled_licence(demo: Path, capsys: pytest.CaptureFixture[s
     assert "licence" in labels and "seal" not in labels, out
     status, out, _ = run(capsys, "verify", sample(demo, SAMPLE_SEAL), "--trust", demo)
     assert status == 0 and "\n  seal: " in out
+
+
+def test_detailed_adds_the_passing_checks(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The simple report (default) prints the checks that did not pass; --detailed every check,
+    as text (per signature of an OFD too) and as JSON."""
+    trust = ("--trust", demo, "--relying", ZHONGSHAN, "--lang", "en")
+    licence = sample(demo, "licence-sz-business.jws")
+    out = {
+        flags: run(capsys, "verify", licence, *trust, *flags)
+        for flags in ((), ("--detailed",), ("--json",), ("--json", "--detailed"))
+    }
+    assert all(status == 0 for status, _, _ in out.values())
+    assert "signature.valid" not in out[()][1]
+    assert "  PASSED        signature.valid: " in out[("--detailed",)][1]
+    simple = json.loads(out[("--json",)][1])["verdict"]
+    detailed = json.loads(out[("--json", "--detailed")][1])["verdict"]
+    assert simple["indication"] == "PASSED" and simple["checks"] == []
+    assert {"key.found", "signature.valid"} <= {c["code"] for c in detailed["checks"]}
+    assert simple.keys() == detailed.keys()
+    status, text, _ = run(capsys, "verify", sample(demo, SAMPLE_OFD), *trust, "--detailed")
+    assert status == 0 and "    PASSED        " in text, text
 
 
 def test_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:

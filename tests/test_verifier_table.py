@@ -1136,6 +1136,14 @@ def test_row(row: Row, demo_world: DemoWorld, demo_store: TrustStore) -> None:
     ).encode("utf-8")
     as_dict["checks"][0]["code"] = "mutated"
     assert verdict.to_dict()["checks"][0]["code"] == verdict.checks[0].code
+    # The simple report: the same verdict with the passing checks left out, the deciding one kept.
+    simple = verdict.to_dict(detailed=False)
+    failing = [c.to_dict() for c in verdict.checks if c.result.value != "PASSED"]
+    assert simple == {**verdict.to_dict(), "checks": failing}
+    assert (verdict.indication is P) == (simple["checks"] == [])
+    if row.code:
+        assert row.code in [c["code"] for c in simple["checks"]]
+    assert verdict.reports_json() == (verdict.to_json(detailed=False), verdict.to_json())
 
 
 def test_row_ids_are_unique() -> None:

@@ -4,10 +4,11 @@ led there, each with a stable code and a reason in Chinese and English."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -153,6 +154,25 @@ class TrustContext:
         return cls(**d)
 
 
+C = TypeVar("C", Check, dict[str, Any])
+
+
+def reported_checks(checks: Sequence[C], *, detailed: bool) -> list[C]:
+    """The checks a report lists, in run order. Detailed: every check. Simple (after EU DSS's
+    simple report): the checks that did not pass; the deciding one is among them (the first
+    FAILED, else the first INDETERMINATE), so a PASSED verdict lists none. Takes Check objects
+    or their dicts (a verdict read back from JSON)."""
+    if detailed:
+        return list(checks)
+    return [c for c in checks if _result(c) != "PASSED"]
+
+
+def _result(check: object) -> object:
+    if isinstance(check, Check):
+        return check.result.value
+    return check.get("result") if isinstance(check, dict) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     indication: Indication
@@ -169,29 +189,32 @@ class Verdict:
     def passed(self) -> bool:
         return self.indication is Indication.PASSED
 
-    def to_dict(self) -> dict[str, Any]:
-        out = self._plain()
+    def to_dict(self, *, detailed: bool = True) -> dict[str, Any]:
+        """The verdict as JSON values. `detailed=False` is the simple report: the same fields,
+        with only the checks that did not pass (see `reported_checks`)."""
+        out = self._plain(detailed)
         out["checks"] = [c.copy() for c in out["checks"]]
         return out
 
-    def to_json(self) -> bytes:
-        """to_dict() as compact UTF-8 JSON in its key order (what the service sends), without
-        copying the shared check renderings. orjson writes the json module's exact bytes for
-        these values; what it cannot encode the same way (an integer beyond 64 bits, a subclass
-        of str or dict in the claims' data) is left to the json module."""
-        plain = self._plain()
-        try:
-            return orjson.dumps(plain, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
-        except orjson.JSONEncodeError:
-            return json.dumps(
-                plain, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-            ).encode("utf-8")
+    def to_json(self, *, detailed: bool = True) -> bytes:
+        """to_dict(detailed=...) as compact UTF-8 JSON in its key order (what the service sends),
+        without copying the shared check renderings. orjson writes the json module's exact bytes
+        for these values; what it cannot encode the same way (an integer beyond 64 bits, a
+        subclass of str or dict in the claims' data) is left to the json module."""
+        return _dump(self._plain(detailed))
 
-    def _plain(self) -> dict[str, Any]:
+    def reports_json(self) -> tuple[bytes, bytes]:
+        """(to_json(detailed=False), to_json()), the verdict's fields rendered once."""
+        plain = self._plain()
+        detailed = _dump(plain)
+        plain["checks"] = reported_checks(plain["checks"], detailed=False)
+        return _dump(plain), detailed
+
+    def _plain(self, detailed: bool = True) -> dict[str, Any]:
         return {
             "indication": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
-            "checks": [c._render() for c in self.checks],
+            "checks": [c._render() for c in reported_checks(self.checks, detailed=detailed)],
             "summary": self.summary.to_dict() if self.summary else None,
             "trust": self.trust.to_dict(),
             "validation_time": format_time(self.validation_time),
@@ -210,4 +233,13 @@ class Verdict:
             parse_time(d["validation_time"], "validation_time"),
             parse_time(d["valid_until"], "valid_until") if d["valid_until"] else None,
             d["document_sha256"],
+        )
+
+
+def _dump(plain: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(plain, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except orjson.JSONEncodeError:
+        return json.dumps(plain, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(
+            "utf-8"
         )
