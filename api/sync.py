@@ -325,6 +325,7 @@ class TrustSync:
         self._runner: asyncio.Task[None] | None = None
         self._catchup_lock: asyncio.Lock | None = None  # made in start(), on the running loop
         self._refused: set[tuple[str, str]] = set()
+        self._catalogue_judged_with: dict[str, str] = {}
         # (hash key, field) -> (sequence, length, SHA-1) when last probed
         self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
         self._etags: dict[str, str] = {}
@@ -656,7 +657,17 @@ class TrustSync:
                 others = [f for f in self._candidates() if _kind_of(f) != "trust_list"]
                 rest = await self._newer(others)
         if rest:
+            self._forget_catalogue_refusals()
             await self._adopt_all(self._docs_key, rest, budget)
+
+    def _forget_catalogue_refusals(self) -> None:
+        """A catalogue is judged against the lists held (which cities have one, their operators):
+        one refused before (e.g. met before a city's list) is judged again once they change.
+        Only verified lists change them, so a hostile Redis cannot make it judged again."""
+        lists = {code: s.digest for code, s in self.store.state.lists.items()}
+        if lists != self._catalogue_judged_with:
+            self._catalogue_judged_with = lists
+            self._refused = {r for r in self._refused if r[0] != "catalogue"}
 
     async def _newer(self, fields: list[str]) -> list[tuple[str, bytes]]:
         """The fields whose sequence in Redis is above what the store holds, with it (in

@@ -21,7 +21,7 @@ import redis
 
 from api.sync import SyncPublishError, TrustSync
 from tests import redis_support
-from tests.trust_world import NOW, SZ, T0, URI1, base_list, bump, key, make_store, sign
+from tests.trust_world import NOW, SZ, T0, URI1, ZS, base_list, bump, key, make_store, sign
 from trust_lists import authoring
 from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCatalogue
 from trust_lists.status_list import sign_status_list
@@ -33,17 +33,19 @@ LIST1 = sign(base_list(sequence=1), "a1", "a2")
 LIST2 = sign(bump(base_list(sequence=1)), "a1", "a2")
 LIST3 = sign(bump(bump(base_list(sequence=1))), "a1", "a2")
 FORGED = sign(bump(bump(bump(base_list(sequence=1)))), "x1", "x2")  # not the pinned operators
+ZS_LIST1 = sign(base_list(ZS, operators=("z1", "z2"), threshold=1), "z1")
 
 
+FOOD = DocumentType("food-business", "食品经营许可证", "Food business permit")
 CATALOGUE = SignedCatalogue.create(
     Catalogue(
         1,
         T0,
-        {"food-business": DocumentType("food-business", "食品经营许可证", "Food business permit")},
+        {FOOD.code: FOOD},
         {},
-        (Recognition(SZ, "442000", frozenset({"food-business"}), frozenset()),),
+        (Recognition(SZ, ZS, frozenset({"food-business"}), frozenset()),),
     ),
-    [key("a1"), key("a2")],
+    [key("a1"), key("a2"), key("z1")],  # a first catalogue: every configured city signs it
 ).to_json()
 
 
@@ -196,10 +198,11 @@ def test_a_late_instance_catches_up_at_start(
     config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
 
     async def main() -> None:
-        a = instance(tmp_path / "a", config, LIST1)
+        a = instance(tmp_path / "a", config, LIST1, ZS_LIST1)
         await a.sync.start()
         a.store.submit_trust_list(LIST2, now=NOW)
         await a.sync.publish("trust_list", LIST2)
+        await a.sync.publish("trust_list", ZS_LIST1)
         a.store.submit_status_list(status_token(), now=NOW)
         await a.sync.publish("status_list", status_token().encode())
         a.store.submit_catalogue(CATALOGUE, now=NOW)
@@ -213,9 +216,58 @@ def test_a_late_instance_catches_up_at_start(
             assert URI1 in late.store.state.status_lists
             assert late.store.state.catalogue is not None
             assert late.store.state.version == a.store.state.version
-            assert late.adopted == ["trust_list", "status_list", "catalogue"]
+            assert late.adopted == ["trust_list", "trust_list", "status_list", "catalogue"]
         finally:
             await late.sync.stop()
+
+    run(main())
+
+
+def test_a_catalogue_met_before_a_citys_list_is_adopted_once_the_list_arrives(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """Issue 19 review: a catch-up that met the catalogue before Zhongshan's list (a fresh
+    instance while Zhongshan's list is not in Redis, e.g. expired) refused it for
+    unknown_jurisdiction and remembered that for good: the instance held no catalogue ever
+    after, which is the state in which one city alone could install its own. A catalogue is
+    judged against the lists held; once they change it is judged again."""
+    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
+    both = SignedCatalogue.create(
+        Catalogue(
+            1,
+            T0,
+            {FOOD.code: FOOD},
+            {},
+            tuple(
+                Recognition(r, o, frozenset({FOOD.code}), frozenset())
+                for r, o in ((SZ, ZS), (ZS, SZ))
+            ),
+        ),
+        [key("a1"), key("a2"), key("z1")],
+    ).to_json()
+
+    async def main() -> None:
+        a = instance(tmp_path / "a", config, LIST1, ZS_LIST1)
+        a.store.submit_catalogue(both, now=NOW)
+        await a.sync.start()
+        await a.sync.publish("trust_list", LIST1)
+        await a.sync.publish("catalogue", both)  # Zhongshan's list is not in Redis yet
+        late = instance(tmp_path / "late", config)
+        await late.sync.start()
+        try:
+            assert late.store.state.trust_list(ZS) is None
+            assert late.store.state.catalogue is None
+            assert late.sync.refused_by_reason == {"unknown_jurisdiction": 1}
+            await a.sync.publish("trust_list", ZS_LIST1)
+            await late.sync.ensure_current()
+            assert late.store.state.trust_list(ZS) is not None
+            held = late.store.state.catalogue
+            assert held is not None and held.digest == SignedCatalogue.parse(both).digest
+            assert late.store.state.version == a.store.state.version
+            assert late.adopted == ["trust_list", "trust_list", "catalogue"]
+        finally:
+            await late.sync.stop()
+            await a.sync.stop()
 
     run(main())
 

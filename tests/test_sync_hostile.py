@@ -22,7 +22,17 @@ from api.app import build_store, create_app
 from api.demo import DemoWorld, build_demo_world
 from api.sync import TrustSync, parse_counter
 from tests.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
-from tests.test_sync import CATALOGUE, LIST1, LIST2, LIST3, instance, run, settings, status_token
+from tests.test_sync import (
+    CATALOGUE,
+    LIST1,
+    LIST2,
+    LIST3,
+    ZS_LIST1,
+    instance,
+    run,
+    settings,
+    status_token,
+)
 from tests.trust_world import NOW, base_list, bump, default_anchors, key, sign_payload
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.store import TrustStore
@@ -209,8 +219,8 @@ def test_catch_up_stops_at_its_budget_reports_the_lag_and_goes_on(
     limited = settings(redis_url=redis_url, redis_prefix=redis_prefix, **limits)
 
     async def main() -> None:
-        a = instance(tmp_path / "a", config, LIST1)
-        b = instance(tmp_path / "b", limited, LIST1)
+        a = instance(tmp_path / "a", config, LIST1, ZS_LIST1)
+        b = instance(tmp_path / "b", limited, LIST1, ZS_LIST1)
         await a.sync.start()
         await b.sync.start()
         for task in b.sync._tasks:  # no background continuation: only verdicts catch up

@@ -408,7 +408,7 @@ def test_catalogue_from_the_future_refused(store: TrustStore) -> None:
         store,
         NotYetIssued,
         "issued_in_future",
-        lambda: store.submit_catalogue(signed_catalogue(cat, "a1", "a2"), now=NOW),
+        lambda: store.submit_catalogue(signed_catalogue(cat, "a1", "a2", "z1"), now=NOW),
     )
 
 
@@ -434,20 +434,60 @@ def test_catalogue_survives_a_later_operator_rotation(
 # -- boundaries between cities (issue 19) --------------------------------------------------------
 
 
-def test_catalogue_dropping_a_citys_entries_needs_that_city(store: TrustStore) -> None:
-    store.submit_catalogue(signed_catalogue(catalogue(1), "a1", "a2", "z1"), now=NOW)
-    only_sz = catalogue(2, relying=(SZ,))
+def overreached_by_shenzhen_alone(store: TrustStore, cat: Catalogue) -> None:
     refused(
         store,
         CatalogueOverreach,
         "catalogue_overreach",
-        lambda: store.submit_catalogue(signed_catalogue(only_sz, "a1", "a2"), now=NOW),
+        lambda: store.submit_catalogue(signed_catalogue(cat, "a1", "a2"), now=NOW),
         match=ZS,
     )
+
+
+def test_catalogue_dropping_a_citys_entries_needs_that_city(store: TrustStore) -> None:
+    store.submit_catalogue(signed_catalogue(catalogue(1), "a1", "a2", "z1"), now=NOW)
+    only_sz = catalogue(2, relying=(SZ,))
+    overreached_by_shenzhen_alone(store, only_sz)
     store.submit_catalogue(signed_catalogue(only_sz, "a1", "a2", "z1"), now=NOW)
     held = store.state.catalogue
     assert held is not None
     assert not held.catalogue.recognises(ZS, SZ, licence_type=LICENCE.code)
+
+
+def test_first_catalogue_needs_every_configured_city(store: TrustStore, root: Path) -> None:
+    """Issue 19 review: with no catalogue held (a fresh deployment, one whose stored catalogue
+    failed to reload, or an instance not yet caught up) there was no held catalogue to protect,
+    so Shenzhen alone could install a Shenzhen-only catalogue; published, it erased Zhongshan's
+    entries on every instance started later. What it replaces is unknown here: every configured
+    city signs it, and one that did not is overreached (catalogue_overreach)."""
+    only_sz = catalogue(1, relying=(SZ,))
+    overreached_by_shenzhen_alone(store, only_sz)
+    # The same gap after a stored catalogue fails to reload: none is held, the guard stays.
+    store.submit_catalogue(signed_catalogue(catalogue(1), "a1", "a2", "z1"), now=NOW)
+    (root / "catalogue" / f"{1:016d}.jws").write_bytes(b"{}")
+    fresh = make_store(root)
+    assert any("catalogue" in p for p in fresh.load())
+    assert fresh.state.catalogue is None
+    overreached_by_shenzhen_alone(fresh, catalogue(2, relying=(SZ,)))
+    # Signed by every configured city, the first catalogue is installed, naming one city or both.
+    fresh.submit_catalogue(signed_catalogue(catalogue(2, relying=(SZ,)), "a1", "a2", "z1"), now=NOW)
+    assert fresh.state.catalogue is not None
+
+
+def test_first_catalogue_waits_for_every_configured_citys_list(root: Path) -> None:
+    """A configured city whose list is not held yet cannot sign: refused as unknown_jurisdiction
+    (judged again once its list arrives, api/sync.py), never installed without it."""
+    store = make_store(root)
+    store.submit_trust_list(sign(base_list(SZ), "a1", "a2"), now=NOW)
+    refused(
+        store,
+        UnknownJurisdiction,
+        "unknown_jurisdiction",
+        lambda: store.submit_catalogue(
+            signed_catalogue(catalogue(1, relying=(SZ,)), "a1", "a2", "z1"), now=NOW
+        ),
+        match=ZS,
+    )
 
 
 def test_status_uri_of_another_city_refused(store: TrustStore) -> None:

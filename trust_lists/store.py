@@ -396,17 +396,29 @@ class TrustStore:
                     f"of {needed.threshold} needed; have {code}'s operators sign it too"
                 )
         held = self._state.catalogue
-        if replay or held is None:
+        if replay:
             return
         # A city's entries are removed only by that city: every relying city of the held
-        # catalogue signs the next one, even if the next one no longer names it.
-        for code in sorted(held.catalogue.relying_jurisdictions - relying):
+        # catalogue signs the next one, even if the next one no longer names it. With none held
+        # (the first ever, one that failed to reload, one not yet caught up) what it replaces is
+        # unknown here: every configured city signs it, and waits for a city whose list is absent.
+        if held is None:
+            guarded = frozenset(self.anchors) - relying
+            for code in sorted(guarded):
+                if code not in self._state.lists:
+                    raise UnknownJurisdiction(
+                        f"a first catalogue needs the signatures of {code}, which has no trust "
+                        "list here yet"
+                    )
+        else:
+            guarded = held.catalogue.relying_jurisdictions - relying
+        for code in sorted(guarded):
             current = self._state.lists.get(code)
             if current is None or not SignerSet.of(current.trust_list.operators).satisfied_by(
                 signed.envelope
             ):
                 raise CatalogueOverreach(
-                    f"the catalogue drops every entry of {code} without the signatures of "
+                    f"the catalogue gives {code} no entries without the signatures of "
                     f"{code}'s operators: only {code} may withdraw what it recognises"
                 )
 
