@@ -118,6 +118,10 @@ def test_api_docs_load_nothing_from_a_cdn(client: TestClient, path: str) -> None
         asset = client.get(url)
         assert asset.status_code == 200 and len(asset.content) > 1000, url
     assert "fonts.googleapis" not in r.text and "cdn.jsdelivr" not in r.text
+    # ... and the browser may fetch nothing from elsewhere (ReDoc asks Redocly's CDN for a logo).
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "img-src 'self' data: blob:" in csp
+    assert not re.search(r"https?:", csp)
 
 
 def test_static_assets_ship_with_the_package() -> None:
