@@ -220,7 +220,7 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc come from api/ui.py, without a CDN
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -237,6 +237,7 @@ def create_app(
     app.include_router(routes_trust.router)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
+    app.mount(ui.API_DOCS_URL, ui.api_docs_files(), name="api-docs")
     _add_operational_routes(app)
     # Every route with its full path (included routers are not flattened in app.router.routes):
     # for the Allow header of 405 answers and the route label of unrouted requests.

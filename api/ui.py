@@ -3,6 +3,8 @@ need: the difference between two accepted versions of a trust list, and a dry ru
 
 - GET / : the page (api/static/index.html), self-contained: every script and style is served
   from /static by this service (no CDN, no web fonts), under a strict Content-Security-Policy;
+- GET /docs and /redoc : Swagger UI and ReDoc, their scripts served from the `fastapi-offline`
+  package at /static-api-docs (FastAPI's defaults load them from a CDN, which an intranet lacks);
 - GET /v1/trust-lists/{j}/diff?from=N&to=M : what changed between two accepted versions
   (trust_lists.diff), public like the rest of the trust state;
 - POST /v1/trust-lists/{j}/preview : what the trust store would say about a signed list if it
@@ -15,9 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Final
 
+import fastapi_offline
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -30,6 +34,9 @@ from trust_lists.timeutil import format_time
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 INDEX_HTML: Final = STATIC_DIR / "index.html"
+# Swagger UI's and ReDoc's bundles as the fastapi-offline wheel ships them (never copied in here).
+API_DOCS_ASSETS: Final = Path(fastapi_offline.__file__).resolve().parent / "static"
+API_DOCS_URL: Final = "/static-api-docs"
 
 # The page loads nothing from anywhere but this service; pictures the user chooses are shown
 # through blob: URLs. No inline script or style is allowed.
@@ -43,6 +50,18 @@ PAGE_HEADERS: Final = {
     "Cache-Control": "no-cache",
 }
 
+# Swagger UI and ReDoc: everything from this service too. Both need inline script or style, and
+# ReDoc's sidebar shows Redocly's logo from its CDN, which this policy refuses (the link stays).
+API_DOCS_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; "
+        "form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 router = APIRouter()
 
 
@@ -51,9 +70,47 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=STATIC_DIR)
 
 
+def api_docs_files() -> StaticFiles:
+    """Swagger UI's and ReDoc's scripts, to be mounted at API_DOCS_URL."""
+    return StaticFiles(directory=API_DOCS_ASSETS)
+
+
 @router.get("/", include_in_schema=False)
 async def self_check_page() -> FileResponse:
     return FileResponse(INDEX_HTML, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+
+def _root(request: Request) -> str:
+    return str(request.scope.get("root_path", ""))
+
+
+@router.get("/docs", include_in_schema=False)
+async def swagger_ui(request: Request) -> HTMLResponse:
+    root = _root(request)
+    page = get_swagger_ui_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - Swagger UI",
+        swagger_js_url=f"{root}{API_DOCS_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{root}{API_DOCS_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{API_DOCS_URL}/favicon.png",
+        swagger_ui_parameters=request.app.swagger_ui_parameters,
+    )
+    page.headers.update(API_DOCS_HEADERS)
+    return page
+
+
+@router.get("/redoc", include_in_schema=False)
+async def redoc(request: Request) -> HTMLResponse:
+    root = _root(request)
+    page = get_redoc_html(
+        openapi_url=f"{root}{request.app.openapi_url}",
+        title=f"{request.app.title} - ReDoc",
+        redoc_js_url=f"{root}{API_DOCS_URL}/redoc.standalone.js",
+        redoc_favicon_url=f"{root}{API_DOCS_URL}/favicon.png",
+        with_google_fonts=False,
+    )
+    page.headers.update(API_DOCS_HEADERS)
+    return page
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -285,4 +342,4 @@ async def preview_trust_list(jurisdiction: str, request: Request) -> dict[str, A
     return out
 
 
-__all__ = ["INDEX_HTML", "STATIC_DIR", "router", "static_files"]
+__all__ = ["API_DOCS_URL", "INDEX_HTML", "STATIC_DIR", "api_docs_files", "router", "static_files"]

@@ -105,6 +105,25 @@ def test_the_page_is_served_self_contained(client: TestClient) -> None:
         assert "@font-face" not in asset.text and "@import" not in asset.text
 
 
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_api_docs_load_nothing_from_a_cdn(client: TestClient, path: str) -> None:
+    """Swagger UI and ReDoc come from the fastapi-offline wheel: they work on an intranet."""
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    refs = _Refs()
+    refs.feed(r.text)
+    assert refs.loads
+    for url in refs.loads:
+        assert not re.match(r"(?i)^\s*(https?:)?//", url), f"external URL in {path}: {url}"
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+    assert "fonts.googleapis" not in r.text and "cdn.jsdelivr" not in r.text
+    # ... and the browser may fetch nothing from elsewhere (ReDoc asks Redocly's CDN for a logo).
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "img-src 'self' data: blob:" in csp
+    assert not re.search(r"https?:", csp)
+
+
 def test_static_assets_ship_with_the_package() -> None:
     """api/static is package data: the patterns of [tool.setuptools.package-data] cover it."""
     names = sorted(p.name for p in ui.STATIC_DIR.iterdir())

@@ -685,3 +685,227 @@ def test_stale_lists_warn_and_verdicts_are_indeterminate(
         finally:
             page.context.close()
         _assert_clean(seen, stale.url)
+
+
+# -- small screens, the page's own words, fonts, API documentation (issue 16) -----------------
+
+# What a clerk must be able to reach on each view; hidden file inputs are reached through their
+# labels (.drop-label, .file-button), which are checked instead.
+CHECK_CONTROLS = (
+    "#nav-check", "#nav-trust", "#api-key", "#lang-toggle", ".drop-label", "#token-text",
+    "#kind", "#relying", "#verify-btn", "#clear-btn",
+)  # fmt: skip
+TRUST_CONTROLS = (
+    "#nav-trust", "#api-key", "#lang-toggle", ".history-btn", "#diff-from",
+    "#diff-to", "#diff-form button", "#upload-jurisdiction", ".file-button", "#upload-check",
+    "#upload-submit",
+)  # fmt: skip
+
+# Every element matched, rendered, that sticks out sideways of the viewport or of a box that
+# cuts or scrolls its content (overflow other than visible), and every box scrolling sideways.
+_CLIPPED_JS = """selectors => {
+  const width = window.innerWidth, out = [], missing = [];
+  for (const sel of selectors) {
+    const els = Array.from(document.querySelectorAll(sel)).filter(e => e.getClientRects().length);
+    if (!els.length) missing.push(sel);
+    for (const e of els) {
+      const r = e.getBoundingClientRect();
+      if (r.left < 0 || r.right > width + 0.5) out.push(sel + " " + r.left + ".." + r.right);
+      for (let a = e.parentElement; a; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX === "visible") continue;
+        const box = a.getBoundingClientRect();
+        if (r.left < box.left - 0.5 || r.right > box.right + 0.5) out.push(sel + " cut");
+      }
+    }
+  }
+  const sideways = Array.from(document.querySelectorAll("main *"))
+    .filter(e => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1
+      && ["auto", "scroll"].includes(getComputedStyle(e).overflowX))
+    .map(e => e.id || e.className);
+  return {out, missing, sideways, scroll: document.documentElement.scrollWidth, width};
+}"""
+
+
+def assert_nothing_clipped(page: Page, selectors: tuple[str, ...], where: str) -> None:
+    got = page.evaluate(_CLIPPED_JS, list(selectors))
+    assert got["missing"] == [], f"{where}: not rendered"
+    assert got["out"] == [], f"{where}: clipped at {got['width']}px"
+    assert got["scroll"] <= got["width"], f"{where}: horizontal scrolling at {got['width']}px"
+    assert got["sideways"] == [], f"{where}: a box scrolls sideways at {got['width']}px"
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_nothing_clipped_and_no_sideways_scrolling(
+    browser: Browser, demo: Demo, seen: Seen, tmp_path: Path, width: int
+) -> None:
+    page = _new_page(browser, seen, viewport={"width": width, "height": 800})
+    try:
+        open_page(page, demo)
+        assert_nothing_clipped(page, CHECK_CONTROLS, "check view")
+        licence = demo.sample("licence-sz-business.jws")
+        assert verify(page, [licence], relying=ZS, key=demo.key("counter")) == "PASSED"
+        assert_nothing_clipped(page, (*CHECK_CONTROLS, ".badge", "#download-receipt"), "verdict")
+
+        # The trust view with a second version, its history, a diff and an upload's preview.
+        new_list, _ = rotated_list(demo.world)
+        page.goto(demo.url + "/#trust")
+        page.wait_for_selector("#trust-table tbody tr[data-jurisdiction]")
+        upload = tmp_path / "next.json"
+        upload.write_bytes(new_list)
+        page.fill("#api-key", demo.key("admin"))
+        page.select_option("#upload-jurisdiction", SZ)
+        page.set_input_files("#upload-file", str(upload))
+        page.click("#upload-check")
+        page.wait_for_selector("#upload-before [data-acceptable]")
+        page.click(f".history-btn[data-jurisdiction='{ZS}']")
+        page.wait_for_selector("#history tbody tr[data-sequence]")
+        assert_nothing_clipped(page, TRUST_CONTROLS, "trust view")
+        cards = page.eval_on_selector_all(
+            "#trust-table tbody tr, #history tbody tr",
+            "els => els.map(e => getComputedStyle(e).display)",
+        )
+        assert set(cards) == ({"block"} if width == 360 else {"table-row"}), cards
+        shot(page, f"13-trust-view-{width}.png")
+        if width == 360:
+            labels = page.eval_on_selector_all(
+                "#trust-table tbody td[data-label]",
+                "els => els.map(e => getComputedStyle(e, '::before').content)",
+            )
+            assert '"序号"' in labels and '"状态"' in labels  # each card labels its fields
+    finally:
+        page.context.close()
+    _assert_clean(seen, demo.url)
+
+
+def test_the_file_input_speaks_the_page_language(page: Page, demo: Demo, tmp_path: Path) -> None:
+    """The native input says "Choose File" whatever the page's language; the page shows its own
+    button instead, and the real input stays in the Tab order for keyboards and screen readers."""
+    open_page(page, demo, "#trust")
+    page.wait_for_selector("#trust-table tbody tr[data-jurisdiction]")
+    assert page.text_content("#upload .file-button") == "选择文件"
+    assert page.text_content("#upload-file-name") == "未选择文件"
+    native = page.query_selector("#upload-file").bounding_box()  # type: ignore[union-attr]
+    assert native is not None and native["width"] <= 1 and native["height"] <= 1
+    tab_to(page, "upload-file")
+    outline = page.evaluate(
+        "getComputedStyle(document.querySelector('#upload .file-button')).outlineStyle"
+    )
+    assert outline == "solid"  # the focus shows on the visible button
+    chosen = tmp_path / "深圳-next.json"
+    chosen.write_bytes(demo.world.signed_lists[SZ].to_json())
+    page.set_input_files("#upload-file", str(chosen))
+    assert page.text_content("#upload-file-name") == "深圳-next.json"
+    page.click("#lang-toggle")
+    assert page.text_content("#upload .file-button") == "Choose file"
+    assert page.text_content("#upload-file-name") == "深圳-next.json"
+    labelled = page.evaluate(
+        "document.querySelector('#upload-file').labels.length + ' ' + "
+        "document.querySelector('#upload-file').getAttribute('aria-labelledby')"
+    )
+    assert labelled == "1 upload-file-label"
+    page.click("#lang-toggle")
+
+
+def test_refusals_in_the_chinese_page_are_worded_in_chinese(
+    page: Page, demo: Demo, tmp_path: Path
+) -> None:
+    """The store words its refusals in English only: the Chinese page leads with its own words
+    and shows the service's English text marked as such."""
+    open_page(page, demo, "#trust")
+    page.fill("#api-key", demo.key("admin"))
+    page.select_option("#upload-jurisdiction", ZS)
+    wrong = tmp_path / "sz-as-zs.json"
+    wrong.write_bytes(demo.world.signed_lists[SZ].to_json())
+    page.set_input_files("#upload-file", str(wrong))
+    page.click("#upload-check")
+    page.wait_for_selector("#upload-before [data-acceptable='false']")
+    refusal = page.text_content("#upload-before .refusal") or ""
+    assert refusal.startswith("列表所属城市与上传的城市不一致"), refusal
+    assert "英文原文：" in refusal and "jurisdiction_mismatch" in refusal
+    english = page.text_content("#upload-before .refusal [lang='en']") or ""
+    assert english and english in refusal and not any("\u4e00" <= c <= "\u9fff" for c in english)
+    shot(page, "14-refusal-zh.png")
+    page.click("#lang-toggle")
+    refusal_en = page.text_content("#upload-before .refusal") or ""
+    assert english in refusal_en and "英文原文" not in refusal_en and "列表所属" not in refusal_en
+    page.click("#lang-toggle")
+
+    # The rotation warning of a diff comes from the service in English, marked the same way.
+    new_list, _ = rotated_list(demo.world)
+    rotated = tmp_path / "rotated.json"
+    rotated.write_bytes(new_list)
+    page.select_option("#upload-jurisdiction", SZ)
+    page.set_input_files("#upload-file", str(rotated))
+    page.click("#upload-check")
+    # (acceptable or not: an earlier test may have uploaded a list like it already)
+    page.wait_for_selector("#upload-before .diff-warning-line")
+    warnings = texts(page, "#upload-before .diff-warning-line")
+    assert warnings and all(w.strip().startswith("英文原文：") for w in warnings), warnings
+
+
+def test_a_missing_chinese_font_is_named(
+    browser: Browser, demo: Demo, seen: Seen, tmp_path: Path
+) -> None:
+    """With fonts-noto-cjk the note stays hidden; in a Chromium whose fontconfig knows only
+    DejaVu (no CJK glyphs) every Chinese character is a box, and the page says so in English."""
+    page = _new_page(browser, seen)
+    try:
+        open_page(page, demo)
+        assert page.is_hidden("#font-note")
+    finally:
+        page.context.close()
+
+    dejavu = Path("/usr/share/fonts/truetype/dejavu")
+    if not dejavu.is_dir():
+        pytest.skip("DejaVu fonts are not installed: no font set without CJK to test with")
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        f"<dir>{dejavu}</dir><cachedir>{tmp_path / 'fc-cache'}</cachedir></fontconfig>"
+    )
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+    boxes = browser.browser_type.launch(
+        executable_path=chromium_binary(), args=FLAGS, headless=True, env=env
+    )
+    try:
+        page = _new_page(boxes, seen)
+        open_page(page, demo)
+        page.wait_for_selector("#font-note:not([hidden])")
+        note = page.text_content("#font-note") or ""
+        assert "No Chinese font" in note and "fonts-noto-cjk" in note
+        assert page.get_attribute("#font-note [lang='en']", "lang") == "en"
+        shot(page, "15-no-cjk-font.png", full_page=False)
+    finally:
+        boxes.close()
+    _assert_clean(seen, demo.url)
+
+
+@pytest.mark.parametrize(
+    ("path", "rendered"), [("/docs", ".swagger-ui .info"), ("/redoc", ".api-content")]
+)
+def test_api_documentation_loads_nothing_from_elsewhere(
+    browser: Browser, demo: Demo, seen: Seen, path: str, rendered: str
+) -> None:
+    page = _new_page(browser, seen)
+    blocked: list[str] = []
+    page.on(
+        "requestfailed",
+        lambda r: blocked.append(r.url) if r.failure == "csp" else None,
+    )
+    try:
+        page.goto(demo.url + path)
+        page.wait_for_selector(rendered)
+        page.wait_for_load_state("networkidle")
+        assert any(u.endswith("/openapi.json") for u in seen.requests)
+        shot(page, f"16-api-docs{path.replace('/', '-')}.png", full_page=False)
+    finally:
+        page.context.close()
+    # ReDoc's sidebar asks Redocly's CDN for a logo: the Content-Security-Policy of /redoc makes
+    # Chromium refuse it before anything leaves the browser. That attempt, and its console
+    # error, are the only ones allowed; every request that went out went to this service.
+    refused = [e for e in seen.errors if "violates the following Content Security Policy" in e]
+    assert all("https://cdn.redoc.ly/redoc/logo-mini.svg" in e for e in refused), refused
+    assert len(refused) == len(blocked), (blocked, seen.requests)
+    seen.errors[:] = [e for e in seen.errors if e not in refused]
+    seen.requests[:] = [u for u in seen.requests if u not in blocked]
+    _assert_clean(seen, demo.url)

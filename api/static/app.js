@@ -205,6 +205,32 @@
       "upload.nowSequence": "{city}现在的信任列表：第 {seq} 版",
       "upload.nextUpdate": "下次更新：{t}",
       "upload.code": "代码",
+      "file.choose": "选择文件",
+      "file.none": "未选择文件",
+      "font.missing": "本机没有中文字体，页面上的中文会显示为方框。请安装中文字体（如 Noto Sans CJK SC，Debian 软件包 fonts-noto-cjk），或切换为英文。",
+      "en.detail": "英文原文：",
+      "refusal.trust_state_invalid": "信任状态文件被拒绝",
+      "refusal.malformed": "文件格式不正确，无法读取",
+      "refusal.unsafe_text": "文件中的名称或地址含有控制字符或隐藏字符",
+      "refusal.too_large": "文件太大",
+      "refusal.threshold_not_met": "有效的运营方签名数量未达到门限",
+      "refusal.rotation_not_authorised": "更换运营方密钥需要足够数量的原运营方签名",
+      "refusal.rollback": "序号没有高于当前列表：旧版本不能替换新版本",
+      "refusal.jurisdiction_mismatch": "列表所属城市与上传的城市不一致",
+      "refusal.unknown_jurisdiction": "本服务未配置此城市",
+      "refusal.issued_in_future": "签发时间晚于现在",
+      "refusal.already_expired": "列表已过期",
+      "refusal.duplicate_kid": "密钥编号重复",
+      "refusal.untrusted_signer": "签名者不是受信任的运营方",
+      "refusal.catalogue_overreach": "互认目录删除了其他城市的条目，却没有该城市运营方的签名",
+      "refusal.status_uri_claimed": "状态列表地址已由另一项服务声明",
+      "refusal.key_of_other_jurisdiction": "列表中的密钥属于另一个城市",
+      "refusal.storage_failed": "无法保存，未做任何更改",
+      "refusal.not_found": "未找到",
+      "refusal.malformed_json": "请求内容不是有效的 JSON",
+      "refusal.invalid_request": "请求参数不正确",
+      "refusal.unsupported_media_type": "请求的内容类型不受支持",
+      "refusal.internal_error": "服务内部错误",
     },
     en: {
       "skip": "Skip to the main content",
@@ -404,6 +430,9 @@
       "upload.nowSequence": "{city} trust list now: sequence {seq}",
       "upload.nextUpdate": "Next update: {t}",
       "upload.code": "Code",
+      "file.choose": "Choose file",
+      "file.none": "No file chosen",
+      "font.missing": "No Chinese font on this computer: Chinese text on this page shows as boxes. Install a CJK font (such as Noto Sans CJK SC, Debian package fonts-noto-cjk), or switch to English.",
     },
   };
 
@@ -586,8 +615,9 @@
     }
     if (status === 401) lines.push(h("strong", {}, t("err.key401")));
     else if (status === 403) lines.push(h("strong", {}, t("err.key403")));
+    else if (lang === "zh") lines.push(h("strong", {}, refusalLead(body && body.code) || t("err.http", { status })));
     else lines.push(h("strong", {}, (body && body.title) || t("err.http", { status })));
-    if (body && body.detail) lines.push(h("span", {}, body.detail));
+    if (body && body.detail) lines.push(englishDetail(body.detail));
     if (body && Array.isArray(body.errors)) {
       for (const e of body.errors.slice(0, 5)) {
         lines.push(h("span", { class: "mono" }, " " + (e.loc || []).join(".") + ": " + e.msg));
@@ -595,6 +625,17 @@
     }
     if (body && body.code) lines.push(h("span", { class: "mono" }, " (" + status + " " + body.code + ")"));
     return h("div", {}, lines);
+  }
+
+  /** The page's own words for a refusal code, or null: the API words refusals in English only. */
+  function refusalLead(code) {
+    return lang === "zh" && code && TEXT.zh["refusal." + code] !== undefined ? t("refusal." + code) : null;
+  }
+
+  /** English text from the service; on the Chinese page marked as such (and as lang="en"). */
+  function englishDetail(text) {
+    if (lang !== "zh") return h("span", { class: "detail" }, " " + text);
+    return h("span", { class: "detail detail-en" }, " " + t("en.detail"), h("span", { lang: "en" }, text));
   }
 
   // -- jurisdictions ---------------------------------------------------------------------------
@@ -1136,13 +1177,13 @@
           "tr",
           { class: st, "data-jurisdiction": j.jurisdiction },
           h("th", { scope: "row" }, cityName(j.jurisdiction)),
-          h("td", {}, h("span", { class: "seq", "data-sequence": j.sequence === null ? "" : j.sequence }, j.sequence === null ? "—" : String(j.sequence))),
-          h("td", {}, fmtTime(j.issued_at)),
-          h("td", {}, fmtTime(j.next_update), countdown(j.next_update)),
-          h("td", {}, h("span", { class: "tag " + tagClass, "data-state": st }, (st === "stale" || st === "missing" ? "⚠ " : "") + t("trust." + st))),
+          h("td", { "data-label": t("trust.col.sequence") }, h("span", { class: "seq", "data-sequence": j.sequence === null ? "" : j.sequence }, j.sequence === null ? "—" : String(j.sequence))),
+          h("td", { "data-label": t("trust.col.issued") }, fmtTime(j.issued_at)),
+          h("td", { "data-label": t("trust.col.next") }, fmtTime(j.next_update), countdown(j.next_update)),
+          h("td", { "data-label": t("trust.col.state") }, h("span", { class: "tag " + tagClass, "data-state": st }, (st === "stale" || st === "missing" ? "⚠ " : "") + t("trust." + st))),
           h(
             "td",
-            {},
+            { class: "cell-actions" },
             h("button", { type: "button", class: "history-btn", "data-jurisdiction": j.jurisdiction, onclick: () => loadHistory(j.jurisdiction) }, t("trust.showHistory"))
           )
         );
@@ -1191,13 +1232,13 @@
           return h(
             "tr",
             { "data-sequence": ver.sequence },
-            h("td", {}, h("span", { class: "seq" }, String(ver.sequence)), ver.sequence === current ? h("span", { class: "tag tag-info" }, t("history.current")) : null),
-            h("td", {}, fmtTime(ver.issued_at)),
-            h("td", {}, fmtTime(ver.next_update)),
-            h("td", { class: "mono", title: ver.digest }, shortHash(ver.digest)),
+            h("td", { "data-label": t("trust.col.sequence") }, h("span", { class: "seq" }, String(ver.sequence)), ver.sequence === current ? h("span", { class: "tag tag-info" }, t("history.current")) : null),
+            h("td", { "data-label": t("trust.col.issued") }, fmtTime(ver.issued_at)),
+            h("td", { "data-label": t("history.next") }, fmtTime(ver.next_update)),
+            h("td", { class: "mono", title: ver.digest, "data-label": t("history.digest") }, shortHash(ver.digest)),
             h(
               "td",
-              {},
+              { class: "cell-actions" },
               prev
                 ? h("button", { type: "button", class: "compare-btn", onclick: () => loadDiff(hist.code, prev.sequence, ver.sequence) }, t("history.comparePrev", { seq: prev.sequence }))
                 : h("span", { class: "hint" }, t("history.first"))
@@ -1302,7 +1343,7 @@
       .map((cat) => h("span", { class: "tag chip chip-" + changeClass(cat) }, t("cat." + cat) + " " + groups.get(cat).length));
     if (chips.length) wrap.append(h("p", { class: "chips" }, chips));
     if (d.warnings && d.warnings.length) {
-      wrap.append(h("div", { class: "alert" }, h("strong", {}, "⚠ " + t("diff.warnings")), d.warnings.map((w) => h("span", { class: "diff-warning-line" }, w))));
+      wrap.append(h("div", { class: "alert" }, h("strong", {}, "⚠ " + t("diff.warnings")), d.warnings.map((w) => h("span", { class: "diff-warning-line" }, englishDetail(w)))));
     }
     const section = (cat) =>
       h(
@@ -1398,7 +1439,7 @@
             ? h("p", {}, t("upload.seqChange", { from: p.current_sequence === null ? "—" : p.current_sequence, to: p.sequence }))
             : null,
           p.unchanged ? h("p", {}, t("upload.unchangedNote")) : null,
-          p.code ? h("p", {}, h("strong", {}, t("upload.code") + ": "), h("code", {}, p.code), " ", p.detail || "") : null,
+          p.code ? h("p", { class: "refusal" }, refusalLead(p.code) ? h("strong", {}, refusalLead(p.code) + " ") : null, h("span", {}, t("upload.code") + ": "), h("code", {}, p.code), p.detail ? englishDetail(p.detail) : null) : null,
           p.diff ? diffNode(p.diff) : null
         );
       } else {
@@ -1449,10 +1490,44 @@
     toggle.setAttribute("lang", lang === "zh" ? "en" : "zh-CN");
     toggle.setAttribute("aria-label", lang === "zh" ? "Switch to English" : "切换到中文");
     renderCitySelects();
+    renderUploadFileName();
+    renderFontNote();
     renderFiles();
     renderFormError();
     renderResult();
     renderTrust();
+  }
+
+  function renderUploadFileName() {
+    const f = $("#upload-file").files[0];
+    $("#upload-file-name").textContent = f ? f.name : t("file.none");
+  }
+
+  // Without a CJK font every Chinese character is drawn as the same missing-glyph box: a CJK
+  // character then renders exactly like a code point no font has (U+FFFF is a noncharacter).
+  let cjkMissing = null;
+  function cjkFontMissing() {
+    if (cjkMissing !== null) return cjkMissing;
+    const canvas = document.createElement("canvas");
+    canvas.width = 40;
+    canvas.height = 40;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    if (!ctx) return (cjkMissing = false);
+    ctx.font = "32px " + getComputedStyle(document.documentElement).fontFamily;
+    const pixels = (ch) => {
+      ctx.clearRect(0, 0, 40, 40);
+      ctx.fillText(ch, 2, 34);
+      return ctx.getImageData(0, 0, 40, 40).data.join(",");
+    };
+    cjkMissing = ["互", "认", "证"].every((ch) => pixels(ch) === pixels("\uFFFF"));
+    return cjkMissing;
+  }
+
+  function renderFontNote() {
+    const note = $("#font-note");
+    note.hidden = !cjkFontMissing();
+    // Both languages, English first: that is the one this browser can draw.
+    note.replaceChildren(h("span", { lang: "en" }, "⚠ " + TEXT.en["font.missing"]), " ", h("span", { lang: "zh-CN" }, TEXT.zh["font.missing"]));
   }
 
   function showView() {
@@ -1522,6 +1597,7 @@
       if (state.history) loadDiff(state.history.code, $("#diff-from").value, $("#diff-to").value);
     });
     $("#upload-check").addEventListener("click", uploadCheck);
+    $("#upload-file").addEventListener("change", renderUploadFileName);
     $("#upload-form").addEventListener("submit", uploadSubmit);
     wireDropzone();
     window.addEventListener("hashchange", showView);
