@@ -17,12 +17,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from api.app import create_app
 from api.demo import DEMO_EPOCH, SHENZHEN, DemoWorld
@@ -218,10 +221,46 @@ def _image_layout(root: Path, *, chown: bool = True) -> tuple[Path, Path]:
     return server, state
 
 
+def _runtime_site(root: Path) -> Path:
+    """The project and its runtime dependencies (no dev extra) copied under root, as the image's
+    `pip install .` would hold them: the test's own environment may sit in a folder uid 10001
+    cannot enter (a clone under a 0700 temporary directory, /root)."""
+    target = root / "usr" / "local" / "lib" / "huren-site"
+    if target.is_dir():
+        return target  # installed once per image root
+    seen: set[str] = set()
+    wanted = [Requirement(r) for r in metadata.requires("huren") or []]
+    while wanted:
+        req = wanted.pop()
+        name = canonicalize_name(req.name)
+        if name in seen or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        dist = metadata.distribution(req.name)
+        for file in dist.files or ():
+            source = Path(str(dist.locate_file(file)))
+            if source.is_file() and "__pycache__" not in file.parts:
+                dest = target / file
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, dest)
+        for r in map(Requirement, dist.requires or []):
+            extras = req.extras | {""}
+            if r.marker is None or any(r.marker.evaluate({"extra": e}) for e in extras):
+                r.marker = None  # chosen here, by the extras asked for
+                wanted.append(r)
+    for package in ("keys", "trust_lists", "verifier", "api"):
+        shutil.copytree(
+            REPO / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return target
+
+
 def _image_python(root: Path) -> Path:
     """`huren` as the image installs it (/usr/local/bin/huren) under root, for an interpreter uid
     10001 can run: the system's Python 3.11 (the test's own may live under /root, closed to other
-    users) importing the project and its dependencies from the test's environment only (-I -S:
+    users) importing the project and its runtime dependencies from a copy under root only (-I -S:
     no system packages)."""
     system = Path("/usr/bin/python3")
     probe = [str(system), "-c", "import sys; print(sys.version_info[:2] == (3, 11))"]
@@ -232,17 +271,23 @@ def _image_python(root: Path) -> Path:
         pytest.skip("no system Python 3.11 that uid 10001 can run")
     bindir = root / "usr" / "local" / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
-    (site_packages,) = {p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()}
+    site_packages = _runtime_site(root)
     script = bindir / "huren"
     script.write_text(
         f"#!{system} -IS\n"
         "import site, sys\n"
-        f"site.addsitedir({site_packages!r})\n"
+        f"site.addsitedir({str(site_packages)!r})\n"
         "from api.cli import main\n"
         "sys.exit(main())\n"
     )
     script.chmod(0o755)
-    for path in (root / "usr", root / "usr" / "local", bindir):
+    # The ENTRYPOINT where the image COPYs it, not read from the repository's folder.
+    (entrypoint,) = _dockerfile_json("ENTRYPOINT")
+    installed = root / entrypoint.lstrip("/")
+    installed.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(_copied(entrypoint), installed)
+    installed.chmod(0o755)
+    for path in (root / "usr", root / "usr" / "local", bindir, root / "usr" / "local" / "lib"):
         path.chmod(0o755)
     return bindir
 
@@ -268,7 +313,7 @@ def _run_entrypoint(root: Path, server: Path, state: Path, port: int) -> subproc
         "PORT": str(port),
     }
     ids = str(IMAGE_UID)
-    script = str(_copied(entrypoint))
+    script = str(root / entrypoint.lstrip("/"))
     return subprocess.Popen(
         [setpriv, f"--reuid={ids}", f"--regid={ids}", "--clear-groups", script],
         cwd=state,
