@@ -13,9 +13,7 @@ Retry-After (the worker pool is saturated on purpose), never errors.
 
 from __future__ import annotations
 
-import base64
 import functools
-import os
 import threading
 import time
 import zipfile
@@ -35,24 +33,6 @@ MiB = 1024 * 1024
 SEALED = "/v1/sealed-documents/verify"
 
 
-@functools.cache
-def _blobs(entries: int) -> tuple[dict[str, bytes], str]:
-    """`entries` entries of exactly 1 MiB (deflating about 1:130, inside any zip-bomb ratio) and
-    the References listing them with their SM3 check values (made once: hashing is slow)."""
-    from keys.sm2 import sm3
-
-    blobs: dict[str, bytes] = {}
-    for i in range(entries):
-        block = os.urandom(8 * 1024)
-        blobs[f"Doc_0/Res/blob_{i}.bin"] = (block * (MiB // len(block)))[:MiB]
-    refs = "".join(
-        f'<ofd:Reference FileRef="/{path}"><ofd:CheckValue>'
-        f"{base64.b64encode(sm3(data)).decode()}</ofd:CheckValue></ofd:Reference>"
-        for path, data in blobs.items()
-    )
-    return blobs, refs
-
-
 def costly_ofd(*, signatures: int = 16, entries: int = 64, seed: bytes = b"") -> bytes:
     """A minimal OFD plus `entries` entries of 1 MiB and `signatures` Type="Sign" signatures by
     an unknown key, each listing every entry with its correct SM3 check value: a naive verifier
@@ -65,35 +45,13 @@ def costly_ofd(*, signatures: int = 16, entries: int = 64, seed: bytes = b"") ->
 
 @functools.cache
 def _costly_package(signatures: int, entries: int) -> bytes:
-    from verifier.national import issue
-    from verifier.national.ofd import OFD_NS
+    """The test corpus's ratio-safe cost case (entries of exactly 1 MiB, deflating about 1:80,
+    inside any zip-bomb ratio), made once: hashing is slow."""
+    from tests.ofd_corpus import ratio_safe_cost_package
 
-    files = issue.make_ofd(["costly"], doc_id="costly")
-    blobs, refs = _blobs(entries)
-    files.update(blobs)
-    listed = []
-    for n in range(signatures):
-        base = f"Doc_0/Signs/Sign_{n}"
-        files[f"{base}/Signature.xml"] = (
-            f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signature xmlns:ofd="{OFD_NS}">'
-            "<ofd:SignedInfo><ofd:SignatureMethod>1.2.156.10197.1.501</ofd:SignatureMethod>"
-            "<ofd:SignatureDateTime>2026-01-01T00:00:00Z</ofd:SignatureDateTime>"
-            f'<ofd:References CheckMethod="1.2.156.10197.1.401">{refs}</ofd:References>'
-            f"</ofd:SignedInfo><ofd:SignedValue>/{base}/SignedValue.dat</ofd:SignedValue>"
-            "</ofd:Signature>"
-        ).encode()
-        files[f"{base}/SignedValue.dat"] = os.urandom(64)
-        listed.append(f'<ofd:Signature ID="{n + 1}" Type="Sign" BaseLoc="/{base}/Signature.xml"/>')
-    files["Doc_0/Signs/Signatures.xml"] = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<ofd:Signatures xmlns:ofd="{OFD_NS}">'
-        f"<ofd:MaxSignId>{signatures}</ofd:MaxSignId>{''.join(listed)}</ofd:Signatures>"
-    ).encode()
-    root = files["OFD.xml"].decode()
-    entry = "<ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>"
-    files["OFD.xml"] = root.replace("</ofd:DocBody>", entry).encode()
-    data = issue.package(files)
+    data = ratio_safe_cost_package(signatures, entries)
     with zipfile.ZipFile(BytesIO(data)) as zf:  # the shape the issue describes
-        assert all(i.file_size == MiB for i in zf.infolist() if "blob_" in i.filename)
+        assert all(i.file_size == MiB for i in zf.infolist() if "pad_" in i.filename)
     return data
 
 
