@@ -153,12 +153,16 @@ class OfdPackage:
         """The entry whose normalised name (container.name_key) is `key`: at most one."""
         return self._by_key.get(key)
 
-    def _inflate(self, path: str, sink: Any) -> None:
-        """Inflate one entry; read() keeps what fits in max_xml_bytes and read() and digest()
-        go through it, so no entry is inflated twice."""
+    def _info(self, path: str) -> container.Entry:
         info = self._files.get(path)
         if info is None:
             raise OfdError(f"{path} is not in the package")
+        return info
+
+    def _inflate(self, path: str, sink: Any) -> None:
+        """Inflate one entry; read() keeps what fits in max_xml_bytes and read() and digest()
+        go through it, so no entry is inflated twice."""
+        info = self._info(path)
         deadline.check()  # every entry a verification reads, hashes or checks passes here
         self._inflated.add(path)
         self.inflated_bytes += info.size  # the declared size; inflate() refuses any other
@@ -169,9 +173,7 @@ class OfdPackage:
         data = self._bytes.get(path)
         if data is not None:
             return data
-        info = self._files.get(path)
-        if info is None:
-            raise OfdError(f"{path} is not in the package")
+        info = self._info(path)
         if info.size > self.limits.max_xml_bytes:
             raise OfdError(f"{path} is larger than {self.limits.max_xml_bytes} bytes")
         out = bytearray()
@@ -184,9 +186,7 @@ class OfdPackage:
         known = self._digests.get(path)
         if known is not None:
             return known
-        info = self._files.get(path)
-        if info is None:
-            raise OfdError(f"{path} is not in the package")
+        info = self._info(path)
         lim = self.limits
         if self.hashed_bytes + info.size > lim.max_hashed_bytes:
             total = self.hashed_bytes + info.size
