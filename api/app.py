@@ -28,7 +28,7 @@ from api.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
-from api.logs import write_through
+from api.logs import stop_listener
 from api.metrics import Metrics, expiry_warnings
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
@@ -207,9 +207,9 @@ def create_app(
             await ctx.sync.stop()
             await ctx.cache.close()
             pool.close()
-            # Nothing may wait in a log buffer from here: uvicorn ends a SIGTERM shutdown by
-            # re-raising the signal, which kills the process before atexit could flush.
-            write_through()
+            # Nothing may wait in the log queue from here: uvicorn ends a SIGTERM shutdown by
+            # re-raising the signal, which kills the process before atexit could drain it.
+            stop_listener()
             log.info(
                 "huren service stopped",
                 extra={"fields": {"trust_state_version": store.state.version}},

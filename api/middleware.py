@@ -15,14 +15,13 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.logs import JsonFormatter, direct_handler
 from api.metrics import Metrics
 from api.problems import problem_body, problem_response
 
@@ -103,16 +102,12 @@ class RequestRecorder:
             "duration_ms": round(duration * 1000, 3),
             **fields,
         }
-        handler = direct_handler(access_log, logging.INFO)
-        if handler is not None:
-            # The same line, without a LogRecord: nothing else would have seen the record.
-            formatter = cast(JsonFormatter, handler.formatter)
-            handler.emit_line(
-                formatter.fields_line(time.time(), logging.INFO, access_log.name, "request", line),
-                logging.INFO,
+        if access_log.isEnabledFor(logging.INFO):
+            # The record access_log.info() makes, without looking up the caller (never logged).
+            record = access_log.makeRecord(
+                access_log.name, logging.INFO, "", 0, "request", None, None, extra={"fields": line}
             )
-        else:
-            access_log.info("request", extra={"fields": line})
+            access_log.handle(record)
 
 
 class BodyTooLarge(Exception):
