@@ -5,10 +5,11 @@ status, duration, document SHA-256 and indication. Tokens, documents, images and
 never logged: handlers only ever put digests and verdict fields into the per-request log fields.
 
 The standard library's queue pair keeps the write off the request path: the root logger's only
-handler is a `QueueHandler`, and a `QueueListener` thread formats each record (python-json-logger
-with orjson) and writes it to stderr. The service stops the listener when it shuts down (every
-queued line is written first) and from then on writes each line at once; so does the interpreter's
-exit. A forked child gets a queue and a listener of its own."""
+handler is a `QueueHandler` that formats the line (python-json-logger's orjson formatter) and
+queues it, and a `QueueListener` thread writes the queued lines to stderr in batches. The service
+stops the listener when it shuts down (it writes every queued line first) and from then on each
+line is written at once; the interpreter's exit does the same. A forked child starts a queue and a
+listener of its own."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import os
 import queue
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -45,16 +45,15 @@ class JsonFormatter(OrjsonFormatter):
     def __init__(self) -> None:
         super().__init__(_HEADER, reserved_attrs=_NOT_EXTRA)
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         # The date and time text is the same for a whole second: made once per second.
         return f"{_second(int(record.created))}.{int(record.msecs):03d}+00:00"
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        # The header under our names, lower-case levels, then the
-        # record's `fields` flattened into the line; the base class's generic pass over every
-        # record attribute only when there are extras besides `fields`.
+        # Our names for the header, then the record's `fields` flattened into the line; the base
+        # class's pass over every record attribute only when there are other extras.
         attrs = record.__dict__
         log_data["time"] = attrs.get("asctime")
         log_data["level"] = record.levelname.lower()
@@ -66,8 +65,9 @@ class JsonFormatter(OrjsonFormatter):
         fields = attrs.get("fields")
         if isinstance(fields, dict):
             log_data.update(fields)
-        if not self._skip_fields.issuperset(attrs):
-            merge_record_extra(record, log_data, reserved=self._skip_fields)
+        if not self._skip_fields.issuperset(attrs):  # extras never replace what is there
+            for key, value in merge_record_extra(record, {}, self._skip_fields).items():
+                log_data.setdefault(key, value)
 
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
         try:
@@ -77,44 +77,50 @@ class JsonFormatter(OrjsonFormatter):
 
 
 class _LineQueueHandler(logging.handlers.QueueHandler):
-    """Enqueues the finished JSON line: formatted here, while the message's arguments and the
+    """Queues the finished JSON line: formatted here, while the message's arguments and the
     traceback are still what was logged, and no copy of the record crosses the thread."""
 
     def prepare(self, record: logging.LogRecord) -> Any:
         return self.format(record) + "\n"
 
 
-GATHER_SECONDS = 0.1  # how long the listener lets lines gather before it writes them
+GATHER_SECONDS = 0.1  # how long the lines after a first one gather before they are written
 BATCH_BYTES = 1024 * 1024  # at most this much in one write
 
 
-class _BatchListener(logging.handlers.QueueListener):
-    """Waits for a line, lets the lines of the next GATHER_SECONDS gather, and hands its handler
-    all of them as one string. Woken per line, the thread would take the GIL from the event loop
-    for every request and again after every write (up to the switch interval, 5 ms, each time);
-    this way a busy service pays that a few times per GATHER_SECONDS."""
+class _Batches:
+    """The queue between the two: get() waits for a line, lets the lines of the next
+    GATHER_SECONDS gather, and returns them joined, for one write. Woken per line, the listener
+    would take the GIL from the event loop for every request and again after every write (up to
+    the switch interval, 5 ms, each time); this way a busy service pays that a few times per
+    GATHER_SECONDS. What is not a line (the listener's stop sentinel) comes out on its own, after
+    the lines queued before it."""
 
-    _stop_next = False
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._held: list[Any] = []  # touched by the listener thread only
 
-    def dequeue(self, block: bool) -> Any:
-        if self._stop_next:
-            return self._sentinel
-        first = self.queue.get(block)
-        if first is self._sentinel:
-            return self._sentinel
+    def put_nowait(self, item: Any) -> None:
+        self._queue.put_nowait(item)
+
+    def get(self, block: bool = True) -> Any:
+        if self._held:
+            return self._held.pop()
+        first = self._queue.get(block)
+        if not isinstance(first, str):
+            return first
         time.sleep(GATHER_SECONDS)
-        lines = [first]
-        size = len(first)
+        lines, size = [first], len(first)
         while size < BATCH_BYTES:
             try:
-                line = self.queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if line is self._sentinel:
-                self._stop_next = True  # write this batch first
+            if not isinstance(item, str):
+                self._held.append(item)
                 break
-            lines.append(line)
-            size += len(line)
+            lines.append(item)
+            size += len(item)
         return "".join(lines)
 
 
@@ -130,14 +136,14 @@ class _BatchWriter(logging.StreamHandler[Any]):
 
 
 class _Logging:
-    """This process's queue, its listener thread, and the stream they write to."""
+    """A process's queue, its listener thread, and the stream they write to."""
 
     def __init__(self, stream: Any) -> None:
         self.stream = stream
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.handler = _LineQueueHandler(self.queue)
+        batches = _Batches()
+        self.handler = _LineQueueHandler(batches)
         self.handler.setFormatter(JsonFormatter())
-        self.listener = _BatchListener(self.queue, _BatchWriter(stream))
+        self.listener = logging.handlers.QueueListener(batches, _BatchWriter(stream))
         self.listener.start()
 
     def direct(self) -> logging.Handler:
@@ -147,7 +153,11 @@ class _Logging:
         return handler
 
 
-_current: _Logging | None = None
+class _ThisProcess:
+    logging: _Logging | None = None
+
+
+_here = _ThisProcess()
 
 
 def _swap_root_handler(old: logging.Handler, new: logging.Handler) -> None:
@@ -159,10 +169,10 @@ def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for huren's loggers and uvicorn's (its own access log is replaced by
     ours, so it is silenced), written by a listener thread. Calling it again stops (drains) the
     listener it started before."""
-    global _current
-    previous, _current = _current, _Logging(sys.stderr)
+    previous, current = _here.logging, _Logging(sys.stderr)
+    _here.logging = current
     root = logging.getLogger()
-    root.handlers[:] = [_current.handler]
+    root.handlers[:] = [current.handler]
     if previous is not None:
         previous.listener.stop()
     root.setLevel(level.upper())
@@ -177,8 +187,7 @@ def stop_listener() -> None:
     """Write every queued line, stop the listener, and write each later line at once. The
     service calls it when it shuts down: uvicorn ends a SIGTERM shutdown by re-raising the
     signal, which ends the process without atexit, so nothing may wait in the queue by then."""
-    global _current
-    current, _current = _current, None
+    current, _here.logging = _here.logging, None
     if current is not None:
         _swap_root_handler(current.handler, current.direct())
         current.listener.stop()
@@ -186,11 +195,10 @@ def stop_listener() -> None:
 
 def _own_listener_after_fork() -> None:
     # The listener thread did not fork; what the parent had queued, the parent writes.
-    global _current
-    current = _current
-    if current is not None:
-        _current = _Logging(current.stream)
-        _swap_root_handler(current.handler, _current.handler)
+    parents = _here.logging
+    if parents is not None:
+        _here.logging = _Logging(parents.stream)
+        _swap_root_handler(parents.handler, _here.logging.handler)
 
 
 os.register_at_fork(after_in_child=_own_listener_after_fork)

@@ -105,7 +105,7 @@ class RequestRecorder:
         if access_log.isEnabledFor(logging.INFO):
             # The record access_log.info() makes, without looking up the caller (never logged).
             record = access_log.makeRecord(
-                access_log.name, logging.INFO, "", 0, "request", None, None, extra={"fields": line}
+                access_log.name, logging.INFO, "", 0, "request", (), None, extra={"fields": line}
             )
             access_log.handle(record)
 

@@ -4,9 +4,9 @@ Times `RequestRecorder.record` (the request counter and the access line every re
 with the log on, stderr pointed at a file, against the same call with the log disabled (root level
 WARNING), in interleaved rounds. The figure is the process's CPU time (all its threads; a busy
 machine's other processes do not count), up to the point where the loop's lines are written (the
-queue drained), so the listener thread's work is in it. Runs against whichever `api` package is imported
-first: `PYTHONPATH=<other tree> python bench/access_log.py` times another version in the same
-sitting."""
+queue drained), so the listener thread's work is in it. It times whichever `api` package is
+imported: to compare another version in the same sitting, run a copy of this file from outside
+the tree with that version's directory first on the path."""
 
 from __future__ import annotations
 
