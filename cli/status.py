@@ -16,21 +16,21 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from cli.main import (
+from cli.common import (
     PROG,
     UsageError,
-    _non_negative_int,
-    _open_store,
-    _passphrase,
-    _positive_int,
-    _read_bytes,
-    _relative,
-    _with_path,
     config_option,
+    non_negative_int,
+    open_store,
+    positive_int,
+    read_bytes,
+    read_passphrase,
+    relative,
     render_table,
     say,
     time_arg,
     utc_now,
+    with_path,
     write_output,
 )
 from keys import MalformedJSON, SigningKey, strict_json_loads
@@ -53,7 +53,7 @@ MAX_SHOWN_ENTRIES = 200
 def read_status_file(path: str) -> tuple[StatusListDraft, StatusList | None]:
     """A draft (JSON) or a signed token; the draft form and, for a token, the parsed list. The
     token's signature is not checked here: the trust store checks it on submission."""
-    data = _read_bytes(path, MAX_STATUS_LIST_TOKEN_BYTES)
+    data = read_bytes(path, MAX_STATUS_LIST_TOKEN_BYTES)
     try:
         if data.lstrip().startswith(b"{"):
             try:
@@ -64,7 +64,7 @@ def read_status_file(path: str) -> tuple[StatusListDraft, StatusList | None]:
         sl, _ = StatusList.parse(data)
         return StatusListDraft.from_status_list(sl), sl
     except TrustStateError as exc:
-        raise _with_path(exc, path) from exc
+        raise with_path(exc, path) from exc
 
 
 def _edit(
@@ -139,7 +139,7 @@ def cmd_status_sign(args: argparse.Namespace) -> int:
             f"{args.file} is already signed (by {signed.signer_kid}); a status list carries one "
             f"signature: make a draft with `{PROG} status renew {args.file} --out FILE` first"
         )
-    key = SigningKey.load(args.key, _passphrase(args.passphrase_env))
+    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
     token = draft.sign(key)
     write_output(args.out, token.encode("ascii") + b"\n")
     say(args, f"signed {draft.uri} with {key.kid} -> {args.out}")
@@ -160,9 +160,9 @@ def render_status_list(draft: StatusListDraft, signed: StatusList | None, at: da
     counts = draft.counts()
     summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n or name == "valid")
     state = (
-        f"EXPIRED {_relative(draft.expires_at, at)}"
+        f"EXPIRED {relative(draft.expires_at, at)}"
         if at >= draft.expires_at
-        else f"valid, expires {_relative(draft.expires_at, at)}"
+        else f"valid, expires {relative(draft.expires_at, at)}"
     )
     rows = [
         ("uri", draft.uri),
@@ -223,17 +223,17 @@ def cmd_status_diff(args: argparse.Namespace) -> int:
 
 def cmd_status_verify(args: argparse.Namespace) -> int:
     """The store's own checks on a signed token, without storing it (as `list verify`)."""
-    data = _read_bytes(args.file, MAX_STATUS_LIST_TOKEN_BYTES)
+    data = read_bytes(args.file, MAX_STATUS_LIST_TOKEN_BYTES)
     _, signed = read_status_file(args.file)
     if signed is None:
         raise UsageError(f"{args.file} is an unsigned draft; sign it with `{PROG} status sign`")
-    store = _open_store(args.config)
+    store = open_store(args.config)
     store.directory = None  # verify only: nothing is ever written
     held = store.state.status_lists.get(signed.uri)
     try:
         issued = store.submit_status_list(data, now=args.at)
     except TrustStateError as exc:
-        raise _with_path(exc, args.file) from exc
+        raise with_path(exc, args.file) from exc
     print(
         f"{signed.uri}: signed by {signed.signer_kid}, key of service {issued.service_id} "
         f"({issued.jurisdiction})"
@@ -244,7 +244,7 @@ def cmd_status_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_status_export(args: argparse.Namespace) -> int:
-    store = _open_store(args.config)
+    store = open_store(args.config)
     held = store.state.status_lists.get(args.uri)
     if held is None or store.directory is None:
         uris = ", ".join(sorted(store.state.status_lists)) or "none"
@@ -273,14 +273,14 @@ def add_parser(sub: Any) -> None:
     def validity(g: argparse.ArgumentParser) -> None:
         g.add_argument(
             "--valid-days",
-            type=_positive_int,
+            type=positive_int,
             default=7,
             help="days until the list expires (default 7); e.g. --valid-days 7",
         )
 
     g: argparse.ArgumentParser = ss.add_parser("new", help="create a draft status list, all valid")
     g.add_argument("--uri", required=True, help="its https URI, as the trust list declares it")
-    g.add_argument("--size", required=True, type=_positive_int, help="entries, e.g. 1024")
+    g.add_argument("--size", required=True, type=positive_int, help="entries, e.g. 1024")
     g.add_argument(
         "--bits",
         type=int,
@@ -308,7 +308,7 @@ def add_parser(sub: Any) -> None:
         g.add_argument(
             "--index",
             required=True,
-            type=_non_negative_int,
+            type=non_negative_int,
             action="append",
             help="the document's status.status_list.idx (repeatable), e.g. --index 17",
         )

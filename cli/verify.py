@@ -47,7 +47,7 @@ class UnsupportedFormat(ValueError):
 
 
 def add_parser(sub: Any) -> None:
-    from cli.main import HelpFormatter, config_option
+    from cli.common import HelpFormatter, config_option
 
     g: argparse.ArgumentParser = sub.add_parser(
         "verify",
@@ -88,7 +88,7 @@ def add_parser(sub: Any) -> None:
 
 def _time(text: str) -> datetime:
     from api.http.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
-    from cli.main import time_arg
+    from cli.common import time_arg
 
     at = time_arg(text)
     if not EARLIEST_VALIDATION_TIME <= at <= LATEST_VALIDATION_TIME:
@@ -101,7 +101,7 @@ def _time(text: str) -> datetime:
 
 def open_store(trust: str) -> TrustStore:
     """The trust store of a service directory, loaded and re-verified, never written."""
-    from cli.main import read_config
+    from cli.common import read_config
 
     anchors, directory, grace = read_config(trust)
     store = TrustStore(anchors, directory, grace=grace)
@@ -212,19 +212,19 @@ def render(
 
 
 def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]], str]:
-    from cli.main import UsageError, _read_bytes
+    from cli.common import UsageError, read_bytes
 
     store = open_store(args.config)
     relying = args.relying or (store.jurisdictions[0] if store.jurisdictions else None)
     if relying is None or relying not in store.anchors:
         raise UsageError(f"relying jurisdiction {relying} is not configured in {args.config}")
     at: datetime | None = args.at
-    data = _read_bytes(args.file, MAX_FILE_BYTES)
+    data = read_bytes(args.file, MAX_FILE_BYTES)
     signed = None
     if args.data is not None:
         if sniff(data) != "signature":
             raise UsageError(f"--data goes with an SES_Signature value (.dat); {args.file} is none")
-        signed = _read_bytes(args.data, MAX_FILE_BYTES)
+        signed = read_bytes(args.data, MAX_FILE_BYTES)
         if sniff(signed) == "ofd":
             raise UsageError(f"--data {args.data}: {OFD_AS_DATA}")
     now = datetime.now(UTC)
@@ -238,19 +238,19 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
 def cmd_verify(args: argparse.Namespace) -> int:
     """Exit status: the verdict's (EXIT), or 2 when there is none: whatever stops a verdict is
     never reported as 1, which means FAILED."""
-    from cli.main import PROG, UsageError, _one_line
+    from cli.common import PROG, UsageError, one_line
 
     try:
         verdict, signatures, relying = _verify(args)
     except UnsupportedFormat as exc:
-        print(f"{PROG}: unsupported format: {args.file}: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"{PROG}: unsupported format: {args.file}: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except UsageError:
         raise  # main(): usage error, status 2
     except (OSError, TrustStateError, ValueError) as exc:
         where = f" {exc.filename}:" if isinstance(exc, OSError) and exc.filename else ""
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        print(f"{PROG}: no verdict:{where} {_one_line(text)}", file=sys.stderr)
+        print(f"{PROG}: no verdict:{where} {one_line(text)}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
         out: dict[str, Any] = {"verdict": verdict.to_dict(detailed=args.detailed)}

@@ -1,6 +1,6 @@
 """Keeping every instance's trust store current: Redis fan-out of accepted documents, the trust
 epoch that makes "no stale verdict after an acknowledged upload" hold, and pulling signed lists
-from the jurisdictions' publication URLs. See docs/architecture.md.
+from the jurisdictions' publication URLs. See docs/cache-and-sync.md.
 
 Redis is never trusted with trust: whatever is read from it (or pulled over HTTP) is submitted to
 this instance's own TrustStore, which verifies it against its own pinned anchors and state.
@@ -65,7 +65,7 @@ DEFAULT_PULL_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_PULL_RETRY_BASE = 1.0
 DEFAULT_RESYNC_SECONDS = 30.0
 HISTORY_KEPT = 32
-# What one catch-up before a verdict may do (docs/architecture.md, "Catch-up budget").
+# What one catch-up before a verdict may do (docs/cache-and-sync.md, "Catch-up budget").
 DEFAULT_BUDGET_DOCUMENTS = 16
 DEFAULT_BUDGET_BYTES = 16 * 1024 * 1024
 DEFAULT_BUDGET_SECONDS = 0.5

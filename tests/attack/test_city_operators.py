@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cli.main import render_diff
+from cli.lists import render_diff
 from demo.world import CITY
 from issuing import national as issue
 from keys import GeneralJWS, canonical_json

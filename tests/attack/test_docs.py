@@ -1,6 +1,6 @@
 """docs/security.md names, for every threat, the tests that cover it: every test it names must
-exist (so a renamed or deleted test cannot leave a threat silently uncovered), and every module under
-tests/attack/ and tests/fault/ must be named there."""
+exist (so a renamed or deleted test cannot leave a threat silently uncovered), and every module
+under tests/attack/ and tests/fault/ must be named there."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "security.md"
 
 
+_REF = re.compile(r"((?:\w+/)?test_\w+\.py)?::(test_\w+)|((?:\w+/)?test_\w+\.py)")
+
+
 def _references() -> list[tuple[str, str]]:
     """(module, test) pairs: `file.py::test_x` and the `::test_y` that follow it in a cell."""
     refs: list[tuple[str, str]] = []
     for cell in re.split(r"[|\n]", DOC.read_text(encoding="utf-8")):
         module = None
-        for token in re.finditer(r"((?:\w+/)?test_\w+\.py)?::(test_\w+)|((?:\w+/)?test_\w+\.py)", cell):
+        for token in re.finditer(_REF, cell):
             if token.group(3):
                 module = token.group(3)
             elif token.group(1):

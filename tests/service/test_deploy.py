@@ -248,13 +248,26 @@ def _runtime_site(root: Path) -> Path:
             if r.marker is None or any(r.marker.evaluate({"extra": e}) for e in extras):
                 r.marker = None  # chosen here, by the extras asked for
                 wanted.append(r)
-    for package in ("keys", "trust_lists", "verifier", "api"):
+    for package in _image_packages():
         shutil.copytree(
             REPO / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
         )
     for path in [target, *target.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return target
+
+
+def _image_packages() -> list[str]:
+    """The project's packages the Dockerfile COPYs (`COPY x ./x` of a folder with __init__.py):
+    the image holds these and nothing else of the repository (no demo, no issuers)."""
+    packages = []
+    for line in (REPO / "Dockerfile").read_text().splitlines():
+        parts = line.split()
+        is_package = len(parts) == 3 and (REPO / parts[1] / "__init__.py").is_file()
+        if parts[:1] == ["COPY"] and is_package:
+            packages.append(parts[1])
+    assert {"api", "cli", "verifier"} <= set(packages), packages
+    return packages
 
 
 def _image_python(root: Path) -> Path:

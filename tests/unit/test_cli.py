@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import display_width, main, render_table
+from cli.common import display_width, render_table
+from cli.main import main
 from keys import SigningKey
 from tests.support.trust_world import disk, uscc
 from trust_lists.anchors import load_anchors
@@ -581,7 +582,7 @@ def test_keys_are_never_overwritten_or_printed(
 def test_unexpected_errors_are_one_line_too(
     run: InProcess, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import cli.main as cli
+    import cli.lists as cli
 
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("something broke\nbadly")

@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cli.main import EXIT_CLOSED_PIPE, HIDDEN_ALIASES, build_parser
+from cli.common import HIDDEN_ALIASES
+from cli.main import EXIT_CLOSED_PIPE, build_parser
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.service import test_app as test_api_app
 from tests.support.api_support import SZ, auth

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.http.models import parse_rfc3339
-from cli.main import main, render_diff, render_list
+from cli.lists import render_diff, render_list
+from cli.main import main
 from tests.support.trust_world import NOW, SZ, T0, URI1, VALID, base_list, bump, key, sign
 from trust_lists import authoring
 from trust_lists.catalogue import Catalogue
