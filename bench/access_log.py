@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from api import logs
-from api.metrics import Metrics
-from api.middleware import RequestRecorder
+from api.http.middleware import RequestRecorder
+from api.obs import logs
+from api.obs.metrics import Metrics
 
 
 class _Route:
