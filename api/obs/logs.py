@@ -99,6 +99,7 @@ class _Batches:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._held: list[Any] = []  # touched by the listener thread only
+        self._behind = False  # the last batch was full: more is waiting, no time to gather
 
     def put_nowait(self, item: Any) -> None:
         self._queue.put_nowait(item)
@@ -109,7 +110,8 @@ class _Batches:
         first = self._queue.get(block)
         if not isinstance(first, str):
             return first
-        time.sleep(GATHER_SECONDS)
+        if not self._behind:
+            time.sleep(GATHER_SECONDS)
         lines, size = [first], len(first)
         while size < BATCH_BYTES:
             try:
@@ -121,6 +123,7 @@ class _Batches:
                 break
             lines.append(item)
             size += len(item)
+        self._behind = size >= BATCH_BYTES
         return "".join(lines)
 
 

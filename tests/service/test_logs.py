@@ -138,10 +138,11 @@ def lines(text: str) -> list[dict[str, Any]]:
 
 
 def test_a_clean_exit_writes_every_line_in_order() -> None:
+    """More than one batch's worth (BATCH_BYTES), all of it, in order."""
     done = run(
         "configure_logging('INFO')\n"
         "for i in range(3000):\n"
-        "    access.info('request', extra={'fields': {'request_id': f'r{i}'}})\n"
+        "    access.info('request', extra={'fields': {'request_id': f'r{i}', 'pad': 'x' * 500}})\n"
         "logging.getLogger('uvicorn.error').warning('uvicorn speaks JSON too')\n"
         "logging.getLogger('uvicorn.access').info('silenced: ours replaces it')\n"
     )
