@@ -43,6 +43,10 @@ from api.http.problems import PROBLEM_MEDIA_TYPE
 from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests.support import server_support
 from tests.support.api_support import (
+    BATCH,
+    LICENCE,
+    SEAL,
+    SEALED,
     SECRETS,
     SZ,
     ZS,
@@ -53,10 +57,6 @@ from tests.support.api_support import (
     settings_for,
 )
 
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 TRUST = f"/v1/trust-lists/{SZ}"
 STATUS = "/v1/status-lists"
 CATALOGUE = "/v1/catalogue"

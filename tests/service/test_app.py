@@ -25,6 +25,10 @@ from api.settings import Settings
 from api.state.cache import InProcessVerdictCache
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import (
+    BATCH,
+    LICENCE,
+    SEAL,
+    SEALED,
     SZ,
     ZS,
     Clock,
@@ -35,11 +39,6 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 
 
 @dataclass

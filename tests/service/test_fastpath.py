@@ -24,6 +24,7 @@ from api.http.middleware import request_id_for
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.service.test_json_bodies import ambiguous_variants
 from tests.support.api_support import (
+    LICENCE,
     SECRETS,
     SZ,
     ZS,
@@ -32,8 +33,6 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
 
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:

@@ -20,6 +20,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import (
+    BATCH,
+    LICENCE,
+    SEAL,
+    SEALED,
     SZ,
     ZS,
     Clock,
@@ -29,11 +33,6 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 
 
 def ambiguous_variants(good: bytes) -> dict[str, bytes]:

@@ -18,6 +18,10 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests.support.api_support import (
+    BATCH,
+    LICENCE,
+    SEAL,
+    SEALED,
     SZ,
     ZS,
     Clock,
@@ -27,11 +31,6 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 
 
 def tampered(token: str) -> str:

@@ -28,15 +28,23 @@ from demo.world import DEMO_EPOCH, DemoWorld, write_demo
 from issuing import national as issue
 from keys import sign_compact
 from keys.sm2 import Sm2PrivateKey
-from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
+from tests.support.api_support import (
+    BATCH,
+    LICENCE,
+    SEAL,
+    SEALED,
+    ZS,
+    Clock,
+    RecordingSync,
+    auth,
+    b64,
+    service_dir,
+    settings_for,
+)
 from trust_lists.signed import SignedTrustList
 from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
 from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift
 
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 OUT_OF_RANGE = "validation_time_out_of_range"
 HYPOTHESIS = settings(
     max_examples=25,

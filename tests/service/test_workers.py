@@ -30,11 +30,19 @@ from api.workers import VerificationPool
 from bench.hostile import costly_ofd
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support import server_support
-from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
+from tests.support.api_support import (
+    BATCH,
+    SEALED,
+    ZS,
+    Clock,
+    RecordingSync,
+    auth,
+    b64,
+    service_dir,
+    settings_for,
+)
 from verifier import deadline
 
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 MiB = 1024 * 1024
 HEALTHZ_BOUND = 0.100  # the bound for /healthz while the worst case is verified
 
