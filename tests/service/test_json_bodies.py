@@ -20,10 +20,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import (
-    BATCH,
-    LICENCE,
-    SEAL,
-    SEALED,
     SZ,
     ZS,
     Clock,
@@ -33,6 +29,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 def ambiguous_variants(good: bytes) -> dict[str, bytes]:

@@ -18,10 +18,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests.support.api_support import (
-    BATCH,
-    LICENCE,
-    SEAL,
-    SEALED,
     SZ,
     ZS,
     Clock,
@@ -31,6 +27,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 def tampered(token: str) -> str:

@@ -29,10 +29,6 @@ from issuing import national as issue
 from keys import sign_compact
 from keys.sm2 import Sm2PrivateKey
 from tests.support.api_support import (
-    BATCH,
-    LICENCE,
-    SEAL,
-    SEALED,
     ZS,
     Clock,
     RecordingSync,
@@ -41,6 +37,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 from trust_lists.signed import SignedTrustList
 from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
 from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift

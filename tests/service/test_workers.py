@@ -31,8 +31,6 @@ from bench.hostile import costly_ofd
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support import server_support
 from tests.support.api_support import (
-    BATCH,
-    SEALED,
     ZS,
     Clock,
     RecordingSync,
@@ -41,6 +39,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, SEALED
 from verifier import deadline
 
 MiB = 1024 * 1024

@@ -19,12 +19,6 @@ from trust_lists.anchors import anchors_to_json
 
 SZ, ZS = "440300", "442000"
 
-# The verification endpoints, as the tests call them.
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
-
 SECRETS = {
     "counter": "hk_counter_test_0123456789abcdefghij",
     "business": "hk_business_test_0123456789abcdefgh",
