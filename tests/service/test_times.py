@@ -34,6 +34,7 @@ from tests.support.api_support import (
     RecordingSync,
     auth,
     b64,
+    demo_client,
     service_dir,
     settings_for,
 )
@@ -52,9 +53,7 @@ HYPOTHESIS = settings(
 
 @pytest.fixture(scope="module")
 def client(demo_world: DemoWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    root = service_dir(demo_world, tmp_path_factory.mktemp("times") / "svc")
-    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path_factory.mktemp("times") / "svc") as c:
         yield c
 
 
@@ -256,12 +255,8 @@ def _forever_list(world: DemoWorld, code: str) -> bytes:
 
 
 def test_a_list_valid_until_9999_with_grace(demo_world: DemoWorld, tmp_path: Path) -> None:
-    root = service_dir(demo_world, tmp_path / "forever")
-    app = create_app(
-        settings_for(root, grace_seconds=60), clock=Clock(DEMO_EPOCH), sync=RecordingSync()
-    )  # type: ignore[arg-type]
     admin = {**auth("admin"), "content-type": "application/json"}
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path / "forever", grace_seconds=60) as c:
         for code in sorted(demo_world.trust_lists):
             r = c.put(
                 f"/v1/trust-lists/{code}", content=_forever_list(demo_world, code), headers=admin
@@ -269,6 +264,7 @@ def test_a_list_valid_until_9999_with_grace(demo_world: DemoWorld, tmp_path: Pat
             assert r.status_code == 200, r.text
         _still_answers(c, demo_world)
     # The same state loaded from disk by a new instance.
+    root = tmp_path / "forever"
     again = create_app(
         settings_for(root, grace_seconds=60), clock=Clock(DEMO_EPOCH), sync=RecordingSync()
     )  # type: ignore[arg-type]
