@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.problems import problem_body, problem_response
+from api.obs.logs import log_access
 from api.obs.metrics import Metrics
 
 access_log = logging.getLogger("huren.access")
@@ -102,12 +103,7 @@ class RequestRecorder:
             "duration_ms": round(duration * 1000, 3),
             **fields,
         }
-        if access_log.isEnabledFor(logging.INFO):
-            # The record access_log.info() makes, without looking up the caller (never logged).
-            record = access_log.makeRecord(
-                access_log.name, logging.INFO, "", 0, "request", (), None, extra={"fields": line}
-            )
-            access_log.handle(record)
+        log_access(access_log, line)
 
 
 class BodyTooLarge(Exception):

@@ -4,19 +4,23 @@ SIGTERM shutdown, by one process or several; a forked child writes its own lines
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import json
 import logging
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.obs.logs import JsonFormatter
+from api.obs.logs import JsonFormatter, _access_line
 from tests.support.api_support import SECRETS, ZS, auth
 from tests.support.server_support import demo_directory, start, stop
 
@@ -112,13 +116,67 @@ def test_any_fields_round_trip(fields: dict[str, Any], message: str) -> None:
     assert out == fields and header.get("message", message) == message
 
 
+# -- the access line's own path: the same text as the formatter's --------------------------------
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+def same_as_the_formatter(fields: dict[str, Any], message: str = "request") -> str:
+    """The access path's line for `fields` and the formatter's for the record access.info()
+    makes, at that record's time: asserted the same text, and returned."""
+    rec = record(message, fields=fields)
+    made = _access_line(rec.name, message, fields, int(rec.created), rec.msecs).decode()
+    assert made == JsonFormatter().format(rec) + "\n"
+    return made
+
+
+def test_the_access_line_is_the_formatters_line() -> None:
+    """Field for field, in order: header, level, time format, the fields (those named like the
+    header replace its values in place), and what JSON has no type for."""
+    access = {
+        "request_id": "3f6c2a9e1b7d4c05",
+        "method": "POST",
+        "route": "/v1/licences/verify",
+        "status": 200,
+        "duration_ms": 0.123,
+        "document_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "indication": "PASSED",
+        "sub_indication": None,
+        "cached": True,
+    }
+    made = json.loads(same_as_the_formatter(access))
+    assert list(made) == HEADER + list(access)
+    assert (made["level"], made["logger"], made["message"]) == ("info", "huren.access", "request")
+    assert datetime.fromisoformat(made["time"]).utcoffset() == UTC.utcoffset(None)
+    assert len(made["time"]) == len("2026-11-26T04:00:00.123+00:00")
+    same_as_the_formatter({"message": "m", "level": "x", "城市": "深圳"}, "100% %s")
+    odd: dict[Any, Any] = {"path": Path("/srv"), "when": datetime(2026, 1, 2, tzinfo=UTC)}
+    odd |= {"colour": Colour.RED, "raw": b"\xff", "t": (1, 2), 3: "a key that is no str"}
+    same_as_the_formatter(odd)
+
+
+def test_the_access_line_leaves_what_orjson_refuses_to_the_formatter() -> None:
+    for fields in ({"n": 2**70}, {"s": "a\ud800b"}):
+        with pytest.raises(orjson.JSONEncodeError):
+            same_as_the_formatter(fields)
+
+
+@settings(max_examples=100, deadline=None)
+@given(fields=st.dictionaries(st.text(), _values, max_size=6), message=st.text())
+def test_any_access_line_is_the_formatters_line(fields: dict[str, Any], message: str) -> None:
+    with contextlib.suppress(orjson.JSONEncodeError):  # lone surrogates: left to the formatter
+        same_as_the_formatter(fields, message)
+
+
 # -- configure_logging: a fresh interpreter each, as the service runs it -----------------------
 
 
 def run(code: str) -> subprocess.CompletedProcess[str]:
     prelude = (
         "import logging, os, sys\n"
-        "from api.obs.logs import configure_logging, stop_listener\n"
+        "from api.obs.logs import configure_logging, log_access, stop_listener\n"
         "access = logging.getLogger('huren.access')\n"
     )
     done = subprocess.run(
@@ -138,16 +196,44 @@ def lines(text: str) -> list[dict[str, Any]]:
 
 
 def test_a_clean_exit_writes_every_line_in_order() -> None:
-    """More than one batch's worth (BATCH_BYTES), all of it, in order."""
+    """More than one batch's worth (BATCH_BYTES), all of it, in order: access lines by their own
+    path (checked taken), every fifth the ordinary way, a warning, an error with its traceback
+    and a line the access path leaves to the formatter between them."""
     done = run(
+        "from api.obs.logs import _here, _reaches_only\n"
         "configure_logging('INFO')\n"
+        "assert _reaches_only(access, _here.logging.handler)\n"
+        "cache = logging.getLogger('huren.cache')\n"
         "for i in range(3000):\n"
-        "    access.info('request', extra={'fields': {'request_id': f'r{i}', 'pad': 'x' * 500}})\n"
+        "    fields = {'request_id': f'r{i}', 'pad': 'x' * 500}\n"
+        "    if i % 5:\n"
+        "        log_access(access, fields)\n"
+        "    else:\n"
+        "        access.info('request', extra={'fields': fields})\n"
+        "    if i % 500 == 7:\n"
+        "        cache.warning('between', extra={'fields': {'after': i}})\n"
+        "        log_access(access, {'request_id': f'big{i}', 'n': 2**70})\n"
+        "        try:\n"
+        "            raise ValueError(i)\n"
+        "        except ValueError:\n"
+        "            logging.getLogger('huren.error').exception('failed')\n"
         "logging.getLogger('uvicorn.error').warning('uvicorn speaks JSON too')\n"
         "logging.getLogger('uvicorn.access').info('silenced: ours replaces it')\n"
     )
     out = lines(done.stderr)
-    assert [x["request_id"] for x in out[:-1]] == [f"r{i}" for i in range(3000)]
+    expected: list[str] = []
+    for i in range(3000):
+        expected.append(f"r{i}")
+        if i % 500 == 7:
+            expected += [f"between {i}", f"big{i} {2**70}", f"failed ValueError: {i}"]
+    seen = [
+        x.get("request_id", x["message"])
+        + (f" {x['after']}" if "after" in x else "")
+        + (f" {x['n']}" if "n" in x else "")
+        + (f" {x['exception'].splitlines()[-1]}" if "exception" in x else "")
+        for x in out[:-1]
+    ]
+    assert seen == expected
     assert out[-1]["logger"] == "uvicorn.error" and out[-1]["level"] == "warning"
 
 
@@ -186,10 +272,10 @@ def test_a_forked_child_writes_its_own_lines_once() -> None:
         "pid = os.fork()\n"
         "if pid == 0:\n"
         "    for i in range(100):\n"
-        "        access.info('request', extra={'fields': {'request_id': f'child-{i}'}})\n"
+        "        log_access(access, {'request_id': f'child-{i}'})\n"
         "    sys.exit(0)  # a clean exit of the child: its atexit drains its own listener\n"
         "os.waitpid(pid, 0)\n"
-        "access.info('request', extra={'fields': {'request_id': 'parent-after'}})\n"
+        "log_access(access, {'request_id': 'parent-after'})\n"
     )
     ids = [x["request_id"] for x in lines(done.stderr)]
     assert sorted(ids) == sorted(
