@@ -46,6 +46,7 @@ from verifier.national.asn1 import SesSeal, SesSignature
 from verifier.national.der import DerError, loose_time
 from verifier.verdict import (
     Check,
+    DocumentKind,
     DocumentSummary,
     Indication,
     SubIndication,
@@ -66,10 +67,10 @@ DEFAULT_SEAL_TYPES: Final[Mapping[int, str]] = MappingProxyType(
     {1: "official", 2: "finance", 3: "invoice", 4: "contract", 5: "legal_rep"}
 )
 
-SEAL: Final = "seal"
-SEALED: Final = "sealed_document"
-SIGNED: Final = "signed_document"
-DOCUMENT: Final = "ofd_document"
+SEAL: Final = DocumentKind.SEAL
+SEALED: Final = DocumentKind.SEALED_DOCUMENT
+SIGNED: Final = DocumentKind.SIGNED_DOCUMENT
+DOCUMENT: Final = DocumentKind.OFD_DOCUMENT
 
 
 @dataclass(frozen=True, slots=True)
