@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from api.http.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 from api.settings import Settings, SettingsError
 from cli import main as cli
 from demo.world import DEMO_EPOCH, DemoWorld, write_demo
@@ -31,7 +30,13 @@ from keys.sm2 import Sm2PrivateKey
 from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
 from trust_lists.signed import SignedTrustList
 from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
-from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift
+from trust_lists.timeutil import (
+    EARLIEST_VALIDATION_TIME,
+    LATEST_VALIDATION_TIME,
+    TIME_MAX,
+    TIME_MIN,
+    shift,
+)
 
 LICENCE = "/v1/licences/verify"
 SEAL = "/v1/seals/verify"
