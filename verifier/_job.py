@@ -11,7 +11,7 @@ from typing import Generic, NoReturn, Protocol, TypeVar
 
 from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
 from trust_lists.store import TrustState
-from trust_lists.timeutil import format_time, shift
+from trust_lists.timeutil import format_time, issued_in_future, shift
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -214,6 +214,22 @@ class JobBase(Generic[_P]):
             self.ok("trust.fresh")
             self.bound(stale_from)
 
+    def not_yet_issued(
+        self, issued: datetime, when: datetime | None = None, *, moving: bool = True
+    ) -> None:
+        """FAILED when `issued` lies past `when` (default: the validation time) by more than the
+        policy's clock skew (timeutil.issued_in_future). `moving`: `when` is the validation
+        time, so the verdict changes once it reaches `issued` less the skew."""
+        when = self.at if when is None else when
+        skew = self.policy.max_clock_skew
+        if issued_in_future(issued, when, skew):
+            self.stop(
+                "validity.not_yet_issued",
+                until=shift(issued, -skew) if moving else None,
+                iat=format_time(issued),
+                at=format_time(when),
+            )
+
     def validity(
         self,
         issued: datetime,
@@ -224,14 +240,7 @@ class JobBase(Generic[_P]):
     ) -> None:
         """The validity window at `when`. `moving`: `when` is the validation time, so the edges
         of the window are times at which the verdict can change (a signing time is fixed)."""
-        skew = self.policy.max_clock_skew
-        if issued > shift(when, skew):
-            self.stop(
-                "validity.not_yet_issued",
-                until=shift(issued, -skew) if moving else None,
-                iat=format_time(issued),
-                at=format_time(when),
-            )
+        self.not_yet_issued(issued, when, moving=moving)
         if when < valid_from:
             self.stop(
                 "validity.not_yet_valid",

@@ -28,7 +28,7 @@ from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejecte
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.status_list import Status
 from trust_lists.store import TrustStore
-from trust_lists.timeutil import format_time, shift
+from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
 from verifier import messages
 from verifier._job import JobBase, Stop, VerificationInputError, call_times
@@ -362,14 +362,7 @@ class _Job(JobBase[VerificationPolicy]):
             self.prefix = SEAL_PREFIX
             self.judge_seal(seal_jws, seal, signed_at, signed_at)
             self.prefix = ""
-            skew = self.policy.max_clock_skew
-            if signed_at > shift(self.at, skew):
-                self.stop(
-                    "validity.not_yet_issued",
-                    until=shift(signed_at, -skew),
-                    iat=format_time(signed_at),
-                    at=format_time(self.at),
-                )
+            self.not_yet_issued(signed_at)
             if self.at >= seal.valid_to:
                 self.flag(
                     "sealed.seal_period",

@@ -36,7 +36,7 @@ from keys.sm2 import (
 from keys.x509 import Certificate, CertificateError, ChainError, build_chain
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.store import TrustState, TrustStore
-from trust_lists.timeutil import format_time, shift
+from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
 from verifier._job import JobBase, Stop, call_times, clip
 from verifier.formats import SEAL_TYPES
@@ -783,14 +783,7 @@ class _Job(JobBase[NationalPolicy]):
             signed_at = sig.signed_at
             self.cert_period(signer, "signer", signed_at)
             self.ok("cert.period")
-            skew = self.policy.max_clock_skew
-            if signed_at > shift(self.at, skew):
-                self.stop(
-                    "validity.not_yet_issued",
-                    until=shift(signed_at, -skew),
-                    iat=format_time(signed_at),
-                    at=format_time(self.at),
-                )
+            self.not_yet_issued(signed_at)
             # Then trust: the seal judged at the signing time the signature claims.
             self.prefix = nm.SEAL_PREFIX
             self.seal_trust(sig.seal, maker, signers, signed_at)
@@ -874,14 +867,7 @@ class _Job(JobBase[NationalPolicy]):
                 self.ok("cert.period")
             self.key_status(entry.key, signed_at)
             self.fresh(self.jurisdiction)
-            skew = self.policy.max_clock_skew
-            if signed_at > shift(self.at, skew):
-                self.stop(
-                    "validity.not_yet_issued",
-                    until=shift(signed_at, -skew),
-                    iat=format_time(signed_at),
-                    at=format_time(self.at),
-                )
+            self.not_yet_issued(signed_at)
             if cert is not None:
                 if self.at >= cert.not_after:
                     self.flag(
