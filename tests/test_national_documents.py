@@ -19,7 +19,7 @@ from keys.sm2 import Sm2PrivateKey
 from tests.national_world import IN_2021, NOW, SZ, ZS, cert, default_world, key, vector, world
 from verifier import Expectations, Indication, SubIndication, Verdict
 from verifier.national import asn1, issue
-from verifier.national import verifier as national_verifier
+from verifier.national import job as national_job
 from verifier.national.ofd import OfdLimits, OfdPackage, resolve
 from verifier.national.verifier import NationalPolicy, NationalVerifier
 
@@ -328,7 +328,7 @@ def test_stale_list_is_try_later() -> None:
 
 
 def test_missing_backend_is_indeterminate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(national_verifier, "backend_available", lambda: False)
+    monkeypatch.setattr(national_job, "backend_available", lambda: False)
     v = default_world().verifier.verify_seal(make_seal(), SZ, IN_2021)
     assert (v.indication, v.sub_indication) == (IND, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
     doc = verify(stamped_files())

@@ -1,15 +1,15 @@
 """What the two verifiers' jobs share: recording checks and what they imply (verdict, valid_until),
 and the trust rules that read the same for JWS documents (verifier/verifier.py) and national
-formats (verifier/national/verifier.py). Each job subclasses JobBase and supplies its own message
+formats (verifier/national/job.py). Each job subclasses JobBase and supplies its own message
 tables through `ok` and `_failed`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Generic, NoReturn, Protocol, TypeVar
+from typing import Final, Generic, NoReturn, Protocol, TypeVar
 
-from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
+from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind, TrustedService
 from trust_lists.store import TrustState
 from trust_lists.timeutil import format_time, issued_in_future, shift
 from verifier.verdict import (
@@ -29,6 +29,13 @@ class _Policy(Protocol):
 
 
 _P = TypeVar("_P", bound=_Policy)
+# What each kind of trusted service is called in messages.
+_KIND_NAMES: Final = {
+    ServiceKind.LICENCE_ISSUER: ("证照签发机构", "licence issuer"),
+    ServiceKind.SEAL_AUTHORITY: ("印章制作机构", "seal-making authority"),
+}
+# A document type's names (Chinese, English) by its code, as the job's format names them.
+TypeNames = Callable[[str], tuple[str, str]]
 
 
 class VerificationInputError(ValueError):
@@ -254,6 +261,33 @@ class JobBase(Generic[_P]):
         if moving:
             self.bound(valid_to)
 
+    def wrong_service_kind(self, service: TrustedService, doc_zh: str, doc_en: str) -> NoReturn:
+        """FAILED key.service_kind: a key of this kind of service never makes these documents
+        (a licence issuer's key does not make seals, nor a seal-making authority's licences)."""
+        kind_zh, kind_en = _KIND_NAMES[service.kind]
+        self.stop(
+            "key.service_kind",
+            service_zh=service.name_zh,
+            service_en=service.name_en,
+            kind_zh=kind_zh,
+            kind_en=kind_en,
+            doc_zh=doc_zh,
+            doc_en=doc_en,
+        )
+
+    def scope(self, service: TrustedService, type_code: str, names: TypeNames) -> None:
+        """The service may issue documents of this type (its scope in the trust list)."""
+        if type_code not in service.scope:
+            type_zh, type_en = names(type_code)
+            self.stop(
+                "key.scope",
+                service_zh=service.name_zh,
+                service_en=service.name_en,
+                type_zh=type_zh,
+                type_en=type_en,
+            )
+        self.ok("key.scope")
+
     def recognition(self, issuing: str, type_code: str, *, licence: bool = False) -> None:
         """Whether the relying jurisdiction recognises `issuing`'s documents of this type (a
         licence type when `licence`, else a seal type), by the recognition catalogue."""
@@ -288,3 +322,23 @@ class JobBase(Generic[_P]):
     def jurisdiction_names(self, code: str) -> tuple[str, str]:
         tl = self.state.trust_list(code)
         return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
+
+    # -- what the caller expects -------------------------------------------------------------
+
+    def expect_holder(self, expected: str | None, actual: str) -> None:
+        if expected is None:
+            return
+        if expected != actual:
+            self.stop("expect.holder", actual=clip(actual, 64), expected=clip(expected, 64))
+        self.ok("expect.holder")
+
+    def expect_type(self, expected: str | None, actual: str, names: TypeNames) -> None:
+        if expected is None:
+            return
+        if expected != actual:
+            a_zh, a_en = names(actual)
+            e_zh, e_en = names(clip(expected, 64))
+            self.stop(
+                "expect.type", actual_zh=a_zh, actual_en=a_en, expected_zh=e_zh, expected_en=e_en
+            )
+        self.ok("expect.type")

@@ -1,0 +1,53 @@
+"""A seal made by a key that a trust list holds only as a licence issuer's: FAILED
+key.service_kind, in the same words as for a JWS seal (one rule in verifier/_job.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
+from keys.x509 import Certificate
+from tests.national_world import IN_2021, SZ, _service, cert, trust_lists, world
+from trust_lists.model import ServiceKind
+from verifier import Indication, SubIndication
+from verifier.national import issue
+
+T0 = datetime(2021, 1, 1, tzinfo=UTC)
+PNG = issue.SealPicture("PNG", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20)
+
+
+def test_a_licence_issuers_key_makes_no_seal() -> None:
+    maker_key = Sm2PrivateKey.generate()
+    der = issue.make_certificate(
+        issuer_key=maker_key,
+        subject={"common_name": "licence issuer, not a seal maker"},
+        subject_point=maker_key.point,
+        not_before=T0,
+        not_after=T0 + timedelta(days=365),
+        serial=7,
+    )
+    lists = trust_lists()
+    key = Sm2PublicKey.from_certificate(Certificate.parse(der))
+    lists[SZ] = _service(lists[SZ], "sz-issuer-2", ServiceKind.LICENCE_ISSUER, 6, [key])
+    seal = issue.make_seal(
+        maker_key=maker_key,
+        maker_certificate=der,
+        es_id="44030020210009",
+        seal_type=1,
+        name="某公司公章",
+        signer_certificates=[cert("USER").der],
+        created=T0,
+        valid_start=T0,
+        valid_end=T0 + timedelta(days=365),
+        picture=PNG,
+    )
+    v = world(lists=lists).verifier.verify_seal(seal, SZ, IN_2021)
+    assert (v.indication, v.sub_indication) == (
+        Indication.FAILED,
+        SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+    )
+    failing = [c for c in v.checks if c.result.value != "PASSED"]
+    assert [c.code for c in failing] == ["key.service_kind"]
+    assert v.trust.issuing_jurisdiction == SZ
+    text = failing[0].to_dict()
+    assert "测试服务6" in str(text) and "enterprise e-seals" in str(text), text
