@@ -13,7 +13,7 @@ from typing import Final, NoReturn
 
 from keys.algorithms import SES_SIGNATURE_OIDS
 from keys.sm2 import Sm2Unavailable, Sm2Verifier, backend_available, signature_der
-from keys.x509 import Certificate, CertificateError, ChainError
+from keys.x509 import Certificate, CertificateError, ChainError, SignatureCache
 from trust_lists.store import TrustState
 from trust_lists.timeutil import format_time
 from verifier._job import JobBase, Stop
@@ -45,7 +45,7 @@ class Job(JobBase[NationalPolicy]):
         policy: NationalPolicy,
         anchors: Mapping[str, object],
         state: TrustState,
-        chain_cache: dict[tuple[str, str], bool],
+        chain_cache: SignatureCache,
         *,
         relying: str,
         now: datetime,

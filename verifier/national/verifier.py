@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from keys.x509 import SIGNATURE_CACHE_SIZE, SignatureCache
 from trust_lists.store import TrustStore
 from verifier._job import call_times
 from verifier.national import asn1, ofd
@@ -48,11 +49,13 @@ class NationalVerifier:
         policy: NationalPolicy | None = None,
         *,
         clock: Clock | None = None,
+        chain_cache_size: int = SIGNATURE_CACHE_SIZE,
     ) -> None:
         self._store = store
         self.policy = policy or NationalPolicy()
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
-        self._chain_cache: dict[tuple[str, str], bool] = {}
+        # Certificate signatures judged once per process, not once per document (bounded).
+        self._chain_cache = SignatureCache(chain_cache_size)
 
     def _job(self, relying: object, at: object, digest: str) -> Job:
         relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
