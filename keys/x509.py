@@ -26,7 +26,7 @@ from asn1crypto import x509 as a_x509
 
 from keys.algorithms import SES_SIGNATURE_OIDS
 from keys.errors import KeyMaterialError
-from keys.sm2 import Sm2Verifier, parse_point, sm3
+from keys.sm2_algorithm import Sm2Verifier, parse_point, sm3
 
 MAX_CERT_BYTES: Final = 16 * 1024
 MAX_CHAIN_DEPTH: Final = 4

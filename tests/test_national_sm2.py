@@ -21,7 +21,7 @@ from keys import (
     require_allowed,
     require_key_algorithm,
 )
-from keys import sm2 as sm2mod
+from keys import sm2_algorithm as sm2mod
 from keys.algorithms import is_sm3_digest, require_ses_signature_oid
 from keys.encoding import b64url_encode
 from keys.sm2 import (

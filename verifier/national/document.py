@@ -121,7 +121,7 @@ def overall(
         indication, sub = own, own_sub
     jurisdictions = {r.verdict.trust.issuing_jurisdiction for r in results}
     jur = jurisdictions.pop() if len(jurisdictions) == 1 else None
-    summary = document_summary(results, pkg, report, jur)
+    summary = document_summary([r.to_dict() for r in results], pkg, report, jur)
     return Verdict(
         indication,
         sub,

@@ -5,7 +5,7 @@ Type="Sign" signature, of a signature that could not be read, and of a whole doc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from keys.x509 import Certificate
 from trust_lists.model import KeyEntry
@@ -15,9 +15,6 @@ from verifier.national import ofd
 from verifier.national.asn1 import SesSeal, SesSignature
 from verifier.national.job import Job
 from verifier.verdict import DocumentSummary
-
-if TYPE_CHECKING:
-    from verifier.national.document import SignatureVerdict
 
 SEAL: Final = "seal"
 SEALED: Final = "sealed_document"
@@ -155,7 +152,7 @@ def unread_signature_summary(
 
 
 def document_summary(
-    results: list[SignatureVerdict],
+    signatures: list[dict[str, Any]],
     pkg: ofd.OfdPackage,
     coverage: dict[str, Any],
     jurisdiction: str | None,
@@ -170,7 +167,7 @@ def document_summary(
             "files": len(pkg.names),
             "coverage": coverage,
             "work": {"inflated_bytes": pkg.inflated_bytes, "hashed_bytes": pkg.hashed_bytes},
-            "signatures": [r.to_dict() for r in results],
+            "signatures": signatures,
         },
     )
 
