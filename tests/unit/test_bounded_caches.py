@@ -4,7 +4,7 @@ byte for byte, as with the default room, while never holding more than one."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,11 +12,8 @@ import pytest
 from issuing import national as issue
 from keys.x509 import SIGNATURE_CACHE_SIZE, SignatureCache
 from tests.support.national_world import IN_2021, NOW, SZ, ZS, cert, default_world, key, vector
+from tests.unit.test_national_documents import T0, make_seal, stamped_files
 from verifier.national.verifier import NationalVerifier
-
-T0 = datetime(2021, 1, 1, tzinfo=UTC)
-SIGNED = datetime(2021, 3, 1, 10, 0, tzinfo=UTC)
-PNG = issue.SealPicture("PNG", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20)
 
 
 def test_least_recently_used_goes_first() -> None:
@@ -38,35 +35,17 @@ def test_the_cap_is_at_least_one_and_documented() -> None:
 
 
 def _seal(maker: str) -> bytes:
-    return issue.make_seal(
-        maker_key=key(maker),
-        maker_certificate=cert(maker).der,
-        es_id="44030020210001",
-        seal_type=4,
-        name="深圳市前海互认科技有限公司合同专用章",
-        signer_certificates=[cert("USER").der],
-        created=T0,
-        valid_start=T0,
-        valid_end=T0 + timedelta(days=365),
-        picture=PNG,
-    )
+    return make_seal(maker_key=key(maker), maker_certificate=cert(maker).der)
 
 
 def _inputs() -> list[tuple[str, bytes]]:
     """Documents whose chains need different (certificate, issuer) signatures: seals made by
     SealBuilder and by USER (both under the Shenzhen seal authority's CA ROOT), a stamped
     document, and the third-party vectors of Zhongshan's listed makers."""
-    stamped = issue.stamp_ofd(
-        issue.make_ofd(["合同第一页"], doc_id="contract-1"),
-        seal=_seal("SealBuilder"),
-        signer_key=key("USER"),
-        signer_certificate=cert("USER").der,
-        signed_at=SIGNED,
-    )
     return [
         ("seal", _seal("SealBuilder")),
         ("seal", _seal("USER")),
-        ("ofd", issue.package(stamped)),
+        ("ofd", issue.package(stamped_files())),
         ("ofd", vector("ofd", "v4signed.ofd")),
         ("seal", vector("seals", "SESealData.DER")),
     ]

@@ -11,14 +11,12 @@ from typing import Any
 import pytest
 
 from issuing import national as issue
-from tests.support.national_world import SZ, ZS, cert, default_world, key
+from tests.support.national_world import SZ, ZS, default_world
+from tests.unit.test_national_documents import SIGNED, _signed, stamped_files
 from trust_lists.timeutil import issued_in_future
 from verifier import Indication, SubIndication, Verdict
 
 SKEW = timedelta(minutes=5)  # NationalPolicy's default
-SIGNED = datetime(2021, 3, 1, 10, 0, tzinfo=UTC)
-T0 = datetime(2021, 1, 1, tzinfo=UTC)
-PNG = issue.SealPicture("PNG", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20)
 
 
 def test_the_rule_at_its_edge() -> None:
@@ -31,27 +29,9 @@ def test_the_rule_at_its_edge() -> None:
 
 
 def _stamped(**changes: Any) -> bytes:
-    files = issue.make_ofd(["合同第一页"], doc_id="contract-1")
-    seal = issue.make_seal(
-        maker_key=key("SealBuilder"),
-        maker_certificate=cert("SealBuilder").der,
-        es_id="44030020210001",
-        seal_type=4,
-        name="深圳市前海互认科技有限公司合同专用章",
-        signer_certificates=[cert("USER").der],
-        created=T0,
-        valid_start=T0,
-        valid_end=T0 + timedelta(days=365),
-        picture=PNG,
-    )
-    fields: dict[str, Any] = {
-        "seal": seal,
-        "signer_key": key("USER"),
-        "signer_certificate": cert("USER").der,
-        "signed_at": SIGNED,
-    }
-    fields.update(changes)
-    return issue.package(issue.stamp_ofd(files, **fields))
+    if "seal" in changes:  # no seal: a Type="Sign" signature
+        return issue.package(_signed(**changes))
+    return issue.package(stamped_files(**changes))
 
 
 def _judge(data: bytes, relying: str, at: datetime) -> Verdict:

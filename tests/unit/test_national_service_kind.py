@@ -3,17 +3,15 @@ key.service_kind, in the same words as for a JWS seal (one rule in verifier/_job
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from issuing import national as issue
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
 from keys.x509 import Certificate
-from tests.support.national_world import IN_2021, SZ, _service, cert, trust_lists, world
+from tests.support.national_world import IN_2021, SZ, _service, trust_lists, world
+from tests.unit.test_national_documents import T0, make_seal
 from trust_lists.model import ServiceKind
 from verifier import Indication, SubIndication
-
-T0 = datetime(2021, 1, 1, tzinfo=UTC)
-PNG = issue.SealPicture("PNG", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20)
 
 
 def test_a_licence_issuers_key_makes_no_seal() -> None:
@@ -29,18 +27,7 @@ def test_a_licence_issuers_key_makes_no_seal() -> None:
     lists = trust_lists()
     key = Sm2PublicKey.from_certificate(Certificate.parse(der))
     lists[SZ] = _service(lists[SZ], "sz-issuer-2", ServiceKind.LICENCE_ISSUER, 6, [key])
-    seal = issue.make_seal(
-        maker_key=maker_key,
-        maker_certificate=der,
-        es_id="44030020210009",
-        seal_type=1,
-        name="某公司公章",
-        signer_certificates=[cert("USER").der],
-        created=T0,
-        valid_start=T0,
-        valid_end=T0 + timedelta(days=365),
-        picture=PNG,
-    )
+    seal = make_seal(maker_key=maker_key, maker_certificate=der, seal_type=1)
     v = world(lists=lists).verifier.verify_seal(seal, SZ, IN_2021)
     assert (v.indication, v.sub_indication) == (
         Indication.FAILED,
