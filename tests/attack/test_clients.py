@@ -43,10 +43,6 @@ from api.http.problems import PROBLEM_MEDIA_TYPE
 from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests.support import server_support
 from tests.support.api_support import (
-    BATCH,
-    LICENCE,
-    SEAL,
-    SEALED,
     SECRETS,
     SZ,
     ZS,
@@ -56,6 +52,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 TRUST = f"/v1/trust-lists/{SZ}"
 STATUS = "/v1/status-lists"

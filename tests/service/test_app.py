@@ -25,10 +25,6 @@ from api.settings import Settings
 from api.state.cache import InProcessVerdictCache
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import (
-    BATCH,
-    LICENCE,
-    SEAL,
-    SEALED,
     SZ,
     ZS,
     Clock,
@@ -39,6 +35,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 @dataclass

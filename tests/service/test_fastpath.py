@@ -24,7 +24,6 @@ from api.http.middleware import request_id_for
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.service.test_json_bodies import ambiguous_variants
 from tests.support.api_support import (
-    LICENCE,
     SECRETS,
     SZ,
     ZS,
@@ -33,6 +32,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import LICENCE
 
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:

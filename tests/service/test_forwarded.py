@@ -16,7 +16,8 @@ from api.http.auth import ClientAddresses, bucket_of
 from api.settings import Settings, SettingsError
 from demo.world import DemoWorld
 from tests.support import server_support
-from tests.support.api_support import SEAL, ZS
+from tests.support.api_support import ZS
+from tests.support.endpoints import SEAL
 
 BURST = 10
 

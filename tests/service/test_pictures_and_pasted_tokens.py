@@ -16,9 +16,6 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import (
-    LICENCE,
-    SEAL,
-    SEALED,
     SZ,
     ZS,
     Clock,
@@ -27,6 +24,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import LICENCE, SEAL, SEALED
 
 # The demo's seal picture saved as JPEG: `ffmpeg -i seal-sz-official.png -q:v 3 <this>`.
 JPEG = Path(__file__).resolve().parents[1] / "data" / "seal-sz-official.jpg"

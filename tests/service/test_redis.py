@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from demo.world import DemoWorld, build_demo_world
-from tests.support.api_support import LICENCE, SZ, ZS, auth, next_list, service_dir, settings_for
+from tests.support.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
+from tests.support.endpoints import LICENCE
 
 
 @pytest.fixture(scope="module")

@@ -18,19 +18,16 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests.support.api_support import (
-    BATCH,
-    LICENCE,
-    SEAL,
-    SEALED,
     SZ,
     ZS,
     Clock,
-    RecordingSync,
     auth,
     b64,
+    demo_client,
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 def tampered(token: str) -> str:
@@ -78,9 +75,7 @@ def assert_levels(simple: dict[str, Any], detailed: dict[str, Any]) -> None:
 @pytest.fixture
 def client(demo_world: DemoWorld, tmp_path: Path) -> Iterator[tuple[TestClient, Clock]]:
     clock = Clock(DEMO_EPOCH)
-    root = service_dir(demo_world, tmp_path)
-    app = create_app(settings_for(root), clock=clock, sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path, clock=clock) as c:
         yield c, clock
 
 
