@@ -25,6 +25,7 @@ from tests.support.national_world import (
     cert,
     default_world,
     key,
+    self_signed,
     vector,
     world,
 )
@@ -114,14 +115,7 @@ def test_two_signatures_judged_apart() -> None:
     other_maker = Sm2PrivateKey.generate()
     foreign = make_seal(
         maker_key=other_maker,
-        maker_certificate=issue.make_certificate(
-            issuer_key=other_maker,
-            subject={"common_name": "unknown seal maker"},
-            subject_point=other_maker.point,
-            not_before=T0,
-            not_after=T0 + timedelta(days=3650),
-            serial=99,
-        ),
+        maker_certificate=self_signed(other_maker, "unknown seal maker", 99),
     )
     two = issue.stamp_ofd(
         files,

@@ -3,27 +3,17 @@ key.service_kind, in the same words as for a JWS seal (one rule in verifier/_job
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from issuing import national as issue
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
 from keys.x509 import Certificate
-from tests.support.national_world import IN_2021, SZ, _service, trust_lists, world
-from tests.unit.test_national_documents import T0, make_seal
+from tests.support.national_world import IN_2021, SZ, _service, self_signed, trust_lists, world
+from tests.unit.test_national_documents import make_seal
 from trust_lists.model import ServiceKind
 from verifier import Indication, SubIndication
 
 
 def test_a_licence_issuers_key_makes_no_seal() -> None:
     maker_key = Sm2PrivateKey.generate()
-    der = issue.make_certificate(
-        issuer_key=maker_key,
-        subject={"common_name": "licence issuer, not a seal maker"},
-        subject_point=maker_key.point,
-        not_before=T0,
-        not_after=T0 + timedelta(days=365),
-        serial=7,
-    )
+    der = self_signed(maker_key, "licence issuer, not a seal maker", 7, days=365)
     lists = trust_lists()
     key = Sm2PublicKey.from_certificate(Certificate.parse(der))
     lists[SZ] = _service(lists[SZ], "sz-issuer-2", ServiceKind.LICENCE_ISSUER, 6, [key])
