@@ -77,6 +77,8 @@ def judge_document(probe: Job, raw: bytes, expect: Expectations | None) -> Docum
 def ofd_signature(
     job: Job, pkg: ofd.OfdPackage, ref: ofd.SignatureRef, expect: Expectations | None
 ) -> Verdict:
+    """One signature of the package: its description read, then judged as its Type says (a
+    stamped seal, or a licence issuer's Sign)."""
     info: ofd.SignatureInfo | None = None
     try:
         try:

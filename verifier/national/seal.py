@@ -24,6 +24,8 @@ from verifier.verifier import Expectations
 
 
 def seal_alone(job: Job, raw: bytes, expect: Expectations | None) -> Verdict:
+    """A bare .esl: its size, its structure, then everything about the seal, judged at the
+    validation time; then what the caller expects."""
     seal: SesSeal | None = None
     maker: Certificate | None = None
     signers: list[Certificate] = []
@@ -138,6 +140,8 @@ def resolve_maker(job: Job, maker: Certificate, created: datetime, type_code: st
 def meets_expectations(
     job: Job, expect: Expectations, seal: SesSeal, signers: list[Certificate]
 ) -> None:
+    """The holder's credit code (from the signer certificates) and the seal type the caller
+    expects, recorded unprefixed even for the seal inside a signature."""
     prefix, job.prefix = job.prefix, ""
     if expect.holder_id is not None:
         job.expect_holder(expect.holder_id, holder_uscc(signers) or "-")

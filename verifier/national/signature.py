@@ -37,6 +37,8 @@ def ses_signature(
     info: ofd.SignatureInfo | None,
     expect: Expectations | None,
 ) -> Verdict:
+    """The SES_Signature `raw` over `xml` (its Signature.xml, named `xml_name`; None when not
+    given), inside the package `pkg` as `info` describes it, or outside any package."""
     sig: SesSignature | None = None
     signer: Certificate | None = None
     maker: Certificate | None = None
@@ -87,6 +89,7 @@ def ses_signature(
 
 
 def signer_listed(job: Job, seal: SesSeal, signer: Certificate) -> bool:
+    """The seal names the signer: its certificate in the seal's list, or its digest."""
     if seal.cert_list_type == 1:
         return signer.der in seal.certs
     for d in seal.cert_digests:
@@ -123,6 +126,8 @@ def period(
 
 
 def references(job: Job, pkg: ofd.OfdPackage, info: ofd.SignatureInfo) -> None:
+    """The file check values of Signature.xml: every file it names exists and hashes (SM3) to
+    its value; every cheap check comes before any hashing."""
     method = info.check_method or "MD5"  # GB/T 33190: the default check method is MD5
     if not is_sm3_digest(method):
         job.stop("ofd.check_method", method=clip(method, 64))
