@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Final, Generic, NoReturn, Protocol, TypeVar
+from typing import Final, Generic, NoReturn, Protocol, TypedDict, TypeVar
 
 from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind, TrustedService
 from trust_lists.store import TrustState
@@ -69,6 +69,16 @@ def call_times(
         )
     now = aware(clock(), "the clock's time")
     return relying, now, now if at is None else aware(at, "at")
+
+
+class _ServiceNames(TypedDict):
+    service_zh: str
+    service_en: str
+
+
+def _named(service: TrustedService) -> _ServiceNames:
+    """How a message names a trusted service: by both its names."""
+    return {"service_zh": service.name_zh, "service_en": service.name_en}
 
 
 class Stop(Exception):
@@ -267,8 +277,7 @@ class JobBase(Generic[_P]):
         kind_zh, kind_en = _KIND_NAMES[service.kind]
         self.stop(
             "key.service_kind",
-            service_zh=service.name_zh,
-            service_en=service.name_en,
+            **_named(service),
             kind_zh=kind_zh,
             kind_en=kind_en,
             doc_zh=doc_zh,
@@ -279,13 +288,7 @@ class JobBase(Generic[_P]):
         """The service may issue documents of this type (its scope in the trust list)."""
         if type_code not in service.scope:
             type_zh, type_en = names(type_code)
-            self.stop(
-                "key.scope",
-                service_zh=service.name_zh,
-                service_en=service.name_en,
-                type_zh=type_zh,
-                type_en=type_en,
-            )
+            self.stop("key.scope", **_named(service), type_zh=type_zh, type_en=type_en)
         self.ok("key.scope")
 
     def recognition(self, issuing: str, type_code: str, *, licence: bool = False) -> None:
