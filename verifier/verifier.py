@@ -53,6 +53,7 @@ from verifier.formats import (
 from verifier.messages import PASSED, SEAL_PREFIX
 from verifier.verdict import (
     Check,
+    DocumentKind,
     DocumentSummary,
     SubIndication,
     Verdict,
@@ -86,9 +87,9 @@ class Expectations:
 # ASCII whitespace (what a copy adds); other bytes outside the alphabet are format.jws's.
 _WHITESPACE: Final = re.compile(rb"[ \t\r\n\f\v]")
 _COMPACT_SHAPE: Final = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_LICENCE: Final = "licence"
-_SEAL: Final = "seal"
-_SEALED: Final = "sealed_document"
+_LICENCE: Final = DocumentKind.LICENCE
+_SEAL: Final = DocumentKind.SEAL
+_SEALED: Final = DocumentKind.SEALED_DOCUMENT
 
 _DOC_NAMES: Final = {
     _LICENCE: ("电子证照", "an e-licence", "e-licences"),
@@ -179,9 +180,11 @@ def _valid_uscc(code: str) -> bool:
     return is_valid_uscc(code)
 
 
-class Verifier:
-    """Verifies documents against a trust store under a policy. Thread-safe and stateless: each
-    call reads `store.state` once. `clock` gives the real now (an aware datetime)."""
+class JwsVerifier:
+    """Verifies compact JWS licences, seals and sealed-document signatures against a trust store
+    under a policy. Thread-safe and stateless: each call reads `store.state` once. `clock` gives
+    the real now (an aware datetime). verifier.entry.Verifier adds the national formats and the
+    one entry, `verify(request)`."""
 
     def __init__(
         self,
@@ -413,7 +416,7 @@ class _Job(JobBase[VerificationPolicy]):
 
     # -- steps -------------------------------------------------------------------------------
 
-    def parse_jws(self, raw: bytes, typ: str, kind: str) -> CompactJWS:
+    def parse_jws(self, raw: bytes, typ: str, kind: DocumentKind) -> CompactJWS:
         limit = self.policy.max_token_bytes
         if len(raw) > limit:
             self.stop("format.size", size=len(raw), limit=limit)
@@ -460,7 +463,12 @@ class _Job(JobBase[VerificationPolicy]):
         return claims
 
     def resolve_key(
-        self, jws: CompactJWS, jurisdiction: str, issuer: str, doc_kind: str, type_code: str
+        self,
+        jws: CompactJWS,
+        jurisdiction: str,
+        issuer: str,
+        doc_kind: DocumentKind,
+        type_code: str,
     ) -> KeyEntry:
         """The kid in the list of the jurisdiction the document claims, then (integrity before
         any other trust decision) the signature with that key, then the key belonging to the
@@ -587,7 +595,7 @@ class _Job(JobBase[VerificationPolicy]):
 
     # -- names and summaries -----------------------------------------------------------------
 
-    def type_names(self, doc_kind: str, code: str) -> tuple[str, str]:
+    def type_names(self, doc_kind: DocumentKind, code: str) -> tuple[str, str]:
         cat = self.state.catalogue
         if cat is not None:
             c = cat.catalogue
@@ -693,4 +701,4 @@ class _Job(JobBase[VerificationPolicy]):
         )
 
 
-__all__ = ["Expectations", "VerificationInputError", "VerificationPolicy", "Verifier"]
+__all__ = ["Expectations", "JwsVerifier", "VerificationInputError", "VerificationPolicy"]

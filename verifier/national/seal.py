@@ -164,24 +164,24 @@ _PICTURE_MAGIC: Final[Mapping[str, tuple[bytes, ...]]] = MappingProxyType(
 
 def picture_problem(pic: asn1.Picture) -> str | None:
     """Why the seal picture is not acceptable, or None."""
-    kind = pic.type.strip().upper()
+    image_format = pic.type.strip().upper()
     data = pic.data
     if not data:
         return "no picture data"
     if pic.width <= 0 or pic.height <= 0:
         return f"size {pic.width}x{pic.height} is not positive"
-    if kind == "SVG":
+    if image_format == "SVG":
         head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
         if b"<svg" not in head:
             return "declared SVG, but the data is not SVG"
         if b"<!doctype" in head or b"<!entity" in head:
             return "SVG with a DTD or entities"
         return None
-    magics = _PICTURE_MAGIC.get(kind)
+    magics = _PICTURE_MAGIC.get(image_format)
     if magics is None:
         return f"unknown picture type {pic.type[:16]!r}"
     if not data.startswith(magics):
-        return f"declared {kind}, but the data is not {kind}"
-    if kind == "PNG" and data[12:16] != b"IHDR":
+        return f"declared {image_format}, but the data is not {image_format}"
+    if image_format == "PNG" and data[12:16] != b"IHDR":
         return "a PNG without its IHDR header"
     return None

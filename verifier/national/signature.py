@@ -93,10 +93,10 @@ def signer_listed(job: Job, seal: SesSeal, signer: Certificate) -> bool:
     if seal.cert_list_type == 1:
         return signer.der in seal.certs
     for d in seal.cert_digests:
-        kind = d.type.strip().upper()
-        if kind in ("SM3", "1.2.156.10197.1.401") and d.value == signer.sm3:
+        algorithm = d.type.strip().upper()
+        if algorithm in ("SM3", "1.2.156.10197.1.401") and d.value == signer.sm3:
             return True
-        if kind in ("SHA256", "SHA-256") and d.value == hashlib.sha256(signer.der).digest():
+        if algorithm in ("SHA256", "SHA-256") and d.value == hashlib.sha256(signer.der).digest():
             return True
     return False
 

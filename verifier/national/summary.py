@@ -14,12 +14,12 @@ from trust_lists.uscc import is_valid_uscc
 from verifier.national import ofd
 from verifier.national.asn1 import SesSeal, SesSignature
 from verifier.national.job import Job
-from verifier.verdict import DocumentSummary
+from verifier.verdict import DocumentKind, DocumentSummary
 
-SEAL: Final = "seal"
-SEALED: Final = "sealed_document"
-SIGNED: Final = "signed_document"
-DOCUMENT: Final = "ofd_document"
+SEAL: Final = DocumentKind.SEAL
+SEALED: Final = DocumentKind.SEALED_DOCUMENT
+SIGNED: Final = DocumentKind.SIGNED_DOCUMENT
+DOCUMENT: Final = DocumentKind.OFD_DOCUMENT
 
 
 def seal_summary(
