@@ -386,3 +386,49 @@ def test_request_ids_differ_in_a_forked_worker() -> None:
         child = f.read().decode().split(",")
     parent = [request_id_for(None) for _ in range(3)]
     assert len(child) == 3 and not set(child) & set(parent)
+
+
+class _Seen:
+    """A middleware added after create_app, as an operator or a later change would add one:
+    it records the path and status of every request it sees."""
+
+    def __init__(self, app: Any, *, seen: list[tuple[str, int]]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def note(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["path"], message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, note)
+
+
+@pytest.mark.xfail(strict=True, reason="the hot path runs before every middleware")
+def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
+    demo_world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[bytes] = []
+    real = fastpath._licence_input
+
+    def spy(body: bytes) -> Any:
+        parsed = real(body)
+        if parsed is not None:
+            served.append(body)
+        return parsed
+
+    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    app = _app(demo_world, tmp_path / "later", fast=True)
+    seen: list[tuple[str, int]] = []
+    app.add_middleware(_Seen, seen=seen)
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    with TestClient(app) as client:
+        answer = client.post(LICENCE, content=body, headers=hdrs)
+    assert answer.status_code == 200 and served == [body]  # the fast lane served it
+    assert seen == [(LICENCE, 200)]
