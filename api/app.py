@@ -20,14 +20,13 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from starlette.types import Receive, Scope, Send
 
 from api import routes_trust, routes_verify, ui
 from api.audit import AuditLog
 from api.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
 from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
-from api.fastpath import LICENCE_PATH, LicenceHotPath
+from api.fastpath import LICENCE_PATH, FastLane
 from api.logs import write_through
 from api.metrics import Metrics, expiry_warnings
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
@@ -95,29 +94,6 @@ def build_store(settings: Settings) -> tuple[TrustStore, list[str]]:
             "to pull them"
         )
     return store, problems
-
-
-class ServiceApp(FastAPI):
-    """FastAPI, with `POST /v1/licences/verify` offered to the plain-ASGI hot path first
-    (api/fastpath.py): the counters' everyday request skips FastAPI's and Starlette's layers, and
-    whatever the hot path declines goes through them as usual. `hot_path = None` turns it off."""
-
-    hot_path: LicenceHotPath | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hot = self.hot_path
-        if (
-            hot is not None
-            and scope["type"] == "http"
-            and scope["path"] == LICENCE_PATH
-            and scope["method"] == "POST"
-        ):
-            scope["app"] = self  # as Starlette sets it
-            forward = await hot(scope, receive, send)
-            if forward is None:
-                return
-            receive = forward
-        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -215,7 +191,7 @@ def create_app(
                 extra={"fields": {"trust_state_version": store.state.version}},
             )
 
-    app = ServiceApp(
+    app = FastAPI(
         title="huren (互认) verification service",
         version=API_VERSION,
         description=DESCRIPTION,
@@ -248,14 +224,17 @@ def create_app(
         *(r for r in app.router.routes if hasattr(r, "path")),
     ]
     app.state.flat_routes = flat
+    if settings.fast_lane:
+        # Added first, so the innermost layer: inside ServiceMiddleware and any middleware
+        # added after it (each add_middleware wraps the ones before).
+        licence_route = next(
+            r
+            for r in flat
+            if getattr(r, "path", None) == LICENCE_PATH and "POST" in r.methods  # type: ignore[attr-defined]
+        )
+        app.add_middleware(FastLane, ctx=ctx, route=licence_route)
     recorder = RequestRecorder(metrics, flat)
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, recorder=recorder)
-    licence_route = next(
-        r
-        for r in flat
-        if getattr(r, "path", None) == LICENCE_PATH and "POST" in r.methods  # type: ignore[attr-defined]
-    )
-    app.hot_path = LicenceHotPath(ctx, licence_route, recorder, settings.max_body_bytes)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 

@@ -1,7 +1,6 @@
 """The outermost ASGI layer: request ids, the request body size limit, the access log, request
-metrics and the catch-all for unexpected errors (a problem without a stack trace). The licence
-hot path (api/fastpath.py) runs before it and records its requests with the same
-`RequestRecorder`.
+metrics and the catch-all for unexpected errors (a problem without a stack trace). Every request
+passes it, the ones the licence fast lane (api/fastpath.py, the innermost layer) serves too.
 
 The size limit is enforced before the body is read: a Content-Length above the limit is answered
 with 413 at once, and a body streamed without one is counted chunk by chunk and cut off as soon as
@@ -29,7 +28,6 @@ from api.problems import problem_body, problem_response
 access_log = logging.getLogger("huren.access")
 error_log = logging.getLogger("huren.error")
 
-HOT_PATH_START = "huren.start"  # scope key: when the hot path began with a request it declined
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 # Request ids need to be unique, not secret: a PRNG seeded from os.urandom at import (a fresh
 # interpreter per worker) instead of a getrandom() system call per request.
@@ -149,8 +147,7 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # A request the licence hot path declined has been timed since it arrived there.
-        start = scope.get(HOT_PATH_START) or time.perf_counter()
+        start = time.perf_counter()
         request_id = request_id_for(_header(scope, b"x-request-id"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -236,7 +233,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 __all__ = [
-    "HOT_PATH_START",
     "BodyTooLarge",
     "RequestRecorder",
     "ServiceMiddleware",

@@ -1,6 +1,7 @@
-"""The plain-ASGI hot path of POST /v1/licences/verify (api/fastpath.py) answers exactly as the
-FastAPI route does: same status, headers and bytes, cached or not, for good requests and for every
-kind of request it hands back to the route."""
+"""The fast lane of POST /v1/licences/verify (api/fastpath.py), the innermost middleware, answers
+exactly as the FastAPI route does (fast lane on against off): same status, headers, bytes and
+access-log line, cached or not, for good requests and for every kind of request it hands back to
+the route; and every middleware sees the requests it serves."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from api import fastpath, jsonbody
 from api.app import create_app
 from api.demo import DEMO_EPOCH, DemoWorld
 from api.middleware import request_id_for
+from api.problems import ProblemError
+from api.settings import Settings
 from tests.api_support import SECRETS, SZ, ZS, Clock, RecordingSync, service_dir, settings_for
 from tests.test_api_json_bodies import ambiguous_variants
 
@@ -28,10 +31,9 @@ LICENCE = "/v1/licences/verify"
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
     service_dir(world, root)
-    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    if not fast:
-        app.hot_path = None  # type: ignore[attr-defined]
-    assert fast == (app.hot_path is not None)  # type: ignore[attr-defined]
+    settings = settings_for(root, fast_lane=fast)
+    app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    assert fast == any(m.cls is fastpath.FastLane for m in app.user_middleware)
     return app
 
 
@@ -84,7 +86,30 @@ def _bodies(world: DemoWorld) -> list[bytes]:
         + b',"relying_jurisdiction":"442000"}',
         b"",
         b"\xff{}",
+        # What pydantic's reader and the route's strict reader could read differently: the lane
+        # must leave each to the route.
+        json.dumps({**good, "expect": {"type_code": "token"}}).encode(),  # a value naming a member
+        b'{"token" : "a", "token" :'
+        + json.dumps(token).encode()
+        + b', "relying_jurisdiction":"442000"}',
+        b'{"token":' + json.dumps(token).encode() + b',"relying_jurisdiction":"442000",'
+        b'"expect":{"type_code":"a"},"expect":{"type_code":"b"}}',
+        json.dumps(good).encode()[:-1] + b', "expect": {"type_code": "\xff"}}',  # not UTF-8
+        json.dumps(good).encode()[:-1] + b', "expect": {"type_code": "a\x01"}}',  # raw control
+        json.dumps(good).encode() + b"x",
+        json.dumps(good).encode() + b" \n",
+        b"{}",
+        b"null",
     ]
+    variants = [
+        {**good, "expect": {}},
+        {**good, "receipt": "true"},
+        {"Token": token, "relying_jurisdiction": ZS},
+        {**good, "validation_time": "2026-06-30T23:59:60Z"},  # a leap second
+        {**good, "validation_time": "2026-06-01 08:00:00Z"},
+        {**good, "validation_time": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC
+    ]
+    out += [json.dumps(v, ensure_ascii=False).encode() for v in variants]
     # JSON with more than one reading: 422 ambiguous_json from both (tests/test_api_json_bodies.py).
     out += ambiguous_variants(json.dumps(good).encode()).values()
     return out
@@ -96,10 +121,49 @@ def _same(a: Any, b: Any) -> None:
     assert a.content == b.content
 
 
+def _access_log(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The access-log lines since the last call, without their durations."""
+    lines = [dict(r.fields) for r in caplog.records if r.name == "huren.access"]  # type: ignore[attr-defined]
+    caplog.clear()
+    for line in lines:
+        line.pop("duration_ms")
+    return lines
+
+
+# Every problem code the bodies, keys and content types below must draw from the route.
+_REFUSALS = {
+    "malformed_json",
+    "ambiguous_json",
+    "invalid_request",
+    "unknown_jurisdiction",
+    "validation_time_out_of_range",
+    "unauthorized",
+    "forbidden",
+    "unsupported_media_type",
+}
+
+
 def test_fast_path_answers_exactly_as_the_route(
-    clients: tuple[TestClient, TestClient], demo_world: DemoWorld
+    clients: tuple[TestClient, TestClient],
+    demo_world: DemoWorld,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Fast lane on and off: the same status, headers, bytes and access-log line for every
+    body, key and content type, a miss and then a hit; every refusal is a problem."""
     fast, slow = clients
+    served: list[bytes] = []
+    real = fastpath._licence_input
+
+    def spy(body: bytes) -> Any:
+        parsed = real(body)
+        if parsed is not None:
+            served.append(body)
+        return parsed
+
+    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    caplog.set_level(logging.INFO, logger="huren.access")
+    codes: set[str] = set()
     headers = [
         {"Authorization": f"Bearer {SECRETS['counter']}"},
         {"X-API-Key": SECRETS["admin"]},
@@ -118,11 +182,16 @@ def test_fast_path_answers_exactly_as_the_route(
                 if ctype is not None:
                     hdrs["Content-Type"] = ctype
                 for _ in range(2):  # a miss, then a hit
-                    _same(
-                        fast.post(LICENCE, content=body, headers=hdrs),
-                        slow.post(LICENCE, content=body, headers=hdrs),
-                    )
+                    a = fast.post(LICENCE, content=body, headers=hdrs)
+                    fast_line = _access_log(caplog)
+                    _same(a, slow.post(LICENCE, content=body, headers=hdrs))
+                    assert fast_line == _access_log(caplog)
+                    if a.status_code >= 400:
+                        assert a.headers["content-type"] == "application/problem+json"
+                        codes.add(a.json()["code"])
                 n += 1
+    assert codes == _REFUSALS
+    assert served  # the lane did serve the ordinary ones
 
 
 def test_report_levels_answer_exactly_as_the_route(
@@ -217,16 +286,17 @@ def test_dump_json_matches_the_json_module() -> None:
     assert jsonbody.dump_json({1: "x"}) == b'{"1":"x"}'
 
 
-def _chunks(body: bytes) -> Iterator[bytes]:
-    yield body[:10]
-    yield body[10:]
+def _chunks(body: bytes, size: int = 10) -> Iterator[bytes]:
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
 
 
-def test_bodies_the_hot_path_leaves_to_the_app(
+def test_body_limits_hold_in_the_fast_lane(
     clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Chunked (no Content-Length), oversized and malformed-length requests are never parsed on
-    the hot path, and are answered exactly as by the route."""
+    """ServiceMiddleware's rules apply before and while the lane reads: a Content-Length above
+    the limit or malformed is answered before the lane sees the request, a chunked body is
+    served, and one that grows past the limit is cut off with the route's 413."""
     fast, slow = clients
     parsed: list[bytes] = []
     real = fastpath._licence_input
@@ -235,16 +305,25 @@ def test_bodies_the_hot_path_leaves_to_the_app(
     auth = {
         "Authorization": f"Bearer {SECRETS['counter']}",
         "Content-Type": "application/json",
-        "X-Request-ID": "hot-path-declined",
+        "X-Request-ID": "body-limits",
     }
     chunked = [c.post(LICENCE, content=_chunks(body), headers=auth) for c in (fast, slow)]
     _same(*chunked)
     assert chunked[0].status_code == 200 and chunked[0].json()["verdict"]["indication"] == "PASSED"
+    assert parsed == [body]  # served in the lane
+    parsed.clear()
     limit = fast.app.state.ctx.settings.max_body_bytes  # type: ignore[attr-defined]
     big = b'{"token":"' + b"a" * limit + b'","relying_jurisdiction":"442000"}'
     too_big = [c.post(LICENCE, content=big, headers=auth) for c in (fast, slow)]
     _same(*too_big)
     assert too_big[0].status_code == 413
+    streamed = [c.post(LICENCE, content=_chunks(big, 1 << 20), headers=auth) for c in (fast, slow)]
+    _same(*streamed)
+    assert streamed[0].json()["code"] == "payload_too_large"
+    bad_length = {**auth, "Content-Length": "12x"}
+    malformed = [c.post(LICENCE, content=body, headers=bad_length) for c in (fast, slow)]
+    _same(*malformed)
+    assert malformed[0].status_code == 400
     assert parsed == []
 
 
@@ -409,7 +488,6 @@ class _Seen:
         await self.app(scope, receive, note)
 
 
-@pytest.mark.xfail(strict=True, reason="the hot path runs before every middleware")
 def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
     demo_world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -432,3 +510,60 @@ def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
         answer = client.post(LICENCE, content=body, headers=hdrs)
     assert answer.status_code == 200 and served == [body]  # the fast lane served it
     assert seen == [(LICENCE, 200)]
+
+
+def test_fast_lane_off_leaves_every_request_to_the_route(
+    demo_world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for raw, on in (("off", False), ("on", True), ("false", False), ("1", True)):
+        assert Settings.load(env={"HUREN_FAST_LANE": raw}).fast_lane is on
+    assert Settings().fast_lane
+    looked: list[bytes] = []
+    real = fastpath._licence_input
+    monkeypatch.setattr(fastpath, "_licence_input", lambda b: looked.append(b) or real(b))
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    with TestClient(_app(demo_world, tmp_path / "off", fast=False)) as client:
+        answer = client.post(LICENCE, content=body, headers=hdrs)
+    assert answer.status_code == 200 and answer.json()["verdict"]["indication"] == "PASSED"
+    assert looked == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("a bug"), ProblemError(503, "verification_busy", "too many verifications")],
+)
+def test_a_failing_verification_is_answered_as_by_the_route(
+    clients: tuple[TestClient, TestClient],
+    demo_world: DemoWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+) -> None:
+    """After the lane has taken a request: a problem is the route's problem answer, anything
+    else ServiceMiddleware's catch-all 500 (logged once, no stack trace to the client)."""
+    served: list[bytes] = []
+    real = fastpath._licence_input
+    monkeypatch.setattr(fastpath, "_licence_input", lambda b: served.append(b) or real(b))
+
+    async def broken(inp: Any) -> Any:
+        raise failure
+
+    for client in clients:
+        monkeypatch.setattr(client.app.state.ctx.service, "verify", broken)  # type: ignore[attr-defined]
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "failing-1",
+    }
+    caplog.set_level(logging.INFO)
+    fast, slow = clients
+    a = fast.post(LICENCE, content=body, headers=hdrs)
+    fast_log = [(r.name, r.getMessage()) for r in caplog.records]
+    caplog.clear()
+    _same(a, slow.post(LICENCE, content=body, headers=hdrs))
+    assert fast_log == [(r.name, r.getMessage()) for r in caplog.records]
+    assert served == [body]
+    expected = 500 if isinstance(failure, RuntimeError) else 503
+    assert a.status_code == expected and "a bug" not in a.text
