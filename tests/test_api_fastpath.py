@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,29 @@ def clients(demo_world: DemoWorld, tmp_path: Path) -> Iterator[tuple[TestClient,
         TestClient(slow, raise_server_exceptions=False) as s,
     ):
         yield f, s
+
+
+@dataclass
+class _Lane:
+    looked: list[bytes] = field(default_factory=list)  # bodies the lane read and parsed
+    served: list[bytes] = field(default_factory=list)  # those it then served
+
+
+@pytest.fixture
+def lane(monkeypatch: pytest.MonkeyPatch) -> _Lane:
+    """What the fast lane does with each request body."""
+    seen = _Lane()
+    real = fastpath._licence_input
+
+    def spy(body: bytes) -> Any:
+        seen.looked.append(body)
+        parsed = real(body)
+        if parsed is not None:
+            seen.served.append(body)
+        return parsed
+
+    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    return seen
 
 
 def _bodies(world: DemoWorld) -> list[bytes]:
@@ -147,21 +171,12 @@ def test_fast_path_answers_exactly_as_the_route(
     clients: tuple[TestClient, TestClient],
     demo_world: DemoWorld,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    lane: _Lane,
 ) -> None:
     """Fast lane on and off: the same status, headers, bytes and access-log line for every
     body, key and content type, a miss and then a hit; every refusal is a problem."""
     fast, slow = clients
-    served: list[bytes] = []
-    real = fastpath._licence_input
-
-    def spy(body: bytes) -> Any:
-        parsed = real(body)
-        if parsed is not None:
-            served.append(body)
-        return parsed
-
-    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    served = lane.served
     caplog.set_level(logging.INFO, logger="huren.access")
     codes: set[str] = set()
     headers = [
@@ -195,15 +210,13 @@ def test_fast_path_answers_exactly_as_the_route(
 
 
 def test_report_levels_answer_exactly_as_the_route(
-    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, lane: _Lane
 ) -> None:
     """`?report=` in every spelling: the hot path serves none, simple and detailed, with the
     route's bytes (a miss, then hits at each level from the one cached verdict); any other
     query string is the route's, word for word."""
     fast, slow = clients
-    served: list[bytes] = []
-    real = fastpath._licence_input
-    monkeypatch.setattr(fastpath, "_licence_input", lambda b: served.append(b) or real(b))
+    served = lane.looked
     queries = [
         "",
         "?report=simple",
@@ -240,19 +253,10 @@ def test_fast_path_is_taken_and_logs_like_the_route(
     clients: tuple[TestClient, TestClient],
     demo_world: DemoWorld,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    lane: _Lane,
 ) -> None:
     fast, slow = clients
-    served: list[bytes] = []
-    real = fastpath._licence_input
-
-    def spy(body: bytes) -> Any:
-        parsed = real(body)
-        if parsed is not None:
-            served.append(body)
-        return parsed
-
-    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    served = lane.served
     body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
     hdrs = {
         "Authorization": f"Bearer {SECRETS['counter']}",
@@ -292,15 +296,13 @@ def _chunks(body: bytes, size: int = 10) -> Iterator[bytes]:
 
 
 def test_body_limits_hold_in_the_fast_lane(
-    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, lane: _Lane
 ) -> None:
     """ServiceMiddleware's rules apply before and while the lane reads: a Content-Length above
     the limit or malformed is answered before the lane sees the request, a chunked body is
     served, and one that grows past the limit is cut off with the route's 413."""
     fast, slow = clients
-    parsed: list[bytes] = []
-    real = fastpath._licence_input
-    monkeypatch.setattr(fastpath, "_licence_input", lambda b: parsed.append(b) or real(b))
+    parsed = lane.looked
     body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
     auth = {
         "Authorization": f"Bearer {SECRETS['counter']}",
@@ -489,18 +491,9 @@ class _Seen:
 
 
 def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
-    demo_world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_world: DemoWorld, tmp_path: Path, lane: _Lane
 ) -> None:
-    served: list[bytes] = []
-    real = fastpath._licence_input
-
-    def spy(body: bytes) -> Any:
-        parsed = real(body)
-        if parsed is not None:
-            served.append(body)
-        return parsed
-
-    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    served = lane.served
     app = _app(demo_world, tmp_path / "later", fast=True)
     seen: list[tuple[str, int]] = []
     app.add_middleware(_Seen, seen=seen)
@@ -513,14 +506,12 @@ def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
 
 
 def test_fast_lane_off_leaves_every_request_to_the_route(
-    demo_world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo_world: DemoWorld, tmp_path: Path, lane: _Lane
 ) -> None:
     for raw, on in (("off", False), ("on", True), ("false", False), ("1", True)):
         assert Settings.load(env={"HUREN_FAST_LANE": raw}).fast_lane is on
     assert Settings().fast_lane
-    looked: list[bytes] = []
-    real = fastpath._licence_input
-    monkeypatch.setattr(fastpath, "_licence_input", lambda b: looked.append(b) or real(b))
+    looked = lane.looked
     body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
     hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
     with TestClient(_app(demo_world, tmp_path / "off", fast=False)) as client:
@@ -537,14 +528,13 @@ def test_a_failing_verification_is_answered_as_by_the_route(
     clients: tuple[TestClient, TestClient],
     demo_world: DemoWorld,
     monkeypatch: pytest.MonkeyPatch,
+    lane: _Lane,
     caplog: pytest.LogCaptureFixture,
     failure: Exception,
 ) -> None:
     """After the lane has taken a request: a problem is the route's problem answer, anything
     else ServiceMiddleware's catch-all 500 (logged once, no stack trace to the client)."""
-    served: list[bytes] = []
-    real = fastpath._licence_input
-    monkeypatch.setattr(fastpath, "_licence_input", lambda b: served.append(b) or real(b))
+    served = lane.served
 
     async def broken(inp: Any) -> Any:
         raise failure
