@@ -200,6 +200,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc come from api/routes/ui.py, without a CDN
         redoc_url=None,
+        # The service reports through Prometheus and JSON logs, not OpenTelemetry; left on,
+        # FastAPI looks up the global OpenTelemetry providers on every request (~8 us).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     install_problem_handlers(app)

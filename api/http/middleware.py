@@ -148,7 +148,14 @@ class ServiceMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        request_id = request_id_for(_header(scope, b"x-request-id"))
+        incoming_id = length_header = None
+        for key, value in scope["headers"]:  # the first of each
+            if key == b"x-request-id":
+                incoming_id = value if incoming_id is None else incoming_id
+            elif key == b"content-length" and length_header is None:
+                length_header = value
+        request_id = request_id_for(incoming_id)
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         fields: dict[str, Any] = {}
@@ -161,7 +168,12 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 started = True
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = list(message.get("headers", ()))
+                if any(key == b"x-request-id" for key, _ in headers):
+                    MutableHeaders(raw=headers)["X-Request-ID"] = request_id  # replaced in place
+                else:
+                    headers.append(id_header)
+                message["headers"] = headers
             await send(message)
 
         async def reply(response_status: int, code: str, detail: str, **kw: Any) -> None:
@@ -169,9 +181,8 @@ class ServiceMiddleware:
             await response(scope, receive, send_with_id)
 
         try:
-            header = _header(scope, b"content-length")
-            length = content_length(header) if header is not None else None
-            if header is not None and length is None:
+            length = content_length(length_header) if length_header is not None else None
+            if length_header is not None and length is None:
                 await reply(400, "bad_request", "malformed Content-Length header")
             elif length is not None and length > self.max_body_bytes:
                 await self._too_large(reply)
@@ -220,16 +231,6 @@ class ServiceMiddleware:
             return message
 
         return limited_receive
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            try:
-                return bytes(value).decode("latin-1")
-            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
-                return None
-    return None
 
 
 __all__ = [
