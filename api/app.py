@@ -35,7 +35,7 @@ from api.http.problems import (
     problem_responses,
 )
 from api.obs.audit import AuditLog
-from api.obs.logs import write_through
+from api.obs.logs import stop_listener
 from api.obs.metrics import Metrics, expiry_warnings
 from api.receipts import ReceiptSigner
 from api.routes import trust as routes_trust
@@ -185,9 +185,9 @@ def create_app(
             await ctx.sync.stop()
             await ctx.cache.close()
             pool.close()
-            # Nothing may wait in a log buffer from here: uvicorn ends a SIGTERM shutdown by
-            # re-raising the signal, which kills the process before atexit could flush.
-            write_through()
+            # Nothing may wait in the log queue from here: uvicorn ends a SIGTERM shutdown by
+            # re-raising the signal, which kills the process before atexit could drain it.
+            stop_listener()
             log.info(
                 "huren service stopped",
                 extra={"fields": {"trust_state_version": store.state.version}},
