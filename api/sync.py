@@ -5,14 +5,17 @@ from the jurisdictions' publication URLs. See docs/architecture.md.
 Redis is never trusted with trust: whatever is read from it (or pulled over HTTP) is submitted to
 this instance's own TrustStore, which verifies it against its own pinned anchors and state.
 
-Redis layout (prefix `settings.redis_prefix`, default "huren:v1:"):
+Redis layout (prefix `settings.redis_prefix`, default "huren:v1:"; every key below sits under the
+hash tag `{<prefix>}`, so in a cluster they share one slot and the scripts stay atomic):
 - `trust-docs`    hash  field -> latest accepted bytes; field "trust_list:<jurisdiction>",
                         "status_list:<uri>" or "catalogue"
 - `trust-seqs`    hash  field -> its sequence (status lists: iat), so readers fetch only news
 - `trust-history:<jurisdiction>` hash sequence -> bytes (recent lists, to replay rotations)
 - `trust-epoch`   int   incremented by every publish (INCR, in the same script as the write)
 - `trust-incarnation`   random token set with the first epoch (detects a wiped Redis)
-- channel `trust` notification of each publish
+- channel `trust` notification of each publish (sharded pub/sub in a cluster)
+
+Connections, errors and outages belong to the shared owner, api/state/redis.py.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ if TYPE_CHECKING:
     import httpx
     import redis.asyncio as aioredis
 
-from api.resp import RespClient, UnsupportedURL, is_refusal
+from api.resp import RespClient
+from api.state.redis import Health, SharedRedis
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
@@ -85,7 +89,8 @@ _MAX_COUNTER_DIGITS = 19
 _CHAIN_NEEDED = (RotationNotAuthorised, ThresholdNotMet)
 
 # KEYS: docs, seqs, epoch, incarnation, history
-# ARGV: field, seq, data, incarnation candidate, channel, message, keep history (0/1), history cap
+# ARGV: field, seq, data, incarnation candidate, channel, message, keep history (0/1), history cap,
+# the publish command (SPUBLISH in a cluster: the channel hashes to the keys' slot)
 _PUBLISH_LUA = """
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 local stored = 0
@@ -111,7 +116,7 @@ if (not inc) or redis.call('EXISTS', KEYS[3]) == 0 then
   inc = ARGV[4]
 end
 local epoch = redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call(ARGV[9], ARGV[5], ARGV[6])
 return {inc, epoch, stored}
 """
 
@@ -248,20 +253,25 @@ class TrustSync:
         on_adopted: Callable[[str], None],
         *,
         clock: Callable[[], datetime] | None = None,
+        redis: SharedRedis | None = None,
     ) -> None:
         self.store = store
         self.on_adopted = on_adopted
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.redis_url: str | None = getattr(settings, "redis_url", None) or None
-        prefix = str(getattr(settings, "redis_prefix", DEFAULT_PREFIX))
-        self.timeout = float(getattr(settings, "redis_timeout_seconds", DEFAULT_TIMEOUT))
+        self._owns_redis = redis is None
+        if redis is None:
+            redis = SharedRedis.from_settings(settings)
+        self.redis: SharedRedis | None = redis
+        self.redis_url: str | None = self.redis.config.url if self.redis else None
+        self.timeout = self.redis.timeout if self.redis else DEFAULT_TIMEOUT
         self._guard = 2 * self.timeout + 0.05
-        self.channel = prefix + "trust"
-        self._docs_key = prefix + "trust-docs"
-        self._seqs_key = prefix + "trust-seqs"
-        self._epoch_key = prefix + "trust-epoch"
-        self._inc_key = prefix + "trust-incarnation"
-        self._history_prefix = prefix + "trust-history:"
+        key = self.redis.trust_key if self.redis else (lambda name: name)
+        self.channel = key("trust")
+        self._docs_key = key("trust-docs")
+        self._seqs_key = key("trust-seqs")
+        self._epoch_key = key("trust-epoch")
+        self._inc_key = key("trust-incarnation")
+        self._history_prefix = key("trust-history:")
         self.resync_seconds = float(
             getattr(settings, "sync_resync_seconds", DEFAULT_RESYNC_SECONDS)
         )
@@ -287,13 +297,21 @@ class TrustSync:
         self.sources: tuple[_Source, ...] = tuple(sources)
 
         self.last_pull: dict[str, dict[str, Any]] = {}
-        self.available = self.redis_url is not None
+        self.health: Health | None = None
+        if self.redis is not None:
+            self.health = Health(
+                self.redis,
+                "trust sync",
+                "this instance keeps its own trust state and cannot see other instances' uploads "
+                "until Redis is back",
+                logger=log,
+            )
         self.published = 0
+        self.republished = 0
         self.adopted_from_redis = 0
         self.refused_from_redis = 0
         self.adopted_from_pull = 0
         self.redis_errors = 0
-        self.outages = 0
         self.catch_ups = 0
         self.fetched_from_redis = 0
         self.fetched_bytes_from_redis = 0
@@ -312,9 +330,6 @@ class TrustSync:
         )
 
         self._client: aioredis.Redis | None = None
-        # The epoch check runs before every verdict: through the lean client (api/resp.py) when
-        # it understands the URL, else through redis-py like every other command here.
-        self._lean: RespClient | None = None
         self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: tuple[bytes, int] | None = None  # (incarnation, epoch) fully caught up to
@@ -329,10 +344,27 @@ class TrustSync:
         # (hash key, field) -> (sequence, length, SHA-1) when last probed
         self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
         self._etags: dict[str, str] = {}
-        self._retry_at = 0.0
-        self._backoff = self.backoff_initial
-        self._outage_started = 0.0
         self._stopping = False
+
+    @property
+    def available(self) -> bool:
+        """Trust sync works: False while Redis is unreachable or refuses the trust keys (also
+        False without Redis, when there is nothing to sync with)."""
+        return self.health is not None and self.health.available
+
+    @property
+    def outages(self) -> int:
+        return self.health.outages if self.health else 0
+
+    def unavailable_seconds(self) -> float:
+        """How long sync has been known broken (0 when it works or there is no Redis)."""
+        return self.health.down_seconds() if self.health else 0.0
+
+    @property
+    def _lean(self) -> RespClient | None:
+        # The epoch check runs before every verdict: through the lean client (api/resp.py) in
+        # standalone mode, else through redis-py like every other command here.
+        return self.redis.lean if self.redis else None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -341,24 +373,9 @@ class TrustSync:
         notifications and start the pull loops."""
         self._stopping = False
         self._catchup_lock = asyncio.Lock()
-        if self.redis_url is not None and self._client is None:
-            import redis.asyncio as aioredis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            self._client = aioredis.Redis.from_url(
-                self.redis_url,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                # One immediate retry on a fresh connection: a pooled connection may have
-                # died with a Redis restart. The timeout guard still bounds the total.
-                retry=Retry(NoBackoff(), 1),
-                health_check_interval=0,
-            )
-            try:
-                self._lean = RespClient.from_url(self.redis_url, timeout=self.timeout)
-            except UnsupportedURL:
-                self._lean = None
+        if self.redis is not None and self._client is None:
+            self.redis.reopen()
+            self._client = self.redis.client()
             await self._check_once(force=True)
             self._spawn(self._listen(), "huren-sync-listen")
         if self.sources and self._http is None:
@@ -388,14 +405,9 @@ class TrustSync:
         if self._pending is not None and not self._pending.done():
             self._pending.set_result(None)
         self._pending = None
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), self._guard)
-        lean, self._lean = self._lean, None
-        if lean is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(lean.close(), self._guard)
+        self._client = None
+        if self.redis is not None and self._owns_redis:
+            await self.redis.close()
         http, self._http = self._http, None
         if http is not None:
             with contextlib.suppress(Exception):
@@ -405,9 +417,9 @@ class TrustSync:
 
     async def _redis(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """One bounded Redis operation; raises _RedisFailure (and records the outage)."""
-        client = self._client
-        if client is None:
+        if self._client is None or self.redis is None:
             raise _RedisFailure("not connected")
+        client = self.redis.client()
         try:
             # asyncio.timeout, not wait_for: the same deadline without a task per command.
             async with asyncio.timeout(self._guard):
@@ -421,6 +433,7 @@ class TrustSync:
         """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
         lean = self._lean
         if lean is None or self._client is None:
+            # Both keys share the trust slot: one single-slot MGET, on the master.
             return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
         try:
             # No asyncio.timeout here: the client bounds every wait by the timeout itself.
@@ -430,48 +443,33 @@ class TrustSync:
         self._mark_up()
         return result
 
-    def _failure(self, exc: Exception) -> _RedisFailure:
+    def _failure(self, exc: BaseException) -> _RedisFailure:
         """Count a failed command (an outage unless Redis answered) and say so to the caller."""
         self.redis_errors += 1
-        if is_refusal(exc):  # Redis answered: it is up, but refused it
+        kind = self._mark_down(exc)
+        if kind == "refused":  # Redis answered: it is up, but refused it
             log.warning("trust sync: Redis refused a command: %s", exc)
-        else:
-            self._mark_down(exc)
-        return _RedisFailure(str(exc))
+        return _RedisFailure(f"{kind}: {exc}")
 
-    def _mark_down(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if self.available:
-            self.available = False
-            self.outages += 1
-            self._outage_started = now
-            self._backoff = self.backoff_initial
-            log.warning(
-                "trust sync: Redis unavailable (%s: %s); this instance keeps its own trust "
-                "state and cannot see other instances' uploads until Redis is back",
-                type(exc).__name__,
-                exc,
-            )
-        else:
-            self._backoff = min(self._backoff * 2, self.backoff_max)
-        self._retry_at = now + self._backoff * random.uniform(0.5, 1.0)  # noqa: S311
+    def _mark_down(self, exc: BaseException) -> str:
+        assert self.health is not None
+        return self.health.failure(exc)
 
     def _mark_up(self) -> None:
-        if not self.available:
-            self.available = True
-            self._backoff = self.backoff_initial
-            log.info(
-                "trust sync: Redis reachable again after %.1f s",
-                time.monotonic() - self._outage_started,
-            )
+        if self.health is not None:
+            self.health.success()
+
+    def _may_try(self) -> bool:
+        return self.health is not None and self.health.may_try()
 
     # -- publish ----------------------------------------------------------------------------
 
     async def publish(self, kind: Kind, data: bytes) -> None:
         """Record a document this instance has accepted, bump the trust epoch and notify the
         others, all in one atomic script. Call it BEFORE acknowledging the upload. No-op without
-        Redis; raises SyncPublishError when Redis cannot be written."""
-        if self.redis_url is None:
+        Redis; raises SyncPublishError when Redis cannot be written or the write did not reach
+        `redis_wait_replicas` replicas within `redis_wait_seconds` (a failover could lose it)."""
+        if self.redis is None:
             return
         if self._client is None:
             raise SyncPublishError("trust sync is not started")
@@ -483,34 +481,60 @@ class TrustSync:
             else self._history_prefix + "-"
         )
         message = json.dumps({"field": field, "seq": seq}, separators=(",", ":"))
-        try:
-            raw: Any = await self._redis(
-                lambda c: c.eval(
-                    _PUBLISH_LUA,
-                    5,
-                    self._docs_key,
-                    self._seqs_key,
-                    self._epoch_key,
-                    self._inc_key,
-                    history,
-                    field,
-                    str(seq),
-                    data,
-                    secrets.token_hex(8),
-                    self.channel,
-                    message,
-                    "1" if kind == "trust_list" else "0",
-                    str(HISTORY_KEPT),
-                )
-            )
-        except _RedisFailure as exc:
-            raise SyncPublishError(f"could not publish {field} to Redis: {exc}") from exc
+        args = (
+            self._docs_key,
+            self._seqs_key,
+            self._epoch_key,
+            self._inc_key,
+            history,
+            field,
+            str(seq),
+            data,
+            secrets.token_hex(8),
+            self.channel,
+            message,
+            "1" if kind == "trust_list" else "0",
+            str(HISTORY_KEPT),
+            "SPUBLISH" if self.redis.mode == "cluster" else "PUBLISH",
+        )
+        raw = await self._publish_durably(field, args)
         incarnation, epoch = bytes(raw[0]), int(raw[1])
         self.published += 1
         # Our own store already holds this document; if nothing else happened since the state
         # we last caught up to, we are current at the new epoch without reading it back.
         if self._seen == (incarnation, epoch - 1):
             self._seen = (incarnation, epoch)
+
+    async def _publish_durably(self, field: str, args: tuple[Any, ...]) -> Any:
+        """Run the publish script on the trust slot's master, then WAIT on the same connection
+        until enough replicas hold it. One retry after a slot move or failover."""
+        owner = self.redis
+        assert owner is not None
+        wanted, wait = owner.config.wait_replicas, owner.config.wait_seconds
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(2 * self._guard + wait):
+                    async with owner.primary_connection(self.timeout + wait) as conn:
+                        raw: Any = await conn.eval(_PUBLISH_LUA, 5, *args)
+                        acked = wanted
+                        if wanted:
+                            acked = await conn.execute_command(  # type: ignore[no-untyped-call]
+                                "WAIT", wanted, int(wait * 1000)
+                            )
+            except Exception as exc:
+                failure = self._failure(exc)
+                if attempt == 1 and owner.mode != "standalone":
+                    await owner.refresh()
+                    continue
+                raise SyncPublishError(f"could not publish {field} to Redis: {failure}") from exc
+            self._mark_up()
+            if int(acked) < wanted:
+                raise SyncPublishError(
+                    f"published {field}, but only {acked} of {wanted} Redis replica(s) confirmed "
+                    f"it within {wait:g} s: not acknowledged, a failover could lose it"
+                )
+            return raw
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- staying current --------------------------------------------------------------------
 
@@ -520,7 +544,7 @@ class TrustSync:
         Never raises; with Redis unreachable returns at once (after at most one bounded try)."""
         if self._client is None:
             return
-        if not self.available and time.monotonic() < self._retry_at:
+        if not self._may_try():
             return
         await asyncio.shield(self._schedule(force=False))
 
@@ -539,7 +563,7 @@ class TrustSync:
         while self._pending is not None:
             waiter, self._pending = self._pending, None
             force, self._pending_force = self._pending_force, False
-            if not force and not self.available and time.monotonic() < self._retry_at:
+            if not force and not self._may_try():
                 waiter.set_result(None)  # Redis just failed: do not queue another timeout
                 continue
             try:
@@ -605,7 +629,7 @@ class TrustSync:
     def readiness(self) -> str:
         """The /readyz check: "ok..." unless a catch-up has been stopped by its budget for longer
         than max_lag_seconds (the instance then serves an older, still verified, state)."""
-        if self.redis_url is None:
+        if self.redis is None:
             return "ok (no Redis)"
         lag = self.lag_seconds()
         if not lag:
@@ -876,40 +900,57 @@ class TrustSync:
         except Exception:
             log.exception("trust sync: on_adopted callback failed")
 
-    async def _subscribe(self, pubsub: Any) -> None:
+    async def _subscribe(self, pubsub: Any, sharded: bool) -> None:
         """Subscribe and wait for the confirmation (sending alone succeeds on a dead socket)."""
-        await pubsub.subscribe(self.channel)
+        if sharded:
+            await pubsub.ssubscribe(self.channel)
+        else:
+            await pubsub.subscribe(self.channel)
+        confirmation = "ssubscribe" if sharded else "subscribe"
         while True:
             message = await pubsub.get_message(timeout=self.timeout)
             if message is None:
                 raise _RedisFailure("no subscription confirmation")
-            if message.get("type") == "subscribe":
+            if message.get("type") == confirmation:
                 return
 
     async def _listen(self) -> None:
         """Subscribe; on every notification check the epoch; resubscribe with backoff after a
         Redis failure and catch up (notifications sent meanwhile are lost)."""
         delay = self.backoff_initial
+        owner = self.redis
+        sharded = owner is not None and owner.mode == "cluster"
         while not self._stopping:
-            client = self._client
-            if client is None:
+            if self._client is None or owner is None:
                 return
-            pubsub = client.pubsub()
+            # A connection of its own to the master holding the trust slot (in a cluster the
+            # shard channel lives there), found again after every failure or slot move.
+            client: Any = None
+            pubsub: Any = None
+            moved = False
             try:
-                await asyncio.wait_for(self._subscribe(pubsub), self._guard)
+                client = await asyncio.wait_for(owner.trust_primary(), self._guard)
+                pubsub = client.pubsub()
+                await asyncio.wait_for(self._subscribe(pubsub, sharded), self._guard)
                 self._mark_up()
                 delay = self.backoff_initial
                 await asyncio.shield(self._schedule(force=True))
                 last_resync = time.monotonic()
                 while not self._stopping:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    message = await pubsub.get_message(timeout=1.0)
+                    kind = message.get("type") if message else None
+                    if kind in ("sunsubscribe", "unsubscribe"):
+                        # The server dropped us: the slot moved to another shard.
+                        moved = True
+                        log.info("trust sync: the trust slot moved; subscribing again")
+                        break
                     force = time.monotonic() - last_resync >= self.resync_seconds
                     # Commands failed while the subscription stayed up: probe, so that an idle
                     # instance notices the recovery (and catches up) by itself.
-                    probe = not self.available and time.monotonic() >= self._retry_at
+                    probe = not self.available and self._may_try()
                     # Behind after a catch-up stopped at its budget: go on, once a second.
                     behind = self._behind_since is not None
-                    if message is not None or force or probe or behind:
+                    if kind in ("message", "smessage") or force or probe or behind:
                         if force:
                             last_resync = time.monotonic()
                         await asyncio.shield(self._schedule(force=force))
@@ -919,9 +960,14 @@ class TrustSync:
                 self.redis_errors += 1
                 self._mark_down(exc)
             finally:
-                with contextlib.suppress(Exception):
-                    aclose = cast(Callable[[], Awaitable[None]], pubsub.aclose)
-                    await asyncio.wait_for(aclose(), self._guard)
+                for closing in (pubsub, client):
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            aclose = cast(Callable[[], Awaitable[None]], closing.aclose)
+                            await asyncio.wait_for(aclose(), self._guard)
+            await owner.refresh()
+            if moved:
+                continue  # caught up again right after subscribing
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
             delay = min(delay * 2, self.backoff_max)
 

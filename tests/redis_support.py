@@ -209,11 +209,20 @@ def match_prefix(prefix: str) -> str:
     return "".join(f"\\{c}" if c in "[]*?\\" else c for c in prefix) + "*"
 
 
+def trust_key(prefix: str, name: str) -> str:
+    """The Redis name of a trust key: under the hash tag `{prefix}` (docs/cache-and-sync.md)."""
+    return "{" + prefix + "}" + name
+
+
 def delete_prefix(url: str, prefix: str) -> None:
-    """Delete only the keys under prefix (never FLUSHDB: the server may be shared)."""
+    """Delete only the keys under prefix, verdict keys and tagged trust keys alike (never
+    FLUSHDB: the server may be shared)."""
     conn = client(url, timeout=2.0)
     try:
-        keys = list(conn.scan_iter(match=match_prefix(prefix), count=500))
+        keys = [
+            *conn.scan_iter(match=match_prefix(prefix), count=500),
+            *conn.scan_iter(match=match_prefix("{" + prefix + "}"), count=500),
+        ]
         for start in range(0, len(keys), 500):
             conn.delete(*keys[start : start + 500])
     except (redis.RedisError, OSError):
