@@ -338,6 +338,7 @@ class TrustSync:
         self._pending: asyncio.Future[None] | None = None
         self._pending_force = False
         self._runner: asyncio.Task[None] | None = None
+        self._republisher: asyncio.Task[None] | None = None
         self._catchup_lock: asyncio.Lock | None = None  # made in start(), on the running loop
         self._refused: set[tuple[str, str]] = set()
         self._catalogue_judged_with: dict[str, str] = {}
@@ -605,12 +606,67 @@ class TrustSync:
                         exc.budget,
                     )
                 return
+        seen = self._seen
+        # (An empty Redis last time, b"", lost nothing: whoever filled it since started over.)
+        if seen is not None and seen[0] and (seen[0] != token[0] or token[1] < seen[1]):
+            # Another Redis incarnation than the last one caught up to (wiped, replaced), or the
+            # same one gone back in time (restored from a snapshot): it may hold older documents
+            # than our store, which other instances would then never see.
+            self._start_republish()
         self._seen = token
         if self._behind_since is not None:
             log.info(
                 "trust sync: caught up after %.1f s behind", time.monotonic() - self._behind_since
             )
             self._behind_since = None
+
+    def _start_republish(self) -> None:
+        task = self._republisher
+        if task is None or task.done():
+            self._republisher = asyncio.get_running_loop().create_task(
+                self._republish_newer(), name="huren-sync-republish"
+            )
+            self._tasks.append(self._republisher)
+
+    async def _republish_newer(self) -> None:
+        """Publish every trust list (with the history a rotation replays) and catalogue this
+        store holds newer than Redis does, so a Redis that lost its data converges to the newest
+        acknowledged state. Status lists are not kept as bytes by the store: their publishers'
+        next upload or pull brings them back."""
+        fields = [f for f in self._candidates() if _kind_of(f) != "status_list"]
+        try:
+            raw = await self._redis(lambda c: cast(Awaitable[Any], c.hmget(self._seqs_key, fields)))
+        except _RedisFailure:
+            return
+        documents: list[tuple[Kind, bytes]] = []
+        for field, raw_seq in zip(fields, raw, strict=True):
+            there = 0 if raw_seq is None else parse_counter(raw_seq)
+            if there is None or self._held(field) <= there:
+                continue
+            if field == "catalogue":
+                catalogue = self.store.state.catalogue
+                if catalogue is not None:
+                    documents.append(("catalogue", catalogue.to_json()))
+                continue
+            code = field.split(":", 1)[1]
+            for signed in self.store.history(code):
+                if signed.trust_list.sequence > there:
+                    documents.append(("trust_list", signed.to_json()))
+        published = 0
+        for kind, data in documents:
+            try:
+                await self.publish(kind, data)
+            except (SyncPublishError, TrustStateError) as exc:
+                log.warning("trust sync: could not re-publish to Redis: %s", exc)
+                return
+            published += 1
+        if published:
+            self.republished += published
+            log.info(
+                "trust sync: Redis held older trust documents than this instance; re-published "
+                "%d of them",
+                published,
+            )
 
     def lag_seconds(self) -> float:
         """Seconds since a catch-up first stopped at its budget (0 when current)."""
