@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
 from api.resp import RespClient
-from api.state.redis import Health, SharedRedis
+from api.state.redis import Health, SharedRedis, classify
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
@@ -87,6 +87,8 @@ _LARGEST_DOCUMENT = max(_MAX_BYTES.values())
 # Every sequence, iat and epoch we write fits in a signed 64-bit integer.
 _MAX_COUNTER_DIGITS = 19
 _CHAIN_NEEDED = (RotationNotAuthorised, ThresholdNotMet)
+# A slot moved under a connection of our own (pub/sub, publish): followed, not an outage.
+_REDIRECTS = ("moved", "ask")
 
 # KEYS: docs, seqs, epoch, incarnation, history
 # ARGV: field, seq, data, incarnation candidate, channel, message, keep history (0/1), history cap,
@@ -339,6 +341,8 @@ class TrustSync:
         self._pending_force = False
         self._runner: asyncio.Task[None] | None = None
         self._republisher: asyncio.Task[None] | None = None
+        self._short_of_replicas = False
+        self.short_of_replicas = 0  # publishes acknowledged on fewer replicas than asked
         self._catchup_lock: asyncio.Lock | None = None  # made in start(), on the running loop
         self._refused: set[tuple[str, str]] = set()
         self._catalogue_judged_with: dict[str, str] = {}
@@ -517,25 +521,51 @@ class TrustSync:
                 async with asyncio.timeout(2 * self._guard + wait):
                     async with owner.primary_connection(self.timeout + wait) as conn:
                         raw: Any = await conn.eval(_PUBLISH_LUA, 5, *args)
-                        acked = wanted
+                        needed = wanted
                         if wanted:
+                            # A master left without replicas (its replica was promoted, or is
+                            # down) could never answer: wait for those it has. What it then
+                            # loses, the instances re-publish from their stores (a Redis going
+                            # back in time is seen).
+                            info = await conn.info("replication")
+                            needed = min(wanted, int(info.get("connected_slaves", 0)))
+                            self._note_replicas(needed < wanted, info)
+                        acked = needed
+                        if needed:
                             acked = await conn.execute_command(  # type: ignore[no-untyped-call]
-                                "WAIT", wanted, int(wait * 1000)
+                                "WAIT", needed, int(wait * 1000)
                             )
             except Exception as exc:
+                if attempt == 1 and classify(exc) in _REDIRECTS:
+                    await owner.refresh()  # the slot moved: follow it, as the client would
+                    continue
                 failure = self._failure(exc)
                 if attempt == 1 and owner.mode != "standalone":
                     await owner.refresh()
                     continue
                 raise SyncPublishError(f"could not publish {field} to Redis: {failure}") from exc
             self._mark_up()
-            if int(acked) < wanted:
+            if int(acked) < needed:
                 raise SyncPublishError(
-                    f"published {field}, but only {acked} of {wanted} Redis replica(s) confirmed "
+                    f"published {field}, but only {acked} of {needed} Redis replica(s) confirmed "
                     f"it within {wait:g} s: not acknowledged, a failover could lose it"
                 )
             return raw
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_replicas(self, short: bool, info: dict[str, Any]) -> None:
+        """Say once per episode that uploads are acknowledged with fewer replicas than asked."""
+        if short and not self._short_of_replicas:
+            log.warning(
+                "trust sync: the trust keys' Redis master has %s connected replica(s), fewer than "
+                "redis_wait_replicas; uploads are acknowledged on fewer copies until one is back",
+                info.get("connected_slaves", 0),
+            )
+        elif not short and self._short_of_replicas:
+            log.info("trust sync: the trust keys' Redis master has its replicas again")
+        if short:
+            self.short_of_replicas += 1
+        self._short_of_replicas = short
 
     # -- staying current --------------------------------------------------------------------
 
@@ -1013,8 +1043,11 @@ class TrustSync:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.redis_errors += 1
-                self._mark_down(exc)
+                if classify(exc) in _REDIRECTS:
+                    moved = True  # subscribed where the slot was: follow it
+                else:
+                    self.redis_errors += 1
+                    self._mark_down(exc)
             finally:
                 for closing in (pubsub, client):
                     if closing is not None:
@@ -1023,6 +1056,7 @@ class TrustSync:
                             await asyncio.wait_for(aclose(), self._guard)
             await owner.refresh()
             if moved:
+                await asyncio.sleep(0.05)  # the new owner's slot map may lag by a moment
                 continue  # caught up again right after subscribing
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
             delay = min(delay * 2, self.backoff_max)
