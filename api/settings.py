@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from api.auth import proxy_networks
+from api.http.auth import proxy_networks
 from api.state.redis import RedisConfig, RedisConfigError, check_prefix
 from verifier.national.ofd import OfdLimits
 
@@ -57,7 +57,7 @@ class Settings:
     verify_queue: int = 8
     verify_deadline_seconds: float = 10.0
     ofd_limits: OfdLimits = field(default_factory=OfdLimits)  # caps per OFD document
-    # -- cache and propagation (api/cache.py, api/sync.py; Redis owned by api/state/redis.py) -
+    # -- cache and propagation (api/state/cache.py, api/sync/; Redis: api/state/redis.py) ---
     redis_mode: str = "standalone"  # standalone (redis_url), sentinel or cluster
     redis_url: str | None = None
     redis_nodes: tuple[str, ...] = ()  # cluster: host:port seeds

@@ -1,10 +1,10 @@
 """The one owner of Redis: connections, timeouts, error classification, outage state and recovery
-for both the verdict cache (api/cache.py) and the trust sync (api/sync.py). See
+for both the verdict cache (api/state/cache.py) and the trust sync (api/sync/). See
 docs/cache-and-sync.md.
 
 Modes (setting `redis_mode`):
 - `standalone`: one server at `redis_url`; hot-path GET/SET/MGET go through the lean pipelined
-  client (api/resp.py: about a tenth of redis-py's CPU per GET), everything else through redis-py.
+  client (api/state/resp.py: about a tenth of redis-py's CPU per GET), the rest through redis-py.
 - `sentinel`: the master named `redis_master_name`, found through the sentinels at
   `redis_sentinels`; every command follows a failover (redis-py's Sentinel).
 - `cluster`: a Redis Cluster seeded by `redis_nodes` (redis-py's RedisCluster follows MOVED/ASK).
@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from api.resp import RespClient, RespError, UnsupportedURL
+from api.state.resp import RespClient, RespError, UnsupportedURL
 
 if TYPE_CHECKING:  # redis-py is imported with the first client: no Redis, no import
     import redis.asyncio as aioredis
