@@ -109,7 +109,7 @@ class _SyncCollector(Collector):
             "huren_trust_sync_available",
             "1 while trust sync through Redis works (0: Redis unreachable or refusing the trust "
             "keys, or no Redis configured)",
-            value=1.0 if sync.available else 0.0,
+            value=1.0 if getattr(sync, "available", False) else 0.0,
         )
         owner = getattr(sync, "redis", None)
         if owner is not None:

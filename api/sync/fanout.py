@@ -1,6 +1,7 @@
 """Keeping every instance's trust store current: Redis fan-out of accepted documents, the trust
-epoch that makes "no stale verdict after an acknowledged upload" hold, and pulling signed lists
-from the jurisdictions' publication URLs. See docs/cache-and-sync.md.
+epoch that makes "no stale verdict after an acknowledged upload" hold; the pull of signed lists
+from the jurisdictions' publication URLs (api/sync/pull.py) runs from here. See
+docs/cache-and-sync.md.
 
 Redis is never trusted with trust: whatever is read from it (or pulled over HTTP) is submitted to
 this instance's own TrustStore, which verifies it against its own pinned anchors and state.
@@ -31,16 +32,25 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 # redis and httpx are imported where first used: an instance without Redis or sources (the
 # default) starts without loading either.
 if TYPE_CHECKING:
-    import httpx
     import redis.asyncio as aioredis
 
 from api.state.redis import Health, SharedRedis, classify
 from api.state.resp import RespClient
+from api.sync.pull import (
+    DEFAULT_PULL_INTERVAL,
+    DEFAULT_PULL_MAX_BYTES,
+    DEFAULT_PULL_RETRY_BASE,
+    DEFAULT_PULL_TIMEOUT,
+    Fetcher,
+    Kind,
+    Puller,
+    Source,
+)
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
@@ -53,20 +63,14 @@ from trust_lists.errors import (
 from trust_lists.signed import MAX_TRUST_LIST_BYTES, SignedTrustList
 from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES, StatusList
 from trust_lists.store import TrustStore
-from trust_lists.timeutil import format_time
 
 log = logging.getLogger("huren.sync")
 
 T = TypeVar("T")
-Kind = Literal["trust_list", "status_list", "catalogue"]
 KINDS: tuple[Kind, ...] = ("trust_list", "status_list", "catalogue")
 
 DEFAULT_PREFIX = "huren:v1:"
 DEFAULT_TIMEOUT = 0.25
-DEFAULT_PULL_INTERVAL = 300.0
-DEFAULT_PULL_TIMEOUT = 10.0
-DEFAULT_PULL_MAX_BYTES = 8 * 1024 * 1024
-DEFAULT_PULL_RETRY_BASE = 1.0
 DEFAULT_RESYNC_SECONDS = 30.0
 HISTORY_KEPT = 32
 # What one catch-up before a verdict may do (docs/cache-and-sync.md, "Catch-up budget").
@@ -182,20 +186,6 @@ class _Budget:
         self.bytes_left -= length
 
 
-class _PullError(Exception):
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    name: str  # diagnostics key, same form as the Redis field
-    kind: Kind
-    url: str
-    jurisdiction: str | None = None
-
-
 def describe(kind: Kind, data: bytes) -> tuple[str, int]:
     """The Redis field and the ordering number of a document (raises TrustStateError)."""
     if kind == "trust_list":
@@ -256,6 +246,7 @@ class TrustSync:
         *,
         clock: Callable[[], datetime] | None = None,
         redis: SharedRedis | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.store = store
         self.on_adopted = on_adopted
@@ -280,25 +271,11 @@ class TrustSync:
         self.backoff_initial = 0.1
         self.backoff_max = 2.0
 
-        self.pull_interval = float(
-            getattr(settings, "pull_interval_seconds", DEFAULT_PULL_INTERVAL)
+        # The pull of published documents (api/sync/pull.py); what it adopts is published here.
+        self.puller = Puller(
+            settings, submit=self._submit, adopted=self._pulled, clock=self.clock, fetcher=fetcher
         )
-        self.pull_timeout = float(getattr(settings, "pull_timeout_seconds", DEFAULT_PULL_TIMEOUT))
-        self.pull_max_bytes = int(getattr(settings, "pull_max_bytes", DEFAULT_PULL_MAX_BYTES))
-        self.pull_retry_base = float(
-            getattr(settings, "pull_retry_base_seconds", DEFAULT_PULL_RETRY_BASE)
-        )
-        sources: list[_Source] = []
-        for code, url in sorted((getattr(settings, "sources", None) or {}).items()):
-            sources.append(_Source(f"trust_list:{code}", "trust_list", str(url), str(code)))
-        for url in getattr(settings, "status_sources", None) or []:
-            sources.append(_Source(f"status_list:{url}", "status_list", str(url)))
-        catalogue_url = getattr(settings, "catalogue_source", None)
-        if catalogue_url:
-            sources.append(_Source("catalogue", "catalogue", str(catalogue_url)))
-        self.sources: tuple[_Source, ...] = tuple(sources)
 
-        self.last_pull: dict[str, dict[str, Any]] = {}
         self.health: Health | None = None
         if self.redis is not None:
             self.health = Health(
@@ -312,7 +289,6 @@ class TrustSync:
         self.republished = 0
         self.adopted_from_redis = 0
         self.refused_from_redis = 0
-        self.adopted_from_pull = 0
         self.redis_errors = 0
         self.catch_ups = 0
         self.fetched_from_redis = 0
@@ -332,7 +308,6 @@ class TrustSync:
         )
 
         self._client: aioredis.Redis | None = None
-        self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: tuple[bytes, int] | None = None  # (incarnation, epoch) fully caught up to
         self._latest: tuple[bytes, int] | None = None  # the last one read
@@ -348,8 +323,54 @@ class TrustSync:
         self._catalogue_judged_with: dict[str, str] = {}
         # (hash key, field) -> (sequence, length, SHA-1) when last probed
         self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
-        self._etags: dict[str, str] = {}
         self._stopping = False
+        self._pulling = False
+
+    # -- the pull (api/sync/pull.py), as this object has always shown it ---------------------
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return self.puller.sources
+
+    @property
+    def last_pull(self) -> dict[str, dict[str, Any]]:
+        return self.puller.last_pull
+
+    @property
+    def adopted_from_pull(self) -> int:
+        return self.puller.adopted_count
+
+    @property
+    def pull_interval(self) -> float:
+        return self.puller.interval
+
+    @property
+    def pull_timeout(self) -> float:
+        return self.puller.timeout
+
+    @pull_timeout.setter
+    def pull_timeout(self, seconds: float) -> None:
+        self.puller.timeout = seconds  # read when the fetcher is made
+
+    @property
+    def pull_max_bytes(self) -> int:
+        return self.puller.max_bytes
+
+    @property
+    def pull_retry_base(self) -> float:
+        return self.puller.retry_base
+
+    async def pull_once(self) -> None:
+        """Fetch every configured source once (concurrently). Diagnostics in `last_pull`."""
+        await self.puller.pull_once()
+
+    async def _pulled(self, kind: Kind, data: bytes) -> None:
+        """A pulled document was adopted: publish it for the other instances, then notify."""
+        try:
+            await self.publish(kind, data)
+        except (SyncPublishError, TrustStateError) as exc:
+            log.warning("pull: adopted a %s but did not publish it: %s", kind, exc)
+        self._notify(kind)
 
     @property
     def available(self) -> bool:
@@ -383,16 +404,11 @@ class TrustSync:
             self._client = self.redis.client()
             await self._check_once(force=True)
             self._spawn(self._listen(), "huren-sync-listen")
-        if self.sources and self._http is None:
-            import httpx
-
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.pull_timeout),
-                follow_redirects=False,
-                headers={"User-Agent": "huren-trust-sync/1"},
-            )
+        if self.sources and not self._pulling:
+            self._pulling = True
+            self.puller.stopping = False
             for source in self.sources:
-                self._spawn(self._pull_loop(source), f"huren-pull-{source.name}")
+                self._spawn(self.puller.loop(source), f"huren-pull-{source.name}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
@@ -413,10 +429,9 @@ class TrustSync:
         self._client = None
         if self.redis is not None and self._owns_redis:
             await self.redis.close()
-        http, self._http = self._http, None
-        if http is not None:
-            with contextlib.suppress(Exception):
-                await http.aclose()
+        self.puller.stopping = True
+        self._pulling = False
+        await self.puller.close()
 
     # -- Redis plumbing ---------------------------------------------------------------------
 
@@ -1061,121 +1076,15 @@ class TrustSync:
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
             delay = min(delay * 2, self.backoff_max)
 
-    # -- pull -------------------------------------------------------------------------------
 
-    async def pull_once(self) -> None:
-        """Fetch every configured source once (concurrently). Diagnostics in `last_pull`."""
-        if not self.sources:
-            return
-        if self._http is None:
-            import httpx
-
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.pull_timeout),
-                follow_redirects=False,
-                headers={"User-Agent": "huren-trust-sync/1"},
-            )
-        await asyncio.gather(*(self._pull_source(s) for s in self.sources))
-
-    async def _pull_loop(self, source: _Source) -> None:
-        failures = 0
-        while not self._stopping:
-            ok = await self._pull_source(source)
-            failures = 0 if ok else failures + 1
-            if ok:
-                delay = self.pull_interval * random.uniform(0.9, 1.0)  # noqa: S311
-            else:
-                backoff = self.pull_retry_base * 2 ** min(failures - 1, 30)
-                delay = min(self.pull_interval, backoff) * random.uniform(0.5, 1.0)  # noqa: S311
-            await asyncio.sleep(delay)
-
-    async def _fetch(self, source: _Source) -> tuple[bytes | None, str | None]:
-        """The body (None for 304 Not Modified) and its ETag; raises _PullError."""
-        import httpx  # loaded with the client
-
-        http = self._http
-        assert http is not None
-        headers = {}
-        etag = self._etags.get(source.name)
-        if etag:
-            headers["If-None-Match"] = etag
-        try:
-            async with asyncio.timeout(self.pull_timeout):
-                async with http.stream("GET", source.url, headers=headers) as resp:
-                    if resp.status_code == 304:
-                        return None, etag
-                    if resp.status_code != 200:
-                        raise _PullError(f"http_{resp.status_code}")
-                    length = resp.headers.get("content-length")
-                    if (
-                        length is not None
-                        and length.isdigit()
-                        and int(length) > self.pull_max_bytes
-                    ):
-                        raise _PullError("too_large", f"Content-Length {length}")
-                    body = bytearray()
-                    async for chunk in resp.aiter_bytes():
-                        body += chunk
-                        if len(body) > self.pull_max_bytes:
-                            raise _PullError("too_large", f"more than {self.pull_max_bytes} bytes")
-                    new_etag = resp.headers.get("etag")
-        except TimeoutError as exc:
-            raise _PullError("timeout", f"no complete answer within {self.pull_timeout}s") from exc
-        except httpx.HTTPError as exc:
-            raise _PullError("unreachable", f"{type(exc).__name__}: {exc}") from exc
-        return bytes(body), new_etag
-
-    async def _pull_source(self, source: _Source) -> bool:
-        """One fetch-and-submit. True unless the fetch failed or the document was refused
-        (an older or unchanged document is not a failure)."""
-        entry = self.last_pull.setdefault(
-            source.name, {"kind": source.kind, "url": source.url, "failures": 0}
-        )
-        status, error, detail = "unchanged", None, None
-        etag: str | None = None
-        try:
-            data, etag = await self._fetch(source)
-        except _PullError as exc:
-            data, status, error, detail = None, "error", exc.code, str(exc)
-        except Exception as exc:
-            data, status, error, detail = None, "error", "fetch_failed", repr(exc)
-        if data is not None:
-            try:
-                adopted = await asyncio.to_thread(
-                    self._submit, source.kind, data, source.jurisdiction
-                )
-                status = "adopted" if adopted else "unchanged"
-                if etag:
-                    self._etags[source.name] = etag
-            except Rollback as exc:
-                status, error, detail = "ignored", exc.code, str(exc)
-                log.debug("pull %s: older document ignored (%s)", source.url, exc)
-            except TrustStateError as exc:
-                status, error, detail = "refused", exc.code, str(exc)
-            except Exception as exc:
-                status, error, detail = "refused", "malformed", repr(exc)
-            else:
-                if adopted:
-                    self.adopted_from_pull += 1
-                    log.info("pull %s: adopted a new %s", source.url, source.kind)
-                    try:
-                        await self.publish(source.kind, data)
-                    except (SyncPublishError, TrustStateError) as exc:
-                        log.warning("pull %s: adopted but not published: %s", source.url, exc)
-                    self._notify(source.kind)
-        failed = status in ("error", "refused")
-        if failed:
-            log.warning("pull %s: %s (%s) %s", source.url, status, error, detail or "")
-        entry.update(
-            status=status,
-            time=format_time(self.clock()),
-            error=error,
-            detail=detail,
-            failures=entry["failures"] + 1 if failed else 0,
-        )
-        if not failed:
-            entry["last_success"] = entry["time"]
-        return not failed
-
-
-__all__ = ["KINDS", "Kind", "SyncPublishError", "TrustSync", "describe"]
+__all__ = [
+    "DEFAULT_PULL_INTERVAL",
+    "DEFAULT_PULL_MAX_BYTES",
+    "DEFAULT_PULL_RETRY_BASE",
+    "DEFAULT_PULL_TIMEOUT",
+    "KINDS",
+    "Kind",
+    "SyncPublishError",
+    "TrustSync",
+    "describe",
+]
