@@ -284,6 +284,10 @@ class TrustSync:
                 "this instance keeps its own trust state and cannot see other instances' uploads "
                 "until Redis is back",
                 logger=log,
+                # Short: while the epoch cannot be read this instance may serve a state older
+                # than an upload another instance got acknowledged (a failover seen by one
+                # instance before the other); retry it often.
+                backoff_max=0.5,
             )
         self.published = 0
         self.republished = 0
@@ -454,6 +458,13 @@ class TrustSync:
         lean = self._lean
         if lean is None or self._client is None:
             # Both keys share the trust slot: one single-slot MGET, on the master.
+            try:
+                return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+            except _RedisFailure:
+                if self.redis is None or self.redis.mode != "cluster":
+                    raise
+            # The slot's master may have just changed: read the slot map again, once.
+            await self.redis.refresh()
             return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
         try:
             # No asyncio.timeout here: the client bounds every wait by the timeout itself.
