@@ -28,8 +28,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import orjson
 
 from api.http.jsonbody import dump_json
-from api.state.redis import Health, RedisConfig, SharedRedis
-from api.state.resp import RespClient
+from api.state.redis import Health, RedisConfig, SharedRedis, classify
+from api.state.resp import RespClient, RespError
 from trust_lists.timeutil import format_time
 from verifier.verdict import Verdict, reported_checks
 
@@ -441,11 +441,17 @@ class RedisVerdictCache(_DictAccess):
         starts (or continues) an outage and gives _FAILED."""
         if not self.health.available or self._closed:
             return _FAILED
-        lean = self.redis.lean
+        key = args[1]
+        lean = self.redis.lean_for(key if isinstance(key, str) else "")
         try:
             if lean is not None:
-                # No asyncio.timeout here: the client bounds every wait by the timeout itself.
-                return await lean.execute(*args)
+                try:
+                    # No asyncio.timeout here: the client bounds every wait by the timeout itself.
+                    return await lean.execute(*args)
+                except RespError as exc:
+                    if classify(exc) not in ("moved", "ask"):
+                        raise
+                    await self.redis.refresh()  # a slot moved: redis-py follows it, this once
             async with asyncio.timeout(self._guard):
                 return await self.redis.client().execute_command(*args)  # type: ignore[no-untyped-call]
         except Exception as exc:

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from api.state.resp import RespClient, RespError, UnsupportedURL
+from api.state.resp import Endpoint, RespClient, RespError, UnsupportedURL
 
 if TYPE_CHECKING:  # redis-py is imported with the first client: no Redis, no import
     import redis.asyncio as aioredis
@@ -323,6 +323,9 @@ class SharedRedis:
         self._sentinel: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.lean: RespClient | None = None
+        # Cluster mode: one lean client per master, by address, for the hot path (below).
+        self._lean_nodes: dict[tuple[str, int], RespClient] = {}
+        self._refreshing: asyncio.Task[Any] | None = None
         if config.mode == "standalone" and config.url and not config.tls_ca_file:
             try:
                 self.lean = RespClient.from_url(config.url, timeout=config.timeout)
@@ -409,6 +412,32 @@ class SharedRedis:
         self._client, self._loop = client, loop
         return client  # type: ignore[no-any-return]
 
+    def lean_for(self, key: str) -> RespClient | None:
+        """The lean client for a hot-path command on `key`: the standalone one, or in cluster mode
+        the one of the master serving key's slot in redis-py's slot map (None before that map is
+        read, or with a CA file the lean client cannot take: then redis-py serves). A MOVED or
+        ASK it meets is the caller's cue to refresh() and use redis-py once."""
+        if self.mode != "cluster":
+            return self.lean
+        cluster = self._client
+        if cluster is None or self.config.tls_ca_file:
+            return None
+        from redis.crc import key_slot
+
+        try:
+            node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode("utf-8")))
+        except Exception:  # slot map not read yet, or a slot without master
+            return None
+        address = (str(node.host), int(node.port))
+        lean = self._lean_nodes.get(address)
+        if lean is None:
+            c = self.config
+            endpoint = Endpoint(
+                address[0], address[1], tls=c.tls, username=c.username, password=c.password
+            )
+            lean = self._lean_nodes[address] = RespClient(endpoint, timeout=c.timeout)
+        return lean
+
     async def trust_primary(self, *, timeout: float | None = None) -> aioredis.Redis:
         """A plain client of the master that holds the trust slot now (for pub/sub and for a
         publish followed by WAIT on the same connection). The caller closes it."""
@@ -433,10 +462,17 @@ class SharedRedis:
         return aioredis.Redis(host=host, port=port, **kwargs)
 
     async def refresh(self) -> None:
-        """After a slot moved: re-read the cluster's slot map (no-op in the other modes)."""
-        if self.mode == "cluster" and self._client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._client.nodes_manager.initialize(), self.guard)
+        """After a slot moved: re-read the cluster's slot map (no-op in the other modes). Callers
+        meeting the same move at once share one reading."""
+        if self.mode != "cluster" or self._client is None:
+            return
+        task = self._refreshing
+        if task is None or task.done():
+            task = self._refreshing = asyncio.get_running_loop().create_task(
+                asyncio.wait_for(self._client.nodes_manager.initialize(), self.guard)
+            )
+        with contextlib.suppress(Exception):
+            await asyncio.shield(task)
 
     @contextlib.asynccontextmanager
     async def primary_connection(self, timeout: float) -> AsyncIterator[aioredis.Redis]:
@@ -460,8 +496,9 @@ class SharedRedis:
                 await asyncio.wait_for(client.aclose(), self.guard)
             except Exception as exc:
                 log.debug("closing the Redis client: %s", exc)
-        lean = self.lean
-        if lean is not None:
+        leans = [*([self.lean] if self.lean else []), *self._lean_nodes.values()]
+        self._lean_nodes.clear()
+        for lean in leans:
             try:
                 await asyncio.wait_for(lean.close(), self.guard)
             except Exception as exc:

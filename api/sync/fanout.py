@@ -455,7 +455,7 @@ class TrustSync:
 
     async def _epoch(self) -> list[Any]:
         """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
-        lean = self._lean
+        lean = self.redis.lean_for(self._epoch_key) if self.redis else None
         if lean is None or self._client is None:
             # Both keys share the trust slot: one single-slot MGET, on the master.
             try:
@@ -470,7 +470,14 @@ class TrustSync:
             # No asyncio.timeout here: the client bounds every wait by the timeout itself.
             result = await lean.mget(self._epoch_key, self._inc_key)
         except Exception as exc:
-            raise self._failure(exc) from exc
+            if self.redis is None or self.redis.mode != "cluster":
+                raise self._failure(exc) from exc
+            # In a cluster the slot map may be stale (a failover, a reshard): read it again and
+            # ask through redis-py, which follows redirects.
+            if classify(exc) not in ("moved", "ask"):
+                self._failure(exc)
+            await self.redis.refresh()
+            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
         self._mark_up()
         return result
 

@@ -514,3 +514,53 @@ def test_a_prefix_with_a_hash_tag_is_refused_at_start(tmp_path: Path) -> None:
         Settings.load(
             env={"HUREN_REDIS_URL": "redis://127.0.0.1:1/0", "HUREN_REDIS_PREFIX": "{x}:"}
         )
+
+
+# ---------------------------------------------------------------------------- error kinds
+
+
+def test_cluster_errors_are_classified_counted_and_said_once(
+    redis_cluster: RedisClusterSet, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Real error replies from a real cluster, each met through a plain connection to one node:
+    CROSSSLOT, MOVED and READONLY are classified, counted by kind, and an outage is said once
+    (WARNING) and its end once (INFO)."""
+    import logging
+
+    from api.state.redis import Health, RedisConfig, SharedRedis, classify
+
+    owner = SharedRedis(RedisConfig(mode="cluster", nodes=(("127.0.0.1", 1),)))
+    master = redis_cluster.master_of("a")
+    replica = next(n for n in redis_cluster.alive() if n.port not in redis_cluster.masters())
+    errors: list[BaseException] = []
+    conn = redis_support.client(master.url)
+    for command in (("MGET", "a", "b"), ("GET", "b"), ("GET", "a")):
+        try:
+            (
+                redis_support.client(replica.url) if command == ("GET", "a") else conn
+            ).execute_command(*command)
+        except redis.RedisError as exc:
+            errors.append(exc)
+    conn.close()
+    kinds = [classify(e) for e in errors]
+    assert kinds[:2] == ["crossslot", "moved"], errors
+    # A replica answers MOVED for a read unless READONLY mode is on: a write says READONLY.
+    try:
+        redis.Redis(port=replica.port, socket_timeout=1).set("x{a}", "1")
+    except redis.RedisError as exc:
+        assert classify(exc) in ("readonly", "moved"), exc
+
+    async def main() -> None:
+        health = Health(owner, "test use", "carrying on", logger=logging.getLogger("huren.test"))
+        for e in errors:
+            health.failure(e)
+        assert not health.available and health.outages == 1
+        health.success()
+        assert health.available
+
+    caplog.set_level(logging.INFO, logger="huren.test")
+    asyncio.run(main())
+    assert owner.errors["crossslot"] == 1 and owner.errors["moved"] >= 1
+    records = [r for r in caplog.records if r.name == "huren.test"]
+    assert [r.levelno for r in records] == [logging.WARNING, logging.INFO], records
+    assert "crossslot" in records[0].getMessage()
