@@ -27,6 +27,7 @@ import contextlib
 import logging
 import random
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -90,9 +91,7 @@ class RedisConfigError(ValueError):
 
 def classify(exc: BaseException) -> str:
     """The kind of a failed Redis command (one of ERROR_KINDS)."""
-    import sys
-
-    errors = sys.modules.get("redis.exceptions")
+    errors = sys.modules.get("redis.exceptions")  # only once redis-py is loaded
     if errors is not None:
         for cls, kind in (
             (errors.ClusterCrossSlotError, "crossslot"),
