@@ -111,16 +111,15 @@ class _SyncCollector(Collector):
             "keys, or no Redis configured)",
             value=1.0 if getattr(sync, "available", False) else 0.0,
         )
+        errors = CounterMetricFamily(
+            "huren_redis_errors",
+            "Failed Redis commands of the cache and the sync, by kind (api/state/redis.py)",
+            labels=["kind"],
+        )
         owner = getattr(sync, "redis", None)
-        if owner is not None:
-            errors = CounterMetricFamily(
-                "huren_redis_errors",
-                "Failed Redis commands of the cache and the sync, by kind (api/state/redis.py)",
-                labels=["kind"],
-            )
-            for kind, count in owner.errors.items():
-                errors.add_metric([kind], float(count))
-            yield errors
+        for kind, count in owner.errors.items() if owner is not None else ():
+            errors.add_metric([kind], float(count))
+        yield errors
         refused = CounterMetricFamily(
             "huren_trust_sync_refused_documents",
             "Documents and entries read from Redis and refused, by reason (each counted once)",
