@@ -68,6 +68,13 @@ def shift(when: datetime, delta: timedelta) -> datetime:
         return TIME_MAX if delta > timedelta(0) else TIME_MIN
 
 
+def issued_in_future(issued: datetime, now: datetime, skew: timedelta) -> bool:
+    """The one clock-skew rule: something claiming to be issued (or signed) at `issued` is not
+    yet issued at `now` when it lies more than `skew` after it. Trust lists, status lists,
+    catalogues and every document the verifiers judge read it here."""
+    return issued > shift(now, skew)
+
+
 def require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetimes are not accepted; pass an aware UTC time")

@@ -25,12 +25,13 @@ from tests.support.national_world import (
     cert,
     default_world,
     key,
+    self_signed,
     vector,
     world,
 )
 from verifier import Expectations, Indication, SubIndication, Verdict
 from verifier.national import asn1
-from verifier.national import verifier as national_verifier
+from verifier.national import job as national_job
 from verifier.national.ofd import OfdLimits, OfdPackage, resolve
 from verifier.national.verifier import NationalPolicy, NationalVerifier
 
@@ -114,14 +115,7 @@ def test_two_signatures_judged_apart() -> None:
     other_maker = Sm2PrivateKey.generate()
     foreign = make_seal(
         maker_key=other_maker,
-        maker_certificate=issue.make_certificate(
-            issuer_key=other_maker,
-            subject={"common_name": "unknown seal maker"},
-            subject_point=other_maker.point,
-            not_before=T0,
-            not_after=T0 + timedelta(days=3650),
-            serial=99,
-        ),
+        maker_certificate=self_signed(other_maker, "unknown seal maker", 99),
     )
     two = issue.stamp_ofd(
         files,
@@ -339,7 +333,7 @@ def test_stale_list_is_try_later() -> None:
 
 
 def test_missing_backend_is_indeterminate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(national_verifier, "backend_available", lambda: False)
+    monkeypatch.setattr(national_job, "backend_available", lambda: False)
     v = default_world().verifier.verify_seal(make_seal(), SZ, IN_2021)
     assert (v.indication, v.sub_indication) == (IND, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
     doc = verify(stamped_files())
@@ -625,37 +619,9 @@ def test_gbt35275_chain_through_a_carried_intermediate() -> None:
     from tests.support.national_world import _service, trust_lists
     from trust_lists.model import ServiceKind
 
-    root_key, mid_key, leaf_key = (Sm2PrivateKey.generate() for _ in range(3))
     start, end = T0 - timedelta(days=10), T0 + timedelta(days=3650)
-    root = issue.make_certificate(
-        issuer_key=root_key,
-        subject={"common_name": "licence CA"},
-        subject_point=root_key.point,
-        not_before=start,
-        not_after=end,
-        serial=1,
-        ca=True,
-        key_usage=("key_cert_sign",),
-    )
-    mid = issue.make_certificate(
-        issuer_key=root_key,
-        issuer_certificate=root,
-        subject={"common_name": "licence sub-CA"},
-        subject_point=mid_key.point,
-        not_before=start,
-        not_after=end,
-        serial=2,
-        ca=True,
-        key_usage=("key_cert_sign",),
-    )
-    leaf = issue.make_certificate(
-        issuer_key=mid_key,
-        issuer_certificate=mid,
-        subject={"common_name": "licence signer"},
-        subject_point=leaf_key.point,
-        not_before=start,
-        not_after=end,
-        serial=3,
+    (root_key, root), (mid_key, mid), (leaf_key, leaf) = issue.certificate_chain(
+        ["licence CA", "licence sub-CA", "licence signer"], not_before=start, not_after=end
     )
     lists = trust_lists()
     ca_key = Sm2PublicKey.from_certificate(Certificate.parse(root))
