@@ -486,10 +486,16 @@ def test_a_wiped_redis_gets_the_newest_acknowledged_list_back(
         nonlocal fresh
         async with httpx.AsyncClient(base_url=a.url, timeout=10) as ca:
             assert (await upload(ca, SZ, next_list(world, SZ))).status_code == 200
+        conn = redis_support.client(redis_server.url)
+        before = conn.get(trust_key(prefix, "trust-incarnation"))
+        conn.close()
+        assert before
         await asyncio.to_thread(redis_server.stop)
         await asyncio.to_thread(redis_server.start)  # same port, empty
-        assert not await redis_holds_2()
         await eventually(redis_holds_2, 20.0, "an instance re-published the newest list")
+        conn = redis_support.client(redis_server.url)
+        assert conn.get(trust_key(prefix, "trust-incarnation")) != before  # it was wiped
+        conn.close()
         fresh = await asyncio.to_thread(server_support.start, tmp_path / "fresh", env=env)
         async with httpx.AsyncClient(base_url=fresh.url, timeout=10) as cf:
             r = await cf.post(
