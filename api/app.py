@@ -29,9 +29,10 @@ from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
 from api.fastpath import LICENCE_PATH, LicenceHotPath
 from api.logs import write_through
-from api.metrics import Metrics, expiry_warnings
+from api.metrics import Metrics
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
+from api.readiness import ReadinessCollector, assess
 from api.problems import (
     PROBLEM_MEDIA_TYPE,
     Problem,
@@ -197,6 +198,7 @@ def create_app(
     )
     metrics.watch_trust(store, now, lambda: ctx.cache)
     metrics.watch_sync(trust_sync)
+    metrics.registry.register(ReadinessCollector(ctx))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -298,13 +300,15 @@ def _add_operational_routes(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["operations"],
-        summary="Readiness: a fresh trust list for every jurisdiction, cache reachable",
+        summary="Readiness: verdicts here are possible and current",
         description=(
-            "200 when every configured jurisdiction has a trust list that is not stale, the "
-            "verdict cache is reachable (or deliberately in-process) and trust sync is not "
-            "behind Redis for longer than its bound; else 503 `not_ready` with the failing "
-            "checks. `warnings` names trust lists going stale and status lists expiring within "
-            "`expiry_warning_seconds`, and expired status lists (never failing)."
+            "200 unless verdicts would be wrong or impossible: a configured jurisdiction without "
+            "a verified trust list or with a stale one, an expired status list, trust sync "
+            "refused by Redis for longer than `sync_max_broken_seconds` or behind it for longer "
+            "than `sync_max_lag_seconds`, or the instance draining after SIGTERM; then 503 "
+            "`not_ready` with the failing checks. A verdict-cache outage is reported in "
+            "`checks.cache` and never fails. `warnings` names trust lists going stale and "
+            "status lists expiring within `expiry_warning_seconds`."
         ),
         response_model=Readiness,
         responses=problem_responses(400, 413, 500, 503),
@@ -312,32 +316,15 @@ def _add_operational_routes(app: FastAPI) -> None:
     )
     async def readyz(request: Request) -> dict[str, Any]:
         ctx = get_ctx(request)
-        state = ctx.store.state
-        now = ctx.clock()
-        checks: dict[str, str] = {}
-        for code in ctx.store.jurisdictions:
-            if state.trust_list(code) is None:
-                checks[f"trust_list:{code}"] = "missing"
-            elif state.is_stale(code, now):
-                checks[f"trust_list:{code}"] = "stale"
-            else:
-                checks[f"trust_list:{code}"] = "ok"
-        if not ctx.settings.redis_url:
-            checks["cache"] = "ok (in-process)"
-        else:
-            checks["cache"] = "ok" if ctx.cache.available else "unavailable"
-        checks["trust_sync"] = ctx.sync.readiness()
-        window = timedelta(seconds=ctx.settings.expiry_warning_seconds)
-        warnings = expiry_warnings(state, now, window)
-        failing = {k: v for k, v in checks.items() if not v.startswith("ok")}
-        if failing:
+        result = assess(ctx, ctx.clock())
+        if not result.ready:
             raise ProblemError(
                 503,
                 "not_ready",
-                "not ready: " + ", ".join(f"{k} {v}" for k, v in sorted(failing.items())),
-                extra={"checks": checks, "warnings": warnings},
+                result.summary(),
+                extra={"checks": result.checks, "warnings": result.warnings},
             )
-        return {"status": "ready", "checks": checks, "warnings": warnings}
+        return {"status": "ready", "checks": result.checks, "warnings": result.warnings}
 
     @app.get(
         "/metrics",

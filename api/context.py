@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from api.audit import AuditLog
 from api.auth import Authoriser, Permission, Principal
 from api.cache import SingleFlight, VerdictCache
 from api.metrics import Metrics
+from api.readiness import Lifecycle
 from api.receipts import ReceiptSigner
 from api.settings import Settings
 from api.sync import TrustSync
@@ -34,6 +35,7 @@ class AppContext:
     audit: AuditLog
     metrics: Metrics
     load_problems: tuple[str, ...] = ()
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
     def authorise(
         self, request: Request, permission: Permission, *, anonymous_allowed: bool = False

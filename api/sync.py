@@ -332,6 +332,10 @@ class TrustSync:
         self._retry_at = 0.0
         self._backoff = self.backoff_initial
         self._outage_started = 0.0
+        # Redis answers but refuses sync's commands (CROSSSLOT, READONLY, NOAUTH...): other
+        # instances may be publishing what this one cannot read. Monotonic start, last reply.
+        self.refusing_since: float | None = None
+        self.last_refusal = ""
         self._stopping = False
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -435,6 +439,9 @@ class TrustSync:
         self.redis_errors += 1
         if is_refusal(exc):  # Redis answered: it is up, but refused it
             log.warning("trust sync: Redis refused a command: %s", exc)
+            self.last_refusal = str(exc)[:200]
+            if self.refusing_since is None:
+                self.refusing_since = time.monotonic()
         else:
             self._mark_down(exc)
         return _RedisFailure(str(exc))
@@ -457,6 +464,7 @@ class TrustSync:
         self._retry_at = now + self._backoff * random.uniform(0.5, 1.0)  # noqa: S311
 
     def _mark_up(self) -> None:
+        self.refusing_since = None
         if not self.available:
             self.available = True
             self._backoff = self.backoff_initial

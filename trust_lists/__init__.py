@@ -6,6 +6,7 @@ from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCa
 from trust_lists.errors import (
     AlreadyExpired,
     CatalogueOverreach,
+    DirectoryServed,
     DocumentTooLarge,
     DuplicateKeyId,
     JurisdictionMismatch,
@@ -67,6 +68,7 @@ __all__ = [
     "StatusChange",
     "StatusList",
     "StatusUriClaimed",
+    "DirectoryServed",
     "StorageError",
     "ThresholdNotMet",
     "TrustDirectory",
