@@ -32,7 +32,6 @@ from api.logs import write_through
 from api.metrics import Metrics
 from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.models import Health, Jwks, Readiness
-from api.readiness import ReadinessCollector, assess
 from api.problems import (
     PROBLEM_MEDIA_TYPE,
     Problem,
@@ -41,6 +40,7 @@ from api.problems import (
     problem_description,
     problem_responses,
 )
+from api.readiness import ReadinessCollector, assess
 from api.receipts import ReceiptSigner
 from api.settings import Settings, SettingsError, describe_unknown
 from api.sync import TrustSync
@@ -132,8 +132,12 @@ def create_app(
     """The service. `store`, `cache` and `sync` default to what the settings describe."""
     now: Callable[[], datetime] = clock or _utc_now
     problems: list[str] = []
+    hold = None
     if store is None:
         store, problems = build_store(settings)
+        if store.directory is not None:
+            # Writers outside this service (`huren trust submit`) see it and refuse.
+            hold = store.directory.hold_for_service()
     for name in settings.unknown_environment:
         log.warning(
             "ignored environment variable %s: not a huren setting (docs/service.md#settings; "
@@ -195,6 +199,7 @@ def create_app(
         audit=AuditLog(settings.audit_log_path),
         metrics=metrics,
         load_problems=tuple(problems),
+        directory_hold=hold,
     )
     metrics.watch_trust(store, now, lambda: ctx.cache)
     metrics.watch_sync(trust_sync)
@@ -209,6 +214,8 @@ def create_app(
             await ctx.sync.stop()
             await ctx.cache.close()
             pool.close()
+            if ctx.directory_hold is not None:
+                ctx.directory_hold.close()
             # Nothing may wait in a log buffer from here: uvicorn ends a SIGTERM shutdown by
             # re-raising the signal, which kills the process before atexit could flush.
             write_through()

@@ -798,28 +798,55 @@ def document_kind(data: bytes) -> str:
 
 
 def cmd_trust_submit(args: argparse.Namespace) -> int:
-    store = _open_store(args.config)
+    """Offline submission, refused while a service holds the directory (its API is the one way
+    in then: judged against its state, audited, propagated); audited as an upload is."""
+    from api.audit import AuditLog
+    from api.settings import Settings
+
+    anchors, directory, grace = read_config(args.config)
+    audit = AuditLog(Settings.load(config_path(args.config)).audit_log_path)
     limit = max(MAX_TRUST_LIST_BYTES, MAX_CATALOGUE_BYTES, MAX_STATUS_LIST_TOKEN_BYTES)
-    for path in args.files:
-        data = _read_bytes(path, limit)
-        now = utc_now()
-        before = store.state
-        try:
-            kind = document_kind(data)
-            if kind == "list":
-                signed = store.submit_trust_list(data, now=now)
-                tl = signed.trust_list
-                what = f"trust list {tl.jurisdiction} sequence {tl.sequence}"
-            elif kind == "catalogue":
-                cat = store.submit_catalogue(data, now=now)
-                what = f"catalogue sequence {cat.catalogue.sequence}"
-            else:
-                issued = store.submit_status_list(data, now=now)
-                what = f"status list {issued.status_list.uri}"
-        except TrustStateError as exc:
-            raise _with_path(exc, path) from exc
-        verb = "already held:" if store.state is before else "accepted"
-        print(f"{verb} {what} from {path}; trust state version {store.state.version}")
+    with directory.unserved():
+        store = TrustStore(anchors, directory, grace=grace)
+        for problem in store.load():
+            print(f"warning: {problem}", file=sys.stderr)
+        for path in args.files:
+            data = _read_bytes(path, limit)
+            now = utc_now()
+            before = store.state
+            record: dict[str, Any] = {
+                "time": now.isoformat(timespec="milliseconds"),
+                "key_id": f"cli:uid-{os.getuid()}",  # no API key: the local user
+                "file": str(path),
+                "old_version": before.version,
+            }
+            try:
+                kind = document_kind(data)
+                if kind == "list":
+                    signed = store.submit_trust_list(data, now=now)
+                    tl = signed.trust_list
+                    what = f"trust list {tl.jurisdiction} sequence {tl.sequence}"
+                    record.update(action="trust_list", jurisdiction=tl.jurisdiction)
+                    record.update(new_sequence=tl.sequence, new_digest=signed.digest)
+                elif kind == "catalogue":
+                    cat = store.submit_catalogue(data, now=now)
+                    what = f"catalogue sequence {cat.catalogue.sequence}"
+                    record.update(action="catalogue", jurisdiction="catalogue")
+                    record.update(new_sequence=cat.catalogue.sequence, new_digest=cat.digest)
+                else:
+                    issued = store.submit_status_list(data, now=now)
+                    what = f"status list {issued.status_list.uri}"
+                    record.update(action="status_list", jurisdiction=issued.status_list.uri)
+                    record.update(new_digest=issued.status_list.digest)
+            except TrustStateError as exc:
+                record.update(outcome="refused", code=exc.code, detail=str(exc)[:500])
+                audit.append(record)
+                raise _with_path(exc, path) from exc
+            changed = store.state is not before
+            record.update(outcome="accepted" if changed else "unchanged")
+            audit.append(record)
+            verb = "accepted" if changed else "already held:"
+            print(f"{verb} {what} from {path}; trust state version {store.state.version}")
     return 0
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import Request
 
@@ -19,6 +20,8 @@ from api.settings import Settings
 from api.sync import TrustSync
 from api.verification import VerificationService
 from trust_lists import TrustStore
+
+log = logging.getLogger("huren.app")
 
 
 @dataclass(slots=True)
@@ -36,6 +39,15 @@ class AppContext:
     metrics: Metrics
     load_problems: tuple[str, ...] = ()
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    directory_hold: BinaryIO | None = None  # the shared lock marking the trust directory served
+
+    async def ensure_current(self) -> None:
+        """Before any verdict or trust-state judgement: what other processes stored in a shared
+        trust directory (one stat when nothing changed), then what other instances published
+        through Redis."""
+        for problem in self.store.refresh():
+            log.warning("trust store: %s", problem)
+        await self.sync.ensure_current()
 
     def authorise(
         self, request: Request, permission: Permission, *, anonymous_allowed: bool = False

@@ -267,7 +267,7 @@ class LicenceHotPath:
         scope["route"] = self.route  # the route template for the access log and metrics
         status = 0
         try:
-            await ctx.sync.ensure_current()
+            await ctx.ensure_current()
             outcome = await ctx.service.verify(inp)
             fields.update(outcome_fields("licence", outcome))
             content = render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed)

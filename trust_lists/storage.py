@@ -24,6 +24,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from trust_lists.errors import DirectoryServed, StorageError
 
@@ -80,9 +81,10 @@ class TrustDirectory:
 
     def _lock_fd(self, name: str) -> int:
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
             return os.open(self.root / name, os.O_RDONLY | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise StorageError(f"cannot open the lock {name} in {self.root}: {exc.strerror}") from exc
+            raise StorageError(f"cannot open {self.root / name}: {exc.strerror}") from exc
 
     @contextlib.contextmanager
     def locked(self, *, shared: bool = False) -> Iterator[None]:
@@ -91,11 +93,6 @@ class TrustDirectory:
         if shared and not self.root.is_dir():
             yield  # nothing stored yet: nothing to read consistently
             return
-        if not shared:
-            try:
-                self.root.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StorageError(f"cannot create {self.root}: {exc.strerror}") from exc
         fd = self._lock_fd(WRITERS_LOCK)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
@@ -103,16 +100,16 @@ class TrustDirectory:
         finally:
             os.close(fd)
 
-    def hold_for_service(self) -> int | None:
-        """Mark the directory as served until the returned descriptor is closed (or the process
-        ends): a shared lock, so several service processes hold it together. None if the lock
-        file cannot be made (a read-only directory, which nobody can write to either)."""
+    def hold_for_service(self) -> BinaryIO | None:
+        """Mark the directory as served until the returned file is closed (or collected, or the
+        process ends): a shared lock, so several service processes hold it together. None if
+        the lock file cannot be made (a read-only directory, which nobody can write to either)."""
         try:
             fd = self._lock_fd(SERVED_LOCK)
         except StorageError:
             return None
         fcntl.flock(fd, fcntl.LOCK_SH)  # waits out a command-line write in progress
-        return fd
+        return os.fdopen(fd, "rb")
 
     @contextlib.contextmanager
     def unserved(self) -> Iterator[None]:
