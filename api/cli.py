@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import copy
 import errno
 import importlib
@@ -806,7 +807,22 @@ def cmd_trust_submit(args: argparse.Namespace) -> int:
     anchors, directory, grace = read_config(args.config)
     audit = AuditLog(Settings.load(config_path(args.config)).audit_log_path)
     limit = max(MAX_TRUST_LIST_BYTES, MAX_CATALOGUE_BYTES, MAX_STATUS_LIST_TOKEN_BYTES)
-    with directory.unserved():
+
+    def record(path: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "time": utc_now().isoformat(timespec="milliseconds"),
+            "key_id": f"cli:uid-{os.getuid()}",  # no API key: the local user
+            "file": str(path),
+            **fields,
+        }
+
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(directory.unserved())
+        except TrustStateError as exc:
+            for path in args.files:
+                audit.append(record(path, outcome="refused", code=exc.code, detail=str(exc)))
+            raise
         store = TrustStore(anchors, directory, grace=grace)
         for problem in store.load():
             print(f"warning: {problem}", file=sys.stderr)
@@ -814,37 +830,32 @@ def cmd_trust_submit(args: argparse.Namespace) -> int:
             data = _read_bytes(path, limit)
             now = utc_now()
             before = store.state
-            record: dict[str, Any] = {
-                "time": now.isoformat(timespec="milliseconds"),
-                "key_id": f"cli:uid-{os.getuid()}",  # no API key: the local user
-                "file": str(path),
-                "old_version": before.version,
-            }
+            entry = record(path, old_version=before.version)
             try:
                 kind = document_kind(data)
                 if kind == "list":
                     signed = store.submit_trust_list(data, now=now)
                     tl = signed.trust_list
                     what = f"trust list {tl.jurisdiction} sequence {tl.sequence}"
-                    record.update(action="trust_list", jurisdiction=tl.jurisdiction)
-                    record.update(new_sequence=tl.sequence, new_digest=signed.digest)
+                    entry.update(action="trust_list", jurisdiction=tl.jurisdiction)
+                    entry.update(new_sequence=tl.sequence, new_digest=signed.digest)
                 elif kind == "catalogue":
                     cat = store.submit_catalogue(data, now=now)
                     what = f"catalogue sequence {cat.catalogue.sequence}"
-                    record.update(action="catalogue", jurisdiction="catalogue")
-                    record.update(new_sequence=cat.catalogue.sequence, new_digest=cat.digest)
+                    entry.update(action="catalogue", jurisdiction="catalogue")
+                    entry.update(new_sequence=cat.catalogue.sequence, new_digest=cat.digest)
                 else:
                     issued = store.submit_status_list(data, now=now)
                     what = f"status list {issued.status_list.uri}"
-                    record.update(action="status_list", jurisdiction=issued.status_list.uri)
-                    record.update(new_digest=issued.status_list.digest)
+                    entry.update(action="status_list", jurisdiction=issued.status_list.uri)
+                    entry.update(new_digest=issued.status_list.digest)
             except TrustStateError as exc:
-                record.update(outcome="refused", code=exc.code, detail=str(exc)[:500])
-                audit.append(record)
+                entry.update(outcome="refused", code=exc.code, detail=str(exc)[:500])
+                audit.append(entry)
                 raise _with_path(exc, path) from exc
             changed = store.state is not before
-            record.update(outcome="accepted" if changed else "unchanged")
-            audit.append(record)
+            entry.update(outcome="accepted" if changed else "unchanged")
+            audit.append(entry)
             verb = "accepted" if changed else "already held:"
             print(f"{verb} {what} from {path}; trust state version {store.state.version}")
     return 0
@@ -945,7 +956,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
             return 1
         raise
-    serve(args.config, args.host, args.port)
+    serve(args.config, args.host, args.port, args.workers)
     return 0
 
 
@@ -1302,6 +1313,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     g.add_argument(
         "--port", type=int, default=8000, help="port to listen on (default 8000), e.g. --port 8080"
+    )
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes serving the port (default: the workers setting, 1); more than one needs "
+        "a trust_dir or a redis_url",
     )
     g.set_defaults(func=cmd_serve)
     return p
