@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from api.metrics import expiry_warnings
+from api.obs.metrics import expiry_warnings
 from trust_lists.timeutil import format_time
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.logs import configure_logging
+from api.obs.logs import configure_logging
 from api.readiness import Lifecycle
 from api.settings import Settings, SettingsError
 
