@@ -532,9 +532,10 @@ class TrustStore:
                     f"{code}: newest verifiable list is {top} but {highest} was accepted; "
                     "refusing to serve an older list"
                 )
-                lists = dict(self._state.lists)
-                lists.pop(code, None)
-                self._swap(lists=lists)
+                if code in self._state.lists:
+                    lists = dict(self._state.lists)
+                    del lists[code]
+                    self._swap(lists=lists)
             elif chain and self._state.lists.get(code) is not chain[-1]:
                 lists = dict(self._state.lists)
                 lists[code] = chain[-1]

@@ -16,9 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from fastapi.testclient import TestClient
 
-from demo.world import DemoWorld
-from tests.support.api_support import SZ, ZS, auth, next_list
+from api.app import create_app
+from demo.world import DemoWorld, build_demo_world
+from tests.support import redis_support
+from tests.support.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
 from tests.support.server_support import REPO, ServiceProcess, demo_directory, start
 
 LICENCE = "/v1/licences/verify"
@@ -220,3 +223,44 @@ def test_readiness_survives_a_cache_outage_and_says_so(tmp_path: Path) -> None:
         assert re.search(r"^huren_ready 1\.0$", metrics, re.M)
     finally:
         server.stop()
+
+
+def test_readiness_fails_when_redis_refuses_trust_sync_past_the_bound(
+    tmp_path: Path, redis_server: redis_support.RedisServer
+) -> None:
+    """Redis answers but refuses trust sync's epoch read (here an ACL without MGET; in a cluster
+    CROSSSLOT, on a demoted master READONLY): other instances may be publishing uploads this one
+    cannot see. Within sync_max_broken_seconds it stays ready and says so; past it, not ready;
+    once Redis serves sync again, ready."""
+    world = build_demo_world(datetime.now(UTC).replace(microsecond=0))
+    root = service_dir(world, tmp_path / "svc")
+    settings = settings_for(
+        root,
+        redis_url=redis_server.url,
+        redis_prefix=redis_support.random_prefix("life"),
+        sync_max_broken_seconds=0.5,
+    )
+    admin = redis_support.client(redis_server.url)
+    admin.execute_command("ACL", "SETUSER", "default", "-mget")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = client.post(LICENCE, json=_licence(world), headers=auth("counter"))
+        assert r.status_code == 200 and r.json()["verdict"]["indication"] == "PASSED"
+        first = client.get("/readyz")
+        # Never timed: only what the bound says once it has certainly passed.
+        time.sleep(0.6)
+        client.post(LICENCE, json=_licence(world), headers=auth("counter"))
+        broken = client.get("/readyz")
+        assert broken.status_code == 503, broken.text
+        assert "Redis refuses trust sync" in broken.json()["checks"]["trust_sync"]
+        assert "NOPERM" in broken.json()["checks"]["trust_sync"]
+        assert broken.json()["checks"]["cache"] == "ok"  # the cache is not what failed
+        metrics = client.get("/metrics").text
+        assert re.search(r"^huren_ready 0\.0$", metrics, re.M)
+        assert not re.search(r"^huren_trust_sync_refused_seconds 0\.0$", metrics, re.M)
+        admin.execute_command("ACL", "SETUSER", "default", "+mget")
+        client.post(LICENCE, json=_licence(world), headers=auth("counter"))
+        again = client.get("/readyz")
+        assert again.status_code == 200, again.text
+    # Within the bound it was ready, with the refusal in the body (unless this run was so slow
+    # that the bound had passed already: then it said not ready for the same reason).
+    assert "Redis refuses trust sync" in first.json()["checks"]["trust_sync"]
