@@ -22,19 +22,21 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.http.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.workers import VerificationPool
 from bench.hostile import costly_ofd
-from demo.world import DEMO_EPOCH, DemoWorld
+from demo.world import DemoWorld
 from tests.support import server_support
-from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
+from tests.support.api_support import (
+    ZS,
+    auth,
+    b64,
+    demo_client,
+)
+from tests.support.endpoints import BATCH, SEALED
 from verifier import deadline
 
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 MiB = 1024 * 1024
 HEALTHZ_BOUND = 0.100  # the issue's bound for /healthz while the worst case is verified
 
@@ -235,11 +237,8 @@ def test_a_request_past_its_deadline_is_a_503_with_retry_after(
     """A national upload and a batch whose deadline passes before their verdicts are answered
     503 verification_timeout with Retry-After (the problem of docs/service.md), documented in
     the OpenAPI document of both operations."""
-    root = service_dir(demo_world, tmp_path / "svc")
-    settings = settings_for(root, verify_deadline_seconds=0.000_001)
-    app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
     assert demo_world.national is not None
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path / "svc", verify_deadline_seconds=0.000_001) as c:
         national = c.post(
             SEALED,
             files={"file": ("c.ofd", demo_world.national.document, "application/ofd")},
