@@ -76,6 +76,7 @@ Stamp = tuple[int, int, int] | None
 class TrustDirectory:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._stamp_path = os.fspath(self.root / STAMP)  # stat()ed before every verdict
 
     # -- sharing between processes ---------------------------------------------------------
 
@@ -134,7 +135,7 @@ class TrustDirectory:
     def stamp(self) -> Stamp:
         """The identity of STAMP (inode, mtime, size): changes with every store()."""
         try:
-            st = os.stat(self.root / STAMP)
+            st = os.stat(self._stamp_path)
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
