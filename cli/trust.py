@@ -100,13 +100,25 @@ def cmd_trust_submit(args: argparse.Namespace) -> int:
                     signed = store.submit_trust_list(data, now=now)
                     tl = signed.trust_list
                     what = f"trust list {tl.jurisdiction} sequence {tl.sequence}"
+                    old = before.lists.get(tl.jurisdiction)
                     entry.update(action="trust_list", jurisdiction=tl.jurisdiction)
-                    entry.update(new_sequence=tl.sequence, new_digest=signed.digest)
+                    entry.update(
+                        old_sequence=old.trust_list.sequence if old else None,
+                        old_digest=old.digest if old else None,
+                        new_sequence=tl.sequence,
+                        new_digest=signed.digest,
+                    )
                 elif kind == "catalogue":
                     cat = store.submit_catalogue(data, now=now)
                     what = f"catalogue sequence {cat.catalogue.sequence}"
+                    old_cat = before.catalogue
                     entry.update(action="catalogue", jurisdiction="catalogue")
-                    entry.update(new_sequence=cat.catalogue.sequence, new_digest=cat.digest)
+                    entry.update(
+                        old_sequence=old_cat.catalogue.sequence if old_cat else None,
+                        old_digest=old_cat.digest if old_cat else None,
+                        new_sequence=cat.catalogue.sequence,
+                        new_digest=cat.digest,
+                    )
                 else:
                     issued = store.submit_status_list(data, now=now)
                     what = f"status list {issued.status_list.uri}"

@@ -6,6 +6,7 @@ is refused (never silently ignored, never overwritten)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -45,9 +47,15 @@ def _upload(url: str, world: DemoWorld) -> dict[str, object]:
     return body
 
 
-def test_sigterm_under_load_drains_without_a_failed_request(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_under_load_drains_without_a_failed_request(tmp_path: Path, workers: int) -> None:
     world = demo_directory(tmp_path / "demo")
-    server = start(tmp_path / "demo", huren_serve=True, env={"HUREN_DRAIN_SECONDS": "6"})
+    server = start(
+        tmp_path / "demo",
+        huren_serve=True,
+        env={"HUREN_DRAIN_SECONDS": "6"},
+        serve_args=("--workers", str(workers)),
+    )
     results: list[tuple[bool, int | str]] = []  # (sent after SIGTERM, status or error)
     readiness: list[int] = []
     signalled = threading.Event()
@@ -202,6 +210,7 @@ def test_trust_submit_to_a_served_directory_is_refused_never_lost(tmp_path: Path
     audit = [json.loads(x) for x in (directory / "audit.log").read_text().splitlines()]
     assert audit[-1]["outcome"] == "accepted" and audit[-1]["action"] == "trust_list"
     assert audit[-1]["new_sequence"] == accepted["sequence"] + 1  # type: ignore[operator]
+    assert audit[-1]["old_sequence"] == accepted["sequence"]
 
 
 def test_readiness_survives_a_cache_outage_and_says_so(tmp_path: Path) -> None:
@@ -264,3 +273,36 @@ def test_readiness_fails_when_redis_refuses_trust_sync_past_the_bound(
     # Within the bound it was ready, with the refusal in the body (unless this run was so slow
     # that the bound had passed already: then it said not ready for the same reason).
     assert "Redis refuses trust sync" in first.json()["checks"]["trust_sync"]
+
+
+def _workers(supervisor: int) -> set[int]:
+    """The supervisor's worker processes (spawned children running spawn_main)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return {
+        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
+
+
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    world = demo_directory(tmp_path / "demo")
+    server = start(tmp_path / "demo", huren_serve=True, serve_args=("--workers", "2"))
+    try:
+        workers = _workers(server.pid)
+        assert len(workers) == 2
+        victim = min(workers)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = _workers(server.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            time.sleep(0.2)
+        assert len(now) == 2 and victim not in now, now
+        ready = 0
+        while ready < 10 and time.monotonic() < deadline:  # the new worker loads, then serves
+            r = httpx.post(server.url + LICENCE, json=_licence(world), headers=auth("counter"))
+            ready += r.status_code == 200
+        assert ready == 10
+        assert "starting another" in server.log.read_text()
+    finally:
+        server.stop()
