@@ -141,7 +141,16 @@ class TrustDirectory:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _bump_stamp(self) -> None:
-        atomic_write(self.root / STAMP, secrets.token_hex(8).encode("ascii") + b"\n")
+        """A new STAMP file (a new inode), renamed into place but not fsynced: other processes
+        see it through the page cache, and after a crash every process reads the directory
+        afresh anyway."""
+        tmp = self.root / f".{STAMP}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, secrets.token_hex(8).encode("ascii") + b"\n")
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.root / STAMP)
 
     # -- streams ---------------------------------------------------------------------------
 
