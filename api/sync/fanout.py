@@ -424,14 +424,17 @@ class TrustSync:
     async def _epoch(self) -> list[Any]:
         """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
         lean = self._lean
+        result: list[Any]
         if lean is None or self._client is None:
-            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
-        try:
-            # No asyncio.timeout here: the client bounds every wait by the timeout itself.
-            result = await lean.mget(self._epoch_key, self._inc_key)
-        except Exception as exc:
-            raise self._failure(exc) from exc
-        self._mark_up()
+            result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+        else:
+            try:
+                # No asyncio.timeout here: the client bounds every wait by the timeout itself.
+                result = await lean.mget(self._epoch_key, self._inc_key)
+            except Exception as exc:
+                raise self._failure(exc) from exc
+            self._mark_up()
+        self.refusing_since = None  # the epoch read is what staying current rests on
         return result
 
     def _failure(self, exc: Exception) -> _RedisFailure:
@@ -464,7 +467,6 @@ class TrustSync:
         self._retry_at = now + self._backoff * random.uniform(0.5, 1.0)  # noqa: S311
 
     def _mark_up(self) -> None:
-        self.refusing_since = None
         if not self.available:
             self.available = True
             self._backoff = self.backoff_initial
