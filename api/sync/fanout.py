@@ -327,6 +327,10 @@ class TrustSync:
         self._catalogue_judged_with: dict[str, str] = {}
         # (hash key, field) -> (sequence, length, SHA-1) when last probed
         self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
+        # Redis answers but refuses sync's commands (CROSSSLOT, READONLY, NOAUTH...): other
+        # instances may be publishing what this one cannot read. Monotonic start, last reply.
+        self.refusing_since: float | None = None
+        self.last_refusal = ""
         self._stopping = False
         self._pulling = False
 
@@ -456,37 +460,44 @@ class TrustSync:
     async def _epoch(self) -> list[Any]:
         """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
         lean = self.redis.lean_for(self._epoch_key) if self.redis else None
+        result: list[Any]
         if lean is None or self._client is None:
             # Both keys share the trust slot: one single-slot MGET, on the master.
             try:
-                return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+                result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
             except _RedisFailure:
                 if self.redis is None or self.redis.mode != "cluster":
                     raise
-            # The slot's master may have just changed: read the slot map again, once.
-            await self.redis.refresh()
-            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
-        try:
-            # No asyncio.timeout here: the client bounds every wait by the timeout itself.
-            result = await lean.mget(self._epoch_key, self._inc_key)
-        except Exception as exc:
-            if self.redis is None or self.redis.mode != "cluster":
-                raise self._failure(exc) from exc
-            # In a cluster the slot map may be stale (a failover, a reshard): read it again and
-            # ask through redis-py, which follows redirects.
-            if classify(exc) not in ("moved", "ask"):
-                self._failure(exc)
-            await self.redis.refresh()
-            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
-        self._mark_up()
+                # The slot's master may have just changed: read the slot map again, once.
+                await self.redis.refresh()
+                result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+        else:
+            try:
+                # No asyncio.timeout here: the client bounds every wait by the timeout itself.
+                result = await lean.mget(self._epoch_key, self._inc_key)
+            except Exception as exc:
+                if self.redis is None or self.redis.mode != "cluster":
+                    raise self._failure(exc) from exc
+                # In a cluster the slot map may be stale (a failover, a reshard): read it again
+                # and ask through redis-py, which follows redirects.
+                if classify(exc) not in ("moved", "ask"):
+                    self._failure(exc)
+                await self.redis.refresh()
+                result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+            else:
+                self._mark_up()
+        self.refusing_since = None  # the epoch read is what staying current rests on
         return result
 
     def _failure(self, exc: BaseException) -> _RedisFailure:
         """Count a failed command (an outage unless Redis answered) and say so to the caller."""
         self.redis_errors += 1
         kind = self._mark_down(exc)
-        if kind == "refused":  # Redis answered: it is up, but refused it
-            log.warning("trust sync: Redis refused a command: %s", exc)
+        if kind not in ("timeout", "connection", "no_master"):  # Redis answered, and refused
+            self.last_refusal = str(exc)[:200]
+            if self.refusing_since is None:  # once per episode, beside the outage's own line
+                self.refusing_since = time.monotonic()
+                log.warning("trust sync: Redis refused a command: %s", exc)
         return _RedisFailure(f"{kind}: {exc}")
 
     def _mark_down(self, exc: BaseException) -> str:
