@@ -276,15 +276,25 @@ class _NotInstalled:
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
 
 
+@pytest.mark.parametrize(
+    ("action", "part"),
+    [("init", "the demo world"), ("renew", "the demo world"), ("export-server", "the export")],
+)
 def test_a_package_left_out_of_the_image_is_one_clean_line(
-    run: InProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    run: InProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, action: str, part: str
 ) -> None:
     """The container image holds no demo/ (nor issuing/): the whole package is absent, not one
-    module of it, and `huren demo init` says so in one line, not as an internal error."""
+    module of it, and `huren demo ...` says so in one line, not as an internal error."""
+    (tmp_path / "world").mkdir()
+    if action != "init":
+        (tmp_path / "world" / "huren.json").write_text("{}")
     for name in [m for m in sys.modules if m == "demo" or m.startswith("demo.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setattr(sys, "meta_path", [_NotInstalled("demo"), *sys.meta_path])
-    result = run("demo", "init", tmp_path / "world")
+    out = [tmp_path / "srv"] if action == "export-server" else []
+    result = run("demo", action, tmp_path / "world", *out)
     assert (result.code, result.out) == (1, "")
-    assert result.err == "huren: error: the demo world is not available (demo/ is missing)\n"
-    assert not (tmp_path / "world").exists()
+    assert result.err == f"huren: error: {part} is not available (demo/ is missing)\n"
+    assert (
+        sorted(p.name for p in tmp_path.rglob("*")) == ["huren.json", "world"][action == "init" :]
+    )
