@@ -64,7 +64,7 @@ _MEMBERS = frozenset({"token", "relying_jurisdiction", "validation_time", "expec
 _EXPECT_MEMBERS = frozenset({"holder_credit_code", "type_code"})
 _JSON_CONTENT_TYPE: Final = (b"content-type", b"application/json")
 # The query strings served here, and whether each asks for the detailed report; any other
-# (encoded, repeated, unknown value) is the route's to read (routes_verify.report_level).
+# (encoded, repeated, unknown value) is the route's to read (api.routes.verify.report_level).
 _REPORT_QUERY: Final = {b"": False, b"report=simple": False, b"report=detailed": True}
 
 

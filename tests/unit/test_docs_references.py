@@ -76,7 +76,8 @@ def test_the_check_allows_the_vectors_and_ordinary_words():
 NAMED_FILE = re.compile(
     r"(?<![\w/.])((?:tests/)?(?:unit|service|attack|fault|vectors|support)/[\w*]+\.py"
     r"|tests/[\w*]+\.py"
-    r"|(?:keys|trust_lists|verifier|issuing|demo|cli|api|bench|deploy)/[\w/*]+\.(?:py|sh))\b"
+    r"|(?:keys|trust_lists|verifier|issuing|demo|cli|api|bench|deploy)/[\w/*]+\.(?:py|sh)"
+    r"|docs/[\w/.-]+\.(?:md|patch))\b"
 )
 
 
@@ -101,10 +102,12 @@ def test_files_the_docs_name_exist(doc: Path):
 def test_the_check_finds_moved_files():
     text = (
         "`.venv/bin/pytest tests/test_attack_*.py`, api/fastpath.py, unit/test_gone.py; "
-        "but tests/attack/test_clients.py, service/test_app.py, verifier/national/*.py are here"
+        "docs/hooks.patch; but docs/security.md, tests/attack/test_clients.py, "
+        "service/test_app.py, verifier/national/*.py are here"
     )
     assert files_named_but_absent(text) == [
         "api/fastpath.py",
+        "docs/hooks.patch",
         "tests/test_attack_*.py",
         "unit/test_gone.py",
     ]
