@@ -45,9 +45,11 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imported(name: str, path: Path) -> Iterator[tuple[str, int]]:
+def _imported(
+    name: str, path: Path, modules: dict[str, Path] | None = None
+) -> Iterator[tuple[str, int]]:
     """(module, line) of every import statement of the module, resolved to our modules."""
-    modules = _modules()
+    modules = _modules() if modules is None else modules
     is_package = path.name == "__init__.py"
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
@@ -196,3 +198,61 @@ def test_layers_import_downwards_only(package: str) -> None:
             if upward or beside:
                 wrong.append(f"{_modules()[name].relative_to(ROOT)}:{line} imports {target}")
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
+
+
+# Unit tests that still reach the service (a test client or a server); the list may only shrink.
+KNOWN_UNIT_TESTS_OF_THE_SERVICE = frozenset(
+    {"tests.unit.test_cli_polish", "tests.unit.test_status_cli"}
+)
+
+
+def _unit_tests_reaching_the_service() -> dict[str, list[str]]:
+    """tests/unit modules importing api, a service test, or a support module that imports api."""
+    modules = dict(_modules())
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        modules[_module_name(path)] = path
+
+    def service_side(target: str) -> bool:
+        return _package(target) == "api" or target.startswith("tests.service.")
+
+    support = {
+        name: {t for t, _ in _imported(name, path, modules)}
+        for name, path in modules.items()
+        if name.startswith("tests.support.")
+    }
+    support_of_the_service: set[str] = set()
+    while True:  # a support module importing one that reaches the service reaches it too
+        more = {
+            name
+            for name, targets in support.items()
+            if any(service_side(t) or t in support_of_the_service for t in targets)
+        }
+        if more <= support_of_the_service:
+            break
+        support_of_the_service |= more
+    found: dict[str, list[str]] = {}
+    for name, path in modules.items():
+        if not name.startswith("tests.unit."):
+            continue
+        wrong = [
+            f"{path.relative_to(ROOT)}:{line} imports {target}"
+            for target, line in _imported(name, path, modules)
+            if service_side(target) or target in support_of_the_service
+        ]
+        if wrong:
+            found[name] = wrong
+    return found
+
+
+def test_unit_tests_do_not_reach_the_service() -> None:
+    """tests/unit holds the layers and the command line; what needs the service is in service/."""
+    found = _unit_tests_reaching_the_service()
+    new = [
+        line
+        for name, lines in found.items()
+        if name not in KNOWN_UNIT_TESTS_OF_THE_SERVICE
+        for line in lines
+    ]
+    assert not new, "unit tests reaching the service:\n" + "\n".join(new)
+    gone = sorted(KNOWN_UNIT_TESTS_OF_THE_SERVICE - set(found))
+    assert not gone, f"these no longer reach the service, take them off the list: {gone}"
