@@ -77,7 +77,7 @@ class VerifyInput:
             if self.document is not None:  # an SES_Signature and the data it signs
                 return [("signed_value", self.token), ("signature_xml", self.document)]
             return [("token", self.token)]
-        if self.kind == "sealed_document":
+        if self.kind == DocumentKind.SEALED_DOCUMENT:
             assert self.document is not None
             parts = [("document", self.document), ("signature", self.token)]
             if self.seal is not None:

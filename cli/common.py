@@ -396,7 +396,11 @@ def load_part(module: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
+        # The module, or its whole package (the image holds no demo/): missing either way.
         if exc.name == module:
             path = module.replace(".", "/") + ".py"
-            raise PartMissing(f"{what} is not available ({path} is missing)") from None
-        raise
+        elif exc.name is not None and module.startswith(f"{exc.name}."):
+            path = exc.name.replace(".", "/") + "/"
+        else:
+            raise
+        raise PartMissing(f"{what} is not available ({path} is missing)") from None

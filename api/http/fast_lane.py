@@ -33,7 +33,7 @@ from verifier import DocumentKind
 
 LICENCE_PATH: Final = "/v1/licences/verify"
 # The query strings served here, and whether each asks for the detailed report; any other
-# (encoded, repeated, unknown value) is the route's to read (routes_verify.report_level).
+# (encoded, repeated, unknown value) is the route's to read (api.routes.verify.report_level).
 _REPORT_QUERY: Final = {b"": False, b"report=simple": False, b"report=detailed": True}
 # Every member name the model knows, as it appears in a body without escapes.
 _MEMBER_NAMES: Final = tuple(
