@@ -21,6 +21,7 @@ from trust_lists.errors import (
     UnknownJurisdiction,
     UntrustedSigner,
 )
+from trust_lists.items import DataIncludes, ItemRule, ServiceItem
 from trust_lists.model import (
     KeyEntry,
     KeyState,
@@ -43,10 +44,12 @@ __all__ = [
     "Anchor",
     "Catalogue",
     "CatalogueOverreach",
+    "DataIncludes",
     "DocumentTooLarge",
     "DocumentType",
     "DuplicateKeyId",
     "IssuedStatusList",
+    "ItemRule",
     "JurisdictionMismatch",
     "KeyEntry",
     "KeyOfOtherJurisdiction",
@@ -58,6 +61,7 @@ __all__ = [
     "Recognition",
     "Rollback",
     "RotationNotAuthorised",
+    "ServiceItem",
     "ServiceKey",
     "ServiceKind",
     "SignedCatalogue",

@@ -18,6 +18,7 @@ from verifier.verdict import (
 )
 from verifier.verifier import (
     Expectations,
+    UnknownServiceItem,
     VerificationInputError,
     VerificationPolicy,
     Verifier,
@@ -34,6 +35,7 @@ __all__ = [
     "Indication",
     "SubIndication",
     "TrustContext",
+    "UnknownServiceItem",
     "Verdict",
     "VerificationInputError",
     "VerificationPolicy",

@@ -38,7 +38,7 @@ from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.store import TrustState, TrustStore
 from trust_lists.timeutil import format_time, shift
 from trust_lists.uscc import is_valid_uscc
-from verifier._job import JobBase, Stop, call_times, clip
+from verifier._job import JobBase, Stop, call_times, clip, resolve_item
 from verifier.formats import SEAL_TYPES
 from verifier.national import asn1, ofd
 from verifier.national import messages as nm
@@ -187,18 +187,22 @@ class NationalVerifier:
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self._chain_cache: dict[tuple[str, str], bool] = {}
 
-    def _job(self, relying: object, at: object, digest: str) -> _Job:
+    def _job(self, relying: object, at: object, digest: str, expect: Expectations | None) -> _Job:
         relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
-        return _Job(
+        state = self._store.state
+        job = _Job(
             self.policy,
             self._store.anchors,
-            self._store.state,
+            state,
             self._chain_cache,
             relying=relying,
             now=now,
             at=when,
             digest=digest,
         )
+        if expect is not None:
+            job.item = resolve_item(state, relying, expect.service_item)
+        return job
 
     def verify_seal(
         self,
@@ -210,7 +214,7 @@ class NationalVerifier:
     ) -> Verdict:
         """A bare SES_Seal (.esl), judged at the validation time `at` (default: now)."""
         raw = _bytes(data, "data")
-        job = self._job(relying, at, hashlib.sha256(raw).hexdigest())
+        job = self._job(relying, at, hashlib.sha256(raw).hexdigest(), expect)
         return job.seal_alone(raw, expect)
 
     def verify_signature(
@@ -238,7 +242,7 @@ class NationalVerifier:
                 + b"\0signature_xml\0"
                 + hashlib.sha256(xml).digest()
             ).hexdigest()
-        job = self._job(relying, at, digest)
+        job = self._job(relying, at, digest, expect)
         return job.ses_signature(
             raw, xml=xml, xml_name=data_name, pkg=None, info=None, expect=expect
         )
@@ -254,7 +258,7 @@ class NationalVerifier:
         """A signed OFD document: every signature judged on its own, against one snapshot."""
         raw = _bytes(data, "data")
         digest = hashlib.sha256(raw).hexdigest()
-        probe = self._job(relying, at, digest)
+        probe = self._job(relying, at, digest, expect)
         try:
             pkg = ofd.OfdPackage(raw, self.policy.ofd_limits)
             refs = ofd.signatures(pkg)
@@ -307,7 +311,7 @@ class _Job(JobBase[NationalPolicy]):
         self.digest = digest
 
     def fork(self) -> _Job:
-        return _Job(
+        job = _Job(
             self.policy,
             self.anchors,
             self.state,
@@ -317,6 +321,8 @@ class _Job(JobBase[NationalPolicy]):
             at=self.at,
             digest=self.digest,
         )
+        job.item = self.item
+        return job
 
     # -- recording ---------------------------------------------------------------------------
 
