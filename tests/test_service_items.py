@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import timedelta
 from typing import Any
 
 import pytest

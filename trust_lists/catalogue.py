@@ -135,7 +135,7 @@ class Catalogue:
             )
             return ItemDecision(ok, False)
         return decide_by_rules(
-            item.accepts,
+            item,
             issuing,
             licence_type=licence_type,
             seal_type=seal_type,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trust_lists.errors import DocumentTooLarge, MalformedDocument
 from trust_lists.model import _Fields
+from trust_lists.text import check_text
 
 # A stable code, as the city's item catalogue (事项目录) numbers it: upper-case letters, digits
 # and . _ -. Upper case only, so one code is never two items that differ by case.
@@ -84,6 +85,25 @@ class ServiceItem:
     department_en: str | None = None
     # None: the item follows its city's city-wide recognitions; else exactly these rules.
     accepts: tuple[ItemRule, ...] | None = None
+    # (issuing, is_licence, type) -> the rules naming them, in order; built on first use.
+    _index: dict[tuple[str, bool, str], tuple[ItemRule, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def rules_for(self, issuing: str, is_licence: bool, type_code: str) -> tuple[ItemRule, ...]:
+        """The rules that name this city and type: one look-up however many rules the item has."""
+        index = self._index
+        if index is None:
+            built: dict[tuple[str, bool, str], list[ItemRule]] = {}
+            for rule in self.accepts or ():
+                for city in rule.issuing:
+                    for code in rule.licence_types:
+                        built.setdefault((city, True, code), []).append(rule)
+                    for code in rule.seal_types:
+                        built.setdefault((city, False, code), []).append(rule)
+            index = {k: tuple(v) for k, v in built.items()}
+            object.__setattr__(self, "_index", index)  # the same for every thread that builds it
+        return index.get((issuing, is_licence, type_code), ())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -124,6 +144,7 @@ def parse_items(
         raise DocumentTooLarge(f"catalogue.items: at most {MAX_ITEMS} items")
     items: list[ServiceItem] = []
     seen: set[tuple[str, str]] = set()
+    readers = (_Codes(_JURISDICTION, MAX_ISSUING), _Codes(_TYPE_CODE, MAX_TYPES_PER_RULE))
     for i, entry in enumerate(raw):
         where = f"catalogue.items[{i}]"
         f = _Fields(entry, where)
@@ -158,66 +179,117 @@ def parse_items(
                     "city-wide recognitions)"
                 )
             rules = tuple(
-                _rule(r, f"{where}.accepts[{j}]", licence_types, seal_types)
+                _rule(r, f"{where}.accepts[{j}]", licence_types, seal_types, readers)
                 for j, r in enumerate(accepts)
             )
         items.append(ServiceItem(relying, code, name_zh, name_en, dep_zh, dep_en, rules))
     return tuple(items)
 
 
-def _codes(raw: list[Any], where: str, pattern: re.Pattern[str], cap: int) -> frozenset[str]:
-    if len(raw) > cap or not all(type(c) is str and pattern.match(c) for c in raw):
-        raise MalformedDocument(f"{where} must list at most {cap} codes")
-    if len(set(raw)) != len(raw):
-        raise MalformedDocument(f"{where} lists a code twice")
-    return frozenset(raw)
+_RULE_REQUIRED = frozenset({"issuing", "licence_types", "seal_types"})
+_RULE_MEMBERS = _RULE_REQUIRED | {"holder", "data_includes"}
+
+
+class _Codes:
+    """Code lists read once per distinct list: catalogues repeat the same few city and type
+    lists across thousands of rules, and each is checked (and made a frozenset) only once."""
+
+    def __init__(self, pattern: re.Pattern[str], cap: int) -> None:
+        self.pattern, self.cap = pattern, cap
+        self.seen: dict[tuple[str, ...], frozenset[str]] = {}
+        self.includes: dict[object, DataIncludes] = {}  # conditions read so far, likewise
+
+    def read(self, raw: object, where: str) -> frozenset[str]:
+        if type(raw) is not list:
+            raise MalformedDocument(f"{where} must be a list")
+        if not all(type(c) is str for c in raw):
+            raise MalformedDocument(f"{where} must list codes (strings)")
+        key = tuple(raw)
+        known = self.seen.get(key)
+        if known is not None:
+            return known
+        if len(raw) > self.cap or not all(self.pattern.match(c) for c in raw):
+            raise MalformedDocument(f"{where} must list at most {self.cap} well-formed codes")
+        codes = frozenset(raw)
+        if len(codes) != len(raw):
+            raise MalformedDocument(f"{where} lists a code twice")
+        self.seen[key] = codes
+        return codes
 
 
 def _rule(
-    raw: object, where: str, licence_types: Mapping[str, object], seal_types: Mapping[str, object]
+    raw: object,
+    where: str,
+    licence_types: Mapping[str, object],
+    seal_types: Mapping[str, object],
+    readers: tuple[_Codes, _Codes],
 ) -> ItemRule:
-    f = _Fields(raw, where)
-    issuing = _codes(f.get("issuing", list), f"{where}.issuing", _JURISDICTION, MAX_ISSUING)
-    lic = _codes(f.get("licence_types", list), f"{where}.licence_types", _TYPE_CODE, 64)
-    seal = _codes(f.get("seal_types", list), f"{where}.seal_types", _TYPE_CODE, 64)
-    holder = f.get("holder", str, optional=True)
-    includes = f.get("data_includes", dict, optional=True)
-    f.done()
+    # By hand rather than with _Fields: a big catalogue has tens of thousands of rules.
+    if type(raw) is not dict:
+        raise MalformedDocument(f"{where} must be a JSON object")
+    members = raw.keys()
+    if not members >= _RULE_REQUIRED:
+        raise MalformedDocument(f"{where}.{sorted(_RULE_REQUIRED - members)[0]} is missing")
+    if not members <= _RULE_MEMBERS:
+        raise MalformedDocument(f"{where} has unknown members {sorted(members - _RULE_MEMBERS)}")
+    cities, types = readers
+    issuing = cities.read(raw["issuing"], f"{where}.issuing")
+    lic = types.read(raw["licence_types"], f"{where}.licence_types")
+    seal = types.read(raw["seal_types"], f"{where}.seal_types")
+    holder = raw.get("holder")
+    includes = raw.get("data_includes")
     if not issuing:
         raise MalformedDocument(f"{where}.issuing must name at least one city")
     if not lic and not seal:
         raise MalformedDocument(f"{where} must name at least one licence or seal type")
     if not lic <= licence_types.keys() or not seal <= seal_types.keys():
         raise MalformedDocument(f"{where} names a type the catalogue does not define")
-    if holder is not None and holder != HOLDER_ENTERPRISE:
+    if "holder" in members and holder != HOLDER_ENTERPRISE:
         raise MalformedDocument(f"{where}.holder can only be {HOLDER_ENTERPRISE!r}")
     data_includes = None
-    if includes is not None:
+    if "data_includes" in members:
         if seal:
             # Seals carry no data fields: such a rule could never accept a seal.
             raise MalformedDocument(f"{where}.data_includes applies to licences only")
-        inf = _Fields(includes, f"{where}.data_includes")
-        name = inf.text("field", max_len=64)
-        values = inf.get("any_of", list)
-        inf.done()
-        if not 0 < len(values) <= MAX_VALUES or not all(
-            type(v) is str and 0 < len(v) <= 256 for v in values
-        ):
-            raise MalformedDocument(f"{where}.data_includes.any_of must hold 1..{MAX_VALUES} texts")
-        for v in values:
-            if v != v.strip() or _PARTS.search(v):
-                # It could never equal a part: refuse it rather than let it silently never match.
-                raise MalformedDocument(
-                    f"{where}.data_includes.any_of: {v!r} holds a separator or outer spaces"
-                )
-        if len(set(values)) != len(values):
-            raise MalformedDocument(f"{where}.data_includes.any_of lists a value twice")
-        data_includes = DataIncludes(name, tuple(values))
+        data_includes = _data_includes(includes, f"{where}.data_includes", cities.includes)
     return ItemRule(issuing, lic, seal, holder, data_includes)
 
 
+_INCLUDES_MEMBERS = frozenset({"field", "any_of"})
+
+
+def _data_includes(raw: object, where: str, seen: dict[object, DataIncludes]) -> DataIncludes:
+    if type(raw) is not dict or raw.keys() != _INCLUDES_MEMBERS:
+        raise MalformedDocument(f"{where} must be an object of exactly field and any_of")
+    name, values = raw["field"], raw["any_of"]
+    if type(name) is not str or type(values) is not list:
+        raise MalformedDocument(f"{where}: field is a text, any_of a list of texts")
+    if not all(type(v) is str for v in values):
+        raise MalformedDocument(f"{where}.any_of must list texts")
+    key = (name, *values)
+    known = seen.get(key)
+    if known is not None:
+        return known
+    if not 0 < len(name) <= 64:
+        raise MalformedDocument(f"{where}.field must be 1..64 characters")
+    check_text(name, f"{where}.field")
+    if not 0 < len(values) <= MAX_VALUES:
+        raise MalformedDocument(f"{where}.any_of must hold 1..{MAX_VALUES} texts")
+    for i, v in enumerate(values):
+        if not 0 < len(v) <= 256:
+            raise MalformedDocument(f"{where}.any_of[{i}] must be 1..256 characters")
+        check_text(v, f"{where}.any_of[{i}]")
+        if v != v.strip() or _PARTS.search(v):
+            # It could never equal a part: refuse it rather than let it silently never match.
+            raise MalformedDocument(f"{where}.any_of: {v!r} holds a separator or outer spaces")
+    if len(set(values)) != len(values):
+        raise MalformedDocument(f"{where}.any_of lists a value twice")
+    seen[key] = DataIncludes(name, tuple(values))
+    return seen[key]
+
+
 def decide_by_rules(
-    rules: tuple[ItemRule, ...],
+    item: ServiceItem,
     issuing: str,
     *,
     licence_type: str | None,
@@ -227,23 +299,16 @@ def decide_by_rules(
 ) -> ItemDecision:
     """The item's rules for one document: accepted when one rule names the city and the type and
     its conditions hold; else the first rule naming both whose condition failed, if any."""
-    unmet: ItemRule | None = None
+    if licence_type is not None:
+        rules = item.rules_for(issuing, True, licence_type)
+    else:
+        rules = item.rules_for(issuing, False, seal_type or "")
     for rule in rules:
-        if issuing not in rule.issuing:
-            continue
-        if licence_type is not None:
-            if licence_type not in rule.licence_types:
-                continue
-        elif seal_type not in rule.seal_types:
-            continue
-        ok = (rule.holder is None or enterprise) and (
+        if (rule.holder is None or enterprise) and (
             rule.data_includes is None or rule.data_includes.holds(data)
-        )
-        if ok:
+        ):
             return ItemDecision(True, True)
-        if unmet is None:
-            unmet = rule
-    return ItemDecision(False, True, unmet)
+    return ItemDecision(False, True, rules[0] if rules else None)
 
 
 __all__ = [

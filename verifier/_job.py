@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, NoReturn, Protocol, TypeVar
 
+from trust_lists.catalogue import DocumentType
 from trust_lists.items import ItemRule, ServiceItem
 from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
 from trust_lists.store import TrustState
@@ -297,10 +298,43 @@ class JobBase(Generic[_P]):
         if t is None:
             self.stop("recognition.type_unknown", type=type_code, seq=cat.sequence)
         lic, seal = (type_code, None) if licence else (None, type_code)
+        item = self.item
+        if item is None:
+            if not cat.recognises(self.relying, issuing, licence_type=lic, seal_type=seal):
+                self.stop("recognition.refused", **self._names(cat.sequence, issuing, t))
+            self.ok("recognition.accepted")
+            return
+        decision = cat.decide_item(
+            item, issuing, licence_type=lic, seal_type=seal, enterprise=enterprise, data=data
+        )
+        if not decision.accepted:
+            why_zh, why_en = _why(decision.by_item_rules, decision.unmet, enterprise)
+            names = self._names(cat.sequence, issuing, t, item)
+            self.stop("item.refused", why_zh=why_zh, why_en=why_en, **names)
+        # The passing check depends only on these (the names come from the snapshot).
+        key = (self.state.version, self.prefix, self.relying, issuing, licence, type_code,
+               item.code, decision.by_item_rules)  # fmt: skip
+        check = _ACCEPTED.get(key)
+        if check is None:
+            basis_zh, basis_en = ("", "") if decision.by_item_rules else _CITY_WIDE
+            names = self._names(cat.sequence, issuing, t, item)
+            check = messages.passed_with(
+                "item.accepted", self.prefix, basis_zh=basis_zh, basis_en=basis_en, **names
+            )
+            if len(_ACCEPTED) >= _ACCEPTED_MAX:
+                _ACCEPTED.clear()  # bounded; a refill costs one message per question
+            _ACCEPTED[key] = check
+        self.checks.append(check)
+
+    def _names(
+        self, seq: int, issuing: str, t: DocumentType, item: ServiceItem | None = None
+    ) -> dict[str, Any]:
+        """The message parameters naming the catalogue version, both cities, the type and the
+        item (when one is asked)."""
         relying_zh, relying_en = self.jurisdiction_names(self.relying)
         issuing_zh, issuing_en = self.jurisdiction_names(issuing)
         names: dict[str, Any] = {
-            "seq": cat.sequence,
+            "seq": seq,
             "relying_zh": relying_zh,
             "relying_en": relying_en,
             "issuing_zh": issuing_zh,
@@ -308,30 +342,18 @@ class JobBase(Generic[_P]):
             "type_zh": t.name_zh,
             "type_en": t.name_en,
         }
-        item = self.item
         if item is not None:
-            decision = cat.decide_item(
-                item, issuing, licence_type=lic, seal_type=seal, enterprise=enterprise, data=data
-            )
             names |= {"item": item.code, "item_zh": item.name_zh, "item_en": item.name_en}
-            if not decision.accepted:
-                why_zh, why_en = _why(decision.by_item_rules, decision.unmet, enterprise)
-                self.stop("item.refused", why_zh=why_zh, why_en=why_en, **names)
-            basis_zh, basis_en = ("", "") if decision.by_item_rules else _CITY_WIDE
-            self.checks.append(
-                messages.passed_with(
-                    "item.accepted", self.prefix, basis_zh=basis_zh, basis_en=basis_en, **names
-                )
-            )
-            return
-        if not cat.recognises(self.relying, issuing, licence_type=lic, seal_type=seal):
-            self.stop("recognition.refused", **names)
-        self.ok("recognition.accepted")
+        return names
 
     def jurisdiction_names(self, code: str) -> tuple[str, str]:
         tl = self.state.trust_list(code)
         return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
 
+
+# item.accepted checks by the question they answer (see JobBase.recognition).
+_ACCEPTED: dict[tuple[object, ...], Check] = {}
+_ACCEPTED_MAX = 4096
 
 _CITY_WIDE = (
     "（该事项未另设规则，适用全市互认）",
