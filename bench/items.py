@@ -80,7 +80,7 @@ def _cpu_and_wall(fn: Any) -> tuple[float, float]:
 
 
 def rows(s: Settings) -> list[Row]:
-    from api.demo import SHENZHEN, build_demo_world
+    from demo.world import SHENZHEN, build_demo_world
     from trust_lists import SignedCatalogue, TrustDirectory, TrustStore
     from verifier import Expectations
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from api.demo import (
+from demo.world import (
     BUSINESS_LICENCE,
     FOOD_BUSINESS_PERMIT,
     FOOD_PRODUCTION_LICENCE,
@@ -377,7 +377,7 @@ def test_an_item_the_catalogue_does_not_list_is_refused_as_a_request(
 
 
 def test_no_catalogue_held_leaves_the_item_undecided(demo_world: DemoWorld) -> None:
-    from tests.verifier_support import store_with
+    from tests.support.verifier_support import store_with
 
     w = demo_world
     bare = store_with(w, catalogue=False)
