@@ -39,7 +39,13 @@ from api.state.cache import (
 from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
-from verifier import Expectations, VerificationInputError, Verifier, deadline
+from verifier import (
+    Expectations,
+    UnknownServiceItem,
+    VerificationInputError,
+    Verifier,
+    deadline,
+)
 from verifier.national.verifier import NationalPolicy, NationalVerifier
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
@@ -57,6 +63,7 @@ class VerifyInput:
     at: datetime | None  # None: now
     holder_credit_code: str | None = None
     type_code: str | None = None
+    service_item: str | None = None  # the service item asked about (Expectations.service_item)
     document: bytes | None = None  # sealed documents; the data a national .dat signs
     image: bytes | None = None  # seals, and the seal of a sealed document
     seal: bytes | None = None  # sealed documents whose signature only references the seal
@@ -97,7 +104,28 @@ class VerifyInput:
 
     @property
     def expectations(self) -> dict[str, str | None]:
-        return {"holder_credit_code": self.holder_credit_code, "type_code": self.type_code}
+        """Keyed into the verdict cache and signed into receipts (request_sha256)."""
+        return {
+            "holder_credit_code": self.holder_credit_code,
+            "type_code": self.type_code,
+            "service_item": self.service_item,
+        }
+
+    def expect(self, *, licence: bool) -> Expectations | None:
+        """The verifier's Expectations for this request, or None when nothing is expected."""
+        if self.holder_credit_code is None and self.type_code is None and self.service_item is None:
+            return None
+        if licence:
+            return Expectations(
+                holder_id=self.holder_credit_code,
+                licence_type=self.type_code,
+                service_item=self.service_item,
+            )
+        return Expectations(
+            holder_id=self.holder_credit_code,
+            seal_type=self.type_code,
+            service_item=self.service_item,
+        )
 
     def request_sha256(self, input_sha256: str) -> str:
         """Digest of the whole request, signed into receipts."""
@@ -171,6 +199,20 @@ class VerificationService:
                 f"(configured: {', '.join(self.store.jurisdictions)})",
             )
 
+    def check_item(self, relying: str, code: str | None) -> None:
+        """A 422 for a service item the held catalogue does not list for `relying` (the verifier
+        refuses it too, should the catalogue change in between). With no catalogue held the
+        verdict says so (INDETERMINATE), as without an item."""
+        if code is None:
+            return
+        signed = self.store.state.catalogue
+        if signed is not None and signed.catalogue.item(relying, code) is None:
+            raise _unknown_item(
+                f"the recognition catalogue (version {signed.catalogue.sequence}) lists no "
+                f"service item {code} for {relying} (search: GET /v1/catalogue/items"
+                f"?relying={relying}&q=...)"
+            )
+
     def _key(self, inp: VerifyInput, digest: str, version: str) -> str:
         return cache_key(
             kind=inp.cache_kind,
@@ -184,6 +226,7 @@ class VerificationService:
     async def verify(self, inp: VerifyInput) -> Outcome:
         """The verdict, from the cache or computed; national formats in the worker pool."""
         self.check_relying(inp.relying)
+        self.check_item(inp.relying, inp.service_item)
         digest = inp.input_sha256
         version = self.store.state.version
         key = self._key(inp, digest, version)
@@ -309,22 +352,13 @@ class VerificationService:
         return entry, ttl
 
     def _call(self, inp: VerifyInput) -> Verdict:
-        has_expect = inp.holder_credit_code is not None or inp.type_code is not None
         try:
             if inp.national:
                 return national.verify(self.national_verifier, inp)
             if inp.kind == "licence":
-                expect = (
-                    Expectations(holder_id=inp.holder_credit_code, licence_type=inp.type_code)
-                    if has_expect
-                    else None
-                )
+                expect = inp.expect(licence=True)
                 return self.verifier.verify_licence(inp.token, inp.relying, inp.at, expect=expect)
-            expect = (
-                Expectations(holder_id=inp.holder_credit_code, seal_type=inp.type_code)
-                if has_expect
-                else None
-            )
+            expect = inp.expect(licence=False)
             if inp.kind == "seal":
                 return self.verifier.verify_seal(
                     inp.token, inp.relying, inp.at, image=inp.image, expect=expect
@@ -339,8 +373,14 @@ class VerificationService:
                 seal_image=inp.image,
                 expect=expect,
             )
+        except UnknownServiceItem as exc:
+            raise _unknown_item(str(exc)) from exc
         except VerificationInputError as exc:
             raise ProblemError(422, "invalid_request", str(exc)) from exc
+
+
+def _unknown_item(detail: str) -> ProblemError:
+    return ProblemError(422, UnknownServiceItem.code, detail)
 
 
 __all__ = ["Kind", "Outcome", "VerificationService", "VerifyInput"]

@@ -37,6 +37,7 @@ from api.http.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
     MAX_TOKEN_CHARS,
+    SERVICE_ITEM_PATTERN,
     TYPE_CODE_PATTERN,
     validation_time,
 )
@@ -59,8 +60,9 @@ def _exact(pattern: str) -> re.Pattern[str]:
 _JURISDICTION = _exact(JURISDICTION_PATTERN)
 _CREDIT_CODE = _exact(CREDIT_CODE_PATTERN)
 _TYPE_CODE = _exact(TYPE_CODE_PATTERN)
+_SERVICE_ITEM = _exact(SERVICE_ITEM_PATTERN)
 _MEMBERS = frozenset({"token", "relying_jurisdiction", "validation_time", "expect", "receipt"})
-_EXPECT_MEMBERS = frozenset({"holder_credit_code", "type_code"})
+_EXPECT_MEMBERS = frozenset({"holder_credit_code", "type_code", "service_item"})
 _JSON_CONTENT_TYPE: Final = (b"content-type", b"application/json")
 # The query strings served here, and whether each asks for the detailed report; any other
 # (encoded, repeated, unknown value) is the route's to read (routes_verify.report_level).
@@ -100,18 +102,21 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
             at = validation_time(when)
         except ValueError:  # malformed or out of range: the route's problem answer
             return None
-    holder = type_code = None
+    holder = type_code = item = None
     expect = doc.get("expect")
     if expect is not None:
         if type(expect) is not dict or not expect.keys() <= _EXPECT_MEMBERS:
             return None
         holder = expect.get("holder_credit_code")
         type_code = expect.get("type_code")
+        item = expect.get("service_item")
         if holder is not None and (type(holder) is not str or not _CREDIT_CODE.fullmatch(holder)):
             return None
         if type_code is not None and (
             type(type_code) is not str or not _TYPE_CODE.fullmatch(type_code)
         ):
+            return None
+        if item is not None and (type(item) is not str or not _SERVICE_ITEM.fullmatch(item)):
             return None
     inp = VerifyInput(
         "licence",
@@ -120,6 +125,7 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
         at=at,
         holder_credit_code=holder,
         type_code=type_code,
+        service_item=item,
     )
     return inp, receipt
 

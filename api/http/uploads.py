@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final, Literal, cast
 
-from verifier import Expectations, Verdict
+from verifier import Verdict
 from verifier.national.verifier import NationalVerifier, sniff
 
 NationalKind = Literal["ofd", "seal", "signature"]
@@ -194,12 +194,7 @@ def _refuse_unsupported(
 
 def verify(nv: NationalVerifier, inp: Any) -> Verdict:
     """The verdict of a national VerifyInput (kind "seal" or "sealed_document")."""
-    has_expect = inp.holder_credit_code is not None or inp.type_code is not None
-    expect = (
-        Expectations(holder_id=inp.holder_credit_code, seal_type=inp.type_code)
-        if has_expect
-        else None
-    )
+    expect = inp.expect(licence=False)
     if sniff(inp.token) == "signature":  # as routed by input_from_upload
         return nv.verify_signature(inp.token, inp.document, inp.relying, inp.at, expect=expect)
     if inp.kind == "seal":
