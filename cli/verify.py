@@ -27,7 +27,7 @@ from api.http.uploads import (
 from trust_lists.errors import TrustStateError
 from trust_lists.store import TrustStore
 from trust_lists.text import shown
-from verifier import Verdict, Verifier
+from verifier import Expectations, Verdict, Verifier
 from verifier.formats import LICENCE_TYP, SEAL_TYP, SEALED_DOC_TYP
 from verifier.national.verifier import NationalVerifier, sniff
 from verifier.verdict import reported_checks
@@ -73,6 +73,13 @@ def add_parser(sub: Any) -> None:
         metavar="TIME",
         type=_time,
         help="validation time, RFC 3339 UTC or now (default: now), e.g. --at 2026-11-26T08:00:00Z",
+    )
+    g.add_argument(
+        "--item",
+        metavar="CODE",
+        help="the service item being handled, by its code in the recognition catalogue: the "
+        "document is judged for that item (`huren catalogue items` lists them), e.g. "
+        "--item 440300-SCJG-0012",
     )
     g.add_argument("--json", action="store_true", help="print the full verdict(s) as JSON")
     g.add_argument(
@@ -120,27 +127,32 @@ def verify_file(
     *,
     signed_data: bytes | None = None,
     data_name: str = "Signature.xml",
+    item: str | None = None,
 ) -> tuple[Verdict, list[tuple[str, Verdict]]]:
     """(overall verdict, [(signature id, verdict)]) for any supported file; `signed_data` is
-    what an SES_Signature value signs (only with one)."""
+    what an SES_Signature value signs (only with one); `item` the service item asked about."""
+    expect = Expectations(service_item=item) if item is not None else None
     kind = sniff(data)
     if signed_data is not None and kind != "signature":
         raise ValueError("signed data goes with an SES_Signature value (.dat) only")
     nv = NationalVerifier(store, clock=lambda: now)
     if kind == "ofd":
-        doc = nv.verify_document(data, relying, at)
+        doc = nv.verify_document(data, relying, at, expect=expect)
         return doc.overall, [(s.id, s.verdict) for s in doc.signatures]
     if kind == "seal":
-        return nv.verify_seal(data, relying, at), []
+        return nv.verify_seal(data, relying, at, expect=expect), []
     if kind == "signature":
-        return nv.verify_signature(data, signed_data, relying, at, data_name=data_name), []
+        verdict = nv.verify_signature(
+            data, signed_data, relying, at, data_name=data_name, expect=expect
+        )
+        return verdict, []
     text = data.strip()
     verifier = Verifier(store, clock=lambda: now)
     typ = _jws_typ(text)
     if typ == LICENCE_TYP:
-        return verifier.verify_licence(text, relying, at), []
+        return verifier.verify_licence(text, relying, at, expect=expect), []
     if typ == SEAL_TYP:
-        return verifier.verify_seal(text, relying, at), []
+        return verifier.verify_seal(text, relying, at, expect=expect), []
     found = unsupported_format(data)
     if found is not None:
         raise UnsupportedFormat(unsupported_message(found))
@@ -230,7 +242,7 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     now = datetime.now(UTC)
     name = Path(args.data).name if args.data is not None else "Signature.xml"
     verdict, signatures = verify_file(
-        data, store, relying, at, now, signed_data=signed, data_name=name
+        data, store, relying, at, now, signed_data=signed, data_name=name, item=args.item
     )
     return verdict, signatures, relying
 

@@ -97,7 +97,7 @@ class CatalogueChange:
     warning: str | None = None
 
 
-def _rule_text(rule: ItemRule) -> str:
+def rule_text(rule: ItemRule) -> str:
     parts = [f"from {','.join(sorted(rule.issuing))}"]
     if rule.licence_types:
         parts.append(f"licences {','.join(sorted(rule.licence_types))}")
@@ -111,10 +111,10 @@ def _rule_text(rule: ItemRule) -> str:
     return "; ".join(parts)
 
 
-def _rules_text(item: ServiceItem) -> list[str]:
+def rules_text(item: ServiceItem) -> list[str]:
     if item.accepts is None:
         return ["city-wide recognitions"]
-    return [_rule_text(r) for r in item.accepts]
+    return [rule_text(r) for r in item.accepts]
 
 
 def _recognition_text(r: Recognition) -> str:
@@ -192,28 +192,25 @@ def diff_catalogues(old: Catalogue, new: Catalogue) -> tuple[CatalogueChange, ..
             continue
         if a_item is None:
             out.append(CatalogueChange("+", f"{name} {b_item.name_zh} / {b_item.name_en}"))
-            out.extend(CatalogueChange("+", f"{name} accepts {t}") for t in _rules_text(b_item))
+            out.extend(CatalogueChange("+", f"{name} accepts {t}") for t in rules_text(b_item))
             continue
         for attr in ("name_zh", "name_en", "department_zh", "department_en"):
             va, vb = getattr(a_item, attr), getattr(b_item, attr)
             if va != vb:
                 out.append(CatalogueChange("~", f"{name} {attr}: {va or '-'} -> {vb or '-'}"))
-        ra, rb = _rules_text(a_item), _rules_text(b_item)
+        ra, rb = rules_text(a_item), rules_text(b_item)
         if ra != rb:
             narrowed = a_item.accepts is None and b_item.accepts is not None
             out.extend(CatalogueChange("-", f"{name} accepts {t}") for t in ra if t not in rb)
-            out.extend(
-                CatalogueChange(
-                    "+",
-                    f"{name} accepts {t}",
+            added = [t for t in rb if t not in ra]
+            for i, t in enumerate(added):
+                warn = (
                     "the item now accepts only what its rules name, no longer the city-wide "
                     "recognitions"
-                    if narrowed
-                    else None,
+                    if narrowed and i == 0
+                    else None
                 )
-                for t in rb
-                if t not in ra
-            )
+                out.append(CatalogueChange("+", f"{name} accepts {t}", warn))
     return tuple(out)
 
 
@@ -226,4 +223,6 @@ __all__ = [
     "diff_catalogues",
     "next_catalogue",
     "remove_item",
+    "rule_text",
+    "rules_text",
 ]
