@@ -15,7 +15,14 @@ from typing import Any
 
 from keys import GeneralJWS, MalformedJWS, SigningKey, canonical_json
 from trust_lists.errors import DocumentTooLarge, MalformedDocument
-from trust_lists.items import ItemDecision, ServiceItem, decide_by_rules, parse_items
+from trust_lists.items import (
+    BY_CITY_WIDE,
+    NOT_BY_CITY_WIDE,
+    ItemDecision,
+    ServiceItem,
+    decide_by_rules,
+    parse_items,
+)
 from trust_lists.model import _Fields
 from trust_lists.signed import parse_canonical_payload
 from trust_lists.timeutil import format_time
@@ -133,7 +140,7 @@ class Catalogue:
             ok = self.recognises(
                 item.relying, issuing, licence_type=licence_type, seal_type=seal_type
             )
-            return ItemDecision(ok, False)
+            return BY_CITY_WIDE if ok else NOT_BY_CITY_WIDE
         return decide_by_rules(
             item,
             issuing,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from trust_lists.errors import DocumentTooLarge, MalformedDocument
@@ -40,13 +41,18 @@ class DataIncludes:
 
     field: str
     any_of: tuple[str, ...]
+    _values: frozenset[str] = dataclass_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_values", frozenset(self.any_of))
 
     def holds(self, data: Mapping[str, object]) -> bool:
         value = data.get(self.field)
         if type(value) is not str:
             return False
-        parts = {p.strip() for p in _PARTS.split(value)}
-        return any(v in parts for v in self.any_of)
+        if value.strip() in self._values:  # the usual case: a single part
+            return True
+        return not self._values.isdisjoint(p.strip() for p in _PARTS.split(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +92,7 @@ class ServiceItem:
     # None: the item follows its city's city-wide recognitions; else exactly these rules.
     accepts: tuple[ItemRule, ...] | None = None
     # (issuing, is_licence, type) -> the rules naming them, in order; built on first use.
-    _index: dict[tuple[str, bool, str], tuple[ItemRule, ...]] | None = field(
+    _index: dict[tuple[str, bool, str], tuple[ItemRule, ...]] | None = dataclass_field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -307,8 +313,15 @@ def decide_by_rules(
         if (rule.holder is None or enterprise) and (
             rule.data_includes is None or rule.data_includes.holds(data)
         ):
-            return ItemDecision(True, True)
-    return ItemDecision(False, True, rules[0] if rules else None)
+            return _BY_RULES
+    return ItemDecision(False, True, rules[0]) if rules else _NOT_BY_RULES
+
+
+# The decisions without a rule to name, made once (a verdict asks for one each time).
+_BY_RULES = ItemDecision(True, True)
+_NOT_BY_RULES = ItemDecision(False, True)
+BY_CITY_WIDE = ItemDecision(True, False)
+NOT_BY_CITY_WIDE = ItemDecision(False, False)
 
 
 __all__ = [
