@@ -12,22 +12,22 @@ from typing import Any
 
 from cli.common import (
     UsageError,
+    combine_files,
     config_option,
     issued_at_arg,
     open_store,
     out_arg,
-    passphrase_arg,
-    read_bytes,
+    read_draft_or_signed,
     read_passphrase,
     render_table,
     say,
-    with_path,
+    sign_and_combine_parsers,
     write_output,
 )
-from keys import MalformedJSON, SigningKey, strict_json_loads
+from keys import SigningKey
 from trust_lists import catalogue_authoring as authoring
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, Catalogue, SignedCatalogue
-from trust_lists.errors import MalformedDocument, TrustStateError
+from trust_lists.errors import MalformedDocument
 from trust_lists.items import HOLDER_ENTERPRISE, DataIncludes, ItemRule, ServiceItem
 from trust_lists.text import shown
 
@@ -42,18 +42,10 @@ UNSIGNED_CATALOGUE = (
 
 def read_catalogue_file(path: str) -> tuple[Catalogue, SignedCatalogue | None]:
     """A draft (the unsigned payload as JSON) or a signed catalogue; the catalogue and envelope."""
-    data = read_bytes(path, MAX_CATALOGUE_BYTES)
-    try:
-        doc = strict_json_loads(data, max_bytes=MAX_CATALOGUE_BYTES)
-    except MalformedJSON as exc:
-        raise MalformedDocument(f"{path}: {exc}") from exc
-    try:
-        if isinstance(doc, dict) and "payload" in doc and "signatures" in doc:
-            signed = SignedCatalogue.parse(data)
-            return signed.catalogue, signed
-        return Catalogue.from_dict(doc), None
-    except TrustStateError as exc:
-        raise with_path(exc, path) from exc
+    draft, signed = read_draft_or_signed(
+        path, MAX_CATALOGUE_BYTES, SignedCatalogue.parse, Catalogue.from_dict
+    )
+    return (signed.catalogue if signed is not None else draft), signed
 
 
 def _signed(path: str) -> SignedCatalogue:
@@ -210,19 +202,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_combine(args: argparse.Namespace) -> int:
-    result = _signed(args.files[0])
-    for path in args.files[1:]:
-        part = _signed(path)
-        if part.digest != result.digest:
-            raise MalformedDocument(
-                f"{path} signs another catalogue than {args.files[0]} "
-                f"(sha256:{part.digest[:16]}... vs sha256:{result.digest[:16]}...)"
-            )
-        result = result.combine(part)
-    write_output(args.out, result.to_json())
-    kids = ", ".join(s.kid for s in result.envelope.signatures)
-    say(args, f"combined {len(result.envelope.signatures)} signature(s) -> {args.out}: {kids}")
-    return 0
+    return combine_files(args, _signed, "catalogue")
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -324,17 +304,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--q", help="code or name (zh or en) contains this, e.g. 食品")
     g.set_defaults(func=cmd_items)
 
-    g = cs.add_parser("sign", help="sign a draft (or add a signature to a signed catalogue)")
-    g.add_argument("file", metavar="FILE", help="the draft, or a catalogue signed by others")
-    g.add_argument("--key", required=True, help="operator private key (PEM), e.g. --key op1.pem")
-    passphrase_arg(g)
-    out_arg(g, "the signed catalogue")
-    g.set_defaults(func=cmd_sign)
-
-    g = cs.add_parser("combine", help="combine separately made signatures over one catalogue")
-    g.add_argument("files", nargs="+", metavar="FILE", help="signed copies of the same catalogue")
-    out_arg(g, "the catalogue with every signature")
-    g.set_defaults(func=cmd_combine)
+    sign_and_combine_parsers(cs, "catalogue", cmd_sign, cmd_combine)
 
     g = cs.add_parser("diff", help="what changed between two catalogues (review before signing)")
     g.add_argument("old", metavar="OLD", help="the catalogue held now (draft or signed)")
