@@ -13,6 +13,7 @@ from typing import Any
 from cli.common import (
     UsageError,
     combine_files,
+    command_group,
     config_option,
     issued_at_arg,
     open_store,
@@ -228,10 +229,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    cat = sub.add_parser(
-        "catalogue", help="the recognition catalogue's service items: edit, sign, combine, diff"
+    cs = command_group(
+        sub, "catalogue", "the recognition catalogue's service items: edit, sign, combine, diff"
     )
-    cs = cat.add_subparsers(dest="sub", required=True, metavar="ACTION")
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
         e: argparse.ArgumentParser = cs.add_parser(name, help=help_text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import logging
 import os
@@ -47,6 +48,11 @@ _KID = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")
 
 class UsageError(Exception):
     """The command line itself is wrong (exit status 2)."""
+
+
+class PartMissing(Exception):
+    """A part of huren a command needs is not installed (the container image holds no demo
+    world): one line on stderr, exit status 1."""
 
 
 # Old spellings of an option, still accepted but not shown in --help: one name per idea.
@@ -435,3 +441,22 @@ def granted_from_arg(g: argparse.ArgumentParser) -> None:
         help=f"the key is trusted for what it signs from this time on: {TIME_HELP}, "
         "e.g. --granted-from now",
     )
+
+
+def command_group(sub: Any, name: str, help_text: str) -> Any:
+    """`huren NAME ACTION ...`: a command whose actions are subcommands."""
+    return sub.add_parser(name, help=help_text).add_subparsers(
+        dest="sub", required=True, metavar="ACTION"
+    )
+
+
+def load_part(module: str, what: str) -> Any:
+    """Import a part of huren only the command that uses it needs (the web stack, the demo
+    world), so the rest of the command line starts fast and works without it."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            path = module.replace(".", "/") + ".py"
+            raise PartMissing(f"{what} is not available ({path} is missing)") from None
+        raise

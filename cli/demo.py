@@ -4,14 +4,11 @@ package is imported lazily: the command line works without it."""
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.metadata
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cli.common import PROG, UsageError, positive_int, utc_now
+from cli.common import PROG, UsageError, command_group, load_part, positive_int, utc_now
 
 
 def cmd_demo_init(args: argparse.Namespace) -> int:
@@ -20,16 +17,7 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
         raise UsageError(f"{target} exists and is not a directory")
     if (target / "huren.json").exists():
         raise UsageError(f"{target / 'huren.json'} exists; the demo world is already there")
-    try:
-        demo: Any = importlib.import_module("demo.world")
-    except ModuleNotFoundError as exc:
-        if exc.name == "demo.world":
-            print(
-                f"{PROG}: error: the demo world is not available (demo/world.py is missing)",
-                file=sys.stderr,
-            )
-            return 1
-        raise
+    demo = load_part("demo.world", "the demo world")
     demo.write_demo(target, demo.build_demo_world(utc_now()))
     print(f"demo world written to {target}")
     print(f"  start the service: {PROG} serve --config {target / 'huren.json'}")
@@ -54,7 +42,7 @@ def cmd_demo_renew(args: argparse.Namespace) -> int:
     target = Path(args.dir)
     if not (target / "huren.json").is_file():
         raise UsageError(f"no demo world in {target}: create one with `{PROG} demo init {target}`")
-    demo: Any = importlib.import_module("demo.world")
+    demo = load_part("demo.world", "the demo world")
     within = timedelta(days=args.within_days)
     done = demo.renew_demo(target, utc_now(), within=within)
     for line in done:
@@ -65,10 +53,7 @@ def cmd_demo_renew(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    # demo and service
-    demo = sub.add_parser("demo", help="the Shenzhen-Zhongshan demo world").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
+    demo = command_group(sub, "demo", "the Shenzhen-Zhongshan demo world")
     g = demo.add_parser("init", help="create a complete demo world in DIR")
     g.add_argument("dir", metavar="DIR", help="a new or empty directory, e.g. .demo")
     g.set_defaults(func=cmd_demo_init)

@@ -12,6 +12,7 @@ from typing import Any
 from cli.common import (
     _KID,
     UsageError,
+    command_group,
     operators_arg,
     pad,
     passphrase_arg,
@@ -124,10 +125,7 @@ def cmd_anchors_add(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    # keys
-    keys = sub.add_parser("keys", help="create signing keys, inspect certificates").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
+    keys = command_group(sub, "keys", "create signing keys, inspect certificates")
     g = keys.add_parser("generate", help="generate a key pair (private PEM, mode 0600)")
     g.add_argument(
         "--alg",
@@ -154,10 +152,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("file", metavar="CERTIFICATE", help="DER or PEM; SM2 or P-256")
     g.set_defaults(func=cmd_keys_inspect)
 
-    # anchors
-    anchors = sub.add_parser("anchors", help="pin operator keys per jurisdiction").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
+    anchors = command_group(sub, "anchors", "pin operator keys per jurisdiction")
     g = anchors.add_parser("add", help="pin (or re-pin) one jurisdiction in an anchors file")
     g.add_argument("anchors", metavar="ANCHORS", help="anchors.json (created if missing)")
     g.add_argument("--jurisdiction", required=True, help="six-digit GB/T 2260 code, e.g. 440300")

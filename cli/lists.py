@@ -16,6 +16,7 @@ from cli.common import (
     UsageError,
     at_arg,
     combine_files,
+    command_group,
     granted_from_arg,
     issued_at_arg,
     non_negative_int,
@@ -432,9 +433,7 @@ def cmd_list_diff(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    # list
-    lst = sub.add_parser("list", help="author, sign, verify, show and diff trust lists")
-    ls = lst.add_subparsers(dest="sub", required=True, metavar="ACTION")
+    ls = command_group(sub, "list", "author, sign, verify, show and diff trust lists")
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
         e: argparse.ArgumentParser = ls.add_parser(name, help=help_text)

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cli import catalogue, demo, keys, lists, serve, status, trust, verify
-from cli.common import PROG, Parser, UsageError, one_line
+from cli.common import PROG, Parser, PartMissing, UsageError, one_line
 from trust_lists.errors import TrustStateError
 
 
@@ -82,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     except BrokenPipeError:
         return _closed_pipe()
+    except PartMissing as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     except UsageError as exc:
         print(f"{PROG}: usage error: {one_line(str(exc))}", file=sys.stderr)
         return 2

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.metadata
-import sys
 from typing import Any
 
-from cli.common import PROG, config_option
+from cli.common import config_option, load_part
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    try:
-        serve: Any = importlib.import_module("api.server").serve
-    except ModuleNotFoundError as exc:
-        if exc.name == "api.server":
-            print(
-                f"{PROG}: error: the service is not available (api/server.py is missing)",
-                file=sys.stderr,
-            )
-            return 1
-        raise
+    serve = load_part("api.server", "the service").serve
     serve(args.config, args.host, args.port)
     return 0
 

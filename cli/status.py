@@ -19,6 +19,7 @@ from typing import Any
 from cli.common import (
     PROG,
     UsageError,
+    command_group,
     config_option,
     non_negative_int,
     open_store,
@@ -259,10 +260,9 @@ def cmd_status_export(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    st = sub.add_parser(
-        "status", help="create, revoke, suspend, renew, sign and review status lists"
+    ss = command_group(
+        sub, "status", "create, revoke, suspend, renew, sign and review status lists"
     )
-    ss = st.add_subparsers(dest="sub", required=True, metavar="ACTION")
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
         e: argparse.ArgumentParser = ss.add_parser(name, help=help_text)

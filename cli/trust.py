@@ -11,6 +11,7 @@ from typing import Any
 
 from cli.common import (
     at_arg,
+    command_group,
     config_option,
     open_store,
     read_bytes,
@@ -115,10 +116,7 @@ def cmd_trust_show(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    # trust store
-    trust = sub.add_parser("trust", help="the service's trust store, offline").add_subparsers(
-        dest="sub", required=True, metavar="ACTION"
-    )
+    trust = command_group(sub, "trust", "the service's trust store, offline")
     g = trust.add_parser("submit", help="verify and store signed lists, catalogues, status lists")
     g.add_argument(
         "files", nargs="+", metavar="FILE", help="signed trust lists, catalogues, status lists"

@@ -88,6 +88,37 @@ def make_certificate(
     return data
 
 
+def certificate_chain(
+    common_names: Iterable[str], *, not_before: datetime, not_after: datetime
+) -> list[tuple[Sm2PrivateKey, bytes]]:
+    """Fresh SM2 keys and their certificates from a self-signed root to a leaf, one per name:
+    each certificate is issued by the one before it, every one but the leaf a CA (serials 1,
+    2, ...)."""
+    chain: list[tuple[Sm2PrivateKey, bytes]] = []
+    names = list(common_names)
+    for serial, name in enumerate(names, start=1):
+        key = Sm2PrivateKey.generate()
+        issuer_key, issuer_certificate = chain[-1] if chain else (key, None)
+        is_ca = serial < len(names)
+        chain.append(
+            (
+                key,
+                make_certificate(
+                    issuer_key=issuer_key,
+                    issuer_certificate=issuer_certificate,
+                    subject={"common_name": name},
+                    subject_point=key.point,
+                    not_before=not_before,
+                    not_after=not_after,
+                    serial=serial,
+                    ca=is_ca,
+                    **({"key_usage": ("key_cert_sign",)} if is_ca else {}),
+                ),
+            )
+        )
+    return chain
+
+
 def _x509_time(when: datetime) -> a_x509.Time:
     when = require_aware(when).astimezone(UTC)
     kind = "utc_time" if 1950 <= when.year < 2050 else "general_time"

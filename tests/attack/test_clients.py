@@ -52,11 +52,8 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 TRUST = f"/v1/trust-lists/{SZ}"
 STATUS = "/v1/status-lists"
 CATALOGUE = "/v1/catalogue"

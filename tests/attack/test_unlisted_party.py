@@ -109,8 +109,8 @@ def test_hostile_sm2_values_through_the_api_are_failed_never_500(tmp_path: Path)
 
     from api.app import create_app
     from demo.world import DEMO_EPOCH, ZHONGSHAN
+    from tests.service.test_national_hooks import national_world
     from tests.support.api_support import Clock, RecordingSync, auth, service_dir, settings_for
-    from tests.unit.test_national_hooks import national_world
 
     good = make_seal()
     raw = der_to_raw(asn1_signature(good))

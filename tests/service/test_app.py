@@ -35,11 +35,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 @dataclass

@@ -32,8 +32,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
+from tests.support.endpoints import LICENCE
 
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:

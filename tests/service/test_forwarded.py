@@ -17,8 +17,8 @@ from api.settings import Settings, SettingsError
 from demo.world import DemoWorld
 from tests.support import server_support
 from tests.support.api_support import ZS
+from tests.support.endpoints import SEAL
 
-SEAL = "/v1/seals/verify"
 BURST = 10
 
 

@@ -17,23 +17,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from demo.world import DEMO_EPOCH, DemoWorld
+from demo.world import DemoWorld
 from tests.support.api_support import (
     SZ,
     ZS,
-    Clock,
-    RecordingSync,
     auth,
     b64,
-    service_dir,
-    settings_for,
+    demo_client,
 )
-
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 def ambiguous_variants(good: bytes) -> dict[str, bytes]:
@@ -78,9 +70,7 @@ def _bodies(world: DemoWorld) -> list[tuple[str, str, bytes]]:
 
 @pytest.fixture
 def client(demo_world: DemoWorld, tmp_path: Path) -> Iterator[TestClient]:
-    root = service_dir(demo_world, tmp_path / "svc")
-    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path / "svc") as c:
         yield c
 
 

@@ -17,6 +17,7 @@ from demo.national import SAMPLE_SIGNATURE, SAMPLE_SIGNED_DATA
 from demo.world import DEMO_EPOCH, ZHONGSHAN, DemoWorld, build_demo_world
 from tests.support.api_support import Clock, RecordingSync, auth, service_dir, settings_for
 from tests.support.vectors import vector_path
+from verifier.national.ofd import OfdLimits
 
 SEALS = "/v1/seals/verify"
 DOCS = "/v1/sealed-documents/verify"
@@ -188,3 +189,23 @@ def test_unsupported_formats_are_named(
         headers=auth("counter"),
     )
     assert r.status_code == 200 and r.json()["verdict"]["indication"] == "FAILED", r.text
+
+
+def test_caps_set_in_the_service_settings_reach_the_verifier(tmp_path: Path) -> None:
+    from tests.service.test_national_hooks import ZHONGSHAN, national_world
+
+    world, nd = national_world(DEMO_EPOCH)
+    service_dir(world, tmp_path)
+    settings = settings_for(tmp_path, ofd_limits=OfdLimits(max_hashed_bytes=100))
+    app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post(
+            "/v1/sealed-documents/verify",
+            files={"file": ("contract.ofd", nd.document, "application/ofd")},
+            data={"relying_jurisdiction": ZHONGSHAN},
+            headers=auth("counter"),
+        )
+    assert r.status_code == 200, r.text
+    first = r.json()["verdict"]["summary"]["extra"]["signatures"][0]
+    assert first["indication"] == "FAILED"
+    assert [c["code"] for c in first["checks"] if c["result"] != "PASSED"] == ["ofd.limits"]

@@ -15,11 +15,17 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld
-from tests.support.api_support import SZ, ZS, Clock, RecordingSync, auth, service_dir, settings_for
+from tests.support.api_support import (
+    SZ,
+    ZS,
+    Clock,
+    RecordingSync,
+    auth,
+    service_dir,
+    settings_for,
+)
+from tests.support.endpoints import LICENCE, SEAL, SEALED
 
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
 # The demo's seal picture saved as JPEG: `ffmpeg -i seal-sz-official.png -q:v 3 <this>`.
 JPEG = Path(__file__).resolve().parents[1] / "data" / "seal-sz-official.jpg"
 

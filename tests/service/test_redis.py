@@ -14,8 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from demo.world import DemoWorld, build_demo_world
 from tests.support.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
-
-LICENCE = "/v1/licences/verify"
+from tests.support.endpoints import LICENCE
 
 
 @pytest.fixture(scope="module")

@@ -21,17 +21,13 @@ from tests.support.api_support import (
     SZ,
     ZS,
     Clock,
-    RecordingSync,
     auth,
     b64,
+    demo_client,
     service_dir,
     settings_for,
 )
-
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
 
 def tampered(token: str) -> str:
@@ -79,9 +75,7 @@ def assert_levels(simple: dict[str, Any], detailed: dict[str, Any]) -> None:
 @pytest.fixture
 def client(demo_world: DemoWorld, tmp_path: Path) -> Iterator[tuple[TestClient, Clock]]:
     clock = Clock(DEMO_EPOCH)
-    root = service_dir(demo_world, tmp_path)
-    app = create_app(settings_for(root), clock=clock, sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path, clock=clock) as c:
         yield c, clock
 
 

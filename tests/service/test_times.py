@@ -28,15 +28,21 @@ from demo.world import DEMO_EPOCH, DemoWorld, write_demo
 from issuing import national as issue
 from keys import sign_compact
 from keys.sm2 import Sm2PrivateKey
-from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
+from tests.support.api_support import (
+    ZS,
+    Clock,
+    RecordingSync,
+    auth,
+    b64,
+    demo_client,
+    service_dir,
+    settings_for,
+)
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 from trust_lists.signed import SignedTrustList
 from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
 from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift
 
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 OUT_OF_RANGE = "validation_time_out_of_range"
 HYPOTHESIS = settings(
     max_examples=25,
@@ -47,9 +53,7 @@ HYPOTHESIS = settings(
 
 @pytest.fixture(scope="module")
 def client(demo_world: DemoWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    root = service_dir(demo_world, tmp_path_factory.mktemp("times") / "svc")
-    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path_factory.mktemp("times") / "svc") as c:
         yield c
 
 
@@ -251,12 +255,8 @@ def _forever_list(world: DemoWorld, code: str) -> bytes:
 
 
 def test_a_list_valid_until_9999_with_grace(demo_world: DemoWorld, tmp_path: Path) -> None:
-    root = service_dir(demo_world, tmp_path / "forever")
-    app = create_app(
-        settings_for(root, grace_seconds=60), clock=Clock(DEMO_EPOCH), sync=RecordingSync()
-    )  # type: ignore[arg-type]
     admin = {**auth("admin"), "content-type": "application/json"}
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path / "forever", grace_seconds=60) as c:
         for code in sorted(demo_world.trust_lists):
             r = c.put(
                 f"/v1/trust-lists/{code}", content=_forever_list(demo_world, code), headers=admin
@@ -264,6 +264,7 @@ def test_a_list_valid_until_9999_with_grace(demo_world: DemoWorld, tmp_path: Pat
             assert r.status_code == 200, r.text
         _still_answers(c, demo_world)
     # The same state loaded from disk by a new instance.
+    root = tmp_path / "forever"
     again = create_app(
         settings_for(root, grace_seconds=60), clock=Clock(DEMO_EPOCH), sync=RecordingSync()
     )  # type: ignore[arg-type]

@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from api.http.auth import hash_secret
 from api.settings import Settings
-from demo.world import DemoWorld
+from demo.world import DEMO_EPOCH, DemoWorld
 from trust_lists import authoring
 from trust_lists.anchors import anchors_to_json
 
@@ -135,3 +137,18 @@ class RecordingSync:
         self.published.append((kind, data))
         if self.on_publish is not None:
             self.on_publish(kind, data)
+
+
+def demo_client(
+    world: DemoWorld, folder: Path, *, clock: Clock | None = None, **changes: Any
+) -> TestClient:
+    """A TestClient of the service over `world` written to `folder`, at the demo's epoch (or
+    `clock`), with a RecordingSync and server exceptions answered as the service answers them.
+    Use it as a context manager (`with demo_client(...) as c:`) so the app starts and stops."""
+    from api.app import create_app
+
+    root = service_dir(world, folder)
+    app = create_app(
+        settings_for(root, **changes), clock=clock or Clock(DEMO_EPOCH), sync=RecordingSync()
+    )  # type: ignore[arg-type]
+    return TestClient(app, raise_server_exceptions=False)

@@ -198,3 +198,19 @@ def refused(
     assert info.value.code == code
     assert_unchanged(store, before)
     return info.value
+
+
+def list_refused(
+    store: TrustStore,
+    data: bytes,
+    error: type[TrustStateError],
+    code: str,
+    *,
+    now: datetime = NOW,
+    match: str | None = None,
+    **where: Any,
+) -> TrustStateError:
+    """Offer a signed trust list; expect exactly `error` with `code`, and nothing changed."""
+    return refused(
+        store, error, code, lambda: store.submit_trust_list(data, now=now, **where), match
+    )

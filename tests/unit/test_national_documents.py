@@ -625,37 +625,9 @@ def test_gbt35275_chain_through_a_carried_intermediate() -> None:
     from tests.support.national_world import _service, trust_lists
     from trust_lists.model import ServiceKind
 
-    root_key, mid_key, leaf_key = (Sm2PrivateKey.generate() for _ in range(3))
     start, end = T0 - timedelta(days=10), T0 + timedelta(days=3650)
-    root = issue.make_certificate(
-        issuer_key=root_key,
-        subject={"common_name": "licence CA"},
-        subject_point=root_key.point,
-        not_before=start,
-        not_after=end,
-        serial=1,
-        ca=True,
-        key_usage=("key_cert_sign",),
-    )
-    mid = issue.make_certificate(
-        issuer_key=root_key,
-        issuer_certificate=root,
-        subject={"common_name": "licence sub-CA"},
-        subject_point=mid_key.point,
-        not_before=start,
-        not_after=end,
-        serial=2,
-        ca=True,
-        key_usage=("key_cert_sign",),
-    )
-    leaf = issue.make_certificate(
-        issuer_key=mid_key,
-        issuer_certificate=mid,
-        subject={"common_name": "licence signer"},
-        subject_point=leaf_key.point,
-        not_before=start,
-        not_after=end,
-        serial=3,
+    (root_key, root), (mid_key, mid), (leaf_key, leaf) = issue.certificate_chain(
+        ["licence CA", "licence sub-CA", "licence signer"], not_before=start, not_after=end
     )
     lists = trust_lists()
     ca_key = Sm2PublicKey.from_certificate(Certificate.parse(root))

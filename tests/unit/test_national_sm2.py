@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from issuing.national import make_certificate
+from issuing.national import certificate_chain, make_certificate
 from keys import (
     ALLOWED_ALGORITHMS,
     CompactJWS,
@@ -219,36 +219,8 @@ def test_chain_refuses_forged_issuer_name() -> None:
 
 def test_chain_through_an_intermediate_ca() -> None:
     t0 = datetime(2021, 1, 1, tzinfo=UTC)
-    root_key, mid_key, leaf_key = (Sm2PrivateKey.generate() for _ in range(3))
-    root = make_certificate(
-        issuer_key=root_key,
-        subject={"common_name": "root"},
-        subject_point=root_key.point,
-        not_before=t0,
-        not_after=t0 + timedelta(days=3650),
-        serial=1,
-        ca=True,
-        key_usage=("key_cert_sign",),
-    )
-    mid = make_certificate(
-        issuer_key=root_key,
-        issuer_certificate=root,
-        subject={"common_name": "mid"},
-        subject_point=mid_key.point,
-        not_before=t0,
-        not_after=t0 + timedelta(days=3650),
-        serial=2,
-        ca=True,
-        key_usage=("key_cert_sign",),
-    )
-    leaf = make_certificate(
-        issuer_key=mid_key,
-        issuer_certificate=mid,
-        subject={"common_name": "leaf"},
-        subject_point=leaf_key.point,
-        not_before=t0,
-        not_after=t0 + timedelta(days=365),
-        serial=3,
+    (_, root), (_, mid), (_, leaf) = certificate_chain(
+        ["root", "mid", "leaf"], not_before=t0, not_after=t0 + timedelta(days=3650)
     )
     r, m, lf = (Certificate.parse(x) for x in (root, mid, leaf))
     assert build_chain(lf, [r], t0 + timedelta(days=1), [m]) == [lf, m, r]

@@ -228,28 +228,3 @@ def test_signature_and_reference_caps() -> None:
     assert doc.overall.indication is F
     with pytest.raises(ValueError, match="positive"):
         OfdLimits(max_signatures=0)
-
-
-def test_caps_set_in_the_service_settings_reach_the_verifier(tmp_path: Any) -> None:
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
-    from demo.world import DEMO_EPOCH
-    from tests.support.api_support import Clock, RecordingSync, auth, service_dir, settings_for
-    from tests.unit.test_national_hooks import ZHONGSHAN, national_world
-
-    world, nd = national_world(DEMO_EPOCH)
-    service_dir(world, tmp_path)
-    settings = settings_for(tmp_path, ofd_limits=OfdLimits(max_hashed_bytes=100))
-    app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as client:
-        r = client.post(
-            "/v1/sealed-documents/verify",
-            files={"file": ("contract.ofd", nd.document, "application/ofd")},
-            data={"relying_jurisdiction": ZHONGSHAN},
-            headers=auth("counter"),
-        )
-    assert r.status_code == 200, r.text
-    first = r.json()["verdict"]["summary"]["extra"]["signatures"][0]
-    assert first["indication"] == "FAILED"
-    assert [c["code"] for c in first["checks"] if c["result"] != "PASSED"] == ["ofd.limits"]

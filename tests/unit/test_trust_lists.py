@@ -24,6 +24,7 @@ from tests.support.trust_world import (
     base_list,
     bump,
     key,
+    list_refused,
     make_store,
     refused,
     sign,
@@ -135,41 +136,21 @@ def test_any_number_of_jurisdictions(tmp_path: Path) -> None:
 
 
 def test_first_list_below_anchor_threshold_refused(store: TrustStore, sz1: TrustList) -> None:
-    refused(
-        store,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: store.submit_trust_list(sign(sz1, "a1"), now=NOW),
-    )
+    list_refused(store, sign(sz1, "a1"), ThresholdNotMet, "threshold_not_met")
 
 
 def test_successor_below_threshold_refused(accepted: TrustStore, sz1: TrustList) -> None:
-    refused(
-        accepted,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: accepted.submit_trust_list(sign(bump(sz1), "a3"), now=NOW),
-    )
+    list_refused(accepted, sign(bump(sz1), "a3"), ThresholdNotMet, "threshold_not_met")
 
 
 def test_signatures_of_strangers_do_not_count(store: TrustStore, sz1: TrustList) -> None:
-    refused(
-        store,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: store.submit_trust_list(sign(sz1, "a1", "x1", "x2"), now=NOW),
-    )
+    list_refused(store, sign(sz1, "a1", "x1", "x2"), ThresholdNotMet, "threshold_not_met")
 
 
 def test_one_key_signing_twice_counts_once(store: TrustStore, sz1: TrustList) -> None:
     one = SignedTrustList.create(sz1, [key("a1")]).envelope
     doubled = GeneralJWS(one.payload, (one.signatures[0], one.signatures[0])).to_json()
-    refused(
-        store,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: store.submit_trust_list(doubled, now=NOW),
-    )
+    list_refused(store, doubled, ThresholdNotMet, "threshold_not_met")
 
 
 def test_signatures_moved_onto_another_payload_refused(store: TrustStore, sz1: TrustList) -> None:
@@ -177,23 +158,12 @@ def test_signatures_moved_onto_another_payload_refused(store: TrustStore, sz1: T
     good = SignedTrustList.create(sz1, [key("a1"), key("a2")]).envelope
     other = canonical_json(bump(sz1).to_dict())
     forged = GeneralJWS(other, good.signatures).to_json()
-    refused(
-        store,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: store.submit_trust_list(forged, now=NOW),
-    )
+    list_refused(store, forged, ThresholdNotMet, "threshold_not_met")
 
 
 def test_envelope_of_another_type_refused(store: TrustStore, sz1: TrustList) -> None:
     env = GeneralJWS.sign(canonical_json(sz1.to_dict()), [key("a1"), key("a2")], typ="other+jws")
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(env.to_json(), now=NOW),
-        match="typ",
-    )
+    list_refused(store, env.to_json(), MalformedDocument, "malformed", match="typ")
 
 
 # -- rule: rollback ----------------------------------------------------------------------------
@@ -201,22 +171,14 @@ def test_envelope_of_another_type_refused(store: TrustStore, sz1: TrustList) -> 
 
 def test_same_sequence_refused(accepted: TrustStore, sz1: TrustList) -> None:
     other = authoring.remove_service(sz1, f"seal-{SZ}")  # different content, same sequence 1
-    refused(
-        accepted,
-        Rollback,
-        "rollback",
-        lambda: accepted.submit_trust_list(sign(other, "a1", "a2"), now=NOW),
-    )
+    list_refused(accepted, sign(other, "a1", "a2"), Rollback, "rollback")
 
 
 def test_older_list_replayed_refused(accepted: TrustStore, sz1: TrustList) -> None:
     sz2 = bump(sz1)
     accepted.submit_trust_list(sign(sz2, "a1", "a2"), now=NOW + timedelta(hours=1))
-    refused(
-        accepted,
-        Rollback,
-        "rollback",
-        lambda: accepted.submit_trust_list(sign(sz1, "a1", "a2"), now=NOW + timedelta(hours=1)),
+    list_refused(
+        accepted, sign(sz1, "a1", "a2"), Rollback, "rollback", now=NOW + timedelta(hours=1)
     )
 
 
@@ -226,34 +188,19 @@ def test_older_list_replayed_refused(accepted: TrustStore, sz1: TrustList) -> No
 def test_list_offered_for_another_jurisdiction_refused(store: TrustStore) -> None:
     zs1 = base_list(ZS, operators=("z1", "z2"), threshold=1)
     data = sign(zs1, "z1")
-    refused(
-        store,
-        JurisdictionMismatch,
-        "jurisdiction_mismatch",
-        lambda: store.submit_trust_list(data, now=NOW, jurisdiction=SZ),
-    )
+    list_refused(store, data, JurisdictionMismatch, "jurisdiction_mismatch", jurisdiction=SZ)
     store.submit_trust_list(data, now=NOW)  # in its own slot it is fine
 
 
 def test_list_of_an_unconfigured_jurisdiction_refused(store: TrustStore) -> None:
     gz = base_list(GZ, operators=("a1", "a2"))
-    refused(
-        store,
-        UnknownJurisdiction,
-        "unknown_jurisdiction",
-        lambda: store.submit_trust_list(sign(gz, "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign(gz, "a1", "a2"), UnknownJurisdiction, "unknown_jurisdiction")
 
 
 def test_list_signed_by_another_citys_operators_refused(store: TrustStore) -> None:
     """Zhongshan's operators cannot publish Shenzhen's list."""
     fake = base_list(SZ, operators=("a1", "a2", "a3"))
-    refused(
-        store,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: store.submit_trust_list(sign(fake, "z1", "z2"), now=NOW),
-    )
+    list_refused(store, sign(fake, "z1", "z2"), ThresholdNotMet, "threshold_not_met")
 
 
 # -- rule: issue time and next update ----------------------------------------------------------
@@ -261,12 +208,7 @@ def test_list_signed_by_another_citys_operators_refused(store: TrustStore) -> No
 
 def test_issued_in_the_future_beyond_skew_refused(store: TrustStore) -> None:
     tl = base_list(SZ, issued_at=NOW + timedelta(minutes=6))
-    refused(
-        store,
-        NotYetIssued,
-        "issued_in_future",
-        lambda: store.submit_trust_list(sign(tl, "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign(tl, "a1", "a2"), NotYetIssued, "issued_in_future")
 
 
 def test_issued_slightly_in_the_future_within_skew_accepted(store: TrustStore) -> None:
@@ -277,20 +219,12 @@ def test_issued_slightly_in_the_future_within_skew_accepted(store: TrustStore) -
 
 def test_expired_list_refused(store: TrustStore) -> None:
     tl = base_list(SZ, issued_at=NOW - timedelta(days=31))  # next update NOW - 1 day
-    refused(
-        store,
-        AlreadyExpired,
-        "already_expired",
-        lambda: store.submit_trust_list(sign(tl, "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign(tl, "a1", "a2"), AlreadyExpired, "already_expired")
 
 
 def test_next_update_exactly_now_refused(store: TrustStore, sz1: TrustList) -> None:
-    refused(
-        store,
-        AlreadyExpired,
-        "already_expired",
-        lambda: store.submit_trust_list(sign(sz1, "a1", "a2"), now=sz1.next_update),
+    list_refused(
+        store, sign(sz1, "a1", "a2"), AlreadyExpired, "already_expired", now=sz1.next_update
     )
 
 
@@ -333,45 +267,35 @@ def test_rotation_signed_by_old_and_new_thresholds_accepted(
     assert accepted.state.trust_list(SZ) == sz2
     # From now on the old keys count for nothing, the new ones are the operators.
     sz3 = bump(sz2)
-    refused(
-        accepted,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: accepted.submit_trust_list(sign(sz3, "a1", "a2", "a3"), now=NOW),
-    )
+    list_refused(accepted, sign(sz3, "a1", "a2", "a3"), ThresholdNotMet, "threshold_not_met")
     accepted.submit_trust_list(sign(sz3, "b1", "b2"), now=NOW)
 
 
 def test_rotation_signed_only_by_new_keys_refused(accepted: TrustStore, sz1: TrustList) -> None:
     sz2 = rotated(sz1, ("b1", "b2", "b3"), 2)
-    refused(
+    list_refused(
         accepted,
+        sign(sz2, "b1", "b2", "b3"),
         RotationNotAuthorised,
         "rotation_not_authorised",
-        lambda: accepted.submit_trust_list(sign(sz2, "b1", "b2", "b3"), now=NOW),
         match="current: missing, new: ok",
     )
 
 
 def test_rotation_signed_only_by_old_keys_refused(accepted: TrustStore, sz1: TrustList) -> None:
     sz2 = rotated(sz1, ("b1", "b2", "b3"), 2)
-    refused(
+    list_refused(
         accepted,
+        sign(sz2, "a1", "a2", "a3", "b1"),
         RotationNotAuthorised,
         "rotation_not_authorised",
-        lambda: accepted.submit_trust_list(sign(sz2, "a1", "a2", "a3", "b1"), now=NOW),
         match="current: ok, new: missing",
     )
 
 
 def test_single_operator_cannot_lower_the_threshold(accepted: TrustStore, sz1: TrustList) -> None:
     sz2 = rotated(sz1, ("a1", "a2", "a3"), 1)
-    refused(
-        accepted,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: accepted.submit_trust_list(sign(sz2, "a1"), now=NOW),
-    )
+    list_refused(accepted, sign(sz2, "a1"), RotationNotAuthorised, "rotation_not_authorised")
     accepted.submit_trust_list(sign(sz2, "a1", "a2"), now=NOW)  # two of them may
     assert accepted.state.trust_list(SZ).operators.threshold == 1  # type: ignore[union-attr]
 
@@ -380,12 +304,7 @@ def test_raising_the_threshold_needs_the_new_threshold(
     accepted: TrustStore, sz1: TrustList
 ) -> None:
     sz2 = rotated(sz1, ("a1", "a2", "a3"), 3)
-    refused(
-        accepted,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: accepted.submit_trust_list(sign(sz2, "a1", "a2"), now=NOW),
-    )
+    list_refused(accepted, sign(sz2, "a1", "a2"), RotationNotAuthorised, "rotation_not_authorised")
     accepted.submit_trust_list(sign(sz2, "a1", "a2", "a3"), now=NOW)
 
 
@@ -407,12 +326,7 @@ def test_chain_of_three_rotations_replays_from_the_anchor(tmp_path: Path) -> Non
     assert {k.kid for k in lists[-1].operators.keys} == {key("edd1").kid, key("edd2").kid}
     # The replayed store enforces the latest operators.
     nxt = bump(lists[-1])
-    refused(
-        fresh,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: fresh.submit_trust_list(sign(nxt, "c1", "c2", "c3"), now=NOW),
-    )
+    list_refused(fresh, sign(nxt, "c1", "c2", "c3"), ThresholdNotMet, "threshold_not_met")
     fresh.submit_trust_list(sign(nxt, "edd1", "edd2"), now=NOW)
 
 
@@ -434,11 +348,8 @@ def test_anchor_by_thumbprints_refuses_other_operators(tmp_path: Path) -> None:
     carries its own (different) operator keys and is signed by them."""
     store = make_store(tmp_path / "t")
     impostor = base_list(ZS, operators=("y1", "y2"), threshold=1)
-    refused(
-        store,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: store.submit_trust_list(sign(impostor, "y1", "y2"), now=NOW),
+    list_refused(
+        store, sign(impostor, "y1", "y2"), RotationNotAuthorised, "rotation_not_authorised"
     )
 
 
@@ -447,23 +358,15 @@ def test_anchor_by_thumbprints_needs_the_keys_in_the_first_list(tmp_path: Path) 
     list that already rotates away from them cannot be checked (pin full keys for that)."""
     store = make_store(tmp_path / "t")
     rotating = base_list(ZS, operators=("y1",), threshold=1)
-    refused(
-        store,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: store.submit_trust_list(sign(rotating, "z1", "z2", "y1"), now=NOW),
+    list_refused(
+        store, sign(rotating, "z1", "z2", "y1"), RotationNotAuthorised, "rotation_not_authorised"
     )
 
 
 def test_anchor_by_full_keys_allows_a_first_list_that_rotates(tmp_path: Path) -> None:
     store = make_store(tmp_path / "t")
     first = base_list(SZ, operators=("b1", "b2"), threshold=2)
-    refused(
-        store,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: store.submit_trust_list(sign(first, "b1", "b2"), now=NOW),
-    )
+    list_refused(store, sign(first, "b1", "b2"), RotationNotAuthorised, "rotation_not_authorised")
     store.submit_trust_list(sign(first, "a1", "a2", "b1", "b2"), now=NOW)
     fresh = make_store(tmp_path / "t")
     assert fresh.load() == []
@@ -472,11 +375,8 @@ def test_anchor_by_full_keys_allows_a_first_list_that_rotates(tmp_path: Path) ->
 
 def test_anchor_with_wrong_full_keys_refuses(tmp_path: Path, sz1: TrustList) -> None:
     store = make_store(tmp_path / "t", [anchor(SZ, ("x1", "x2"), 1)])
-    refused(
-        store,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: store.submit_trust_list(sign(sz1, "a1", "a2", "a3"), now=NOW),
+    list_refused(
+        store, sign(sz1, "a1", "a2", "a3"), RotationNotAuthorised, "rotation_not_authorised"
     )
 
 
@@ -549,13 +449,7 @@ def test_too_many_services_refused(
     )
     data = sign(three, "a1", "a2")
     monkeypatch.setattr(model, "MAX_SERVICES", 2)
-    refused(
-        store,
-        DocumentTooLarge,
-        "too_large",
-        lambda: store.submit_trust_list(data, now=NOW),
-        match="at most 2 services",
-    )
+    list_refused(store, data, DocumentTooLarge, "too_large", match="at most 2 services")
 
 
 def test_too_many_keys_per_service_refused(
@@ -566,13 +460,7 @@ def test_too_many_keys_per_service_refused(
         tl = authoring.add_key(tl, f"amr-{SZ}", key(f"more-{n}").public_key, granted_from=T0)
     data = sign(tl, "a1", "a2")
     monkeypatch.setattr(model, "MAX_KEYS_PER_SERVICE", 2)
-    refused(
-        store,
-        DocumentTooLarge,
-        "too_large",
-        lambda: store.submit_trust_list(data, now=NOW),
-        match=r"keys must have 1\.\.2 entries",
-    )
+    list_refused(store, data, DocumentTooLarge, "too_large", match=r"keys must have 1\.\.2 entries")
 
 
 def test_too_many_operators_and_history_entries_refused(
@@ -580,26 +468,14 @@ def test_too_many_operators_and_history_entries_refused(
 ) -> None:
     data = sign(sz1, "a1", "a2")
     monkeypatch.setattr(model, "MAX_OPERATORS", 2)
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(data, now=NOW),
-        match="operators.keys",
-    )
+    list_refused(store, data, MalformedDocument, "malformed", match="operators.keys")
     monkeypatch.undo()
     kid = key(f"i1-{SZ}").kid
     tl = authoring.change_key_status(sz1, kid, KeyStatus.WITHDRAWN, effective=T0)
     tl = authoring.change_key_status(tl, kid, KeyStatus.GRANTED, effective=T0 + VALID / 10)
     data = sign(tl, "a1", "a2")
     monkeypatch.setattr(model, "MAX_HISTORY", 2)
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(data, now=NOW),
-        match="history must have",
-    )
+    list_refused(store, data, MalformedDocument, "malformed", match="history must have")
 
 
 def _mutated(sz1: TrustList, change: Any) -> dict[str, Any]:
@@ -663,24 +539,18 @@ def _mutated(sz1: TrustList, change: Any) -> dict[str, Any]:
 )
 def test_strict_parsing_refuses(store: TrustStore, sz1: TrustList, change: Any, match: str) -> None:
     data = sign_payload(_mutated(sz1, change), "a1", "a2")
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(data, now=NOW),
-        match=match,
-    )
+    list_refused(store, data, MalformedDocument, "malformed", match=match)
 
 
 def test_duplicate_member_in_payload_refused(store: TrustStore, sz1: TrustList) -> None:
     raw = canonical_json(sz1.to_dict())
     assert b'"sequence":1,' in raw
     dup = raw.replace(b'"sequence":1,', b'"sequence":1,"sequence":1,', 1)
-    refused(
+    list_refused(
         store,
+        sign_payload(dup, "a1", "a2"),
         MalformedDocument,
         "malformed",
-        lambda: store.submit_trust_list(sign_payload(dup, "a1", "a2"), now=NOW),
         match="duplicate JSON member 'sequence'",
     )
 
@@ -689,23 +559,13 @@ def test_duplicate_member_in_envelope_refused(store: TrustStore, sz1: TrustList)
     doc = json.loads(sign(sz1, "a1", "a2"))
     text = json.dumps(doc)
     dup = text.replace('"payload":', '"payload": "e30", "payload":', 1).encode()
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(dup, now=NOW),
-        match="duplicate",
-    )
+    list_refused(store, dup, MalformedDocument, "malformed", match="duplicate")
 
 
 def test_non_canonical_payload_refused(store: TrustStore, sz1: TrustList) -> None:
     pretty = json.dumps(sz1.to_dict(), indent=2, ensure_ascii=False).encode()
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(sign_payload(pretty, "a1", "a2"), now=NOW),
-        match="canonical",
+    list_refused(
+        store, sign_payload(pretty, "a1", "a2"), MalformedDocument, "malformed", match="canonical"
     )
 
 
@@ -719,24 +579,15 @@ def test_invalid_credit_code_refused(store: TrustStore, sz1: TrustList, bad: str
         "too-short": good[:-1],
     }[bad]
     doc = _mutated(sz1, lambda d: d["services"][0].update(credit_code=wrong))
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(sign_payload(doc, "a1", "a2"), now=NOW),
-        match="credit_code",
+    list_refused(
+        store, sign_payload(doc, "a1", "a2"), MalformedDocument, "malformed", match="credit_code"
     )
 
 
 def test_duplicate_kid_across_services_refused(store: TrustStore, sz1: TrustList) -> None:
     doc = payload_of(sz1)
     doc["services"][1]["keys"][0]["jwk"] = doc["services"][0]["keys"][0]["jwk"]
-    refused(
-        store,
-        DuplicateKeyId,
-        "duplicate_kid",
-        lambda: store.submit_trust_list(sign_payload(doc, "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign_payload(doc, "a1", "a2"), DuplicateKeyId, "duplicate_kid")
     with pytest.raises(DuplicateKeyId):  # the authoring functions refuse it too
         authoring.add_key(sz1, f"seal-{SZ}", key(f"i1-{SZ}").public_key, granted_from=T0)
 
@@ -744,22 +595,17 @@ def test_duplicate_kid_across_services_refused(store: TrustStore, sz1: TrustList
 def test_operator_key_reused_as_service_key_refused(store: TrustStore, sz1: TrustList) -> None:
     doc = payload_of(sz1)
     doc["services"][0]["keys"][0]["jwk"] = key("a3").public_key.to_jwk()
-    refused(
-        store,
-        DuplicateKeyId,
-        "duplicate_kid",
-        lambda: store.submit_trust_list(sign_payload(doc, "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign_payload(doc, "a1", "a2"), DuplicateKeyId, "duplicate_kid")
 
 
 def test_duplicate_service_ids_refused(store: TrustStore, sz1: TrustList) -> None:
     doc = payload_of(sz1)
     doc["services"][1]["id"] = doc["services"][0]["id"]
-    refused(
+    list_refused(
         store,
+        sign_payload(doc, "a1", "a2"),
         MalformedDocument,
         "malformed",
-        lambda: store.submit_trust_list(sign_payload(doc, "a1", "a2"), now=NOW),
         match="service ids must be unique",
     )
 
@@ -808,13 +654,7 @@ T = format_time
 )
 def test_key_history_rules(store: TrustStore, sz1: TrustList, history: Any, match: str) -> None:
     doc = _mutated(sz1, lambda d: d["services"][0]["keys"][0].update(history=history))
-    refused(
-        store,
-        MalformedDocument,
-        "malformed",
-        lambda: store.submit_trust_list(sign_payload(doc, "a1", "a2"), now=NOW),
-        match=match,
-    )
+    list_refused(store, sign_payload(doc, "a1", "a2"), MalformedDocument, "malformed", match=match)
 
 
 def test_authoring_refuses_bad_key_history_edits(sz1: TrustList) -> None:
@@ -870,12 +710,7 @@ def test_compromised_key_revoked_from_a_time(accepted: TrustStore, sz1: TrustLis
     assert entry.key.state_at(compromise - timedelta(seconds=1)).status is KeyStatus.GRANTED
     assert entry.key.state_at(compromise).status is KeyStatus.REVOKED
     # A replay of list 1 (which does not know about the revocation) is refused.
-    refused(
-        accepted,
-        Rollback,
-        "rollback",
-        lambda: accepted.submit_trust_list(sign(sz1, "a1", "a2"), now=NOW),
-    )
+    list_refused(accepted, sign(sz1, "a1", "a2"), Rollback, "rollback")
 
 
 # -- the snapshot and its version --------------------------------------------------------------

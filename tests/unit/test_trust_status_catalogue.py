@@ -23,6 +23,7 @@ from tests.support.trust_world import (
     disk,
     key,
     keys,
+    list_refused,
     make_store,
     refused,
     sign,
@@ -493,13 +494,7 @@ def test_first_catalogue_waits_for_every_configured_citys_list(root: Path) -> No
 def test_status_uri_of_another_city_refused(store: TrustStore) -> None:
     zs1 = base_list(ZS, operators=("z1", "z2"), threshold=1)
     zs2 = with_status_uri(bump(zs1), f"amr-{ZS}", URI1)
-    refused(
-        store,
-        StatusUriClaimed,
-        "status_uri_claimed",
-        lambda: store.submit_trust_list(sign(zs2, "z1"), now=NOW),
-        match=SZ,
-    )
+    list_refused(store, sign(zs2, "z1"), StatusUriClaimed, "status_uri_claimed", match=SZ)
 
 
 def test_service_key_of_another_city_refused(store: TrustStore) -> None:
@@ -509,12 +504,8 @@ def test_service_key_of_another_city_refused(store: TrustStore) -> None:
         key(ISSUER).public_key,
         granted_from=T0,
     )
-    refused(
-        store,
-        KeyOfOtherJurisdiction,
-        "key_of_other_jurisdiction",
-        lambda: store.submit_trust_list(sign(zs2, "z1"), now=NOW),
-        match=SZ,
+    list_refused(
+        store, sign(zs2, "z1"), KeyOfOtherJurisdiction, "key_of_other_jurisdiction", match=SZ
     )
 
 

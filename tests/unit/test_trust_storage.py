@@ -24,6 +24,7 @@ from tests.support.trust_world import (
     bump,
     disk,
     key,
+    list_refused,
     make_store,
     refused,
     sign,
@@ -86,12 +87,7 @@ def test_restart_remembers_the_rollback_guard(
     assert fresh.state.trust_list(SZ) == lists[2]
     assert fresh.state.version == store.state.version
     assert fresh.highest_sequence(SZ) == 3
-    refused(
-        fresh,
-        Rollback,
-        "rollback",
-        lambda: fresh.submit_trust_list(sign(lists[1], "a1", "a2"), now=NOW),
-    )
+    list_refused(fresh, sign(lists[1], "a1", "a2"), Rollback, "rollback")
 
 
 def test_guard_survives_deleting_the_older_lists(
@@ -103,12 +99,7 @@ def test_guard_survives_deleting_the_older_lists(
     fresh = make_store(root)
     assert fresh.load() == []  # list 3 alone still verifies against the pinned anchors
     assert fresh.state.trust_list(SZ) == lists[2]
-    refused(
-        fresh,
-        Rollback,
-        "rollback",
-        lambda: fresh.submit_trust_list(sign(lists[1], "a1", "a2"), now=NOW),
-    )
+    list_refused(fresh, sign(lists[1], "a1", "a2"), Rollback, "rollback")
 
 
 def test_guard_survives_deleting_every_list(
@@ -145,12 +136,7 @@ def test_truncated_history_is_not_served(
     assert fresh.state.trust_list(SZ) is None  # fail closed
     assert fresh.state.trust_list(ZS) is not None  # other jurisdictions unaffected
     assert fresh.highest_sequence(SZ) == 3
-    refused(
-        fresh,
-        Rollback,
-        "rollback",
-        lambda: fresh.submit_trust_list(sign(lists[1], "a1", "a2"), now=NOW),
-    )
+    list_refused(fresh, sign(lists[1], "a1", "a2"), Rollback, "rollback")
     # Recovery: put the file back and restart.
     newest.write_bytes(saved)
     again = make_store(root)
@@ -216,13 +202,7 @@ def test_failed_rename_leaves_everything_unchanged(
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    refused(
-        store,
-        StorageError,
-        "storage_failed",
-        lambda: store.submit_trust_list(data, now=NOW),
-        match="Input/output error",
-    )
+    list_refused(store, data, StorageError, "storage_failed", match="Input/output error")
     monkeypatch.undo()
     store.submit_trust_list(data, now=NOW)  # nothing was poisoned
     assert store.highest_sequence(SZ) == 4
@@ -240,24 +220,14 @@ def test_failed_guard_write_removes_the_new_file(
         real(path, data, mode)
 
     monkeypatch.setattr(storage, "atomic_write", fail_on_guard)
-    refused(
-        store,
-        StorageError,
-        "storage_failed",
-        lambda: store.submit_trust_list(sign(bump(lists[2]), "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign(bump(lists[2]), "a1", "a2"), StorageError, "storage_failed")
 
 
 def test_directory_where_a_file_is_refused(root: Path) -> None:
     store = make_store(root)
     (root / "lists").mkdir(parents=True)
     (root / "lists" / SZ).write_bytes(b"not a directory")
-    refused(
-        store,
-        StorageError,
-        "storage_failed",
-        lambda: store.submit_trust_list(sign(base_list(SZ), "a1", "a2"), now=NOW),
-    )
+    list_refused(store, sign(base_list(SZ), "a1", "a2"), StorageError, "storage_failed")
     assert store.state.trust_list(SZ) is None
 
 
@@ -265,12 +235,7 @@ def test_refused_list_never_reaches_the_disk(
     root: Path, three: tuple[TrustStore, list[TrustList]]
 ) -> None:
     store, lists = three
-    refused(
-        store,
-        ThresholdNotMet,
-        "threshold_not_met",
-        lambda: store.submit_trust_list(sign(bump(lists[2]), "a1"), now=NOW),
-    )
+    list_refused(store, sign(bump(lists[2]), "a1"), ThresholdNotMet, "threshold_not_met")
     assert not list_file(root, SZ, 4).exists()
 
 
@@ -409,11 +374,8 @@ def test_truncated_history_keeps_the_rotated_operators_in_charge(root: Path) -> 
     by_retired = bump(bump(first))
     by_retired = authoring.next_version(by_retired, issued_at=T0, validity=VALID)
     by_retired = dataclasses.replace(by_retired, sequence=4)
-    refused(
-        fresh,
-        RotationNotAuthorised,
-        "rotation_not_authorised",
-        lambda: fresh.submit_trust_list(sign(by_retired, "a1", "a2"), now=NOW),
+    list_refused(
+        fresh, sign(by_retired, "a1", "a2"), RotationNotAuthorised, "rotation_not_authorised"
     )
     # The current operators can restore service with a new list.
     fresh.submit_trust_list(sign(dataclasses.replace(third, sequence=4), "b1", "b2"), now=NOW)
