@@ -5,6 +5,8 @@ real Redis) never answering one item's question with another item's verdict."""
 from __future__ import annotations
 
 import base64
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,35 +15,25 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.http.problems import PROBLEM_MEDIA_TYPE
 from demo.world import (
-    DEMO_EPOCH,
     ITEM_SZ_FOOD_PRODUCTION,
     ITEM_SZ_MEAL_SUPPLIER,
     DemoWorld,
 )
-from tests.support import redis_support
-from tests.support.api_support import SZ, ZS, Clock, auth, service_dir, settings_for
+from tests.support import redis_support, server_support
+from tests.support.api_support import SZ, ZS, auth, demo_client
+from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
+from tests.support.server_support import readme_section, run_script
 
-LICENCE = "/v1/licences/verify"
-SEAL = "/v1/seals/verify"
-SEALED = "/v1/sealed-documents/verify"
-BATCH = "/v1/verify/batch"
 ITEMS = "/v1/catalogue/items"
 CONSTRUCTION_SZ = "440300-ZJJ-0210"
 
 
-def _client(world: DemoWorld, root: Path, **changes: Any) -> Iterator[TestClient]:
-    service_dir(world, root)
-    app = create_app(settings_for(root, **changes), clock=Clock(DEMO_EPOCH))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-
-
 @pytest.fixture
 def client(demo_world: DemoWorld, tmp_path: Path) -> Iterator[TestClient]:
-    yield from _client(demo_world, tmp_path / "svc")
+    with demo_client(demo_world, tmp_path / "svc") as c:
+        yield c
 
 
 def licence(world: DemoWorld, item: str | None, **extra: Any) -> dict[str, Any]:
@@ -215,9 +207,9 @@ def test_the_redis_cache_keeps_items_apart(
     demo_world: DemoWorld, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     try:
-        for c in _client(
+        with demo_client(
             demo_world, tmp_path / "svc", redis_url=redis_url, redis_prefix=redis_prefix
-        ):
+        ) as c:
             _no_item_leaks(c, demo_world)
             keys = redis_support.client(redis_url).keys(redis_prefix + "*")
             assert keys, "the verdicts were cached in Redis"
@@ -262,3 +254,29 @@ def test_search_refusals(client: TestClient, query: str, status: int, code: str)
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert r.json()["code"] == code
+
+
+def test_the_readme_item_example_runs_as_written(tmp_path: Path) -> None:
+    """The README's section, unchanged but for the service's address, in a checkout-like
+    directory against a real service: one permit accepted for one item, refused for another."""
+    root = tmp_path / "checkout"
+    demo = root / ".demo"
+    server_support.demo_directory(demo)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "bin" / "huren").symlink_to(Path(sys.executable).parent / "huren")
+    service = server_support.start(
+        demo, env={"HUREN_API_KEYS": (demo / "api-keys.json").read_text()}
+    )
+    try:
+        script = readme_section("For a service item").replace("http://127.0.0.1:8000", service.url)
+        out = run_script(script, root)
+    finally:
+        service.stop()
+    assert '"code":"440300-SCJG-0012"' in out and '"code":"440300-ZJJ-0210"' in out
+    decoder = json.JSONDecoder()  # curl prints no newline after a body
+    answers = [
+        decoder.raw_decode(out, i)[0] for i in range(len(out)) if out.startswith('{"verdict"', i)
+    ]
+    assert [a["verdict"]["indication"] for a in answers] == ["PASSED", "FAILED"], out
+    assert answers[-1]["verdict"]["checks"][-1]["code"] == "item.refused"
+    assert "FAILED / SIG_CONSTRAINTS_FAILURE" in out and "exit status 1 (1: FAILED)" in out

@@ -11,7 +11,6 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -167,12 +166,15 @@ def test_api_verify_dispatch() -> None:
 
     world, nd = national_world(DEMO_EPOCH)
     nv = NationalVerifier(world.store(), clock=lambda: world.now)
-    common = {"relying": ZHONGSHAN, "at": None, "holder_credit_code": None, "type_code": None}
-    doc = national.verify(nv, SimpleNamespace(kind="sealed_document", token=nd.document, **common))
+    from api.verification import VerifyInput
+
+    doc = national.verify(
+        nv, VerifyInput("sealed_document", nd.document, ZHONGSHAN, None, national=True)
+    )
     assert doc.passed and doc.summary is not None
     assert doc.summary.extra["signatures"][0]["indication"] == "PASSED"
     seal = national.verify(
-        nv, SimpleNamespace(kind="seal", token=nd.seal, **{**common, "type_code": "contract"})
+        nv, VerifyInput("seal", nd.seal, ZHONGSHAN, None, type_code="contract", national=True)
     )
     assert seal.indication is Indication.FAILED  # expected a contract seal, it is official
 
