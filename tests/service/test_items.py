@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,19 +258,9 @@ def test_search_refusals(client: TestClient, query: str, status: int, code: str)
 def test_the_readme_item_example_runs_as_written(tmp_path: Path) -> None:
     """The README's section, unchanged but for the service's address, in a checkout-like
     directory against a real service: one permit accepted for one item, refused for another."""
-    root = tmp_path / "checkout"
-    demo = root / ".demo"
-    server_support.demo_directory(demo)
-    (root / ".venv" / "bin").mkdir(parents=True)
-    (root / ".venv" / "bin" / "huren").symlink_to(Path(sys.executable).parent / "huren")
-    service = server_support.start(
-        demo, env={"HUREN_API_KEYS": (demo / "api-keys.json").read_text()}
-    )
-    try:
+    with server_support.readme_checkout(tmp_path) as (root, service):
         script = readme_section("For a service item").replace("http://127.0.0.1:8000", service.url)
         out = run_script(script, root)
-    finally:
-        service.stop()
     assert '"code":"440300-SCJG-0012"' in out and '"code":"440300-ZJJ-0210"' in out
     decoder = json.JSONDecoder()  # curl prints no newline after a body
     answers = [

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,3 +161,19 @@ def readme_section(title: str) -> str:
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
     assert len(blocks) == 1, blocks
     return blocks[0]
+
+
+@contextmanager
+def readme_checkout(folder: Path) -> Iterator[tuple[Path, ServiceProcess]]:
+    """For running README sections as written: a checkout-like directory under `folder` (a demo
+    in .demo, the installed huren as .venv/bin/huren) and a real service over that demo."""
+    root = folder / "checkout"
+    demo = root / ".demo"
+    demo_directory(demo)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "bin" / "huren").symlink_to(Path(sys.executable).parent / "huren")
+    service = start(demo, env={"HUREN_API_KEYS": (demo / "api-keys.json").read_text()})
+    try:
+        yield root, service
+    finally:
+        service.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -162,15 +161,7 @@ def test_readme_revoke_a_licence_runs_as_written(tmp_path: Path, after_tour: boo
     checkout-like directory (.demo, .venv/bin/huren) against a real service: the licence that
     passed before is FAILED REVOKED after; also after the tour, whose step 3 withdraws the issuer
     key the demo signed its status lists with."""
-    root = tmp_path / "checkout"
-    demo = root / ".demo"
-    server_support.demo_directory(demo)
-    (root / ".venv" / "bin").mkdir(parents=True)
-    (root / ".venv" / "bin" / "huren").symlink_to(Path(sys.executable).parent / "huren")
-    service = server_support.start(
-        demo, env={"HUREN_API_KEYS": (demo / "api-keys.json").read_text()}
-    )
-    try:
+    with server_support.readme_checkout(tmp_path) as (root, service):
         script = readme_section("Revoke a licence").replace("http://127.0.0.1:8000", service.url)
         verify = script[script.index("C=$(awk") :]
         before = run_script(verify, root)
@@ -179,8 +170,6 @@ def test_readme_revoke_a_licence_runs_as_written(tmp_path: Path, after_tour: boo
             tour = readme_section("Try it (after `make run`, in a second terminal)")
             run_script(tour.replace("http://127.0.0.1:8000", service.url), root)
         out = run_script(script, root)
-    finally:
-        service.stop()
     assert '"changed":true' in out.replace(" ", ""), out
     assert "~ entry 0: valid -> revoked" in out
     verdict = last_verdict(out)
