@@ -46,6 +46,7 @@ from api.routes.verify import is_json, media_type, outcome_fields, render_json
 from api.verification import VerifyInput
 from keys import MalformedJSON
 from keys.encoding import strict_json_loads
+from verifier import DocumentKind
 
 LICENCE_PATH: Final = "/v1/licences/verify"
 
@@ -119,7 +120,7 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
         if item is not None and (type(item) is not str or not _SERVICE_ITEM.fullmatch(item)):
             return None
     inp = VerifyInput(
-        "licence",
+        DocumentKind.LICENCE,
         token.encode("utf-8"),
         relying=relying,
         at=at,
@@ -275,7 +276,7 @@ class LicenceHotPath:
         try:
             await ctx.sync.ensure_current()
             outcome = await ctx.service.verify(inp)
-            fields.update(outcome_fields("licence", outcome))
+            fields.update(outcome_fields(inp.kind, outcome))
             content = render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed)
             status = 200
             await send(
