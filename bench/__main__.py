@@ -6,7 +6,8 @@ noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cor
 1-2 min). A figure that cannot be measured (missing component, server that fails) is a MISS with
 its reason, never a crash.
 
-Sections (for --only): library (1), scale (4), trustlist (6b), uncached (2, 7), cached (3),
+Sections (for --only): library (1), scale (4), trustlist (6b), items (I1, I2: a catalogue of
+1,000 service items x 2 cities x 20 rules), uncached (2, 7), cached (3),
 batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), profile
 (where verify_licence spends its time); groups: micro
 (library, scale, trustlist), http (uncached, cached, batch, startup)."""
@@ -31,6 +32,7 @@ SECTIONS = (
     "library",
     "scale",
     "trustlist",
+    "items",
     "national",
     "uncached",
     "cached",
@@ -40,7 +42,7 @@ SECTIONS = (
     "profile",
 )
 GROUPS = {
-    "micro": ("library", "scale", "trustlist", "national"),
+    "micro": ("library", "scale", "trustlist", "items", "national"),
     "http": ("uncached", "cached", "batch", "startup", "hostile"),
     "all": SECTIONS,
 }
@@ -138,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             got = guarded(rows, "6c", "directory check", micro.directory_check_row, samples, ms)
             if got is not None:
                 rows.append(got)
+        if "items" in only:
+            from bench import items
+
+            log("[items] a catalogue of 1,000 service items x 2 cities x 20 rules (I1, I2)")
+            got = guarded(rows, "I1", "service items at scale", items.rows, ms)
+            rows += got or []
         if "national" in only:
             from bench import national
 

@@ -24,6 +24,7 @@ from trust_lists.text import shown
 from trust_lists.timeutil import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 from verifier import (
     DocumentKind,
+    Expectations,
     NationalFormat,
     Verdict,
     VerificationRequest,
@@ -81,6 +82,13 @@ def add_parser(sub: Any) -> None:
         type=_time,
         help="validation time, RFC 3339 UTC or now (default: now), e.g. --at 2026-11-26T08:00:00Z",
     )
+    g.add_argument(
+        "--item",
+        metavar="CODE",
+        help="the service item being handled, by its code in the recognition catalogue: the "
+        "document is judged for that item (`huren catalogue items` lists them), e.g. "
+        "--item 440300-SCJG-0012",
+    )
     g.add_argument("--json", action="store_true", help="print the full verdict(s) as JSON")
     g.add_argument(
         "--detailed",
@@ -126,9 +134,11 @@ def verify_file(
     *,
     signed_data: bytes | None = None,
     data_name: str = "Signature.xml",
+    item: str | None = None,
 ) -> tuple[Verdict, list[tuple[str, Verdict]]]:
     """(overall verdict, [(signature id, verdict)]) for any supported file; `signed_data` is
-    what an SES_Signature value signs (only with one)."""
+    what an SES_Signature value signs (only with one); `item` the service item asked about."""
+    expect = Expectations(service_item=item) if item is not None else None
     found = national_format(data)
     if signed_data is not None and found is not NationalFormat.SIGNATURE:
         raise ValueError("signed data goes with an SES_Signature value (.dat) only")
@@ -137,14 +147,21 @@ def verify_file(
         # The kind the API would ask on the endpoint taking this format.
         asked = DocumentKind.SEAL if found is NationalFormat.SEAL else DocumentKind.SEALED_DOCUMENT
         request = VerificationRequest(
-            asked, data, relying, at, document=signed_data, national=found, data_name=data_name
+            asked,
+            data,
+            relying,
+            at,
+            expect,
+            document=signed_data,
+            national=found,
+            data_name=data_name,
         )
         verdict = verifier.verify(request)
         return verdict, _signatures(verdict) if found is NationalFormat.OFD else []
     text = data.strip()
     kind = jws_kind(text)
     if kind in (DocumentKind.LICENCE, DocumentKind.SEAL):
-        return verifier.verify(VerificationRequest(kind, text, relying, at)), []
+        return verifier.verify(VerificationRequest(kind, text, relying, at, expect)), []
     unsupported = unsupported_format(data)
     if unsupported is not None:
         raise UnsupportedFormat(unsupported_message(unsupported))
@@ -229,7 +246,7 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     now = datetime.now(UTC)
     name = Path(args.data).name if args.data is not None else "Signature.xml"
     verdict, signatures = verify_file(
-        data, store, relying, at, now, signed_data=signed, data_name=name
+        data, store, relying, at, now, signed_data=signed, data_name=name, item=args.item
     )
     return verdict, signatures, relying
 

@@ -22,6 +22,7 @@ from trust_lists.errors import (
     UnknownJurisdiction,
     UntrustedSigner,
 )
+from trust_lists.items import DataIncludes, ItemRule, ServiceItem
 from trust_lists.model import (
     KeyEntry,
     KeyState,
@@ -44,11 +45,13 @@ __all__ = [
     "Anchor",
     "Catalogue",
     "CatalogueOverreach",
+    "DataIncludes",
     "DirectoryServed",
     "DocumentTooLarge",
     "DocumentType",
     "DuplicateKeyId",
     "IssuedStatusList",
+    "ItemRule",
     "JurisdictionMismatch",
     "KeyEntry",
     "KeyOfOtherJurisdiction",
@@ -60,6 +63,7 @@ __all__ = [
     "Recognition",
     "Rollback",
     "RotationNotAuthorised",
+    "ServiceItem",
     "ServiceKey",
     "ServiceKind",
     "SignedCatalogue",

@@ -36,6 +36,8 @@ class CheckSpec:
     sub_indication: SubIndication | None = None
     failed_zh: str | None = None
     failed_en: str | None = None
+    # The passing messages are templates (filled per verdict by `passed_with`), not constants.
+    passed_params: bool = False
 
 
 _SPECS: Final[tuple[CheckSpec, ...]] = (
@@ -462,6 +464,29 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         failed_en="Under the recognition catalogue (version {seq}), {relying_en} does not accept "
         "“{type_en}” issued in {issuing_en}",
     ),
+    # -- service items -----------------------------------------------------------------------
+    CheckSpec(
+        "item.accepted",
+        "依据互认目录，所办理的政务服务事项认可此文档",
+        "Under the recognition catalogue, the service item being handled accepts this document",
+        "依据互认目录（第 {seq} 版），{relying_zh}办理事项「{item_zh}」（{item}）认可"
+        "{issuing_zh}签发的「{type_zh}」{basis_zh}",
+        "Under the recognition catalogue (version {seq}), {relying_en} accepts “{type_en}” "
+        "issued in {issuing_en} for the service item “{item_en}” ({item}){basis_en}",
+        passed_params=True,
+    ),
+    CheckSpec(
+        "item.refused",
+        "依据互认目录，所办理的政务服务事项认可此文档",
+        "Under the recognition catalogue, the service item being handled accepts this document",
+        result=_F,
+        sub_indication=_S.SIG_CONSTRAINTS_FAILURE,
+        failed_zh="文档本身有效，但依据互认目录（第 {seq} 版），{relying_zh}办理事项「{item_zh}」"
+        "（{item}）不认可{issuing_zh}签发的「{type_zh}」{why_zh}",
+        failed_en="The document itself is valid, but under the recognition catalogue (version "
+        "{seq}), {relying_en} does not accept “{type_en}” issued in {issuing_en} for the service "
+        "item “{item_en}” ({item}){why_en}",
+    ),
     # -- caller expectations -----------------------------------------------------------------
     CheckSpec(
         "expect.holder",
@@ -581,7 +606,7 @@ _SEAL_EN: Final = "Seal: "
 def _build_passed(prefix: str, zh: str, en: str) -> dict[str, Check]:
     out: dict[str, Check] = {}
     for spec in _SPECS:
-        if spec.passed_zh is not None and spec.passed_en is not None:
+        if spec.passed_zh is not None and spec.passed_en is not None and not spec.passed_params:
             out[prefix + spec.code] = Check(
                 prefix + spec.code, CheckResult.PASSED, zh + spec.passed_zh, en + spec.passed_en
             )
@@ -596,6 +621,17 @@ PASSED: Final[Mapping[str, Check]] = MappingProxyType(
 
 def passed(code: str, prefix: str = "") -> Check:
     return PASSED[prefix + code]
+
+
+def passed_with(code: str, prefix: str = "", /, **params: object) -> Check:
+    """A passing check whose messages take parameters (CheckSpec.passed_params)."""
+    spec = SPECS[code]
+    assert spec.passed_params and spec.passed_zh is not None and spec.passed_en is not None
+    params = shown_params(params)
+    zh, en = spec.passed_zh.format(**params), spec.passed_en.format(**params)
+    if prefix:
+        zh, en = _SEAL_ZH + zh, _SEAL_EN + en
+    return Check(prefix + code, CheckResult.PASSED, zh, en)
 
 
 # The longest a parameter may run in a message (callers clip to less; this bounds the rest).
@@ -652,5 +688,6 @@ __all__ = [
     "failed",
     "markdown_table",
     "passed",
+    "passed_with",
     "shown_params",
 ]

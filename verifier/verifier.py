@@ -31,7 +31,14 @@ from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
 from verifier import messages
-from verifier._job import JobBase, Stop, VerificationInputError, call_times
+from verifier._job import (
+    JobBase,
+    Stop,
+    UnknownServiceItem,
+    VerificationInputError,
+    call_times,
+    resolve_item,
+)
 from verifier._job import clip as _clip
 from verifier.formats import (
     KNOWN_TYPS,
@@ -77,11 +84,16 @@ class Expectations:
 
     holder_id: the holder's credit code (or personal id); for seals and sealed documents the
     enterprise's credit code. licence_type applies to licences, seal_type to seals and sealed
-    documents."""
+    documents. service_item is not an expectation about the document but the question asked:
+    a document not accepted for the item is FAILED item.refused."""
 
     holder_id: str | None = None
     licence_type: str | None = None
     seal_type: str | None = None
+    # The code of a service item (政务服务事项) of the relying city in the recognition catalogue:
+    # recognition is then judged for that item (item.accepted / item.refused), not city-wide. An
+    # item the held catalogue does not list raises UnknownServiceItem.
+    service_item: str | None = None
 
 
 # ASCII whitespace (what a copy adds); other bytes outside the alphabet are format.jws's.
@@ -206,7 +218,7 @@ class JwsVerifier:
         expect: Expectations | None = None,
     ) -> Verdict:
         """Verify an e-licence for use in `relying` at validation time `at` (default: now)."""
-        job = self._job(relying, at)
+        job = self._job(relying, at, expect)
         return job.licence(_as_bytes(token, "token"), expect)
 
     def verify_seal(
@@ -219,7 +231,7 @@ class JwsVerifier:
         expect: Expectations | None = None,
     ) -> Verdict:
         """Verify an enterprise e-seal; when the seal image is given it must match its digest."""
-        job = self._job(relying, at)
+        job = self._job(relying, at, expect)
         img = _as_bytes(image, "image", text=False) if image is not None else None
         return job.seal(_as_bytes(token, "token"), img, expect)
 
@@ -237,7 +249,7 @@ class JwsVerifier:
         """Verify a document sealed by an enterprise: `signature` is the sealed-document JWS over
         the document's SHA-256. The seal travels inside the signature or, when the signature
         carries only a reference, is passed as `seal` (an embedded seal wins over `seal`)."""
-        job = self._job(relying, at)
+        job = self._job(relying, at, expect)
         return job.sealed(
             _as_bytes(document, "document", text=False),
             _as_bytes(signature, "signature"),
@@ -246,11 +258,13 @@ class JwsVerifier:
             expect,
         )
 
-    def _job(self, relying: object, at: object) -> _Job:
+    def _job(self, relying: object, at: object, expect: Expectations | None) -> _Job:
         relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
-        return _Job(
-            self.policy, self._store.anchors, self._store.state, relying=relying, now=now, at=when
-        )
+        state = self._store.state
+        job = _Job(self.policy, self._store.anchors, state, relying=relying, now=now, at=when)
+        if expect is not None:
+            job.item = resolve_item(state, relying, expect.service_item)
+        return job
 
 
 class _Job(JobBase[VerificationPolicy]):
@@ -285,7 +299,13 @@ class _Job(JobBase[VerificationPolicy]):
             self.fresh(claims.jurisdiction)
             self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
             self.status(claims.status, entry, claims.jurisdiction, None)
-            self.recognition(claims.jurisdiction, claims.licence_type, licence=True)
+            self.recognition(
+                claims.jurisdiction,
+                claims.licence_type,
+                licence=True,
+                enterprise=claims.holder.uscc is not None,
+                data=claims.data,
+            )
             if expect is not None:
                 self.expect_holder(expect.holder_id, claims.holder.id)
                 self.expect_type(
@@ -701,4 +721,10 @@ class _Job(JobBase[VerificationPolicy]):
         )
 
 
-__all__ = ["Expectations", "JwsVerifier", "VerificationInputError", "VerificationPolicy"]
+__all__ = [
+    "Expectations",
+    "JwsVerifier",
+    "UnknownServiceItem",
+    "VerificationInputError",
+    "VerificationPolicy",
+]

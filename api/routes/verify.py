@@ -21,6 +21,7 @@ from api.http.jsonbody import RenderedJSONResponse, dump_json, read_json
 from api.http.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
+    SERVICE_ITEM_PATTERN,
     TYPE_CODE_PATTERN,
     VALIDATION_TIME_OUT_OF_RANGE,
     BatchVerifyRequest,
@@ -66,6 +67,7 @@ class FormFields(BaseModel):
     validation_time: str | None = None
     expect_holder_credit_code: str | None = Field(default=None, pattern=CREDIT_CODE_PATTERN)
     expect_type_code: str | None = Field(default=None, pattern=TYPE_CODE_PATTERN)
+    expect_service_item: str | None = Field(default=None, pattern=SERVICE_ITEM_PATTERN)
     receipt: Literal["true", "false"] = "false"
 
     @field_validator("validation_time")
@@ -136,6 +138,7 @@ def input_from_model(
         "at": at,
         "holder_credit_code": expect.holder_credit_code if expect else None,
         "type_code": expect.type_code if expect else None,
+        "service_item": expect.service_item if expect else None,
     }
     image = _decode(model.image, (*loc, "image")) if kind != DocumentKind.LICENCE else None
     if kind == DocumentKind.SEALED_DOCUMENT:
@@ -194,6 +197,7 @@ async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[Verify
         "at": validation_time(fields.validation_time) if fields.validation_time else None,
         "holder_credit_code": fields.expect_holder_credit_code,
         "type_code": fields.expect_type_code,
+        "service_item": fields.expect_service_item,
         "image": files.get("image"),
     }
     # A signed OFD document or a GB/T 38540 seal (by content type or sniffed): api/http/uploads.py.
@@ -322,6 +326,11 @@ _FORM_COMMON: dict[str, Any] = {
     },
     "expect_holder_credit_code": {"type": "string", "pattern": CREDIT_CODE_PATTERN},
     "expect_type_code": {"type": "string", "pattern": TYPE_CODE_PATTERN},
+    "expect_service_item": {
+        "type": "string",
+        "pattern": SERVICE_ITEM_PATTERN,
+        "description": "The service item being handled (its code in the recognition catalogue)",
+    },
     "receipt": {"type": "string", "enum": ["true", "false"], "default": "false"},
 }
 
@@ -499,6 +508,7 @@ async def verify_batch(request: Request) -> JSONResponse:
         inputs, receipt = await pool.run(until, _batch_inputs, *read)
     for inp in inputs:
         ctx.service.check_relying(inp.relying)
+        ctx.service.check_item(inp.relying, inp.service_item)
     await ctx.ensure_current()
     results: list[bytes] = []
     counts: dict[str, int] = {}

@@ -26,6 +26,14 @@
       "kind.seal": "电子印章",
       "kind.sealed_document": "盖章文档",
       "relying.label": "核验方城市",
+      "item.label": "办理事项（可选）",
+      "item.placeholder": "输入事项名称或编码，例如：食品",
+      "item.none": "未选择事项：按全市互认核验",
+      "item.chosen": "按事项核验：{name}（{code}）",
+      "item.clear": "不限事项",
+      "item.noMatch": "本城市没有符合“{q}”的事项",
+      "tc.item": "办理事项",
+      "refusal.unknown_service_item": "互认目录中没有这个办理事项",
       "verify.button": "核验",
       "clear.button": "清空",
       "busy": "正在核验…",
@@ -251,6 +259,13 @@
       "kind.seal": "E-seal",
       "kind.sealed_document": "Stamped document",
       "relying.label": "Relying city",
+      "item.label": "Service item (optional)",
+      "item.placeholder": "Type an item's name or code, e.g. food",
+      "item.none": "No item chosen: checked against the city-wide recognitions",
+      "item.chosen": "Checked for the item: {name} ({code})",
+      "item.clear": "Any item",
+      "item.noMatch": "No item of this city matches “{q}”",
+      "tc.item": "Service item",
       "verify.button": "Verify",
       "clear.button": "Clear",
       "busy": "Verifying…",
@@ -461,6 +476,8 @@
     diff: null, // the diff body
     uploadBefore: null,
     uploadAfter: null,
+    item: null, // the service item chosen: {code, name_zh, name_en}
+    itemResults: null, // {q, items} of the last search
   };
 
   function t(key, vars) {
@@ -672,6 +689,84 @@
         )
       );
       if (keep && state.jurisdictions.some((j) => j.jurisdiction === keep)) sel.value = keep;
+    }
+  }
+
+  // -- service items ---------------------------------------------------------------------------
+
+  let itemTimer = null;
+
+  function itemName(item) {
+    return lang === "zh" ? item.name_zh : item.name_en;
+  }
+
+  function itemLabel(item) {
+    return lang === "zh" ? item.name_zh + "（" + item.code + "）" : item.name_en + " (" + item.code + ")";
+  }
+
+  function searchItemsSoon() {
+    if (itemTimer) clearTimeout(itemTimer);
+    itemTimer = setTimeout(searchItems, 150);
+  }
+
+  async function searchItems() {
+    const q = $("#item-search").value.trim();
+    const relying = $("#relying").value;
+    if (!q || !relying) {
+      state.itemResults = null;
+      renderItems();
+      return;
+    }
+    const query = new URLSearchParams({ relying, q: q.slice(0, 100), limit: "20" });
+    const r = await call("/v1/catalogue/items?" + query, { headers: { Accept: "application/json" } });
+    if ($("#item-search").value.trim() !== q) return; // typed on meanwhile: a newer search runs
+    state.itemResults = { q, items: r.ok && r.body ? r.body.items || [] : [] };
+    renderItems();
+  }
+
+  function chooseItem(item) {
+    state.item = item ? Object.assign({ relying: $("#relying").value }, item) : null;
+    state.itemResults = null;
+    $("#item-search").value = "";
+    renderItems();
+  }
+
+  function renderItems() {
+    const list = $("#item-results");
+    const input = $("#item-search");
+    const res = state.itemResults;
+    if (!res) {
+      list.hidden = true;
+      list.replaceChildren();
+    } else {
+      list.hidden = false;
+      list.replaceChildren(
+        ...(res.items.length
+          ? res.items.map((item) =>
+              h(
+                "li",
+                { role: "option", "aria-selected": "false" },
+                h(
+                  "button",
+                  { type: "button", class: "item-option", "data-code": item.code, onclick: () => chooseItem(item) },
+                  h("span", {}, itemName(item)),
+                  h("span", { class: "mono" }, " " + item.code)
+                )
+              )
+            )
+          : [h("li", { class: "hint" }, t("item.noMatch", { q: res.q }))])
+      );
+    }
+    input.setAttribute("aria-expanded", res && res.items.length ? "true" : "false");
+    const chosen = $("#item-chosen");
+    if (state.item) {
+      chosen.replaceChildren(
+        h("span", { "data-item": state.item.code }, t("item.chosen", { name: itemName(state.item), code: state.item.code })),
+        " ",
+        h("button", { type: "button", id: "item-clear", class: "linklike", onclick: () => chooseItem(null) }, t("item.clear"))
+      );
+    } else {
+      chosen.replaceChildren(t("item.none"));
     }
   }
 
@@ -893,6 +988,7 @@
       fd.append(name, entry.file, entry.file.name);
     }
     fd.append("relying_jurisdiction", relying);
+    if (state.item) fd.append("expect_service_item", state.item.code);
     fd.append("receipt", "true");
     const button = $("#verify-btn");
     button.disabled = true;
@@ -906,7 +1002,7 @@
       return;
     }
     const image = p.parts.image ? { url: p.parts.image.url || URL.createObjectURL(p.parts.image.file), name: p.parts.image.file.name } : null;
-    state.result = { kind: p.kind, response: r.body, image };
+    state.result = { kind: p.kind, response: r.body, image, item: state.item };
     renderFormError();
     renderResult();
     // The verdict at the top of the screen, with the focus (a screen reader reads it out).
@@ -1124,6 +1220,7 @@
       h("h2", {}, t("trustctx.heading")),
       facts([
         [t("tc.relying"), cityName(tc.relying_jurisdiction)],
+        [t("tc.item"), state.result && state.result.item ? itemLabel(state.result.item) : null, { "data-item": state.result && state.result.item ? state.result.item.code : "" }],
         [t("tc.issuing"), issuing ? cityName(issuing) : null],
         [t("tc.list"), listText, { "data-list-sequence": tc.list_sequence === null ? "" : tc.list_sequence }],
         [t("tc.stale"), stale],
@@ -1482,6 +1579,9 @@
     document.querySelectorAll("[data-i18n]").forEach((el) => {
       el.textContent = t(el.getAttribute("data-i18n"));
     });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
+      el.setAttribute("placeholder", t(el.getAttribute("data-i18n-placeholder")));
+    });
     document.querySelectorAll("[data-i18n-aria]").forEach((el) => {
       el.setAttribute("aria-label", t(el.getAttribute("data-i18n-aria")));
     });
@@ -1491,6 +1591,7 @@
     toggle.setAttribute("aria-label", lang === "zh" ? "Switch to English" : "切换到中文");
     renderCitySelects();
     renderUploadFileName();
+    renderItems();
     renderFontNote();
     renderFiles();
     renderFormError();
@@ -1595,6 +1696,15 @@
     $("#diff-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       if (state.history) loadDiff(state.history.code, $("#diff-from").value, $("#diff-to").value);
+    });
+    $("#item-search").addEventListener("input", searchItemsSoon);
+    $("#relying").addEventListener("change", () => {
+      // Items belong to the city that handles them: another city forgets the choice.
+      if (state.item && state.item.relying === $("#relying").value) return;
+      state.item = null;
+      state.itemResults = null;
+      $("#item-search").value = "";
+      renderItems();
     });
     $("#upload-check").addEventListener("click", uploadCheck);
     $("#upload-file").addEventListener("change", renderUploadFileName);

@@ -126,15 +126,16 @@ redis.call(ARGV[9], ARGV[5], ARGV[6])
 return {inc, epoch, stored}
 """
 
-# KEYS: a hash of documents; ARGV: the largest document worth hashing, then pairs of a field
-# and the length it had when last probed at the same sequence (-1: none). For each field its
-# length and, if not empty and not larger, the SHA-1 hex of its bytes; "=" instead if the length
-# is the one given (not hashed again: the caller knows the digest).
+# KEYS: a hash of documents; ARGV: triples of a field, the length it had when last probed at the
+# same sequence (-1: none) and the largest document of its kind. For each field its length and,
+# if not empty and not larger than its kind allows, the SHA-1 hex of its bytes; "=" instead if
+# the length is the one given (not hashed again: the caller knows the digest). An oversized
+# document is never hashed: it is refused by its length alone.
 _PROBE_LUA = """
 local out = {}
-local largest = tonumber(ARGV[1])
-for i = 2, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   local length = redis.call('HSTRLEN', KEYS[1], ARGV[i])
+  local largest = tonumber(ARGV[i + 2])
   local digest = ''
   if length > 0 and length == tonumber(ARGV[i + 1]) then
     digest = '='
@@ -854,8 +855,10 @@ class TrustSync:
         args: list[str] = []
         for name, seq in entries:
             known = self._probed.get((key, name))
-            args += [name, str(known[1]) if known and known[0] == seq else "-1"]
-        raw = await self._redis(lambda c: c.eval(_PROBE_LUA, 1, key, str(_LARGEST_DOCUMENT), *args))
+            kind = _kind_of(name)
+            largest = _MAX_BYTES[kind] if kind is not None else _LARGEST_DOCUMENT
+            args += [name, str(known[1]) if known and known[0] == seq else "-1", str(largest)]
+        raw = await self._redis(lambda c: c.eval(_PROBE_LUA, 1, key, *args))
         items = raw if isinstance(raw, list) and len(raw) == 2 * len(entries) else []
         if len(self._probed) >= _REFUSALS_KEPT:
             self._probed.clear()

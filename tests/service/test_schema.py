@@ -9,7 +9,10 @@ Two default checks are relaxed where they cannot hold by design:
   sending other bytes, which are still a file;
 - positive_data_acceptance on a verification upload refused for its content (a file part in a
   format huren does not verify, a `data` part without a signature value): see
-  _refused_by_content."""
+  _refused_by_content;
+- positive_data_acceptance on a verification naming a service item the catalogue does not list
+  for the relying jurisdiction (422 unknown_service_item): which codes exist is signed data, not
+  schema."""
 
 from __future__ import annotations
 
@@ -77,16 +80,17 @@ def test_api_conforms_to_its_schema(case: schemathesis.Case) -> None:
 
 
 def _refused_by_content(response: Any) -> bool:
-    """What a schema cannot say about a schema-valid upload: its `file` part (PNG bytes, as the
-    generator makes for `format: binary`) is a format huren does not verify, or a `data` part
-    comes with a file that is no SES_Signature value. Both are documented refusals."""
+    """What a schema cannot say about a schema-valid request: its `file` part (PNG bytes, as the
+    generator makes for `format: binary`) is a format huren does not verify, a `data` part
+    comes with a file that is no SES_Signature value, or the service item named is not in the
+    catalogue. All are documented refusals."""
     if response.status_code not in (415, 422):
         return False
     try:
         body = response.json()
     except ValueError:
         return False
-    if body.get("code") == "unsupported_format":
+    if body.get("code") in ("unsupported_format", "unknown_service_item"):
         return True
     errors = body.get("errors") or []
     return (

@@ -17,6 +17,8 @@ from demo.world import (
     FOOD_PRODUCTION_LICENCE,
     IDX_REVOKED,
     IDX_SUSPENDED,
+    ITEM_SZ_FOOD_PRODUCTION,
+    ITEM_SZ_MEAL_SUPPLIER,
     SHENZHEN,
     SZ_ENTERPRISE,
     ZHONGSHAN,
@@ -859,6 +861,29 @@ ROWS: list[Row] = [
         I,
         S.TRY_LATER,
         "recognition.catalogue_missing",
+    ),
+    # service items
+    Row(
+        "item-accepts-the-permit",
+        lambda w: Case(
+            "licence",
+            w.licence_zs,
+            relying=SHENZHEN,
+            expect=Expectations(service_item=ITEM_SZ_MEAL_SUPPLIER),
+        ),
+        P,
+    ),
+    Row(
+        "item-refuses-a-valid-permit",
+        lambda w: Case(
+            "licence",
+            w.licence_zs,
+            relying=SHENZHEN,
+            expect=Expectations(service_item=ITEM_SZ_FOOD_PRODUCTION),
+        ),
+        F,
+        S.SIG_CONSTRAINTS_FAILURE,
+        "item.refused",
     ),
     # caller expectations
     Row(
