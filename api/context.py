@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +14,6 @@ from fastapi import Request
 from api.http.auth import Authoriser, Permission, Principal
 from api.obs.audit import AuditLog
 from api.obs.metrics import Metrics
-from api.readiness import Lifecycle
 from api.receipts import ReceiptSigner
 from api.settings import Settings
 from api.state.cache import SingleFlight, VerdictCache
@@ -22,6 +22,22 @@ from api.verification import VerificationService
 from trust_lists import TrustStore
 
 log = logging.getLogger("huren.app")
+
+
+class Lifecycle:
+    """Whether this process is draining: it still serves every request, but `/readyz` says 503 so
+    that load balancers stop sending new ones before the listener closes."""
+
+    def __init__(self) -> None:
+        self.draining_since: float | None = None  # monotonic
+
+    @property
+    def draining(self) -> bool:
+        return self.draining_since is not None
+
+    def begin_drain(self) -> None:
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
 
 
 @dataclass(slots=True)

@@ -31,22 +31,6 @@ if TYPE_CHECKING:
     from api.context import AppContext
 
 
-class Lifecycle:
-    """Whether this process is draining: it still serves every request, but `/readyz` says 503 so
-    that load balancers stop sending new ones before the listener closes."""
-
-    def __init__(self) -> None:
-        self.draining_since: float | None = None  # monotonic
-
-    @property
-    def draining(self) -> bool:
-        return self.draining_since is not None
-
-    def begin_drain(self) -> None:
-        if self.draining_since is None:
-            self.draining_since = time.monotonic()
-
-
 @dataclass(frozen=True, slots=True)
 class RedisHealth:
     """What the Redis owner (today the verdict cache and trust sync, each with its own client)
@@ -164,4 +148,4 @@ class ReadinessCollector(Collector):
         )
 
 
-__all__ = ["Lifecycle", "Readiness", "ReadinessCollector", "RedisHealth", "assess", "redis_health"]
+__all__ = ["Readiness", "ReadinessCollector", "RedisHealth", "assess", "redis_health"]

@@ -31,8 +31,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.context import Lifecycle
 from api.obs.logs import configure_logging
-from api.readiness import Lifecycle
 from api.settings import Settings, SettingsError
 
 log = logging.getLogger("huren.server")
