@@ -1,0 +1,1 @@
+"""Issuer-side tools: making the documents huren verifies (docs/formats.md)."""
