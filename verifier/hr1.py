@@ -69,13 +69,14 @@ def strip(raw: bytes) -> bytes:
     return raw.strip(_AROUND)
 
 
-def unprefix(raw: bytes) -> bytes:
-    """The Base45 text after the prefix, or LayerError."""
+def unprefix(raw: bytes, prefix: bytes = PREFIX) -> bytes:
+    """The Base45 text after the prefix (another one only to read outside material, such as the
+    EU DCC's HC1: in the conformance tests), or LayerError."""
     text = strip(raw)
-    if not text.startswith(PREFIX):
+    if not text.startswith(prefix):
         shown = text[:4].decode("ascii", "replace")
         raise LayerError("format.qr_prefix", f"starts with {shown!r}")
-    return text[len(PREFIX) :]
+    return text[len(prefix) :]
 
 
 def unwrap(raw: bytes) -> bytes:
