@@ -1268,6 +1268,7 @@ def build_parser() -> argparse.ArgumentParser:
     from api import national_cli
 
     national_cli.add_parser(sub)  # huren verify FILE --config DIR
+    importlib.import_module("cli.licence").add_parser(sub)  # huren licence qr ...
     importlib.import_module("api.status_cli").add_parser(sub)  # huren status ...
 
     g = sub.add_parser("serve", help="run the verification service")

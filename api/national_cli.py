@@ -2,8 +2,9 @@
 store on disk.
 
 FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), an SES_Signature
-value (.dat, with the data it signs as --data when at hand), or a compact JWS licence or seal;
-its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
+value (.dat, with the data it signs as --data when at hand), a compact JWS licence or seal, or a
+licence's QR form: its HR1: text (as the argument itself or in a file) or a photo or scan of the
+code; its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
 init`), or the huren.json itself. The store is loaded read-only (nothing is written). Exit status
 (EXIT_STATUS_HELP): the verdict's, or 2 when no verdict could be given.
 
@@ -27,7 +28,7 @@ from api.national import (
 from trust_lists.errors import TrustStateError
 from trust_lists.store import TrustStore
 from trust_lists.text import shown
-from verifier import Verdict, Verifier
+from verifier import Verdict, Verifier, hr1, scan
 from verifier.formats import LICENCE_TYP, SEAL_TYP, SEALED_DOC_TYP
 from verifier.national.verifier import NationalVerifier, sniff
 from verifier.verdict import reported_checks
@@ -56,7 +57,12 @@ def add_parser(sub: Any) -> None:
         epilog=EXIT_STATUS_HELP,
         formatter_class=HelpFormatter,
     )
-    g.add_argument("file", metavar="FILE", help=".ofd, .esl, .dat, or a compact JWS")
+    g.add_argument(
+        "file",
+        metavar="FILE",
+        help=".ofd, .esl, .dat, a compact JWS, a licence's QR code (its HR1: text given here or "
+        "in a file, or a photo or scan of the code)",
+    )
     g.add_argument(
         "--data",
         metavar="SIGNED_FILE",
@@ -136,12 +142,19 @@ def verify_file(
         return nv.verify_signature(data, signed_data, relying, at, data_name=data_name), []
     text = data.strip()
     verifier = Verifier(store, clock=lambda: now)
+    if hr1.looks_like_hr1(text):
+        return verifier.verify_licence_qr(data, relying, at), []
+    found = unsupported_format(data)
+    if found in _PICTURES:  # a photo or scan of a licence's QR code
+        try:
+            return verifier.verify_licence_qr(scan.read_qr(data), relying, at), []
+        except scan.ScanError as exc:
+            raise UnsupportedFormat(f"{unsupported_message(found)}; {exc}") from exc
     typ = _jws_typ(text)
     if typ == LICENCE_TYP:
         return verifier.verify_licence(text, relying, at), []
     if typ == SEAL_TYP:
         return verifier.verify_seal(text, relying, at), []
-    found = unsupported_format(data)
     if found is not None:
         raise UnsupportedFormat(unsupported_message(found))
     if typ == SEALED_DOC_TYP:
@@ -152,6 +165,9 @@ def verify_file(
     raise UnsupportedFormat(
         "not a format huren verifies. Supported: " + "; ".join(SUPPORTED_FORMATS)
     )
+
+
+_PICTURES: Final = frozenset({"png", "jpeg", "gif", "tiff", "webp", "bmp"})
 
 
 def _jws_typ(text: bytes) -> str | None:
@@ -219,7 +235,10 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     if relying is None or relying not in store.anchors:
         raise UsageError(f"relying jurisdiction {relying} is not configured in {args.config}")
     at: datetime | None = args.at
-    data = _read_bytes(args.file, MAX_FILE_BYTES)
+    if hr1.looks_like_hr1(args.file) and not Path(args.file).exists():
+        data = args.file.encode("utf-8", "surrogateescape")  # the text a scanner typed
+    else:
+        data = _read_bytes(args.file, MAX_FILE_BYTES)
     signed = None
     if args.data is not None:
         if sniff(data) != "signature":

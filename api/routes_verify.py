@@ -38,6 +38,7 @@ from api.models import (
 )
 from api.problems import ProblemError, problem_responses
 from api.verification import Kind, Outcome, VerifyInput
+from verifier import scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
@@ -151,7 +152,7 @@ def _input_from_model(
 
 
 _FORM_FILES: dict[Kind, frozenset[str]] = {
-    "licence": frozenset({"file"}),
+    "licence": frozenset({"file", "image"}),
     "seal": frozenset({"file", "image", "data"}),
     "sealed_document": frozenset({"file", "image", "signature", "seal", "data"}),
 }
@@ -182,6 +183,8 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
                 files[name] = value.encode("utf-8", "surrogateescape")
             else:
                 texts[name] = value
+    if kind == "licence" and "image" in files:
+        files["file"] = await _licence_from_picture(files)
     if "file" not in files:
         raise _field_error(("body", "file"), "the document file is required", "missing")
     try:
@@ -208,6 +211,19 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
     else:
         inp = VerifyInput(kind, files["file"], **common)
     return inp, fields.receipt == "true"
+
+
+async def _licence_from_picture(files: dict[str, bytes]) -> bytes:
+    """The HR1 text of the one QR code in a licence's `image` (a photo or scan), read off the
+    event loop; no code or several codes is a 422 naming which."""
+    picture = files.pop("image")
+    if "file" in files:
+        raise _field_error(("body", "image"), "give the licence as `file` or as `image`, not both")
+    try:
+        text = await asyncio.to_thread(scan.read_qr, picture)
+    except scan.ScanError as exc:
+        raise ProblemError(422, exc.code, str(exc)) from exc
+    return text.encode("utf-8", "surrogatepass")
 
 
 async def read_input(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
@@ -334,7 +350,7 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
         "file": {
             **_BINARY,
             "description": {
-                "licence": "The signed token (compact JWS) as a file",
+                "licence": "The licence as a file: a compact JWS, or the HR1: text of its QR code",
                 "seal": "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an SES_Signature "
                 "value (.dat)",
                 "sealed_document": "The sealed document's bytes, a signed OFD document (.ofd) or "
@@ -342,8 +358,15 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
             }[kind],
         }
     }
-    required = ["file", "relying_jurisdiction"]
-    if kind != "licence":
+    required = ["file", "relying_jurisdiction"] if kind != "licence" else ["relying_jurisdiction"]
+    if kind == "licence":
+        props["image"] = {
+            **_BINARY,
+            "description": "Instead of `file`: a photo or scan (PNG, JPEG) of the licence's QR "
+            "code, read on the server; 422 `qr_not_found` or `qr_several` when it holds no QR "
+            "code or several, `image_unreadable` when it is not a picture",
+        }
+    else:
         props["image"] = {**_BINARY, "description": "The seal picture"}
         props["data"] = {
             **_BINARY,
@@ -361,12 +384,15 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
             "description": "The seal (compact JWS) when the signature only references it",
         }
         required.append("signature")
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {**props, **_FORM_COMMON},
         "required": required,
         "additionalProperties": False,
     }
+    if kind == "licence":  # the token as text, or a picture of its QR code
+        schema["oneOf"] = [{"required": ["file"]}, {"required": ["image"]}]
+    return schema
 
 
 _REPORT_PARAMETER: dict[str, Any] = {
@@ -409,7 +435,11 @@ _OK: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/licences/verify",
     summary="Verify an e-licence",
-    description="Roles: counter, admin. JSON body or multipart upload (`file` = the token).",
+    description=(
+        "Roles: counter, admin. JSON body (`token`: a compact JWS or the `HR1:` text of the "
+        "licence's QR code, told apart by its prefix) or multipart upload (`file` = the token, "
+        "or `image` = a photo or scan of the QR code)."
+    ),
     responses={**_OK, **_VERIFY_ERRORS},
     openapi_extra={**_request_body("licence"), "x-huren-permission": "verify_licence"},
     response_class=JSONResponse,

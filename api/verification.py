@@ -39,7 +39,7 @@ from api.problems import ProblemError
 from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
-from verifier import Expectations, VerificationInputError, Verifier, deadline
+from verifier import Expectations, VerificationInputError, Verifier, deadline, hr1
 from verifier.national.verifier import NationalPolicy, NationalVerifier
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
@@ -319,6 +319,10 @@ class VerificationService:
                     if has_expect
                     else None
                 )
+                if hr1.looks_like_hr1(inp.token):  # the QR form of a licence
+                    return self.verifier.verify_licence_qr(
+                        inp.token, inp.relying, inp.at, expect=expect
+                    )
                 return self.verifier.verify_licence(inp.token, inp.relying, inp.at, expect=expect)
             expect = (
                 Expectations(holder_id=inp.holder_credit_code, seal_type=inp.type_code)

@@ -48,7 +48,9 @@ def read_qr(image: bytes) -> str:
                     "smaller photo"
                 )
             picture.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise NotAnImage(f"the picture has too many pixels (over {MAX_PIXELS:,})") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         if isinstance(exc, ScanError):
             raise
         raise NotAnImage("the file is not a picture huren can read (PNG, JPEG, ...)") from exc

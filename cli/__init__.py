@@ -1,0 +1,1 @@
+"""The `huren` command line, one module per command group."""
