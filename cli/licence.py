@@ -67,9 +67,10 @@ def cmd_licence_qr(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"{args.licence}: {exc}") from exc
     code = qr_code(text, args.error)
-    for kind, path in (("png", args.png), ("svg", args.svg)):
-        if path is not None:
-            write_output(path, qr_image(text, kind, error=args.error, scale=args.scale).data)
+    if args.png is not None:
+        write_output(args.png, qr_image(text, "png", error=args.error, scale=args.scale).data)
+    if args.svg is not None:
+        write_output(args.svg, qr_image(text, "svg", error=args.error, scale=args.scale).data)
     if args.out is not None:
         write_output(args.out, text.encode("ascii") + b"\n")
     else:
