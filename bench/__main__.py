@@ -6,7 +6,8 @@ noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cor
 1-2 min). A figure that cannot be measured (missing component, server that fails) is a MISS with
 its reason, never a crash.
 
-Sections (for --only): library (1), scale (4), trustlist (6b), uncached (2, 7), cached (3),
+Sections (for --only): library (1), scale (4), trustlist (6b), qr (Q1-Q3: QR licences),
+uncached (2, 7), cached (3),
 batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), profile
 (where verify_licence spends its time); groups: micro
 (library, scale, trustlist), http (uncached, cached, batch, startup)."""
@@ -32,6 +33,7 @@ SECTIONS = (
     "scale",
     "trustlist",
     "national",
+    "qr",
     "uncached",
     "cached",
     "batch",
@@ -40,7 +42,7 @@ SECTIONS = (
     "profile",
 )
 GROUPS = {
-    "micro": ("library", "scale", "trustlist", "national"),
+    "micro": ("library", "scale", "trustlist", "national", "qr"),
     "http": ("uncached", "cached", "batch", "startup", "hostile"),
     "all": SECTIONS,
 }
@@ -140,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
             rows += got or []
             log("[national] hostile OFD packages vs legitimate ones of the same size (N3)")
             got = guarded(rows, "N3", "hostile OFD CPU", national.hostile_rows, quick)
+            rows += got or []
+        if "qr" in only:
+            from bench import qr
+
+            log("[qr] QR licences: verify, photo reading, QR version (figures Q1-Q3)")
+            got = guarded(rows, "Q1", "QR licence figures", qr.rows, quick, ms)
             rows += got or []
         if "profile" in only:
             log("[profile] where verify_licence spends its time")

@@ -132,22 +132,44 @@ def check(data: bytes, *, max_bytes: int, tags: frozenset[int] = frozenset()) ->
         raise MalformedCBOR(f"{walk.end - walk.pos} bytes after the item")
 
 
+_SCALARS: Final = frozenset({int, str, bytes, bool, type(None)})
+# cbor2 gives what sits inside a tag as immutable values: tuple for arrays, frozendict for maps.
+_ARRAYS: Final = frozenset({list, tuple})
+_MAPS: Final = frozenset({dict, cbor2.frozendict})
+
+
 def _plain(value: object, depth: int = 0) -> bool:
     """True iff the decoded value holds only what the profile admits (integers, text, bytes,
-    false, true, null, arrays, maps with integer or text keys), within the caps."""
+    false, true, null, arrays, maps with integer or text keys), within the depth cap."""
     t = type(value)
-    if t is int or t is str or t is bytes or t is bool or value is None:
+    if t in _SCALARS:
         return True
     if depth >= MAX_DEPTH:
         return False
-    if t is list:
-        return all(_plain(v, depth + 1) for v in value)  # type: ignore[attr-defined]
-    if t is dict:
-        return all(
-            (type(k) is int or type(k) is str) and _plain(v, depth + 1)
-            for k, v in value.items()  # type: ignore[attr-defined]
-        )
+    if t in _ARRAYS:
+        # Loops, not all(<generator>): this runs for every QR licence.
+        for v in value:  # type: ignore[attr-defined]  # noqa: SIM110
+            if not _plain(v, depth + 1):
+                return False
+        return True
+    if t in _MAPS:
+        for k, v in value.items():  # type: ignore[attr-defined]
+            tk = type(k)
+            if (tk is not int and tk is not str) or not _plain(v, depth + 1):
+                return False
+        return True
     return False
+
+
+def _plain_tagged(value: object, tags: frozenset[int]) -> bool:
+    """_plain, with a chain of distinct tags from `tags` allowed around the top-level item."""
+    seen: set[int] = set()
+    while isinstance(value, cbor2.CBORTag):
+        if value.tag not in tags or value.tag in seen:
+            return False
+        seen.add(value.tag)
+        value = value.value
+    return _plain(value, len(seen))
 
 
 def loads(data: bytes, *, max_bytes: int, tags: frozenset[int] = frozenset()) -> Any:
@@ -159,14 +181,13 @@ def loads(data: bytes, *, max_bytes: int, tags: frozenset[int] = frozenset()) ->
     Anything else takes the byte walk, which names the first fault."""
     if len(data) > max_bytes:
         raise MalformedCBOR(f"larger than {max_bytes} bytes")
-    if not tags:
-        try:
-            value = cbor2.loads(data)
-        except Exception:  # noqa: S110 - the walk below names the fault
-            pass
-        else:
-            if len(data) <= MAX_ITEMS and _plain(value) and cbor2.dumps(value) == data:
-                return value
+    try:
+        value = cbor2.loads(data)
+    except Exception:  # noqa: S110 - the walk below names the fault
+        pass
+    else:
+        if len(data) <= MAX_ITEMS and _plain_tagged(value, tags) and cbor2.dumps(value) == data:
+            return value
     check(data, max_bytes=max_bytes, tags=tags)
     try:
         return cbor2.loads(data)

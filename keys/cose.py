@@ -52,6 +52,115 @@ class CoseCriticalHeader(MalformedCOSE):
     code = "cose_crit_unsupported"
 
 
+def _bstr(data: bytes, at: int) -> tuple[bytes, int] | None:
+    """The byte string whose head is at `at` (shortest length form only), and where it ends."""
+    if at >= len(data) or data[at] >> 5 != 2:
+        return None
+    info = data[at] & 0x1F
+    if info < 24:
+        size, at = info, at + 1
+    elif info in (24, 25):
+        width = 1 if info == 24 else 2
+        size = int.from_bytes(data[at + 1 : at + 1 + width], "big")
+        if size < (24 if width == 1 else 256):
+            return None  # not the shortest form: the general path names it
+        at += 1 + width
+    else:
+        return None
+    end = at + size
+    return (data[at:end], end) if end <= len(data) else None
+
+
+def _usual_shape(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """What every huren issuer writes, read by hand: tag 18, an array of four, the protected
+    header, an empty unprotected map, the payload and the signature, nothing after. Anything else
+    (None) takes the general path, which accepts or names the fault."""
+    if data[:2] != b"\xd2\x84":
+        return None
+    protected = _bstr(data, 2)
+    if protected is None or protected[1] >= len(data) or data[protected[1]] != 0xA0:
+        return None
+    payload = _bstr(data, protected[1] + 1)
+    if payload is None:
+        return None
+    signature = _bstr(data, payload[1])
+    if signature is None or signature[1] != len(data):
+        return None
+    return protected[0], payload[0], signature[0]
+
+
+def _any_shape(data: bytes, max_bytes: int) -> tuple[bytes, bytes, bytes]:
+    # keys.cbor.MalformedCBOR (the bytes) and MalformedCOSE (the structure) stay apart.
+    value = cbor.loads(data, max_bytes=max_bytes, tags=frozenset({CWT_TAG, COSE_SIGN1_TAG}))
+    if isinstance(value, CBORTag) and value.tag == CWT_TAG:
+        value = value.value
+    if not isinstance(value, CBORTag) or value.tag != COSE_SIGN1_TAG:
+        raise MalformedCOSE("not a tagged COSE_Sign1 (tag 18)")
+    body = value.value
+    # cbor2 gives the contents of a tag as immutable values (tuple, frozendict).
+    if not isinstance(body, list | tuple) or len(body) != 4:
+        raise MalformedCOSE("a COSE_Sign1 is an array of four items")
+    protected, unprotected, payload, signature = body
+    if not isinstance(protected, bytes) or not protected:
+        raise MalformedCOSE("the protected header must be non-empty bytes")
+    if not isinstance(unprotected, Mapping):
+        raise MalformedCOSE("the unprotected header must be a map")
+    if not isinstance(payload, bytes):
+        raise MalformedCOSE("the payload must be attached bytes")
+    if not isinstance(signature, bytes):
+        raise MalformedCOSE("the signature must be bytes")
+    if ALG in unprotected:
+        try:
+            header = cbor.loads(protected, max_bytes=MAX_HEADER_BYTES)
+        except cbor.MalformedCBOR:
+            header = {}
+        if not isinstance(header, dict) or ALG not in header:
+            raise MalformedCOSE("alg only in the unprotected header, outside the signature")
+    if unprotected:
+        raise MalformedCOSE(
+            f"unprotected header parameters {sorted(map(str, unprotected))[:4]}: "
+            "everything is in the protected header"
+        )
+    return protected, payload, signature
+
+
+# Validated protected headers by their exact bytes: an issuer writes one header for all its
+# licences, so this skips decoding and the rules for all but the first. The same bytes always
+# validate the same way, so the cache cannot change an outcome.
+_HEADERS: dict[bytes, tuple[dict[int, Any], str, str]] = {}
+_HEADERS_MAX = 1024
+
+
+def _protected_header(protected: bytes) -> tuple[dict[int, Any], str, str]:
+    """(header, alg, kid) of valid protected header bytes, or MalformedCBOR / MalformedCOSE /
+    UnsupportedAlgorithm."""
+    known = _HEADERS.get(protected)
+    if known is not None:
+        return known
+    if not protected:
+        raise MalformedCOSE("the protected header must be non-empty bytes")
+    header = cbor.loads(protected, max_bytes=MAX_HEADER_BYTES)
+    if not isinstance(header, dict):
+        raise MalformedCOSE("the protected header is not a map")
+    alg = require_allowed_cose(header.get(ALG))
+    labels = header.keys()
+    if CRIT in labels:
+        raise CoseCriticalHeader("crit parameters are not understood")
+    if labels & _KEY_BEARING:
+        raise CoseEmbeddedKey("the header carries a key or certificate")
+    unknown = labels - _ALLOWED_LABELS
+    if unknown:
+        raise MalformedCOSE(f"unknown header parameters {sorted(map(str, unknown))[:4]}")
+    kid = header.get(KID)
+    if not isinstance(kid, bytes) or not 0 < len(kid) <= MAX_KID_BYTES:
+        raise MalformedCOSE("kid missing from the protected header or not 1..64 bytes")
+    entry = (header, alg, b64url_encode(kid))
+    if len(_HEADERS) >= _HEADERS_MAX:
+        _HEADERS.clear()  # bounded; a refill costs one parse per header
+    _HEADERS[protected] = entry
+    return entry
+
+
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
     """RFC 9052 4.4: ["Signature1", protected, external_aad (empty), payload]."""
     return cbor.dumps(["Signature1", protected, b"", payload])
@@ -74,48 +183,16 @@ class CoseSign1:
 
     @classmethod
     def parse(cls, data: bytes, *, max_bytes: int) -> CoseSign1:
-        # keys.cbor.MalformedCBOR (the bytes) and MalformedCOSE (the structure) stay apart.
-        value = cbor.loads(data, max_bytes=max_bytes, tags=frozenset({CWT_TAG, COSE_SIGN1_TAG}))
-        if isinstance(value, CBORTag) and value.tag == CWT_TAG:
-            value = value.value
-        if not isinstance(value, CBORTag) or value.tag != COSE_SIGN1_TAG:
-            raise MalformedCOSE("not a tagged COSE_Sign1 (tag 18)")
-        body = value.value
-        # cbor2 gives the contents of a tag as immutable values (tuple, frozendict).
-        if not isinstance(body, list | tuple) or len(body) != 4:
-            raise MalformedCOSE("a COSE_Sign1 is an array of four items")
-        protected, unprotected, payload, signature = body
-        if not isinstance(protected, bytes) or not protected:
-            raise MalformedCOSE("the protected header must be non-empty bytes")
-        if not isinstance(unprotected, Mapping):
-            raise MalformedCOSE("the unprotected header must be a map")
-        if not isinstance(payload, bytes):
-            raise MalformedCOSE("the payload must be attached bytes")
-        if not isinstance(signature, bytes) or not signature:
+        if len(data) > max_bytes:
+            raise cbor.MalformedCBOR(f"larger than {max_bytes} bytes")
+        parts = _usual_shape(data)
+        if parts is None:
+            parts = _any_shape(data, max_bytes)
+        protected, payload, signature = parts
+        if not signature:
             raise MalformedCOSE("the signature must be non-empty bytes")
-        header = cbor.loads(protected, max_bytes=MAX_HEADER_BYTES)
-        if not isinstance(header, dict):
-            raise MalformedCOSE("the protected header is not a map")
-        if ALG in unprotected and ALG not in header:
-            raise MalformedCOSE("alg only in the unprotected header, outside the signature")
-        if unprotected:
-            raise MalformedCOSE(
-                f"unprotected header parameters {sorted(map(str, unprotected))[:4]}: "
-                "everything is in the protected header"
-            )
-        alg = require_allowed_cose(header.get(ALG))
-        labels = header.keys()
-        if CRIT in labels:
-            raise CoseCriticalHeader("crit parameters are not understood")
-        if labels & _KEY_BEARING:
-            raise CoseEmbeddedKey("the header carries a key or certificate")
-        unknown = labels - _ALLOWED_LABELS
-        if unknown:
-            raise MalformedCOSE(f"unknown header parameters {sorted(map(str, unknown))[:4]}")
-        kid = header.get(KID)
-        if not isinstance(kid, bytes) or not 0 < len(kid) <= MAX_KID_BYTES:
-            raise MalformedCOSE("kid missing from the protected header or not 1..64 bytes")
-        return cls(header, protected, payload, signature, alg, b64url_encode(kid))
+        header, alg, kid = _protected_header(protected)
+        return cls(header, protected, payload, signature, alg, kid)
 
     @property
     def signing_input(self) -> bytes:

@@ -152,15 +152,17 @@ def wrap(cose: bytes) -> str:
     return PREFIX.decode() + packed.decode("ascii")
 
 
-def _text_keys(value: object, where: str, depth: int = 0) -> None:
+def _text_keys(value: object, where: str) -> None:
     """Nested maps of the claims have text keys only (JSON's rule), so their parser compares
-    like with like."""
-    if isinstance(value, dict):
+    like with like; arrays are no part of a licence. (keys.cbor already admitted only integers,
+    text, bytes, booleans, null, arrays and maps.)"""
+    if type(value) is dict:
         for k, v in value.items():
             if type(k) is not str:
                 raise ValueError(f"{where}: member names must be text, not {type(k).__name__}")
-            _text_keys(v, where, depth + 1)
-    elif isinstance(value, list):
+            if type(v) is dict or type(v) is list:
+                _text_keys(v, where)
+    elif type(value) is list:
         raise ValueError(f"{where}: arrays are not part of a licence")
 
 
@@ -176,7 +178,8 @@ def cwt_to_claims(payload: bytes) -> dict[str, Any]:
         name = CWT_CLAIMS.get(key)
         if name is None:
             raise ValueError(f"unknown CWT claim {str(key)[:32]!r}")
-        _text_keys(item, name)
+        if type(item) is dict or type(item) is list:
+            _text_keys(item, name)
         out[name] = item
     return out
 
