@@ -17,6 +17,7 @@ COPY keys ./keys
 COPY trust_lists ./trust_lists
 COPY verifier ./verifier
 COPY api ./api
+COPY cli ./cli
 COPY deploy/entrypoint.sh /usr/local/bin/huren-entrypoint
 RUN pip install --no-cache-dir . \
     && groupadd --system --gid 10001 huren \

@@ -57,7 +57,7 @@ bench: $(STAMP)
 # and revokes licences; under 5 minutes in all. Override with e.g. SOAK_ARGS="--seconds 30".
 SOAK_ARGS ?=
 soak: $(STAMP)
-	$(BIN)/python -m tests.soak $(SOAK_ARGS)
+	$(BIN)/python -m tests.support.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -22,17 +22,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.types import Receive, Scope, Send
 
-from api import routes_trust, routes_verify, ui
-from api.audit import AuditLog
-from api.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
-from api.cache import SingleFlight, VerdictCache, make_cache
 from api.context import AppContext, get_ctx
-from api.fastpath import LICENCE_PATH, LicenceHotPath
-from api.logs import write_through
-from api.metrics import Metrics, expiry_warnings
-from api.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
-from api.models import Health, Jwks, Readiness
-from api.problems import (
+from api.http.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
+from api.http.fast_lane import LICENCE_PATH, LicenceHotPath
+from api.http.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
+from api.http.models import Health, Jwks, Readiness
+from api.http.problems import (
     PROBLEM_MEDIA_TYPE,
     Problem,
     ProblemError,
@@ -40,9 +35,16 @@ from api.problems import (
     problem_description,
     problem_responses,
 )
+from api.obs.audit import AuditLog
+from api.obs.logs import write_through
+from api.obs.metrics import Metrics, expiry_warnings
 from api.receipts import ReceiptSigner
+from api.routes import trust as routes_trust
+from api.routes import ui
+from api.routes import verify as routes_verify
 from api.settings import Settings, SettingsError, describe_unknown
-from api.sync import TrustSync
+from api.state.cache import SingleFlight, VerdictCache, make_cache
+from api.sync.fanout import TrustSync
 from api.verification import VerificationService
 from api.workers import VerificationPool
 from trust_lists import TrustDirectory, TrustStore, load_anchors
@@ -99,7 +101,8 @@ def build_store(settings: Settings) -> tuple[TrustStore, list[str]]:
 
 class ServiceApp(FastAPI):
     """FastAPI, with `POST /v1/licences/verify` offered to the plain-ASGI hot path first
-    (api/fastpath.py): the counters' everyday request skips FastAPI's and Starlette's layers, and
+    (api/http/fast_lane.py): the counters' everyday request skips FastAPI's and Starlette's
+    layers, and
     whatever the hot path declines goes through them as usual. `hot_path = None` turns it off."""
 
     hot_path: LicenceHotPath | None = None
@@ -220,7 +223,7 @@ def create_app(
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc come from api/ui.py, without a CDN
+        docs_url=None,  # /docs and /redoc come from api/routes/ui.py, without a CDN
         redoc_url=None,
     )
     app.state.ctx = ctx

@@ -9,13 +9,13 @@ from typing import Any
 
 from fastapi import Request
 
-from api.audit import AuditLog
-from api.auth import Authoriser, Permission, Principal
-from api.cache import SingleFlight, VerdictCache
-from api.metrics import Metrics
+from api.http.auth import Authoriser, Permission, Principal
+from api.obs.audit import AuditLog
+from api.obs.metrics import Metrics
 from api.receipts import ReceiptSigner
 from api.settings import Settings
-from api.sync import TrustSync
+from api.state.cache import SingleFlight, VerdictCache
+from api.sync.fanout import TrustSync
 from api.verification import VerificationService
 from trust_lists import TrustStore
 

@@ -14,7 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from api.logs import configure_logging
+from api.obs.logs import configure_logging
 from api.settings import Settings
 
 log = logging.getLogger("huren.server")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from api.auth import proxy_networks
+from api.http.auth import proxy_networks
 from verifier.national.ofd import OfdLimits
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -56,7 +56,7 @@ class Settings:
     verify_queue: int = 8
     verify_deadline_seconds: float = 10.0
     ofd_limits: OfdLimits = field(default_factory=OfdLimits)  # caps per OFD document
-    # -- cache and propagation (api/cache.py, api/sync.py) ----------------------------------
+    # -- cache and propagation (api/state/cache.py, api/sync/) ------------------------------
     redis_url: str | None = None
     redis_prefix: str = "huren:v1:"  # every Redis key and channel starts with it
     cache_max_entries: int = 10_000

@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from api import national
-from api.cache import (
+from api.http import uploads as national
+from api.http.problems import ProblemError
+from api.obs.metrics import Metrics
+from api.state.cache import (
     CachedVerdict,
     InProcessVerdictCache,
     SingleFlight,
     VerdictCache,
     cache_key,
 )
-from api.metrics import Metrics
-from api.problems import ProblemError
 from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
@@ -60,7 +60,7 @@ class VerifyInput:
     document: bytes | None = None  # sealed documents; the data a national .dat signs
     image: bytes | None = None  # seals, and the seal of a sealed document
     seal: bytes | None = None  # sealed documents whose signature only references the seal
-    national: bool = False  # token is a GB/T 38540 seal or a signed OFD file (api/national.py)
+    national: bool = False  # token is a GB/T 38540 seal or a signed OFD file (api/http/uploads.py)
 
     @property
     def parts(self) -> list[tuple[str, bytes]]:

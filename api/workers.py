@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from api.problems import ProblemError
+from api.http.problems import ProblemError
 from verifier.deadline import DeadlineExceeded, deadline
 
 T = TypeVar("T")

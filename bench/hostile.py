@@ -47,7 +47,7 @@ def costly_ofd(*, signatures: int = 16, entries: int = 64, seed: bytes = b"") ->
 def _costly_package(signatures: int, entries: int) -> bytes:
     """The test corpus's ratio-safe cost case (entries of exactly 1 MiB, deflating about 1:80,
     inside any zip-bomb ratio), made once: hashing is slow."""
-    from tests.ofd_corpus import ratio_safe_cost_package
+    from tests.support.ofd_corpus import ratio_safe_cost_package
 
     data = ratio_safe_cost_package(signatures, entries)
     with zipfile.ZipFile(BytesIO(data)) as zf:  # the shape the issue describes
@@ -78,7 +78,7 @@ def _verdict_or_retry_later(status: int, body: bytes) -> str | None:
 
 
 def rows(work: Path, *, quick: bool, log: Callable[[str], None]) -> list[Row]:
-    from api.demo import build_demo_world, write_demo
+    from demo.world import build_demo_world, write_demo
 
     name = "/healthz p99 while hostile national uploads run on all connections"
     directory = work / "hostile-demo"

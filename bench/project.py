@@ -59,7 +59,7 @@ class Project:
 
                 self._world = World()
             except ImportError as exc:
-                raise Unavailable(f"api.demo not available yet ({exc})") from exc
+                raise Unavailable(f"demo.world not available yet ({exc})") from exc
         return self._world
 
     def pool(self, alg: str, n: int = 400) -> list[str]:
@@ -385,13 +385,13 @@ class Project:
 
     def _service_config(self) -> tuple[Path, str, Callable[[int], str], str, Path, str, str]:
         """(huren.json, cache secret, licence issuer, relying jurisdiction, issuer public PEM,
-        where it came from, counter API key): the demo world written by api.demo.write_demo."""
+        where it came from, counter API key): the demo world written by demo.world.write_demo."""
         from cryptography.hazmat.primitives import serialization
 
         try:
-            from api.demo import write_demo
+            from demo.world import write_demo
         except ImportError as exc:
-            raise Unavailable(f"api.demo not available yet ({exc})") from exc
+            raise Unavailable(f"demo.world not available yet ({exc})") from exc
         w = self.world()
         d = self.work / "demo"
         if not (d / "huren.json").exists():
@@ -416,7 +416,7 @@ class Project:
             lambda i: w.licence("ES256", 100_000 + i),
             w.relying,
             pem,
-            "api.demo (write_demo)",
+            "demo.world (write_demo)",
             api_key,
         )
 

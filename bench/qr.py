@@ -21,11 +21,11 @@ PHOTO_SIZES = ((1280, 960), (1600, 1200), (2048, 1536))
 
 
 def rows(quick: bool, s: micro.Settings) -> list[Row]:
-    from api.demo import SHENZHEN, ZHONGSHAN, build_demo_world
+    from demo.world import SHENZHEN, ZHONGSHAN, build_demo_world
+    from issuing.licences import licence_claims
     from issuing.qr import licence_qr, qr_code
     from keys.cose import CoseSign1
     from verifier import hr1
-    from verifier.issue import licence_claims
 
     world = build_demo_world(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1))
     key = world.issuer_key(SHENZHEN)
@@ -92,7 +92,7 @@ def rows(quick: bool, s: micro.Settings) -> list[Row]:
 
 
 def photo_rows(png: bytes, text: str, quick: bool) -> list[Row]:
-    from tests.qr_support import photo
+    from tests.support.qr_support import photo
     from verifier.scan import read_qr
 
     def once(data: bytes) -> Any:

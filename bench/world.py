@@ -1,4 +1,4 @@
-"""The bench's view of the demo world (api/demo.py): stores, licences and variants of it.
+"""The bench's view of the demo world (demo/world.py): stores, licences and variants of it.
 
 Variants change one factor each, through the project's public APIs and real signatures where it
 is cheap (an EdDSA issuer key added to Shenzhen's list; status lists of 1,000 or 1,000,000
@@ -23,7 +23,7 @@ from trust_lists import (
 
 class World:
     def __init__(self, now: datetime | None = None) -> None:
-        from api import demo
+        from demo import world as demo
 
         self.mod = demo
         self.demo = demo.build_demo_world(now or datetime.now(UTC))

@@ -3,7 +3,7 @@
 Prints the HR1: text (or writes it with --out) and, with --png / --svg, the QR code, saying its
 version and error-correction level. The key must be the issuer's key that signed the licence.
 
-api/cli.py registers it with `licence.add_parser(sub)` in build_parser()."""
+cli/main.py registers it (`licence.add_parser(sub)`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ MAX_LICENCE_BYTES: Final = 64 * 1024
 
 
 def add_parser(sub: Any) -> None:
-    from api.cli import HelpFormatter
+    from cli.common import HelpFormatter
 
     group = sub.add_parser(
         "licence", help="e-licences: their QR form for phones and counters"
@@ -52,14 +52,14 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_licence_qr(args: argparse.Namespace) -> int:
-    from api.cli import UsageError, _passphrase, _read_bytes, write_output
+    from cli.common import UsageError, read_bytes, read_passphrase, write_output
 
     raw = (
         sys.stdin.buffer.read(MAX_LICENCE_BYTES + 1)
         if args.licence == "-"
-        else _read_bytes(args.licence, MAX_LICENCE_BYTES)
+        else read_bytes(args.licence, MAX_LICENCE_BYTES)
     )
-    key = SigningKey.load(args.key, _passphrase(args.passphrase_env))
+    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
     if not 1 <= args.scale <= 40:
         raise UsageError("--scale is 1..40 pixels per module")
     try:

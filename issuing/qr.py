@@ -46,7 +46,7 @@ def licence_qr(key: SigningKey, claims: Mapping[str, Any]) -> str:
 
 def issue_licence_qr(key: SigningKey, **fields: Any) -> str:
     """Sign an e-licence in its QR form (keyword arguments as for `licence_claims`)."""
-    from verifier.issue import _check_ids, licence_claims
+    from issuing.licences import _check_ids, licence_claims
 
     claims = licence_claims(**fields)
     parsed = parse_licence_claims(claims)

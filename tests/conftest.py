@@ -1,4 +1,4 @@
-"""Shared fixtures. Redis policy and helpers live in tests/redis_support.py."""
+"""Shared fixtures. Redis policy and helpers live in tests/support/redis_support.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from api.demo import DEMO_EPOCH, DemoWorld, build_demo_world
-from tests import redis_support, vectors
+from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
+from tests.support import redis_support, vectors
 
 # ---------------------------------------------------------------------------- vectors
 
@@ -97,6 +97,6 @@ def redis_client(redis_url: str, redis_prefix: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture(scope="session")
 def demo_world() -> DemoWorld:
-    """The Shenzhen-Zhongshan demo world (api/demo.py) built at DEMO_EPOCH: real keys, lists,
+    """The Shenzhen-Zhongshan demo world (demo/world.py) built at DEMO_EPOCH: real keys, lists,
     status lists, catalogue and sample documents. Shared by the whole session: read-only."""
     return build_demo_world(DEMO_EPOCH)

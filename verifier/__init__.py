@@ -6,7 +6,6 @@ ETSI-style verdicts (docs/verdicts.md).
 """
 
 from verifier.formats import LICENCE_TYP, SEAL_TYP, SEALED_DOC_TYP
-from verifier.issue import issue_licence, make_seal, sign_sealed_document
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -38,7 +37,4 @@ __all__ = [
     "VerificationInputError",
     "VerificationPolicy",
     "Verifier",
-    "issue_licence",
-    "make_seal",
-    "sign_sealed_document",
 ]

@@ -1,0 +1,654 @@
+"""Verdict caches: an in-process bounded LRU, or Redis shared by every instance.
+
+Keys come from `cache_key`, which hashes every input of a verdict including the trust-state
+version, so a cached verdict can never outlive the trust state it was computed under.
+
+The Redis backend never trusts what it reads back: each entry carries an HMAC-SHA256 (secret from
+the settings) over its key, expiry and value; a tampered, foreign or malformed entry is counted in
+`rejected_entries` and treated as a miss. Redis being down or slow never fails a request: every
+operation is bounded by a timeout, failures are misses / dropped writes, an outage is logged once
+when it starts and once when it ends, and a background probe reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import orjson
+
+from api.http.jsonbody import dump_json
+from api.state.resp import RespClient, UnsupportedURL, is_refusal
+from trust_lists.timeutil import format_time
+from verifier.verdict import Verdict, reported_checks
+
+if TYPE_CHECKING:  # imported with the first Redis client: the in-process cache never needs it
+    import redis.asyncio as aioredis
+
+log = logging.getLogger("huren.cache")
+
+T = TypeVar("T")
+
+# "verdict3": entries carry their meta fields (CachedVerdict) and both reports in the
+# authenticated envelope; an instance of an older version sharing the Redis keeps to its own
+# "verdict:" / "verdict2:" keys.
+KEY_PREFIX = "huren:v1:verdict3:"
+DEFAULT_REDIS_PREFIX = "huren:v1:"
+DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_MAX_TTL_SECONDS = 300.0
+DEFAULT_REDIS_TIMEOUT_SECONDS = 0.25
+MAX_ENTRY_BYTES = 1024 * 1024
+MIN_SECRET_BYTES = 16
+_MAC_CONTEXT = b"huren:v1:verdict-cache-3\x00"
+_EXP = rb"[0-9]{1,16}"
+_META = rb"\[[^\]\\]*\]"  # meta strings hold no "]" or backslash: the value starts after it
+_ENTRY = re.compile(
+    rb'\{"exp":(' + _EXP + rb'),"mac":"([0-9a-f]{64})","meta":(' + _META + rb'),"value":(.*)\}',
+    re.DOTALL,
+)
+_READABLE_EXP = re.compile(_EXP)
+_READABLE_META = re.compile(_META)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedVerdict:
+    """A verdict as the caches hold it: the JSON bytes of both its reports (what responses embed
+    as they are; one entry serves either level, so a level is never a second verification or a
+    second key) and the few fields every hit needs, so that serving a hit decodes nothing."""
+
+    json: bytes  # the detailed report: every check
+    simple: bytes  # the simple report: the checks that did not pass (verdict.reported_checks)
+    indication: str | None
+    sub_indication: str | None
+    document_sha256: str | None
+    valid_until: str | None
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> CachedVerdict:
+        """Raises TypeError/ValueError if `value` is not JSON-serialisable."""
+        checks = value.get("checks")
+        simple = value
+        if type(checks) is list:
+            simple = {**value, "checks": reported_checks(checks, detailed=False)}
+        return cls(
+            _encode_value(value),
+            _encode_value(simple),
+            _str(value.get("indication")),
+            _str(value.get("sub_indication")),
+            _str(value.get("document_sha256")),
+            _str(value.get("valid_until")),
+        )
+
+    @classmethod
+    def from_verdict(cls, verdict: Verdict) -> CachedVerdict:
+        simple, detailed = verdict.reports_json()
+        return cls(
+            detailed,
+            simple,
+            verdict.indication.value,
+            verdict.sub_indication.value if verdict.sub_indication else None,
+            verdict.document_sha256,
+            format_time(verdict.valid_until) if verdict.valid_until else None,
+        )
+
+    def report(self, *, detailed: bool) -> bytes:
+        return self.json if detailed else self.simple
+
+    def verdict(self, *, detailed: bool = True) -> dict[str, Any]:
+        """A fresh dict of the verdict's report (callers may mutate it)."""
+        value = _decode_value(self.report(detailed=detailed))
+        if value is None:  # pragma: no cover - json is always what _encode_value wrote
+            raise ValueError("cached verdict is not a JSON object")
+        return value
+
+    def meta_json(self) -> bytes:
+        return orjson.dumps(
+            [
+                self.indication,
+                self.sub_indication,
+                self.document_sha256,
+                self.valid_until,
+                len(self.simple),
+            ]
+        )
+
+    def value_json(self) -> bytes:
+        """Both reports as one JSON array, [simple, detailed]; meta holds the first's length."""
+        return b"[" + self.simple + b"," + self.json + b"]"
+
+    @classmethod
+    def from_parts(cls, meta: bytes, raw: bytes) -> CachedVerdict | None:
+        """The entry of meta_json() and value_json() bytes; None if they do not fit together."""
+        try:
+            fields = orjson.loads(meta)
+        except orjson.JSONDecodeError:
+            return None
+        if (
+            type(fields) is not list
+            or len(fields) != 5
+            or not all(f is None or type(f) is str for f in fields[:4])
+            or type(fields[4]) is not int
+        ):
+            return None
+        split = fields[4] + 1
+        if not (0 < split < len(raw) - 1 and raw[:1] == b"[" and raw[split : split + 1] == b","):
+            return None
+        if raw[-1:] != b"]":
+            return None
+        return cls(raw[split + 1 : -1], raw[1:split], *fields[:4])
+
+
+def _str(value: object) -> str | None:
+    return value if type(value) is str else None
+
+
+@runtime_checkable
+class VerdictCache(Protocol):
+    """`get_entry`/`set_entry` are the service's path; `get`/`set` the same with dicts."""
+
+    available: bool
+    # True when get_entry/set_entry never suspend (the service then needs no single flight).
+    synchronous: bool
+
+    async def get_entry(self, key: str) -> CachedVerdict | None: ...
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None: ...
+
+    async def get(self, key: str) -> dict[str, Any] | None: ...
+
+    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _DictAccess:
+    """get/set in terms of get_entry/set_entry."""
+
+    async def get_entry(self, key: str) -> CachedVerdict | None:
+        raise NotImplementedError
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
+        raise NotImplementedError
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        entry = await self.get_entry(key)
+        return None if entry is None else entry.verdict()
+
+    async def set(self, key: str, value: dict[str, Any], ttl_seconds: float) -> None:
+        try:
+            entry = CachedVerdict.of(value)
+        except (TypeError, ValueError) as exc:
+            self.errors += 1
+            log.error("verdict not cached: value is not JSON-serialisable (%s)", exc)
+            return
+        await self.set_entry(key, entry, ttl_seconds)
+
+    errors: int
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, set | frozenset):
+        items = sorted(json.dumps(v, sort_keys=True, default=_json_default) for v in obj)
+        return {"$set": items}
+    if isinstance(obj, datetime):
+        return {"$datetime": obj.isoformat()}
+    if isinstance(obj, bytes):
+        return {"$bytes": obj.hex()}
+    raise TypeError(f"cache_key: cannot encode {type(obj).__name__} in expectations")
+
+
+def cache_key(
+    *,
+    kind: str,
+    document_sha256: str,
+    relying: str,
+    at: str | None,
+    expectations: dict[str, Any],
+    trust_version: str,
+) -> str:
+    """A fixed-length key naming one verdict: every input goes into a SHA-256 over canonical JSON
+    (sorted keys), so equal inputs give equal keys and any difference gives another key."""
+    doc = {
+        "kind": kind,
+        "document_sha256": document_sha256,
+        "relying": relying,
+        "at": at,
+        "expectations": expectations,
+        "trust_version": trust_version,
+    }
+    if _str_or_none(kind, document_sha256, relying, at, trust_version) and (
+        type(expectations) is dict
+        and all(type(k) is str for k in expectations)
+        and _str_or_none(*expectations.values())
+    ):
+        # Strings and None only: orjson writes exactly the json module's bytes (same escapes,
+        # keys sorted by code point), several times faster.
+        raw = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    else:
+        raw = json.dumps(
+            doc,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            default=_json_default,
+        ).encode("utf-8")
+    digest = hashlib.sha256(b"huren:v1:verdict-key\x00" + raw).hexdigest()
+    return KEY_PREFIX + digest
+
+
+def _str_or_none(*values: object) -> bool:
+    return all(v is None or type(v) is str for v in values)
+
+
+def _encode_value(value: dict[str, Any]) -> bytes:
+    """Compact JSON in the dict's own key order: exactly the bytes
+    api.http.jsonbody.dump_json writes
+    for the verdict inside a response, so a hit is served by embedding them as they are."""
+    return dump_json(value)
+
+
+def _decode_value(raw: bytes) -> dict[str, Any] | None:
+    value: Any
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson refuses some JSON the json module reads (NaN, 1e400, lone surrogate escapes):
+        # those answer as they always did.
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+    return value if isinstance(value, dict) else None
+
+
+# -- in-process -----------------------------------------------------------------------------
+
+
+class InProcessVerdictCache(_DictAccess):
+    """Bounded LRU with per-entry TTL of immutable CachedVerdict entries (JSON bytes), so a
+    caller mutating a returned dict never changes the cache."""
+
+    synchronous = True
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_ttl_seconds: float = DEFAULT_MAX_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("cache_max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.max_ttl_seconds = max_ttl_seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, CachedVerdict]] = OrderedDict()
+        self.available = True
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        self.rejected_entries = 0
+        self.outages = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, key: str) -> CachedVerdict | None:
+        found = self._entries.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        expires, entry = found
+        if self._clock() >= expires:
+            del self._entries[key]
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def store(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
+        ttl = min(float(ttl_seconds), self.max_ttl_seconds)
+        if not ttl > 0:
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = (self._clock() + ttl, entry)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+            self.evictions += 1
+
+    async def get_entry(self, key: str) -> CachedVerdict | None:
+        return self.lookup(key)
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
+        self.store(key, entry, ttl_seconds)
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+
+# -- Redis ----------------------------------------------------------------------------------
+
+
+class _Failed:
+    """Marker for an operation that did not complete (Redis down, slow or erroring)."""
+
+
+_FAILED = _Failed()
+
+
+class RedisVerdictCache(_DictAccess):
+    """Verdicts in Redis, authenticated with HMAC-SHA256; never raises from get/set."""
+
+    synchronous = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        secret: bytes,
+        max_ttl_seconds: float = DEFAULT_MAX_TTL_SECONDS,
+        timeout_seconds: float = DEFAULT_REDIS_TIMEOUT_SECONDS,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
+        backoff_initial: float = 0.1,
+        backoff_max: float = 2.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if len(secret) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"cache_secret must be at least {MIN_SECRET_BYTES} bytes when Redis is used"
+            )
+        self.url = url
+        self._secret = bytes(secret)
+        self.max_ttl_seconds = max_ttl_seconds
+        self.timeout_seconds = timeout_seconds
+        self.prefix = prefix
+        self.max_entry_bytes = max_entry_bytes
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._wall = wall_clock
+        # An operation is abandoned after this long even if a socket timeout did not fire.
+        self._guard = 2 * timeout_seconds + 0.05
+        self._client: aioredis.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # The lean pipelined client (state/resp.py) for GET/SET/PING when it understands the URL;
+        # redis-py otherwise (and for nothing else here).
+        self._lean: RespClient | None = None
+        try:
+            self._lean = RespClient.from_url(url, timeout=timeout_seconds)
+        except UnsupportedURL:
+            self._lean = None
+        self._probe: asyncio.Task[None] | None = None
+        self._outage_started = 0.0
+        self._closed = False
+        self.available = True
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        self.rejected_entries = 0
+        self.outages = 0
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _redis_key(self, key: str) -> str:
+        return self.prefix + key.removeprefix(DEFAULT_REDIS_PREFIX)
+
+    def _conn(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            self._client = aioredis.Redis.from_url(
+                self.url,
+                socket_timeout=self.timeout_seconds,
+                socket_connect_timeout=self.timeout_seconds,
+                # One immediate retry on a fresh connection: a pooled connection may have
+                # died with a Redis restart. The timeout guard still bounds the total.
+                retry=Retry(NoBackoff(), 1),
+                health_check_interval=0,
+            )
+            self._loop = loop
+        return self._client
+
+    async def _command(self, *args: str | bytes | int) -> Any:
+        """One command through the lean client when there is one, else redis-py; a failure
+        starts (or continues) an outage and gives _FAILED."""
+        lean = self._lean
+        if lean is None:
+            return await self._run(lambda c: c.execute_command(*args))  # type: ignore[no-untyped-call]
+        if not self.available or self._closed:
+            return _FAILED
+        try:
+            # No asyncio.timeout here: the client bounds every wait by timeout_seconds itself.
+            return await lean.execute(*args)
+        except Exception as exc:
+            return self._failed(exc)
+
+    async def _run(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T | _Failed:
+        """Run one command with a hard deadline; a failure starts (or continues) an outage."""
+        if not self.available or self._closed:
+            return _FAILED
+        try:
+            # asyncio.timeout, not wait_for: the same deadline without a task per command.
+            async with asyncio.timeout(self._guard):
+                return await op(self._conn())
+        except Exception as exc:
+            return self._failed(exc)
+
+    def _failed(self, exc: Exception) -> _Failed:
+        """Count a failed command; one Redis did not answer starts (or continues) an outage."""
+        self.errors += 1
+        if is_refusal(exc):
+            # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
+            log.debug("redis refused a cache command: %s", exc)
+        else:
+            self._outage(exc)
+        return _FAILED
+
+    def _outage(self, exc: BaseException) -> None:
+        if not self.available:
+            return
+        self.available = False
+        self.outages += 1
+        self._outage_started = time.monotonic()
+        log.warning(
+            "verdict cache: Redis unavailable (%s: %s); serving without the shared cache "
+            "and retrying in the background",
+            type(exc).__name__,
+            exc,
+        )
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _recover(self) -> None:
+        delay = self.backoff_initial
+        while not self._closed:
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
+            try:
+                if self._lean is not None:
+                    await asyncio.wait_for(self._lean.ping(), self._guard)
+                else:
+                    await asyncio.wait_for(self._conn().ping(), self._guard)
+            except Exception:
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            self.available = True
+            log.info(
+                "verdict cache: Redis reachable again after %.1f s",
+                time.monotonic() - self._outage_started,
+            )
+            return
+
+    # -- entries ----------------------------------------------------------------------------
+
+    def _mac(self, key: str, exp: bytes, meta: bytes, value: bytes) -> bytes:
+        k = key.encode("utf-8")
+        msg = b"".join(
+            (_MAC_CONTEXT, len(k).to_bytes(8, "big"), k, exp, b"\x00", meta, b"\x00", value)
+        )
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest().encode("ascii")
+
+    def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> bytes | None:
+        """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": [simple,
+        detailed]};
+        None if `open` could not read it back (meta strings with "]" or a backslash)."""
+        exp = str(int((self._wall() + ttl_seconds) * 1000)).encode("ascii")
+        meta = entry.meta_json()
+        if not (_READABLE_EXP.fullmatch(exp) and _READABLE_META.fullmatch(meta)):
+            return None
+        value = entry.value_json()
+        mac = self._mac(key, exp, meta, value)
+        return (
+            b'{"exp":' + exp + b',"mac":"' + mac + b'","meta":' + meta + b',"value":' + value + b"}"
+        )
+
+    def open(self, key: str, stored: bytes) -> CachedVerdict | None:
+        """The entry if it is authentic and unexpired; None otherwise (rejections are counted;
+        an expired entry is not a rejection). The value is not parsed: it is what this service
+        wrote under the secret, bound to this key."""
+        match = _ENTRY.fullmatch(stored) if len(stored) <= self.max_entry_bytes else None
+        if match is None:
+            self.rejected_entries += 1
+            return None
+        exp, mac, meta, raw = match.groups()
+        if not hmac.compare_digest(self._mac(key, exp, meta, raw), mac):
+            self.rejected_entries += 1
+            return None
+        if int(exp) <= int(self._wall() * 1000):
+            return None
+        entry = CachedVerdict.from_parts(meta, raw)
+        if entry is None:
+            self.rejected_entries += 1
+        return entry
+
+    async def get_entry(self, key: str) -> CachedVerdict | None:
+        stored = await self._command("GET", self._redis_key(key))
+        entry = None
+        if isinstance(stored, bytes):
+            entry = self.open(key, stored)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry
+
+    async def set_entry(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> None:
+        ttl = min(float(ttl_seconds), self.max_ttl_seconds)
+        if not ttl > 0:
+            return
+        stored = self.seal(key, entry, ttl)
+        if stored is None or len(stored) > self.max_entry_bytes:
+            return  # it would be refused when read back
+        px = max(1, int(ttl * 1000))
+        await self._command("SET", self._redis_key(key), stored, "PX", px)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.aclose(), self._guard)
+            except Exception as exc:
+                log.debug("closing the cache's Redis client: %s", exc)
+        if self._lean is not None:
+            try:
+                await asyncio.wait_for(self._lean.close(), self._guard)
+            except Exception as exc:
+                log.debug("closing the cache's Redis connection: %s", exc)
+
+
+def make_cache(settings: Any) -> VerdictCache:
+    """The cache the settings ask for: Redis when `redis_url` is set, else in-process."""
+    max_ttl = float(getattr(settings, "cache_max_ttl_seconds", DEFAULT_MAX_TTL_SECONDS))
+    url = getattr(settings, "redis_url", None)
+    if not url:
+        return InProcessVerdictCache(
+            max_entries=int(getattr(settings, "cache_max_entries", DEFAULT_MAX_ENTRIES)),
+            max_ttl_seconds=max_ttl,
+        )
+    secret = getattr(settings, "cache_secret", b"") or b""
+    if isinstance(secret, str):
+        secret = secret.encode("utf-8")
+    return RedisVerdictCache(
+        str(url),
+        secret=secret,
+        max_ttl_seconds=max_ttl,
+        timeout_seconds=float(
+            getattr(settings, "redis_timeout_seconds", DEFAULT_REDIS_TIMEOUT_SECONDS)
+        ),
+        prefix=str(getattr(settings, "redis_prefix", DEFAULT_REDIS_PREFIX)),
+    )
+
+
+# -- single flight --------------------------------------------------------------------------
+
+
+class SingleFlight:
+    """Concurrent calls with the same key share one execution of `fn` (per process and event
+    loop). The work runs in its own task, so a cancelled caller does not cancel it for the
+    others; its result or exception goes to every caller; the entry is removed when it ends."""
+
+    def __init__(self) -> None:
+        self._inflight: dict[str, asyncio.Task[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._inflight)
+
+    async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> T:
+        task = self._inflight.get(key)
+        if task is None:
+
+            async def call() -> T:
+                try:
+                    return await fn()
+                finally:
+                    if self._inflight.get(key) is new:
+                        del self._inflight[key]
+
+            new: asyncio.Task[T] = asyncio.get_running_loop().create_task(call())
+            self._inflight[key] = new
+            new.add_done_callback(lambda t: self._done(key, t))
+            task = new
+        result: T = await asyncio.shield(task)
+        return result
+
+    def _done(self, key: str, task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(key) is task:  # e.g. cancelled before it ever ran
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # mark retrieved: every caller may have gone away
+
+
+__all__ = [
+    "KEY_PREFIX",
+    "CachedVerdict",
+    "InProcessVerdictCache",
+    "RedisVerdictCache",
+    "SingleFlight",
+    "VerdictCache",
+    "cache_key",
+    "make_cache",
+]

@@ -1,0 +1,397 @@
+"""The plain-ASGI hot path of POST /v1/licences/verify (api/http/fast_lane.py) answers exactly as
+the
+FastAPI route does: same status, headers and bytes, cached or not, for good requests and for every
+kind of request it hands back to the route."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.http import fast_lane as fastpath
+from api.http import jsonbody
+from api.http.middleware import request_id_for
+from demo.world import DEMO_EPOCH, DemoWorld
+from tests.service.test_json_bodies import ambiguous_variants
+from tests.support.api_support import (
+    SECRETS,
+    SZ,
+    ZS,
+    Clock,
+    RecordingSync,
+    service_dir,
+    settings_for,
+)
+from tests.support.endpoints import LICENCE
+
+
+def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
+    service_dir(world, root)
+    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    if not fast:
+        app.hot_path = None  # type: ignore[attr-defined]
+    assert fast == (app.hot_path is not None)  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.fixture
+def clients(demo_world: DemoWorld, tmp_path: Path) -> Iterator[tuple[TestClient, TestClient]]:
+    fast = _app(demo_world, tmp_path / "fast", fast=True)
+    slow = _app(demo_world, tmp_path / "slow", fast=False)
+    with (
+        TestClient(fast, raise_server_exceptions=False) as f,
+        TestClient(slow, raise_server_exceptions=False) as s,
+    ):
+        yield f, s
+
+
+def _bodies(world: DemoWorld) -> list[bytes]:
+    token = world.licence_sz
+    good = {"token": token, "relying_jurisdiction": ZS}
+    variants: list[Any] = [
+        good,
+        {**good, "relying_jurisdiction": SZ},
+        {**good, "validation_time": "2026-06-01T08:00:00+08:00"},
+        {**good, "validation_time": "2026-06-01T08:00:00"},  # no offset: 422
+        {**good, "validation_time": None, "expect": None, "receipt": False},
+        {**good, "expect": {"type_code": "business_licence"}},
+        {**good, "expect": {"type_code": "food-business", "holder_credit_code": None}},
+        {**good, "expect": {"holder_credit_code": "91440300MA5G2U8T1Q"}},
+        {**good, "expect": {"holder_credit_code": "lower"}},
+        {**good, "expect": {"other": 1}},
+        {**good, "expect": []},
+        {**good, "receipt": 1},
+        {**good, "extra": True},
+        {**good, "relying_jurisdiction": "440301"},  # well-formed, not configured: 422
+        {**good, "relying_jurisdiction": "44030"},
+        {**good, "relying_jurisdiction": 440300},
+        {**good, "token": ""},
+        {**good, "token": "garbage"},
+        {**good, "token": "非ASCII.令牌.x"},
+        {**good, "token": ["x"]},
+        {"token": token},
+        [good],
+        "x",
+    ]
+    out = [json.dumps(v, ensure_ascii=False).encode() for v in variants]
+    out += [
+        json.dumps(good).replace('"token"', '"tok\\u0065n"').encode(),  # an escape: the route
+        json.dumps(good).encode()[:-1],  # truncated
+        b" " + json.dumps(good).encode(),
+        b'{"token":"a","token":'
+        + json.dumps(token).encode()
+        + b',"relying_jurisdiction":"442000"}',
+        b"",
+        b"\xff{}",
+    ]
+    # JSON with more than one reading: 422 ambiguous_json from both (service/test_json_bodies.py).
+    out += ambiguous_variants(json.dumps(good).encode()).values()
+    return out
+
+
+def _same(a: Any, b: Any) -> None:
+    assert a.status_code == b.status_code, (a.text, b.text)
+    assert a.headers.items() == b.headers.items()
+    assert a.content == b.content
+
+
+def test_fast_path_answers_exactly_as_the_route(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld
+) -> None:
+    fast, slow = clients
+    headers = [
+        {"Authorization": f"Bearer {SECRETS['counter']}"},
+        {"X-API-Key": SECRETS["admin"]},
+        {"Authorization": f"Bearer {SECRETS['business']}"},  # may not verify licences: 403
+        {"Authorization": f"Bearer {SECRETS['revoked']}"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic abc"},
+        {},
+    ]
+    ctypes = ["application/json", "application/json; charset=utf-8", "text/plain", None]
+    n = 0
+    for body in _bodies(demo_world):
+        for h in headers:
+            for ctype in ctypes:
+                hdrs = {**h, "X-Request-ID": f"req-{n}"}
+                if ctype is not None:
+                    hdrs["Content-Type"] = ctype
+                for _ in range(2):  # a miss, then a hit
+                    _same(
+                        fast.post(LICENCE, content=body, headers=hdrs),
+                        slow.post(LICENCE, content=body, headers=hdrs),
+                    )
+                n += 1
+
+
+def test_report_levels_answer_exactly_as_the_route(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`?report=` in every spelling: the hot path serves none, simple and detailed, with the
+    route's bytes (a miss, then hits at each level from the one cached verdict); any other
+    query string is the route's, word for word."""
+    fast, slow = clients
+    served: list[bytes] = []
+    real = fastpath._licence_input
+    monkeypatch.setattr(fastpath, "_licence_input", lambda b: served.append(b) or real(b))
+    queries = [
+        "",
+        "?report=simple",
+        "?report=detailed",
+        "?report=detailed",  # a hit after a hit
+        "",
+        "?report=DETAILED",
+        "?report=",
+        "?report=full",
+        "?report=detailed&report=simple",
+        "?report=%64etailed",
+        "?x=1",
+        "?report=detailed&x=1",
+    ]
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "report-level",
+    }
+    good = {"token": demo_world.licence_sz, "relying_jurisdiction": ZS}
+    for body in (good, {**good, "token": "garbage"}, {**good, "validation_time": "x"}):
+        raw = json.dumps(body).encode()
+        for query in queries:
+            served.clear()
+            a = fast.post(LICENCE + query, content=raw, headers=hdrs)
+            _same(a, slow.post(LICENCE + query, content=raw, headers=hdrs))
+            assert bool(served) == (query in ("", "?report=simple", "?report=detailed")), query
+            if a.status_code == 200:
+                detailed = query.startswith(("?report=detailed", "?report=%64"))
+                assert a.json()["report"] == ("detailed" if detailed else "simple"), query
+
+
+def test_fast_path_is_taken_and_logs_like_the_route(
+    clients: tuple[TestClient, TestClient],
+    demo_world: DemoWorld,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fast, slow = clients
+    served: list[bytes] = []
+    real = fastpath._licence_input
+
+    def spy(body: bytes) -> Any:
+        parsed = real(body)
+        if parsed is not None:
+            served.append(body)
+        return parsed
+
+    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "fast-1",
+    }
+    with caplog.at_level(logging.INFO, logger="huren.access"):
+        a = fast.post(LICENCE, content=body, headers=hdrs)
+        b = slow.post(LICENCE, content=body, headers=hdrs)
+    assert served == [body]
+    _same(a, b)
+    logged = [rec.fields for rec in caplog.records if rec.name == "huren.access"]  # type: ignore[attr-defined]
+    assert len(logged) == 2
+    for fields in logged:
+        fields.pop("duration_ms")
+    assert logged[0] == logged[1]
+    assert logged[0]["route"] == LICENCE and logged[0]["indication"] == "PASSED"
+
+
+def test_dump_json_matches_the_json_module() -> None:
+    values: list[Any] = [
+        {"a": '\x00\x1f\x7f\u2028\ud7ff\ue000\U0010ffff"\\/é', "b": [1, -2, 2**63, None, True]},
+        {"z": {}, "a": [], "中": "文"},
+    ]
+    for v in values:
+        expected = json.dumps(
+            v, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        ).encode()
+        assert jsonbody.dump_json(v) == expected
+    assert jsonbody.dump_json({"big": 2**70}) == b'{"big":1180591620717411303424}'
+    assert jsonbody.dump_json({1: "x"}) == b'{"1":"x"}'
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    yield body[:10]
+    yield body[10:]
+
+
+def test_bodies_the_hot_path_leaves_to_the_app(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunked (no Content-Length), oversized and malformed-length requests are never parsed on
+    the hot path, and are answered exactly as by the route."""
+    fast, slow = clients
+    parsed: list[bytes] = []
+    real = fastpath._licence_input
+    monkeypatch.setattr(fastpath, "_licence_input", lambda b: parsed.append(b) or real(b))
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    auth = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "hot-path-declined",
+    }
+    chunked = [c.post(LICENCE, content=_chunks(body), headers=auth) for c in (fast, slow)]
+    _same(*chunked)
+    assert chunked[0].status_code == 200 and chunked[0].json()["verdict"]["indication"] == "PASSED"
+    limit = fast.app.state.ctx.settings.max_body_bytes  # type: ignore[attr-defined]
+    big = b'{"token":"' + b"a" * limit + b'","relying_jurisdiction":"442000"}'
+    too_big = [c.post(LICENCE, content=big, headers=auth) for c in (fast, slow)]
+    _same(*too_big)
+    assert too_big[0].status_code == 413
+    assert parsed == []
+
+
+def _asgi_scope(body: bytes) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": LICENCE,
+        "raw_path": LICENCE.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {SECRETS['counter']}".encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+@pytest.mark.anyio
+async def test_a_client_gone_mid_body_reaches_the_app_as_a_disconnect(
+    demo_world: DemoWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the hot path read before the client went away is replayed, disconnect included:
+    the app logs the request as 499 and sends nothing, as without the hot path."""
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    for fast in (True, False):
+        app = _app(demo_world, tmp_path / f"gone-{fast}", fast=fast)
+        messages = [
+            {"type": "http.request", "body": body[:20], "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+
+        async def receive() -> Any:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="huren.access"):
+            await app(_asgi_scope(body), receive, send)
+        assert sent == []
+        statuses = [rec.fields["status"] for rec in caplog.records if rec.name == "huren.access"]  # type: ignore[attr-defined]
+        assert statuses == [499], fast
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_a_surprise_before_the_decision_leaves_the_request_to_the_app(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while the hot path looks at a request is not a 500: the request,
+    body replayed, goes to the FastAPI route, which answers it in full."""
+    fast, slow = clients
+
+    def broken(body: bytes) -> Any:
+        raise RuntimeError("surprise")
+
+    monkeypatch.setattr(fastpath, "_licence_input", broken)
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "surprise-1",
+    }
+    answers = [c.post(LICENCE, content=body, headers=hdrs) for c in (fast, slow)]
+    _same(*answers)
+    assert answers[0].json()["verdict"]["indication"] == "PASSED"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_validation_time_beyond_datetime_in_utc_is_a_422(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, when: str
+) -> None:
+    """An offset can carry year 1 or 9999 out of datetime's range once in UTC: a problem
+    answer naming the field, never a 500."""
+    body = json.dumps(
+        {"token": demo_world.licence_sz, "relying_jurisdiction": ZS, "validation_time": when}
+    ).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "overflow-1",
+    }
+    answers = [c.post(LICENCE, content=body, headers=hdrs) for c in clients]
+    _same(*answers)
+    assert answers[0].status_code == 422, answers[0].text
+    assert "validation_time" in answers[0].text
+
+
+@pytest.mark.anyio
+async def test_a_declined_request_is_timed_from_its_arrival(
+    demo_world: DemoWorld, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The access log's duration of a request the hot path read and then declined includes the
+    time spent receiving its body there."""
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": "440301"}).encode()
+    app = _app(demo_world, tmp_path / "slow-body", fast=True)
+    messages = [
+        {"type": "http.request", "body": body[:20], "more_body": True},
+        {"type": "http.request", "body": body[20:], "more_body": False},
+    ]
+
+    async def receive() -> Any:
+        if len(messages) == 1:
+            await asyncio.sleep(0.3)  # the client is slow with the rest of its body
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    with caplog.at_level(logging.INFO, logger="huren.access"):
+        await app(_asgi_scope(body), receive, send)
+    (fields,) = [rec.fields for rec in caplog.records if rec.name == "huren.access"]  # type: ignore[attr-defined]
+    assert fields["status"] == 422  # the route's answer: an unconfigured jurisdiction
+    assert fields["duration_ms"] >= 300
+
+
+def test_request_ids_differ_in_a_forked_worker() -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then out without running the parent's cleanup
+        os.write(write, ",".join(request_id_for(None) for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as f:
+        child = f.read().decode().split(",")
+    parent = [request_id_for(None) for _ in range(3)]
+    assert len(child) == 3 and not set(child) & set(parent)

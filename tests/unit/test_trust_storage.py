@@ -1,0 +1,382 @@
+"""Durable trust state: restart persistence of the rollback guard, fail-closed reloads of broken or
+truncated histories, crash safety, storage failures, and readers during a swap."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import os
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.trust_world import (
+    NOW,
+    SZ,
+    T0,
+    VALID,
+    ZS,
+    base_list,
+    bump,
+    disk,
+    key,
+    list_refused,
+    make_store,
+    refused,
+    sign,
+    uscc,
+)
+from trust_lists import authoring, storage
+from trust_lists.errors import Rollback, RotationNotAuthorised, StorageError, ThresholdNotMet
+from trust_lists.model import ServiceKind, TrustList
+from trust_lists.signed import SignedTrustList
+from trust_lists.store import TrustState, TrustStore
+
+
+def list_file(root: Path, code: str, seq: int) -> Path:
+    return root / "lists" / code / f"{seq:016d}.jws"
+
+
+def highest_file(root: Path, code: str) -> Path:
+    return root / "lists" / code / "HIGHEST"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "trust"
+
+
+@pytest.fixture
+def three(root: Path) -> tuple[TrustStore, list[TrustList]]:
+    """Shenzhen lists 1, 2, 3 accepted (same operators), and Zhongshan's list 1."""
+    store = make_store(root)
+    lists = [base_list(SZ)]
+    lists.append(bump(lists[0]))
+    lists.append(bump(lists[1]))
+    for tl in lists:
+        store.submit_trust_list(sign(tl, "a1", "a2"), now=NOW)
+    store.submit_trust_list(sign(base_list(ZS, operators=("z1", "z2"), threshold=1), "z1"), now=NOW)
+    return store, lists
+
+
+def test_history_is_kept_by_jurisdiction_and_sequence(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    store, _ = three
+    assert sorted(disk(root)) == [
+        f"lists/{SZ}/0000000000000001.jws",
+        f"lists/{SZ}/0000000000000002.jws",
+        f"lists/{SZ}/0000000000000003.jws",
+        f"lists/{SZ}/HIGHEST",
+        f"lists/{ZS}/0000000000000001.jws",
+        f"lists/{ZS}/HIGHEST",
+    ]
+    assert [s.trust_list.sequence for s in store.history(SZ)] == [1, 2, 3]
+
+
+def test_restart_remembers_the_rollback_guard(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    store, lists = three
+    fresh = make_store(root)
+    assert fresh.load() == []
+    assert fresh.state.trust_list(SZ) == lists[2]
+    assert fresh.state.version == store.state.version
+    assert fresh.highest_sequence(SZ) == 3
+    list_refused(fresh, sign(lists[1], "a1", "a2"), Rollback, "rollback")
+
+
+def test_guard_survives_deleting_the_older_lists(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    _, lists = three
+    list_file(root, SZ, 1).unlink()
+    list_file(root, SZ, 2).unlink()
+    fresh = make_store(root)
+    assert fresh.load() == []  # list 3 alone still verifies against the pinned anchors
+    assert fresh.state.trust_list(SZ) == lists[2]
+    list_refused(fresh, sign(lists[1], "a1", "a2"), Rollback, "rollback")
+
+
+def test_guard_survives_deleting_every_list(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    _, lists = three
+    for seq in (1, 2, 3):
+        list_file(root, SZ, seq).unlink()
+    fresh = make_store(root)
+    problems = fresh.load()
+    assert any(SZ in p and "refusing to serve" in p for p in problems), problems
+    assert fresh.state.trust_list(SZ) is None
+    assert fresh.highest_sequence(SZ) == 3
+    for old in lists:
+        refused(
+            fresh,
+            Rollback,
+            "rollback",
+            lambda old=old: fresh.submit_trust_list(sign(old, "a1", "a2"), now=NOW),
+        )
+
+
+def test_truncated_history_is_not_served(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    """Deleting the newest file must not silently roll the service back to list 2."""
+    _, lists = three
+    newest = list_file(root, SZ, 3)
+    saved = newest.read_bytes()
+    newest.unlink()
+    fresh = make_store(root)
+    problems = fresh.load()
+    assert len(problems) == 1 and "refusing to serve an older list" in problems[0]
+    assert fresh.state.trust_list(SZ) is None  # fail closed
+    assert fresh.state.trust_list(ZS) is not None  # other jurisdictions unaffected
+    assert fresh.highest_sequence(SZ) == 3
+    list_refused(fresh, sign(lists[1], "a1", "a2"), Rollback, "rollback")
+    # Recovery: put the file back and restart.
+    newest.write_bytes(saved)
+    again = make_store(root)
+    assert again.load() == []
+    assert again.state.trust_list(SZ) == lists[2]
+
+
+def test_corrupted_file_in_the_middle_fails_closed(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    path = list_file(root, SZ, 2)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    fresh = make_store(root)
+    problems = fresh.load()
+    assert any("stored list 2 refused" in p for p in problems), problems
+    assert fresh.state.trust_list(SZ) is None
+    assert fresh.highest_sequence(SZ) == 3
+
+
+def test_file_name_must_match_the_sequence(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    _, lists = three
+    list_file(root, SZ, 4).write_bytes(list_file(root, SZ, 3).read_bytes())
+    fresh = make_store(root)
+    problems = fresh.load()
+    assert any("file name and sequence disagree" in p for p in problems), problems
+    # The chain up to 3 is intact and 3 is the guard, so list 3 is served.
+    assert fresh.state.trust_list(SZ) == lists[2]
+
+
+def test_crash_after_the_file_before_the_guard(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    """A crash between writing list 4 and raising HIGHEST: on restart the file counts."""
+    _, lists = three
+    sz4 = bump(lists[2])
+    list_file(root, SZ, 4).write_bytes(sign(sz4, "a1", "a2"))
+    (root / "lists" / SZ / ".0000000000000005.jws.999.tmp").write_bytes(b"torn")
+    fresh = make_store(root)
+    assert fresh.load() == []
+    assert fresh.state.trust_list(SZ) == sz4
+    assert fresh.highest_sequence(SZ) == 4
+
+
+def test_corrupt_guard_is_a_storage_error(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    highest_file(root, SZ).write_text("three\n")
+    with pytest.raises(StorageError):
+        make_store(root).load()
+
+
+def test_failed_rename_leaves_everything_unchanged(
+    root: Path, three: tuple[TrustStore, list[TrustList]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, lists = three
+    data = sign(bump(lists[2]), "a1", "a2")
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    list_refused(store, data, StorageError, "storage_failed", match="Input/output error")
+    monkeypatch.undo()
+    store.submit_trust_list(data, now=NOW)  # nothing was poisoned
+    assert store.highest_sequence(SZ) == 4
+
+
+def test_failed_guard_write_removes_the_new_file(
+    root: Path, three: tuple[TrustStore, list[TrustList]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, lists = three
+    real = storage.atomic_write
+
+    def fail_on_guard(path: Path, data: bytes, mode: int = 0o644) -> None:
+        if path.name == "HIGHEST":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data, mode)
+
+    monkeypatch.setattr(storage, "atomic_write", fail_on_guard)
+    list_refused(store, sign(bump(lists[2]), "a1", "a2"), StorageError, "storage_failed")
+
+
+def test_directory_where_a_file_is_refused(root: Path) -> None:
+    store = make_store(root)
+    (root / "lists").mkdir(parents=True)
+    (root / "lists" / SZ).write_bytes(b"not a directory")
+    list_refused(store, sign(base_list(SZ), "a1", "a2"), StorageError, "storage_failed")
+    assert store.state.trust_list(SZ) is None
+
+
+def test_refused_list_never_reaches_the_disk(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    store, lists = three
+    list_refused(store, sign(bump(lists[2]), "a1"), ThresholdNotMet, "threshold_not_met")
+    assert not list_file(root, SZ, 4).exists()
+
+
+# -- concurrent readers during swaps -----------------------------------------------------------
+
+
+def _growing_lists(code: str, count: int) -> list[TrustList]:
+    """List n has exactly n services, so a reader can check a snapshot is internally whole."""
+    base = base_list(SZ) if code == SZ else base_list(code, operators=("z1", "z2"), threshold=1)
+    tl = authoring.remove_service(base, f"seal-{code}")
+    out = [tl]
+    for n in range(2, count + 1):
+        tl = authoring.add_service(
+            bump(tl, hours=0.01),
+            service_id=f"svc-{n}",
+            kind=ServiceKind.SEAL_AUTHORITY,
+            name_zh=f"服务{n}",
+            name_en=f"Service {n}",
+            credit_code=uscc(n),
+            scope=["enterprise-seal"],
+            keys=[key(f"edsvc-{code}-{n}").public_key],
+            granted_from=T0,
+        )
+        out.append(tl)
+    return out
+
+
+def test_readers_never_see_a_mix_during_swaps(root: Path) -> None:
+    count = 15
+    store = make_store(root)
+    signed = {
+        SZ: [sign(tl, "a1", "a2") for tl in _growing_lists(SZ, count)],
+        ZS: [sign(tl, "z1") for tl in _growing_lists(ZS, count)],
+    }
+    done = threading.Event()
+    errors: list[str] = []
+    reads = [0]
+    seen: set[str] = set()
+
+    def reader() -> None:
+        last_seq = {SZ: 0, ZS: 0}
+        parsed: set[str] = set()
+        while not done.is_set():
+            state = store.state  # one snapshot, judged whole
+            try:
+                for code, sl in state.lists.items():
+                    tl = sl.trust_list
+                    assert hashlib.sha256(sl.envelope.payload).hexdigest() == sl.digest
+                    if sl.digest not in parsed:  # the held list is exactly the signed bytes
+                        assert SignedTrustList.parse(sl.to_json()).trust_list == tl
+                        parsed.add(sl.digest)
+                    assert len(tl.services) == tl.sequence
+                    assert tl.sequence >= last_seq[code], "a reader went back in time"
+                    last_seq[code] = tl.sequence
+                    for service in tl.services:
+                        for k in service.keys:
+                            entry = state.find_key(code, k.kid)
+                            assert entry is not None and entry.service is service
+                again = TrustState(state.lists, state.status_lists, state.catalogue, state.grace)
+                assert again.version == state.version
+                reads[0] += 1
+                seen.add(state.version)
+            except AssertionError as exc:  # pragma: no cover - only on failure
+                errors.append(str(exc))
+                return
+
+    def writer(code: str) -> None:
+        try:
+            for data in signed[code]:
+                store.submit_trust_list(data, now=NOW)
+        except Exception as exc:  # pragma: no cover - only on failure
+            errors.append(f"writer {code}: {exc!r}")
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    try:
+        readers = [threading.Thread(target=reader) for _ in range(3)]
+        writers = [threading.Thread(target=writer, args=(c,)) for c in (SZ, ZS)]
+        for t in readers + writers:
+            t.start()
+        for t in writers:
+            t.join(timeout=60)
+        done.set()
+        for t in readers:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert errors == []
+    assert reads[0] > 0
+    assert len(seen) > 1, "the readers never overlapped a swap"
+    # Two writers, no lost update: both jurisdictions end at their last list.
+    assert store.state.trust_list(SZ).sequence == count  # type: ignore[union-attr]
+    assert store.state.trust_list(ZS).sequence == count  # type: ignore[union-attr]
+    fresh = make_store(root)
+    assert fresh.load() == []
+    assert fresh.state.version == store.state.version
+
+
+def test_snapshot_taken_before_a_swap_stays_valid(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    store, lists = three
+    before = store.state
+    sz4 = authoring.remove_service(bump(lists[2]), f"seal-{SZ}")
+    store.submit_trust_list(sign(sz4, "a1", "a2"), now=NOW + timedelta(minutes=1))
+    after = store.state
+    seal_kid = key(f"edseal1-{SZ}").kid
+    assert before.find_key(SZ, seal_kid) is not None  # the old snapshot is untouched
+    assert after.find_key(SZ, seal_kid) is None
+    assert before.version != after.version
+
+
+def test_store_files_are_not_world_writable(
+    root: Path, three: tuple[TrustStore, list[TrustList]]
+) -> None:
+    mode = os.stat(list_file(root, SZ, 1)).st_mode & 0o777
+    assert mode & 0o022 == 0
+
+
+def test_truncated_history_keeps_the_rotated_operators_in_charge(root: Path) -> None:
+    """After an operator rotation, a truncated history must not hand control back to the
+    pinned (retired) operator keys: the last verified list's operators still decide."""
+    store = make_store(root)
+    first = base_list(SZ)
+    store.submit_trust_list(sign(first, "a1", "a2"), now=NOW)
+    rotated = authoring.set_operators(
+        bump(first), [key(n).public_key for n in ("b1", "b2", "b3")], 2
+    )
+    store.submit_trust_list(sign(rotated, "a1", "a2", "b1", "b2"), now=NOW)
+    third = bump(rotated)
+    store.submit_trust_list(sign(third, "b1", "b2"), now=NOW)
+    list_file(root, SZ, 3).unlink()
+    fresh = make_store(root)
+    assert fresh.load() and fresh.state.trust_list(SZ) is None
+    # The retired operators a1, a2 sign a list above the guard: still refused.
+    by_retired = bump(bump(first))
+    by_retired = authoring.next_version(by_retired, issued_at=T0, validity=VALID)
+    by_retired = dataclasses.replace(by_retired, sequence=4)
+    list_refused(
+        fresh, sign(by_retired, "a1", "a2"), RotationNotAuthorised, "rotation_not_authorised"
+    )
+    # The current operators can restore service with a new list.
+    fresh.submit_trust_list(sign(dataclasses.replace(third, sequence=4), "b1", "b2"), now=NOW)
+    assert fresh.state.trust_list(SZ) is not None
