@@ -18,14 +18,13 @@ import httpx
 import pytest
 
 from tests.service.test_ui_browser import (
-    FLAGS,
     Demo,
     Seen,
     _assert_clean,
     _new_page,
     _serve,
     _unavailable,
-    chromium_binary,
+    launched,
     open_page,
     shot,
 )
@@ -65,33 +64,15 @@ def camera_video(png: Path, target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def camera_browser(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _unavailable("the Python package playwright is not installed")
-    binary = chromium_binary()
-    if binary is None:
-        _unavailable("no Chromium binary")
     video = camera_video(
         demo.sample("licence-sz-business.qr.png"), tmp_path_factory.mktemp("cam") / "qr.y4m"
     )
-    flags = [
-        *FLAGS,
+    with launched(
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video}",
-    ]
-    pw = sync_playwright().start()
-    try:
-        chromium = pw.chromium.launch(executable_path=binary, args=flags, headless=True)
-    except Error as exc:
-        pw.stop()
-        _unavailable(f"Chromium at {binary} did not start: {str(exc)[:300]}")
-    try:
+    ) as chromium:
         yield chromium
-    finally:
-        chromium.close()
-        pw.stop()
 
 
 @pytest.fixture
