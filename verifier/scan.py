@@ -12,6 +12,8 @@ from typing import Final
 
 # A phone photo is 1-12 MP; 40 MP leaves room and bounds the memory of one decode (~120 MB RGB).
 MAX_PIXELS: Final = 40_000_000
+# Photos larger than this are decoded at a smaller size (JPEG draft mode).
+DECODE_PIXELS: Final = 3_000_000
 
 
 class ScanError(ValueError):
@@ -47,6 +49,14 @@ def read_qr(image: bytes) -> str:
                     f"the picture has {width}x{height} pixels, over {MAX_PIXELS:,}; send a "
                     "smaller photo"
                 )
+            if picture.format == "JPEG":
+                # A photo: decoded straight to grey, at 1/2, 1/4 or 1/8 size while it stays
+                # above DECODE_PIXELS (the JPEG decoder scales for free; a QR code in a photo
+                # keeps enough pixels per module).
+                scale = 1
+                while width * height // (4 * scale * scale) >= DECODE_PIXELS and scale < 8:
+                    scale *= 2
+                picture.draft("L", (width // scale, height // scale))
             picture.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise NotAnImage(f"the picture has too many pixels (over {MAX_PIXELS:,})") from exc

@@ -28,7 +28,9 @@ def test_demo_png_reads_back(demo_world: DemoWorld, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize(("size", "angle"), [((1600, 1200), 17.0), ((2048, 1536), -8.0)])
+@pytest.mark.parametrize(
+    ("size", "angle"), [((1600, 1200), 17.0), ((2048, 1536), -8.0), ((4000, 3000), 25.0)]
+)
 def test_noisy_rotated_jpeg_photo_reads_back(
     demo_world: DemoWorld, name: str, size: tuple[int, int], angle: float
 ) -> None:

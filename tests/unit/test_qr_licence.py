@@ -7,6 +7,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import base45
@@ -900,3 +901,17 @@ def test_strict_cbor_profile_is_the_walkers() -> None:
             strict_cbor.loads(data, max_bytes=100)
     assert strict_cbor.loads(b"\xa2\x03\x01\x01\x02", max_bytes=100) == {3: 1, 1: 2}
     assert CoseSign1  # imported for the builders' types
+
+
+def test_the_formats_doc_describes_the_qr_form() -> None:
+    """docs/formats.md keeps step with the code: every check code of the QR layers, every CWT
+    claim key, the typ and the caps."""
+    doc = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
+    text = doc.read_text(encoding="utf-8")
+    section = text[text.index("## E-licence in a QR code") : text.index("## Enterprise e-seal")]
+    for code in QR_FORMAT_CODES:
+        assert f"`{code}`" in section, code
+    for key in hr1.CWT_CLAIMS:
+        assert (f"`{key}`" if isinstance(key, int) else f'`"{key}"`') in section, key
+    assert f'"{hr1.LICENCE_CWT_TYP}"' in section
+    assert str(hr1.MAX_HR1_CHARS) in section and str(hr1.MAX_INFLATED_BYTES) in section
