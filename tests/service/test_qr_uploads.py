@@ -143,3 +143,27 @@ def test_hostile_hr1_is_a_verdict_never_a_500(client: TestClient, token: str) ->
     verdict = _verdict(r)
     assert verdict["indication"] == "FAILED"
     assert verdict["sub_indication"] == "FORMAT_FAILURE"
+
+
+def test_every_hostile_qr_licence_is_the_librarys_verdict_over_http(
+    client: TestClient, demo_world: DemoWorld
+) -> None:
+    """The whole hostile corpus of tests/unit/test_qr_licence.py through the API: 200 and the
+    library's indication and deciding check, never a 500, never PASSED. Text without the HR1:
+    prefix is read as what it then is, a JWS."""
+    from tests.unit.test_qr_licence import HOSTILE
+    from verifier.hr1 import looks_like_hr1
+
+    for name, build, indication, code in HOSTILE:
+        text = build(demo_world)
+        raw = text if isinstance(text, bytes) else text.encode()
+        r = _upload(client, {"file": ("scan.txt", raw)}) if raw else None
+        if r is None:  # an empty part is refused before any verdict: that is the schema's
+            continue
+        verdict = _verdict(r)
+        checks = verdict["checks"]
+        deciding = next((c["code"] for c in checks if c["result"] == verdict["indication"]), None)
+        if looks_like_hr1(raw):
+            assert (verdict["indication"], deciding) == (indication.value, code), name
+        else:  # judged as a JWS (a real JWS licence passes as one)
+            assert not any(c["code"].startswith("format.qr_") for c in checks), name
