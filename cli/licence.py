@@ -11,10 +11,10 @@ import argparse
 import sys
 from typing import Any, Final
 
-from issuing.qr import DEFAULT_ERROR, qr_code, qr_from_jws, qr_image
 from keys import SigningKey
 
 MAX_LICENCE_BYTES: Final = 64 * 1024
+DEFAULT_ERROR: Final = "M"  # issuing.qr.DEFAULT_ERROR, which loads only when the command runs
 
 
 def add_parser(sub: Any) -> None:
@@ -52,7 +52,10 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_licence_qr(args: argparse.Namespace) -> int:
-    from cli.common import UsageError, read_bytes, read_passphrase, write_output
+    from cli.common import UsageError, load_part, read_bytes, read_passphrase, write_output
+
+    # Issuing is no part of the service's image: loaded only by the command that issues.
+    qr = load_part("issuing.qr", "issuing (making QR licences)")
 
     raw = (
         sys.stdin.buffer.read(MAX_LICENCE_BYTES + 1)
@@ -63,14 +66,14 @@ def cmd_licence_qr(args: argparse.Namespace) -> int:
     if not 1 <= args.scale <= 40:
         raise UsageError("--scale is 1..40 pixels per module")
     try:
-        text = qr_from_jws(raw.strip(), key)
+        text = qr.qr_from_jws(raw.strip(), key)
     except ValueError as exc:
         raise UsageError(f"{args.licence}: {exc}") from exc
-    code = qr_code(text, args.error)
+    code = qr.qr_code(text, args.error)
     if args.png is not None:
-        write_output(args.png, qr_image(text, "png", error=args.error, scale=args.scale).data)
+        write_output(args.png, qr.qr_image(text, "png", error=args.error, scale=args.scale).data)
     if args.svg is not None:
-        write_output(args.svg, qr_image(text, "svg", error=args.error, scale=args.scale).data)
+        write_output(args.svg, qr.qr_image(text, "svg", error=args.error, scale=args.scale).data)
     if args.out is not None:
         write_output(args.out, text.encode("ascii") + b"\n")
     else:

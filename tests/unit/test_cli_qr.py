@@ -86,3 +86,10 @@ def test_a_picture_without_a_code_gets_no_verdict(
     picture.write_bytes(blank())
     status, out, err = run(capsys, "verify", picture, "--config", demo)
     assert status == 2 and out == "" and "no QR code was found" in err
+
+
+def test_the_default_level_is_the_issuers() -> None:
+    from cli.licence import DEFAULT_ERROR
+    from issuing.qr import DEFAULT_ERROR as ISSUING_DEFAULT
+
+    assert DEFAULT_ERROR == ISSUING_DEFAULT == "M"
