@@ -1,1 +1,0 @@
-"""The `huren` command line, one module per command group."""

@@ -1,1 +1,0 @@
-"""Issuer-side tools: making the documents huren verifies (docs/formats.md)."""
