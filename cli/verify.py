@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -235,7 +236,8 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     if relying is None or relying not in store.anchors:
         raise UsageError(f"relying jurisdiction {relying} is not configured in {args.config}")
     at: datetime | None = args.at
-    if hr1.looks_like_hr1(args.file) and not Path(args.file).exists():
+    # os.path.exists: a scanned text is no file name (it may be too long for one: False)
+    if hr1.looks_like_hr1(args.file) and not os.path.exists(args.file):
         data = args.file.encode("utf-8", "surrogateescape")  # the text a scanner typed
     else:
         data = read_bytes(args.file, MAX_FILE_BYTES)

@@ -60,8 +60,8 @@ class LayerError(ValueError):
 def looks_like_hr1(text: bytes | str) -> bool:
     """True when the input is meant as a QR licence (it starts with the prefix, any case):
     how the API and the CLI tell it from a JWS."""
-    head = text[:4].upper() if isinstance(text, bytes) else text[:4].upper().encode()
-    return head == PREFIX
+    raw = text if isinstance(text, bytes) else text[:8].encode("utf-8", "replace")
+    return raw.lstrip(_AROUND)[:4].upper() == PREFIX
 
 
 def strip(raw: bytes) -> bytes:

@@ -93,3 +93,11 @@ def test_the_default_level_is_the_issuers() -> None:
     from issuing.qr import DEFAULT_ERROR as ISSUING_DEFAULT
 
     assert DEFAULT_ERROR == ISSUING_DEFAULT == "M"
+
+
+def test_verify_takes_a_text_too_long_for_a_file_name(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scanned text with no "/" for 300 characters is no path (ENAMETOOLONG), just text."""
+    status, out, _ = run(capsys, "verify", "HR1:" + "0" * 300, "--config", demo)
+    assert status == 1 and "format.qr_" in out
