@@ -174,14 +174,21 @@ def _new_page(browser: Browser, seen: Seen, **options: Any) -> Page:
     return page
 
 
-@pytest.fixture
-def page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+@contextmanager
+def clean_page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+    """A new page; once the test is done, nothing was loaded from elsewhere and no error."""
     p = _new_page(browser, seen)
     try:
         yield p
     finally:
         p.context.close()
     _assert_clean(seen, demo.url)
+
+
+@pytest.fixture
+def page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+    with clean_page(browser, demo, seen) as p:
+        yield p
 
 
 def _assert_clean(seen: Seen, url: str) -> None:

@@ -20,10 +20,9 @@ import pytest
 from tests.service.test_ui_browser import (
     Demo,
     Seen,
-    _assert_clean,
-    _new_page,
     _serve,
     _unavailable,
+    clean_page,
     launched,
     open_page,
     shot,
@@ -77,13 +76,8 @@ def camera_browser(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture
 def page(camera_browser: Browser, demo: Demo) -> Iterator[Page]:
-    seen = Seen([], [])
-    p = _new_page(camera_browser, seen)
-    try:
+    with clean_page(camera_browser, demo, Seen([], [])) as p:
         yield p
-    finally:
-        p.context.close()
-    _assert_clean(seen, demo.url)
 
 
 def _ready(page: Page, demo: Demo) -> None:
