@@ -48,8 +48,7 @@ from api.sync.fanout import TrustSync
 from api.verification import VerificationService
 from api.workers import VerificationPool
 from trust_lists import TrustDirectory, TrustStore, load_anchors
-from verifier import Verifier
-from verifier.national.verifier import NationalPolicy
+from verifier import NationalPolicy, Verifier
 
 log = logging.getLogger("huren.app")
 
@@ -167,14 +166,15 @@ def create_app(
     )
     service = VerificationService(
         store=store,
-        verifier=Verifier(store, clock=now),
+        verifier=Verifier(
+            store, clock=now, national_policy=NationalPolicy(ofd_limits=settings.ofd_limits)
+        ),
         cache=verdict_cache,
         flight=flight,
         metrics=metrics,
         clock=now,
         max_ttl_seconds=float(settings.cache_max_ttl_seconds),
         pool=pool,
-        national_policy=NationalPolicy(ofd_limits=settings.ofd_limits),
     )
     keys = KeyRing.load(inline_json=settings.api_keys_json, path=settings.api_keys_file)
     if len(keys) == 0:

@@ -24,9 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from api.http import uploads as national
 from api.http.problems import ProblemError
 from api.obs.metrics import Metrics
 from api.state.cache import (
@@ -39,19 +38,27 @@ from api.state.cache import (
 from api.workers import VerificationPool
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
-from verifier import Expectations, VerificationInputError, Verifier, deadline, hr1
-from verifier.national.verifier import NationalPolicy, NationalVerifier
+from verifier import (
+    DocumentKind,
+    Expectations,
+    NationalFormat,
+    VerificationInputError,
+    VerificationRequest,
+    Verifier,
+    deadline,
+)
 from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
 
 log = logging.getLogger("huren.verification")
 
-Kind = Literal["licence", "seal", "sealed_document"]
-
 
 @dataclass(frozen=True, slots=True)
 class VerifyInput:
-    kind: Kind
+    """A verification as the service asks it: `kind` is the endpoint's (licence, seal, sealed
+    document), the expectations are the API's fields; `request()` is the verifier's question."""
+
+    kind: DocumentKind
     token: bytes  # the licence or seal token, or the sealed document's signature
     relying: str
     at: datetime | None  # None: now
@@ -60,7 +67,8 @@ class VerifyInput:
     document: bytes | None = None  # sealed documents; the data a national .dat signs
     image: bytes | None = None  # seals, and the seal of a sealed document
     seal: bytes | None = None  # sealed documents whose signature only references the seal
-    national: bool = False  # token is a GB/T 38540 seal or a signed OFD file (api/http/uploads.py)
+    # token is a national file, not a compact JWS (api/http/uploads.py): its format
+    national: NationalFormat | None = None
 
     @property
     def parts(self) -> list[tuple[str, bytes]]:
@@ -84,7 +92,7 @@ class VerifyInput:
     def cache_kind(self) -> str:
         """The kind as the verdict cache keys it: the same bytes are a different question as a
         GB/T 38540 / OFD file than as a JWS (which one is asked depends on the upload's type)."""
-        return f"national:{self.kind}" if self.national else self.kind
+        return f"national:{self.kind}" if self.national else str(self.kind)  # a plain str
 
     @property
     def input_sha256(self) -> str:
@@ -98,6 +106,29 @@ class VerifyInput:
     @property
     def expectations(self) -> dict[str, str | None]:
         return {"holder_credit_code": self.holder_credit_code, "type_code": self.type_code}
+
+    def request(self) -> VerificationRequest:
+        """The verifier's question: the API's type_code is a licence type on the licence
+        endpoint, a seal type on the others."""
+        expect = None
+        if self.holder_credit_code is not None or self.type_code is not None:
+            licence = self.kind == DocumentKind.LICENCE
+            expect = Expectations(
+                holder_id=self.holder_credit_code,
+                licence_type=self.type_code if licence else None,
+                seal_type=None if licence else self.type_code,
+            )
+        return VerificationRequest(
+            self.kind,
+            self.token,
+            self.relying,
+            self.at,
+            expect,
+            document=self.document,
+            image=self.image,
+            seal=self.seal,
+            national=self.national,
+        )
 
     def request_sha256(self, input_sha256: str) -> str:
         """Digest of the whole request, signed into receipts."""
@@ -144,17 +175,15 @@ class VerificationService:
         clock: Callable[[], datetime],
         max_ttl_seconds: float,
         pool: VerificationPool | None = None,
-        national_policy: NationalPolicy | None = None,
     ) -> None:
         self.store = store
-        self.verifier = verifier
+        self.verifier = verifier  # the one entry: JWS and national formats
         self.cache = cache
         self.flight = flight
         self.metrics = metrics
         self.clock = clock
         self.max_ttl_seconds = max_ttl_seconds
         self.pool = pool  # national formats and batches are verified there (api/workers.py)
-        self.national_verifier = NationalVerifier(store, national_policy, clock=clock)
         self._hit = metrics.cache.labels("hit")
         self._miss = metrics.cache.labels("miss")
         self._error = metrics.cache.labels("error")
@@ -309,42 +338,10 @@ class VerificationService:
         return entry, ttl
 
     def _call(self, inp: VerifyInput) -> Verdict:
-        has_expect = inp.holder_credit_code is not None or inp.type_code is not None
         try:
-            if inp.national:
-                return national.verify(self.national_verifier, inp)
-            if inp.kind == "licence":
-                expect = (
-                    Expectations(holder_id=inp.holder_credit_code, licence_type=inp.type_code)
-                    if has_expect
-                    else None
-                )
-                if hr1.looks_like_hr1(inp.token):  # the QR form of a licence
-                    return self.verifier.verify_licence_qr(
-                        inp.token, inp.relying, inp.at, expect=expect
-                    )
-                return self.verifier.verify_licence(inp.token, inp.relying, inp.at, expect=expect)
-            expect = (
-                Expectations(holder_id=inp.holder_credit_code, seal_type=inp.type_code)
-                if has_expect
-                else None
-            )
-            if inp.kind == "seal":
-                return self.verifier.verify_seal(
-                    inp.token, inp.relying, inp.at, image=inp.image, expect=expect
-                )
-            assert inp.document is not None
-            return self.verifier.verify_sealed_document(
-                inp.document,
-                inp.token,
-                inp.relying,
-                inp.at,
-                seal=inp.seal,
-                seal_image=inp.image,
-                expect=expect,
-            )
+            return self.verifier.verify(inp.request())
         except VerificationInputError as exc:
             raise ProblemError(422, "invalid_request", str(exc)) from exc
 
 
-__all__ = ["Kind", "Outcome", "VerificationService", "VerifyInput"]
+__all__ = ["Outcome", "VerificationService", "VerifyInput"]

@@ -31,7 +31,7 @@ class LibCase:
 
 def _verifier_cls() -> Any:
     try:
-        from verifier.verifier import Verifier
+        from verifier import Verifier
     except ImportError as exc:
         raise Unavailable(f"verifier not available yet ({exc})") from exc
     return Verifier
@@ -266,7 +266,7 @@ class Project:
             "is_valid_uscc (holder)": lambda: is_valid_uscc(claims["holder"]["uscc"]),
         }
         try:
-            from verifier.verifier import Verifier
+            from verifier import Verifier
 
             store = w.store()
             v = Verifier(store)

@@ -8,7 +8,7 @@ code; its kind is sniffed. DIR is a service directory holding huren.json (as mad
 init`), or the huren.json itself. The store is loaded read-only (nothing is written). Exit status
 (EXIT_STATUS_HELP): the verdict's, or 2 when no verdict could be given.
 
-cli/main.py registers it with `national_cli.add_parser(sub)` in build_parser()."""
+cli/main.py registers it with `verify.add_parser(sub)` in build_parser()."""
 
 from __future__ import annotations
 
@@ -20,18 +20,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from api.http.uploads import (
-    OFD_AS_DATA,
-    SUPPORTED_FORMATS,
-    unsupported_format,
-    unsupported_message,
-)
 from trust_lists.errors import TrustStateError
 from trust_lists.store import TrustStore
 from trust_lists.text import shown
-from verifier import Verdict, Verifier, hr1, scan
-from verifier.formats import LICENCE_TYP, SEAL_TYP, SEALED_DOC_TYP
-from verifier.national.verifier import NationalVerifier, sniff
+from trust_lists.timeutil import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
+from verifier import (
+    DocumentKind,
+    NationalFormat,
+    Verdict,
+    VerificationRequest,
+    Verifier,
+    hr1,
+    scan,
+)
+from verifier.recognise import (
+    OFD_AS_DATA,
+    SUPPORTED_FORMATS,
+    jws_kind,
+    national_format,
+    unsupported_format,
+    unsupported_message,
+)
 from verifier.verdict import reported_checks
 
 MAX_FILE_BYTES: Final = 64 * 1024 * 1024
@@ -94,7 +103,6 @@ def add_parser(sub: Any) -> None:
 
 
 def _time(text: str) -> datetime:
-    from api.http.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
     from cli.common import time_arg
 
     at = time_arg(text)
@@ -130,35 +138,34 @@ def verify_file(
 ) -> tuple[Verdict, list[tuple[str, Verdict]]]:
     """(overall verdict, [(signature id, verdict)]) for any supported file; `signed_data` is
     what an SES_Signature value signs (only with one)."""
-    kind = sniff(data)
-    if signed_data is not None and kind != "signature":
+    found = national_format(data)
+    if signed_data is not None and found is not NationalFormat.SIGNATURE:
         raise ValueError("signed data goes with an SES_Signature value (.dat) only")
-    nv = NationalVerifier(store, clock=lambda: now)
-    if kind == "ofd":
-        doc = nv.verify_document(data, relying, at)
-        return doc.overall, [(s.id, s.verdict) for s in doc.signatures]
-    if kind == "seal":
-        return nv.verify_seal(data, relying, at), []
-    if kind == "signature":
-        return nv.verify_signature(data, signed_data, relying, at, data_name=data_name), []
-    text = data.strip()
     verifier = Verifier(store, clock=lambda: now)
-    if hr1.looks_like_hr1(text):
-        return verifier.verify_licence_qr(data, relying, at), []
-    found = unsupported_format(data)
-    if found in _PICTURES:  # a photo or scan of a licence's QR code
-        try:
-            return verifier.verify_licence_qr(scan.read_qr(data), relying, at), []
-        except scan.ScanError as exc:
-            raise UnsupportedFormat(f"{unsupported_message(found)}; {exc}") from exc
-    typ = _jws_typ(text)
-    if typ == LICENCE_TYP:
-        return verifier.verify_licence(text, relying, at), []
-    if typ == SEAL_TYP:
-        return verifier.verify_seal(text, relying, at), []
     if found is not None:
-        raise UnsupportedFormat(unsupported_message(found))
-    if typ == SEALED_DOC_TYP:
+        # The kind the API would ask on the endpoint taking this format.
+        asked = DocumentKind.SEAL if found is NationalFormat.SEAL else DocumentKind.SEALED_DOCUMENT
+        request = VerificationRequest(
+            asked, data, relying, at, document=signed_data, national=found, data_name=data_name
+        )
+        verdict = verifier.verify(request)
+        return verdict, _signatures(verdict) if found is NationalFormat.OFD else []
+    if hr1.looks_like_hr1(data):  # a licence's QR form (its own rule on what surrounds it)
+        return verifier.verify(VerificationRequest(DocumentKind.LICENCE, data, relying, at)), []
+    text = data.strip()
+    kind = jws_kind(text)
+    if kind in (DocumentKind.LICENCE, DocumentKind.SEAL):
+        return verifier.verify(VerificationRequest(kind, text, relying, at)), []
+    unsupported = unsupported_format(data)
+    if unsupported in _PICTURES:  # a photo or scan of a licence's QR code
+        try:
+            qr_text = scan.read_qr(data)
+        except scan.ScanError as exc:
+            raise UnsupportedFormat(f"{unsupported_message(unsupported)}; {exc}") from exc
+        return verifier.verify(VerificationRequest(DocumentKind.LICENCE, qr_text, relying, at)), []
+    if unsupported is not None:
+        raise UnsupportedFormat(unsupported_message(unsupported))
+    if kind is DocumentKind.SEALED_DOCUMENT:
         raise UnsupportedFormat(
             "a JWS sealed-document signature is verified with its document: use the API "
             "(/v1/sealed-documents/verify, `file` and `signature`)"
@@ -171,24 +178,19 @@ def verify_file(
 _PICTURES: Final = frozenset({"png", "jpeg", "gif", "tiff", "webp", "bmp"})
 
 
-def _jws_typ(text: bytes) -> str | None:
-    from keys.encoding import b64url_decode
-
-    head = text.split(b".", 1)[0]
-    try:
-        header = json.loads(b64url_decode(head))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    typ = header.get("typ") if isinstance(header, dict) else None
-    return typ if isinstance(typ, str) else None
+def _signatures(overall: Verdict) -> list[tuple[str, Verdict]]:
+    """The verdict of each signature of an OFD document, as its overall verdict carries them."""
+    summary = overall.summary
+    found = summary.extra.get("signatures", []) if summary is not None else []
+    return [(s["id"], Verdict.from_dict(s)) for s in found]
 
 
 # What the summary's document_id names, by summary kind.
 _ID_LABEL: Final = {
-    "licence": "licence",
-    "seal": "seal",
-    "sealed_document": "seal",
-    "signed_document": "signature",
+    DocumentKind.LICENCE: "licence",
+    DocumentKind.SEAL: "seal",
+    DocumentKind.SEALED_DOCUMENT: "seal",
+    DocumentKind.SIGNED_DOCUMENT: "signature",
 }
 
 
@@ -243,10 +245,10 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
         data = read_bytes(args.file, MAX_FILE_BYTES)
     signed = None
     if args.data is not None:
-        if sniff(data) != "signature":
+        if national_format(data) is not NationalFormat.SIGNATURE:
             raise UsageError(f"--data goes with an SES_Signature value (.dat); {args.file} is none")
         signed = read_bytes(args.data, MAX_FILE_BYTES)
-        if sniff(signed) == "ofd":
+        if national_format(signed) is NationalFormat.OFD:
             raise UsageError(f"--data {args.data}: {OFD_AS_DATA}")
     now = datetime.now(UTC)
     name = Path(args.data).name if args.data is not None else "Signature.xml"

@@ -41,8 +41,8 @@ from trust_lists.storage import TrustDirectory
 from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import make_uscc
+from verifier import VerificationPolicy, Verifier
 from verifier.formats import SEAL_TYPES
-from verifier.verifier import VerificationPolicy, Verifier
 
 DEMO_EPOCH: Final = datetime(2026, 11, 26, tzinfo=UTC)
 

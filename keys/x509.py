@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +26,7 @@ from asn1crypto import x509 as a_x509
 
 from keys.algorithms import SES_SIGNATURE_OIDS
 from keys.errors import KeyMaterialError
-from keys.sm2 import Sm2Verifier, parse_point, sm3
+from keys.sm2_algorithm import Sm2Verifier, parse_point, sm3
 
 MAX_CERT_BYTES: Final = 16 * 1024
 MAX_CHAIN_DEPTH: Final = 4
@@ -309,15 +311,15 @@ def build_chain(
     when: datetime,
     intermediates: Sequence[Certificate] = (),
     *,
-    verified: dict[tuple[str, str], bool] | None = None,
+    verified: SignatureCache | None = None,
 ) -> list[Certificate]:
     """The path leaf -> ... -> anchor, each certificate's SM2 signature and validity at `when`
     checked. An anchor is a certificate named in a trust list: it is taken as a name and a key
     (RFC 5280 6.1.1 d; its own keyUsage is not judged), but its validity at `when` is. The leaf
     itself being an anchor is the path [leaf]. The leaf's validity is not judged here.
     Intermediates (from the document) must be CA
-    certificates allowed to sign certificates. `verified` caches signature results by
-    (certificate SHA-256, issuer SHA-256): certificates are immutable, so their signatures are too.
+    certificates allowed to sign certificates. `verified` remembers signature results (see
+    SignatureCache).
     Raises ChainError with the reason."""
     if any(anchor.der == leaf.der for anchor in anchors):
         return [leaf]  # the leaf's own validity is the caller's to judge (and to name)
@@ -357,19 +359,54 @@ def build_chain(
     raise ChainError(f"no trusted certificate issued {current.subject} (issuer {current.issuer})")
 
 
-def _signed(
-    cert: Certificate, issuer: Certificate, cache: dict[tuple[str, str], bool] | None
-) -> bool:
+def _signed(cert: Certificate, issuer: Certificate, cache: SignatureCache | None) -> bool:
     if cache is None:
         return cert.signed_by(issuer)
     key = (cert.sha256, issuer.sha256)
     hit = cache.get(key)
     if hit is None:
         hit = cert.signed_by(issuer)
-        if len(cache) >= 4096:
-            cache.clear()
-        cache[key] = hit
+        cache.put(key, hit)
     return hit
+
+
+# Certificate signatures a long-running verifier remembers: every (certificate, issuer) pair a
+# document can bring is a new entry, so the memory is capped, the least recently used going
+# first. 4,096 pairs hold every chain of a city's makers and issuers many times over, at about
+# 300 bytes each.
+SIGNATURE_CACHE_SIZE: Final = 4096
+
+
+class SignatureCache:
+    """Whether a certificate's signature verifies under an issuer's key, by (certificate SHA-256,
+    issuer SHA-256): certificates are immutable, so the answer never changes and the cache
+    cannot change an outcome. Least recently used first out past `size`; thread-safe."""
+
+    __slots__ = ("_items", "_lock", "size")
+
+    def __init__(self, size: int = SIGNATURE_CACHE_SIZE) -> None:
+        if size < 1:
+            raise ValueError("a signature cache holds at least one entry")
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple[str, str]) -> bool | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, str], verified: bool) -> None:
+        with self._lock:
+            self._items[key] = verified
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 __all__ = [
@@ -377,6 +414,7 @@ __all__ = [
     "Certificate",
     "CertificateError",
     "ChainError",
+    "SignatureCache",
     "build_chain",
     "name_attributes",
     "name_text",

@@ -25,7 +25,7 @@ from trust_lists.errors import (
     ThresholdNotMet,
 )
 from trust_lists.model import FORMAT, OperatorPolicy, TrustList
-from trust_lists.timeutil import format_time, shift
+from trust_lists.timeutil import format_time, issued_in_future, shift
 
 TRUST_LIST_TYP = "huren-trust-list+jws"
 UNSIGNED_DRAFT = (
@@ -193,7 +193,7 @@ def check_successor(
             "`huren list combine`)"
         )
     if now is not None:
-        if new.issued_at > shift(now, max_skew):
+        if issued_in_future(new.issued_at, now, max_skew):
             raise NotYetIssued(
                 f"issued_at {format_time(new.issued_at)} is in the future (now "
                 f"{format_time(now)}, {int(max_skew.total_seconds())} s of clock skew allowed): "

@@ -41,7 +41,7 @@ from trust_lists.signed import (
 )
 from trust_lists.status_list import StatusList, token_bytes
 from trust_lists.storage import CATALOGUE_STREAM, TrustDirectory, list_stream, status_stream
-from trust_lists.timeutil import format_time, from_epoch, require_aware, shift
+from trust_lists.timeutil import format_time, from_epoch, issued_in_future, require_aware, shift
 
 STATUS_VERSIONS_KEPT = 3
 
@@ -358,7 +358,7 @@ class TrustStore:
                     f"{format_time(from_epoch(highest))}; renew it (`huren status renew`) and "
                     "sign again"
                 )
-            if sl.issued_at > shift(now, self.max_skew):
+            if issued_in_future(sl.issued_at, now, self.max_skew):
                 raise NotYetIssued(
                     f"status list issued in the future ({format_time(sl.issued_at)}, now "
                     f"{format_time(now)}); check the signing machine's clock"
@@ -435,7 +435,7 @@ class TrustStore:
                     f"{self._catalogue_highest}"
                 )
             self._check_catalogue(signed, replay=False)
-            if signed.catalogue.issued_at > shift(now, self.max_skew):
+            if issued_in_future(signed.catalogue.issued_at, now, self.max_skew):
                 raise NotYetIssued("catalogue issued in the future")
             if self.directory is not None:
                 self.directory.store(CATALOGUE_STREAM, signed.catalogue.sequence, signed.to_json())

@@ -1,4 +1,6 @@
-"""RFC 3339 UTC timestamps, the only time form in huren's signed documents."""
+"""RFC 3339 UTC timestamps, the only time form in huren's signed documents; and the validation
+times a caller names (any RFC 3339 offset, within the accepted range), read the same by the
+HTTP API and the `huren verify` command."""
 
 from __future__ import annotations
 
@@ -68,6 +70,13 @@ def shift(when: datetime, delta: timedelta) -> datetime:
         return TIME_MAX if delta > timedelta(0) else TIME_MIN
 
 
+def issued_in_future(issued: datetime, now: datetime, skew: timedelta) -> bool:
+    """The one clock-skew rule: something claiming to be issued (or signed) at `issued` is not
+    yet issued at `now` when it lies more than `skew` after it. Trust lists, status lists,
+    catalogues and every document the verifiers judge read it here."""
+    return issued > shift(now, skew)
+
+
 def require_aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetimes are not accepted; pass an aware UTC time")
@@ -76,3 +85,58 @@ def require_aware(value: datetime) -> datetime:
 
 def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+# -- validation times named by callers --------------------------------------------------------
+
+_RFC3339 = re.compile(  # re.ASCII: digits 0-9 only, as RFC 3339 says
+    r"\A(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z",
+    re.ASCII,
+)
+
+# The validation times the API and the CLI accept (docs/service.md): from the first instant a
+# NumericDate can name to the last one datetime holds (the API answers others with 422
+# validation_time_out_of_range).
+EARLIEST_VALIDATION_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_VALIDATION_TIME = TIME_MAX
+
+
+class TimeOutOfRange(ValueError):
+    """A well-formed date-time outside the accepted validation times."""
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 date-time with an offset, as an aware UTC datetime (leap second 60 -> 59).
+    TimeOutOfRange when the offset carries it beyond what a datetime holds in UTC."""
+    m = _RFC3339.match(text)
+    if not m:
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-05-01T08:00:00Z")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    fraction, offset = m.group(7), m.group(8)
+    normalised = (
+        f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{min(second, 59):02d}"
+        + (fraction[:7] if fraction else "")
+        + ("+00:00" if offset in {"Z", "z"} else offset)
+    )
+    try:
+        value = datetime.fromisoformat(normalised)
+    except ValueError as exc:
+        raise ValueError(f"not a valid date-time: {exc}") from exc
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # an offset carrying year 1 or 9999 past datetime's range
+        raise TimeOutOfRange(_RANGE_MESSAGE) from exc
+
+
+_RANGE_MESSAGE = (
+    f"must lie between {format_time(EARLIEST_VALIDATION_TIME)} and "
+    f"{format_time(LATEST_VALIDATION_TIME)} (UTC)"
+)
+
+
+def validation_time(text: str) -> datetime:
+    """A request's validation_time: parse_rfc3339, within the accepted range (TimeOutOfRange)."""
+    at = parse_rfc3339(text)
+    if not EARLIEST_VALIDATION_TIME <= at <= LATEST_VALIDATION_TIME:
+        raise TimeOutOfRange(_RANGE_MESSAGE)
+    return at

@@ -1,17 +1,17 @@
 """What the two verifiers' jobs share: recording checks and what they imply (verdict, valid_until),
 and the trust rules that read the same for JWS documents (verifier/verifier.py) and national
-formats (verifier/national/verifier.py). Each job subclasses JobBase and supplies its own message
+formats (verifier/national/job.py). Each job subclasses JobBase and supplies its own message
 tables through `ok` and `_failed`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Generic, NoReturn, Protocol, TypeVar
+from typing import Final, Generic, NoReturn, Protocol, TypedDict, TypeVar
 
-from trust_lists.model import KeyEntry, KeyStatus, ServiceKey
+from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind, TrustedService
 from trust_lists.store import TrustState
-from trust_lists.timeutil import format_time, shift
+from trust_lists.timeutil import format_time, issued_in_future, shift
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -29,6 +29,13 @@ class _Policy(Protocol):
 
 
 _P = TypeVar("_P", bound=_Policy)
+# What each kind of trusted service is called in messages.
+_KIND_NAMES: Final = {
+    ServiceKind.LICENCE_ISSUER: ("证照签发机构", "licence issuer"),
+    ServiceKind.SEAL_AUTHORITY: ("印章制作机构", "seal-making authority"),
+}
+# A document type's names (Chinese, English) by its code, as the job's format names them.
+TypeNames = Callable[[str], tuple[str, str]]
 
 
 class VerificationInputError(ValueError):
@@ -62,6 +69,16 @@ def call_times(
         )
     now = aware(clock(), "the clock's time")
     return relying, now, now if at is None else aware(at, "at")
+
+
+class _ServiceNames(TypedDict):
+    service_zh: str
+    service_en: str
+
+
+def _named(service: TrustedService) -> _ServiceNames:
+    """How a message names a trusted service: by both its names."""
+    return {"service_zh": service.name_zh, "service_en": service.name_en}
 
 
 class Stop(Exception):
@@ -214,6 +231,22 @@ class JobBase(Generic[_P]):
             self.ok("trust.fresh")
             self.bound(stale_from)
 
+    def not_yet_issued(
+        self, issued: datetime, when: datetime | None = None, *, moving: bool = True
+    ) -> None:
+        """FAILED when `issued` lies past `when` (default: the validation time) by more than the
+        policy's clock skew (timeutil.issued_in_future). `moving`: `when` is the validation
+        time, so the verdict changes once it reaches `issued` less the skew."""
+        when = self.at if when is None else when
+        skew = self.policy.max_clock_skew
+        if issued_in_future(issued, when, skew):
+            self.stop(
+                "validity.not_yet_issued",
+                until=shift(issued, -skew) if moving else None,
+                iat=format_time(issued),
+                at=format_time(when),
+            )
+
     def validity(
         self,
         issued: datetime,
@@ -224,14 +257,7 @@ class JobBase(Generic[_P]):
     ) -> None:
         """The validity window at `when`. `moving`: `when` is the validation time, so the edges
         of the window are times at which the verdict can change (a signing time is fixed)."""
-        skew = self.policy.max_clock_skew
-        if issued > shift(when, skew):
-            self.stop(
-                "validity.not_yet_issued",
-                until=shift(issued, -skew) if moving else None,
-                iat=format_time(issued),
-                at=format_time(when),
-            )
+        self.not_yet_issued(issued, when, moving=moving)
         if when < valid_from:
             self.stop(
                 "validity.not_yet_valid",
@@ -244,6 +270,26 @@ class JobBase(Generic[_P]):
         self.ok("validity.window")
         if moving:
             self.bound(valid_to)
+
+    def wrong_service_kind(self, service: TrustedService, doc_zh: str, doc_en: str) -> NoReturn:
+        """FAILED key.service_kind: a key of this kind of service never makes these documents
+        (a licence issuer's key does not make seals, nor a seal-making authority's licences)."""
+        kind_zh, kind_en = _KIND_NAMES[service.kind]
+        self.stop(
+            "key.service_kind",
+            **_named(service),
+            kind_zh=kind_zh,
+            kind_en=kind_en,
+            doc_zh=doc_zh,
+            doc_en=doc_en,
+        )
+
+    def scope(self, service: TrustedService, type_code: str, names: TypeNames) -> None:
+        """The service may issue documents of this type (its scope in the trust list)."""
+        if type_code not in service.scope:
+            type_zh, type_en = names(type_code)
+            self.stop("key.scope", **_named(service), type_zh=type_zh, type_en=type_en)
+        self.ok("key.scope")
 
     def recognition(self, issuing: str, type_code: str, *, licence: bool = False) -> None:
         """Whether the relying jurisdiction recognises `issuing`'s documents of this type (a
@@ -279,3 +325,23 @@ class JobBase(Generic[_P]):
     def jurisdiction_names(self, code: str) -> tuple[str, str]:
         tl = self.state.trust_list(code)
         return (tl.name_zh, tl.name_en) if tl is not None else (code, code)
+
+    # -- what the caller expects -------------------------------------------------------------
+
+    def expect_holder(self, expected: str | None, actual: str) -> None:
+        if expected is None:
+            return
+        if expected != actual:
+            self.stop("expect.holder", actual=clip(actual, 64), expected=clip(expected, 64))
+        self.ok("expect.holder")
+
+    def expect_type(self, expected: str | None, actual: str, names: TypeNames) -> None:
+        if expected is None:
+            return
+        if expected != actual:
+            a_zh, a_en = names(actual)
+            e_zh, e_en = names(clip(expected, 64))
+            self.stop(
+                "expect.type", actual_zh=a_zh, actual_en=a_en, expected_zh=e_zh, expected_en=e_en
+            )
+        self.ok("expect.type")

@@ -15,6 +15,19 @@ import orjson
 from trust_lists.timeutil import format_time, parse_time
 
 
+class DocumentKind(StrEnum):
+    """What a document is: the question a verification request asks (a licence, a seal, a
+    sealed document) and the `kind` a verdict's summary names. The national formats add two:
+    an SES_Signature judged on its own, and a signed OFD document as a whole (its overall
+    verdict; each signature in it is a `sealed_document` or a `signed_document`)."""
+
+    LICENCE = "licence"
+    SEAL = "seal"
+    SEALED_DOCUMENT = "sealed_document"
+    SIGNED_DOCUMENT = "signed_document"
+    OFD_DOCUMENT = "ofd_document"
+
+
 class Indication(StrEnum):
     PASSED = "PASSED"
     FAILED = "FAILED"
@@ -84,7 +97,7 @@ def _time_or_none(value: object) -> object:
 class DocumentSummary:
     """What the document says about itself (only filled in as far as it could be read)."""
 
-    kind: str  # "licence" | "seal" | "sealed_document"
+    kind: DocumentKind
     document_id: str | None = None
     type_code: str | None = None
     type_name_zh: str | None = None
@@ -125,6 +138,7 @@ class DocumentSummary:
         kwargs: dict[str, Any] = {
             k: (parse_time(v, k) if k in times and v is not None else v) for k, v in d.items()
         }
+        kwargs["kind"] = DocumentKind(kwargs["kind"])
         return cls(**kwargs)
 
 

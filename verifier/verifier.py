@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Final, Protocol, TypeVar
 
 from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
@@ -31,7 +31,7 @@ from keys.public import PublicKey
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.status_list import Status
 from trust_lists.store import TrustStore
-from trust_lists.timeutil import format_time, shift
+from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
 from verifier import hr1, messages
 from verifier._job import JobBase, Stop, VerificationInputError, call_times
@@ -56,6 +56,7 @@ from verifier.formats import (
 from verifier.messages import PASSED, SEAL_PREFIX
 from verifier.verdict import (
     Check,
+    DocumentKind,
     DocumentSummary,
     SubIndication,
     Verdict,
@@ -100,18 +101,14 @@ class Expectations:
 # ASCII whitespace (what a copy adds); other bytes outside the alphabet are format.jws's.
 _WHITESPACE: Final = re.compile(rb"[ \t\r\n\f\v]")
 _COMPACT_SHAPE: Final = re.compile(rb"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_LICENCE: Final = "licence"
-_SEAL: Final = "seal"
-_SEALED: Final = "sealed_document"
+_LICENCE: Final = DocumentKind.LICENCE
+_SEAL: Final = DocumentKind.SEAL
+_SEALED: Final = DocumentKind.SEALED_DOCUMENT
 
 _DOC_NAMES: Final = {
     _LICENCE: ("电子证照", "an e-licence", "e-licences"),
     _SEAL: ("企业电子印章", "an enterprise e-seal", "enterprise e-seals"),
     _SEALED: ("盖章文档的签名", "a sealed-document signature", "sealed documents"),
-}
-_KIND_NAMES: Final = {
-    ServiceKind.LICENCE_ISSUER: ("证照签发机构", "licence issuer"),
-    ServiceKind.SEAL_AUTHORITY: ("印章制作机构", "seal-making authority"),
 }
 
 
@@ -197,9 +194,11 @@ def _valid_uscc(code: str) -> bool:
     return is_valid_uscc(code)
 
 
-class Verifier:
-    """Verifies documents against a trust store under a policy. Thread-safe and stateless: each
-    call reads `store.state` once. `clock` gives the real now (an aware datetime)."""
+class JwsVerifier:
+    """Verifies compact JWS licences, seals and sealed-document signatures against a trust store
+    under a policy. Thread-safe and stateless: each call reads `store.state` once. `clock` gives
+    the real now (an aware datetime). verifier.entry.Verifier adds the national formats and the
+    one entry, `verify(request)`."""
 
     def __init__(
         self,
@@ -341,8 +340,10 @@ class _Job(JobBase[VerificationPolicy]):
         self.status(claims.status, entry, claims.jurisdiction, None)
         self.recognition(claims.jurisdiction, claims.licence_type, licence=True)
         if expect is not None:
-            self.expect_holder(expect, claims.holder.id)
-            self.expect_type(_LICENCE, expect.licence_type, claims.licence_type)
+            self.expect_holder(expect.holder_id, claims.holder.id)
+            self.expect_type(
+                expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
+            )
 
     def seal(self, raw: bytes, image: bytes | None, expect: Expectations | None) -> Verdict:
         claims: SealClaims | None = None
@@ -353,8 +354,10 @@ class _Job(JobBase[VerificationPolicy]):
             self.judge_seal(jws, claims, self.at, None)
             self.picture(image, claims)
             if expect is not None:
-                self.expect_holder(expect, claims.enterprise.id)
-                self.expect_type(_SEAL, expect.seal_type, claims.seal_type)
+                self.expect_holder(expect.holder_id, claims.enterprise.id)
+                self.expect_type(
+                    expect.seal_type, claims.seal_type, partial(self.type_names, _SEAL)
+                )
         except Stop:
             pass
         parts = [("token", raw)] + ([("image", image)] if image is not None else [])
@@ -412,14 +415,7 @@ class _Job(JobBase[VerificationPolicy]):
             self.prefix = SEAL_PREFIX
             self.judge_seal(seal_jws, seal, signed_at, signed_at)
             self.prefix = ""
-            skew = self.policy.max_clock_skew
-            if signed_at > shift(self.at, skew):
-                self.stop(
-                    "validity.not_yet_issued",
-                    until=shift(signed_at, -skew),
-                    iat=format_time(signed_at),
-                    at=format_time(self.at),
-                )
+            self.not_yet_issued(signed_at)
             if self.at >= seal.valid_to:
                 self.flag(
                     "sealed.seal_period",
@@ -433,8 +429,8 @@ class _Job(JobBase[VerificationPolicy]):
             self.picture(image, seal)
             self.prefix = ""
             if expect is not None:
-                self.expect_holder(expect, seal.enterprise.id)
-                self.expect_type(_SEAL, expect.seal_type, seal.seal_type)
+                self.expect_holder(expect.holder_id, seal.enterprise.id)
+                self.expect_type(expect.seal_type, seal.seal_type, partial(self.type_names, _SEAL))
         except Stop:
             pass
         return self.verdict(inputs_digest(parts), self.sealed_summary(claims, seal))
@@ -470,7 +466,7 @@ class _Job(JobBase[VerificationPolicy]):
 
     # -- steps -------------------------------------------------------------------------------
 
-    def parse_jws(self, raw: bytes, typ: str, kind: str) -> CompactJWS:
+    def parse_jws(self, raw: bytes, typ: str, kind: DocumentKind) -> CompactJWS:
         limit = self.policy.max_token_bytes
         if len(raw) > limit:
             self.stop("format.size", size=len(raw), limit=limit)
@@ -561,7 +557,12 @@ class _Job(JobBase[VerificationPolicy]):
         return claims
 
     def resolve_key(
-        self, jws: SignedToken, jurisdiction: str, issuer: str, doc_kind: str, type_code: str
+        self,
+        jws: SignedToken,
+        jurisdiction: str,
+        issuer: str,
+        doc_kind: DocumentKind,
+        type_code: str,
     ) -> KeyEntry:
         """The kid in the list of the jurisdiction the document claims, then (integrity before
         any other trust decision) the signature with that key, then the key belonging to the
@@ -598,28 +599,10 @@ class _Job(JobBase[VerificationPolicy]):
         self.ok("key.issuer")
         wanted = ServiceKind.LICENCE_ISSUER if doc_kind == _LICENCE else ServiceKind.SEAL_AUTHORITY
         if service.kind is not wanted:
-            kind_zh, kind_en = _KIND_NAMES[service.kind]
             doc_zh, _, doc_en = _DOC_NAMES[doc_kind]
-            self.stop(
-                "key.service_kind",
-                service_zh=service.name_zh,
-                service_en=service.name_en,
-                kind_zh=kind_zh,
-                kind_en=kind_en,
-                doc_zh=doc_zh,
-                doc_en=doc_en,
-            )
+            self.wrong_service_kind(service, doc_zh, doc_en)
         self.ok("key.service_kind")
-        if type_code not in service.scope:
-            type_zh, type_en = self.type_names(doc_kind, type_code)
-            self.stop(
-                "key.scope",
-                service_zh=service.name_zh,
-                service_en=service.name_en,
-                type_zh=type_zh,
-                type_en=type_en,
-            )
-        self.ok("key.scope")
+        self.scope(service, type_code, partial(self.type_names, doc_kind))
         return entry
 
     def signature_elsewhere(self, jws: SignedToken) -> None:
@@ -704,29 +687,9 @@ class _Job(JobBase[VerificationPolicy]):
         else:
             self.flag("status.unknown_value", value=value)
 
-    def expect_holder(self, expect: Expectations, actual: str) -> None:
-        if expect.holder_id is None:
-            return
-        if expect.holder_id != actual:
-            self.stop(
-                "expect.holder", actual=_clip(actual, 64), expected=_clip(expect.holder_id, 64)
-            )
-        self.ok("expect.holder")
-
-    def expect_type(self, doc_kind: str, expected: str | None, actual: str) -> None:
-        if expected is None:
-            return
-        if expected != actual:
-            a_zh, a_en = self.type_names(doc_kind, actual)
-            e_zh, e_en = self.type_names(doc_kind, _clip(expected, 64))
-            self.stop(
-                "expect.type", actual_zh=a_zh, actual_en=a_en, expected_zh=e_zh, expected_en=e_en
-            )
-        self.ok("expect.type")
-
     # -- names and summaries -----------------------------------------------------------------
 
-    def type_names(self, doc_kind: str, code: str) -> tuple[str, str]:
+    def type_names(self, doc_kind: DocumentKind, code: str) -> tuple[str, str]:
         cat = self.state.catalogue
         if cat is not None:
             c = cat.catalogue
@@ -832,4 +795,4 @@ class _Job(JobBase[VerificationPolicy]):
         )
 
 
-__all__ = ["Expectations", "VerificationInputError", "VerificationPolicy", "Verifier"]
+__all__ = ["Expectations", "JwsVerifier", "VerificationInputError", "VerificationPolicy"]

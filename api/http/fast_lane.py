@@ -45,6 +45,7 @@ from api.routes.verify import is_json, media_type, outcome_fields, render_json
 from api.verification import VerifyInput
 from keys import MalformedJSON
 from keys.encoding import strict_json_loads
+from verifier import DocumentKind
 
 LICENCE_PATH: Final = "/v1/licences/verify"
 
@@ -114,7 +115,7 @@ def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
         ):
             return None
     inp = VerifyInput(
-        "licence",
+        DocumentKind.LICENCE,
         token.encode("utf-8"),
         relying=relying,
         at=at,
@@ -269,7 +270,7 @@ class LicenceHotPath:
         try:
             await ctx.sync.ensure_current()
             outcome = await ctx.service.verify(inp)
-            fields.update(outcome_fields("licence", outcome))
+            fields.update(outcome_fields(inp.kind, outcome))
             content = render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed)
             status = 200
             await send(

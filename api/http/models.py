@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from trust_lists.timeutil import TIME_MAX, format_time
+from trust_lists.timeutil import (
+    EARLIEST_VALIDATION_TIME,
+    LATEST_VALIDATION_TIME,
+    TimeOutOfRange,
+    parse_rfc3339,
+    validation_time,
+)
 
 JURISDICTION_PATTERN = r"^[1-9][0-9]{5}$"
 CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -21,62 +25,12 @@ BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=
 MAX_TOKEN_CHARS = 1024 * 1024
 MAX_BASE64_CHARS = 64 * 1024 * 1024
 
-_RFC3339 = re.compile(  # re.ASCII: digits 0-9 only, as RFC 3339 says
-    r"\A(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z",
-    re.ASCII,
-)
-
 EXAMPLE_JWS = (  # an illustration of the shape only
     "eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiIsInR5cCI6Imh1cmVuLWxpY2VuY2Urand0In0.eyJ9.c2ln"
 )
 
 
-# The validation times the API and the CLI accept (docs/service.md): from the first instant a
-# NumericDate can name to the last one datetime holds. Outside: 422 validation_time_out_of_range.
-EARLIEST_VALIDATION_TIME = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_VALIDATION_TIME = TIME_MAX
 VALIDATION_TIME_OUT_OF_RANGE = "validation_time_out_of_range"
-
-
-class TimeOutOfRange(ValueError):
-    """A well-formed date-time outside the accepted validation times."""
-
-
-def parse_rfc3339(text: str) -> datetime:
-    """An RFC 3339 date-time with an offset, as an aware UTC datetime (leap second 60 -> 59).
-    TimeOutOfRange when the offset carries it beyond what a datetime holds in UTC."""
-    m = _RFC3339.match(text)
-    if not m:
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-05-01T08:00:00Z")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    fraction, offset = m.group(7), m.group(8)
-    normalised = (
-        f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{min(second, 59):02d}"
-        + (fraction[:7] if fraction else "")
-        + ("+00:00" if offset in {"Z", "z"} else offset)
-    )
-    try:
-        value = datetime.fromisoformat(normalised)
-    except ValueError as exc:
-        raise ValueError(f"not a valid date-time: {exc}") from exc
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:  # an offset carrying year 1 or 9999 past datetime's range
-        raise TimeOutOfRange(_RANGE_MESSAGE) from exc
-
-
-_RANGE_MESSAGE = (
-    f"must lie between {format_time(EARLIEST_VALIDATION_TIME)} and "
-    f"{format_time(LATEST_VALIDATION_TIME)} (UTC)"
-)
-
-
-def validation_time(text: str) -> datetime:
-    """A request's validation_time: parse_rfc3339, within the accepted range (TimeOutOfRange)."""
-    at = parse_rfc3339(text)
-    if not EARLIEST_VALIDATION_TIME <= at <= LATEST_VALIDATION_TIME:
-        raise TimeOutOfRange(_RANGE_MESSAGE)
-    return at
 
 
 def check_validation_time(value: str | None) -> str | None:

@@ -37,23 +37,23 @@ from api.http.models import (
     validation_time,
 )
 from api.http.problems import ProblemError, problem_responses
-from api.verification import Kind, Outcome, VerifyInput
+from api.verification import Outcome, VerifyInput
 from api.workers import VerificationPool
-from verifier import scan
+from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
-PERMISSION: dict[Kind, Permission] = {
-    "licence": Permission.VERIFY_LICENCE,
-    "seal": Permission.VERIFY_SEAL,
-    "sealed_document": Permission.VERIFY_SEALED_DOCUMENT,
+PERMISSION: dict[DocumentKind, Permission] = {
+    DocumentKind.LICENCE: Permission.VERIFY_LICENCE,
+    DocumentKind.SEAL: Permission.VERIFY_SEAL,
+    DocumentKind.SEALED_DOCUMENT: Permission.VERIFY_SEALED_DOCUMENT,
 }
 JSON_MODEL: dict[
-    Kind, type[LicenceVerifyRequest | SealVerifyRequest | SealedDocumentVerifyRequest]
+    DocumentKind, type[LicenceVerifyRequest | SealVerifyRequest | SealedDocumentVerifyRequest]
 ] = {
-    "licence": LicenceVerifyRequest,
-    "seal": SealVerifyRequest,
-    "sealed_document": SealedDocumentVerifyRequest,
+    DocumentKind.LICENCE: LicenceVerifyRequest,
+    DocumentKind.SEAL: SealVerifyRequest,
+    DocumentKind.SEALED_DOCUMENT: SealedDocumentVerifyRequest,
 }
 MAX_FORM_PART_BYTES = 1024 * 1024
 
@@ -128,7 +128,7 @@ def _decode(text: str | None, loc: tuple[str | int, ...]) -> bytes | None:
 
 
 def _input_from_model(
-    kind: Kind, model: Any, loc: tuple[str | int, ...] = ("body",)
+    kind: DocumentKind, model: Any, loc: tuple[str | int, ...] = ("body",)
 ) -> VerifyInput:
     expect = model.expect
     at = validation_time(model.validation_time) if model.validation_time else None
@@ -138,8 +138,8 @@ def _input_from_model(
         "holder_credit_code": expect.holder_credit_code if expect else None,
         "type_code": expect.type_code if expect else None,
     }
-    image = _decode(model.image, (*loc, "image")) if kind != "licence" else None
-    if kind == "sealed_document":
+    image = _decode(model.image, (*loc, "image")) if kind != DocumentKind.LICENCE else None
+    if kind == DocumentKind.SEALED_DOCUMENT:
         document = _decode(model.document, (*loc, "document"))
         return VerifyInput(
             kind,
@@ -152,16 +152,16 @@ def _input_from_model(
     return VerifyInput(kind, model.token.encode("utf-8"), image=image, **common)
 
 
-_FORM_FILES: dict[Kind, frozenset[str]] = {
-    "licence": frozenset({"file", "image"}),
-    "seal": frozenset({"file", "image", "data"}),
-    "sealed_document": frozenset({"file", "image", "signature", "seal", "data"}),
+_FORM_FILES: dict[DocumentKind, frozenset[str]] = {
+    DocumentKind.LICENCE: frozenset({"file", "image"}),  # image: a photo of its QR code
+    DocumentKind.SEAL: frozenset({"file", "image", "data"}),
+    DocumentKind.SEALED_DOCUMENT: frozenset({"file", "image", "signature", "seal", "data"}),
 }
 # Token parts that may come as a file or a text field, and must not be empty.
 _TEXT_OR_FILE = frozenset({"signature", "seal"})
 
 
-async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
+async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[VerifyInput, bool]:
     files: dict[str, bytes] = {}
     content_types: dict[str, str | None] = {}
     texts: dict[str, str] = {}
@@ -184,7 +184,7 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
                 files[name] = value.encode("utf-8", "surrogateescape")
             else:
                 texts[name] = value
-    if kind == "licence" and "image" in files:
+    if kind == DocumentKind.LICENCE and "image" in files:
         files["file"] = await _licence_from_picture(files, get_ctx(request).service.pool)
     if "file" not in files:
         raise _field_error(("body", "file"), "the document file is required", "missing")
@@ -203,9 +203,9 @@ async def _input_from_form(kind: Kind, request: Request) -> tuple[VerifyInput, b
     national_input = national.input_from_upload(kind, files, common, content_types)
     if national_input is not None:
         return national_input, fields.receipt == "true"
-    if kind == "sealed_document" and "signature" not in files:
+    if kind == DocumentKind.SEALED_DOCUMENT and "signature" not in files:
         raise _field_error(("body", "signature"), "the signature is required", "missing")
-    if kind == "sealed_document":
+    if kind == DocumentKind.SEALED_DOCUMENT:
         inp = VerifyInput(
             kind, files["signature"], document=files["file"], seal=files.get("seal"), **common
         )
@@ -231,7 +231,7 @@ async def _licence_from_picture(files: dict[str, bytes], pool: VerificationPool 
     return text.encode("utf-8", "surrogatepass")
 
 
-async def read_input(kind: Kind, request: Request) -> tuple[VerifyInput, bool]:
+async def read_input(kind: DocumentKind, request: Request) -> tuple[VerifyInput, bool]:
     media = _media_type(request)
     if is_json(media):
         value = read_json(await request.body(), get_ctx(request).settings.max_body_bytes)
@@ -302,7 +302,7 @@ def render_json(
     return b'{"verdict":' + outcome.entry.report(detailed=detailed) + tail
 
 
-def outcome_fields(kind: Kind, outcome: Outcome) -> dict[str, Any]:
+def outcome_fields(kind: DocumentKind, outcome: Outcome) -> dict[str, Any]:
     """What the access log records of a verification (digests and verdict fields only)."""
     entry = outcome.entry
     return {
@@ -315,7 +315,7 @@ def outcome_fields(kind: Kind, outcome: Outcome) -> dict[str, Any]:
     }
 
 
-async def _verify_one(kind: Kind, request: Request, *, anonymous: bool) -> JSONResponse:
+async def _verify_one(kind: DocumentKind, request: Request, *, anonymous: bool) -> JSONResponse:
     ctx = get_ctx(request)
     ctx.authorise(request, PERMISSION[kind], anonymous_allowed=anonymous)
     detailed = report_level(request)
@@ -350,21 +350,23 @@ _FORM_COMMON: dict[str, Any] = {
 _BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
 
 
-def _form_schema(kind: Kind) -> dict[str, Any]:
+def _form_schema(kind: DocumentKind) -> dict[str, Any]:
     props: dict[str, Any] = {
         "file": {
             **_BINARY,
             "description": {
-                "licence": "The licence as a file: a compact JWS, or the HR1: text of its QR code",
-                "seal": "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an SES_Signature "
-                "value (.dat)",
-                "sealed_document": "The sealed document's bytes, a signed OFD document (.ofd) or "
-                "an SES_Signature value (.dat)",
+                DocumentKind.LICENCE: "The licence as a file: a compact JWS, or the HR1: text "
+                "of its QR code",
+                DocumentKind.SEAL: "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an "
+                "SES_Signature value (.dat)",
+                DocumentKind.SEALED_DOCUMENT: "The sealed document's bytes, a signed OFD document "
+                "(.ofd) or an SES_Signature value (.dat)",
             }[kind],
         }
     }
-    required = ["file", "relying_jurisdiction"] if kind != "licence" else ["relying_jurisdiction"]
-    if kind == "licence":
+    licence = kind == DocumentKind.LICENCE
+    required = ["relying_jurisdiction"] if licence else ["file", "relying_jurisdiction"]
+    if licence:
         props["image"] = {
             **_BINARY,
             "description": "Instead of `file`: a photo or scan (PNG, JPEG) of the licence's QR "
@@ -377,7 +379,7 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
             **_BINARY,
             "description": "The data an SES_Signature value (.dat) as `file` signs (optional)",
         }
-    if kind == "sealed_document":
+    if kind == DocumentKind.SEALED_DOCUMENT:
         props["signature"] = {
             "type": "string",
             "minLength": 1,
@@ -395,7 +397,7 @@ def _form_schema(kind: Kind) -> dict[str, Any]:
         "required": required,
         "additionalProperties": False,
     }
-    if kind == "licence":  # the token as text, or a picture of its QR code
+    if kind == DocumentKind.LICENCE:  # the token as text, or a picture of its QR code
         schema["oneOf"] = [{"required": ["file"]}, {"required": ["image"]}]
     return schema
 
@@ -417,7 +419,7 @@ _REPORT_PARAMETER: dict[str, Any] = {
 }
 
 
-def _request_body(kind: Kind) -> dict[str, Any]:
+def _request_body(kind: DocumentKind) -> dict[str, Any]:
     return {
         **_REPORT_PARAMETER,
         "requestBody": {
@@ -446,11 +448,11 @@ _OK: dict[int | str, dict[str, Any]] = {
         "or `image` = a photo or scan of the QR code)."
     ),
     responses={**_OK, **_VERIFY_ERRORS},
-    openapi_extra={**_request_body("licence"), "x-huren-permission": "verify_licence"},
+    openapi_extra={**_request_body(DocumentKind.LICENCE), "x-huren-permission": "verify_licence"},
     response_class=JSONResponse,
 )
 async def verify_licence(request: Request) -> JSONResponse:
-    return await _verify_one("licence", request, anonymous=False)
+    return await _verify_one(DocumentKind.LICENCE, request, anonymous=False)
 
 
 @router.post(
@@ -461,11 +463,11 @@ async def verify_licence(request: Request) -> JSONResponse:
         "(rate limited per address). Optional `image` (base64 in JSON, a file in multipart)."
     ),
     responses={**_OK, **_VERIFY_ERRORS_ANON},
-    openapi_extra={**_request_body("seal"), "x-huren-permission": "verify_seal"},
+    openapi_extra={**_request_body(DocumentKind.SEAL), "x-huren-permission": "verify_seal"},
     response_class=JSONResponse,
 )
 async def verify_seal(request: Request) -> JSONResponse:
-    return await _verify_one("seal", request, anonymous=True)
+    return await _verify_one(DocumentKind.SEAL, request, anonymous=True)
 
 
 @router.post(
@@ -477,19 +479,19 @@ async def verify_seal(request: Request) -> JSONResponse:
     ),
     responses={**_OK, **_VERIFY_ERRORS_ANON},
     openapi_extra={
-        **_request_body("sealed_document"),
+        **_request_body(DocumentKind.SEALED_DOCUMENT),
         "x-huren-permission": "verify_sealed_document",
     },
     response_class=JSONResponse,
 )
 async def verify_sealed_document(request: Request) -> JSONResponse:
-    return await _verify_one("sealed_document", request, anonymous=True)
+    return await _verify_one(DocumentKind.SEALED_DOCUMENT, request, anonymous=True)
 
 
-_ITEM_KIND: dict[type, Kind] = {
-    LicenceItem: "licence",
-    SealItem: "seal",
-    SealedDocumentItem: "sealed_document",
+_ITEM_KIND: dict[type, DocumentKind] = {
+    LicenceItem: DocumentKind.LICENCE,
+    SealItem: DocumentKind.SEAL,
+    SealedDocumentItem: DocumentKind.SEALED_DOCUMENT,
 }
 
 
@@ -570,7 +572,7 @@ def _batch_inputs(
         batch = BatchVerifyRequest.model_validate(value)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
-    kinds: list[Kind] = [_ITEM_KIND[type(item)] for item in batch.items]
+    kinds: list[DocumentKind] = [_ITEM_KIND[type(item)] for item in batch.items]
     for i, kind in enumerate(kinds):
         if not principal.may(PERMISSION[kind]):
             raise ProblemError(

@@ -54,8 +54,9 @@ from trust_lists.timeutil import format_time
 log = logging.getLogger("huren.sync")
 
 T = TypeVar("T")
-Kind = Literal["trust_list", "status_list", "catalogue"]
-KINDS: tuple[Kind, ...] = ("trust_list", "status_list", "catalogue")
+# What the sync carries: the three kinds of trust document (not a verifier.DocumentKind).
+TrustDocumentKind = Literal["trust_list", "status_list", "catalogue"]
+KINDS: tuple[TrustDocumentKind, ...] = ("trust_list", "status_list", "catalogue")
 
 DEFAULT_PREFIX = "huren:v1:"
 DEFAULT_TIMEOUT = 0.25
@@ -184,12 +185,12 @@ class _PullError(Exception):
 @dataclass(frozen=True, slots=True)
 class _Source:
     name: str  # diagnostics key, same form as the Redis field
-    kind: Kind
+    kind: TrustDocumentKind
     url: str
     jurisdiction: str | None = None
 
 
-def describe(kind: Kind, data: bytes) -> tuple[str, int]:
+def describe(kind: TrustDocumentKind, data: bytes) -> tuple[str, int]:
     """The Redis field and the ordering number of a document (raises TrustStateError)."""
     if kind == "trust_list":
         tl = SignedTrustList.parse(data).trust_list
@@ -202,7 +203,7 @@ def describe(kind: Kind, data: bytes) -> tuple[str, int]:
     raise ValueError(f"unknown trust document kind {kind!r}")
 
 
-def _kind_of(field: str) -> Kind | None:
+def _kind_of(field: str) -> TrustDocumentKind | None:
     head = field.split(":", 1)[0]
     for kind in KINDS:
         if head == kind:
@@ -467,7 +468,7 @@ class TrustSync:
 
     # -- publish ----------------------------------------------------------------------------
 
-    async def publish(self, kind: Kind, data: bytes) -> None:
+    async def publish(self, kind: TrustDocumentKind, data: bytes) -> None:
         """Record a document this instance has accepted, bump the trust epoch and notify the
         others, all in one atomic script. Call it BEFORE acknowledging the upload. No-op without
         Redis; raises SyncPublishError when Redis cannot be written."""
@@ -854,7 +855,7 @@ class TrustSync:
         self.refused_from_redis += 1
         self.refused_by_reason[reason] = self.refused_by_reason.get(reason, 0) + 1
 
-    def _submit(self, kind: Kind, data: bytes, slot: str | None) -> bool:
+    def _submit(self, kind: TrustDocumentKind, data: bytes, slot: str | None) -> bool:
         """Submit to our own store (verified against our anchors); True if it was adopted."""
         now = self.clock()
         state = self.store.state
@@ -870,7 +871,7 @@ class TrustSync:
         before_cat = state.catalogue
         return self.store.submit_catalogue(data, now=now) is not before_cat
 
-    def _notify(self, kind: Kind) -> None:
+    def _notify(self, kind: TrustDocumentKind) -> None:
         try:
             self.on_adopted(kind)
         except Exception:
@@ -1042,4 +1043,4 @@ class TrustSync:
         return not failed
 
 
-__all__ = ["KINDS", "Kind", "SyncPublishError", "TrustSync", "describe"]
+__all__ = ["KINDS", "SyncPublishError", "TrustDocumentKind", "TrustSync", "describe"]

@@ -492,7 +492,7 @@ ROWS: list[Row] = [
     # -- a token typed for another purpose
     Row(
         "seal-presented-as-sealed-document-signature",
-        lambda w: Case("sealed", w.seal_sz, document=w.sealed_document),
+        lambda w: Case("sealed_document", w.seal_sz, document=w.sealed_document),
         F,
         S.FORMAT_FAILURE,
         "format.typ",
@@ -815,14 +815,14 @@ def test_kid_never_reaches_the_file_system(
 KIND_PATH = {
     "licence": "/v1/licences/verify",
     "seal": "/v1/seals/verify",
-    "sealed": "/v1/sealed-documents/verify",
+    "sealed_document": "/v1/sealed-documents/verify",
 }
 
 
 def _request_body(case: Case) -> dict[str, object]:
     token = case.token if isinstance(case.token, str) else case.token.decode("latin-1")
     body: dict[str, object] = {"relying_jurisdiction": case.relying}
-    if case.kind == "sealed":
+    if case.kind == "sealed_document":
         assert case.document is not None
         body["document"] = base64.b64encode(case.document).decode("ascii")
         body["signature"] = token

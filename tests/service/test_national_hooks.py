@@ -11,12 +11,12 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from api.http import uploads as national
+from api.verification import VerifyInput
 from cli import verify as national_cli
 from demo import national as national_demo
 from demo.world import (
@@ -31,8 +31,9 @@ from demo.world import (
 )
 from tests.support.vectors import vector_path
 from trust_lists.signed import SignedTrustList
-from verifier import Expectations, Indication
+from verifier import DocumentKind, Expectations, Indication, NationalFormat, Verifier
 from verifier.national.verifier import NationalVerifier
+from verifier.recognise import national_format
 
 
 def national_world(now: datetime) -> tuple[DemoWorld, national_demo.NationalDemo]:
@@ -133,12 +134,12 @@ def test_cli_verify_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_api_sniffing() -> None:
     ofd = vector_path("ofdrw", "ofd", "v4signed.ofd").read_bytes()
     esl = vector_path("ofdrw", "seals", "UserV4.esl").read_bytes()
-    assert national.national_kind(ofd) == "ofd"
-    assert national.national_kind(ofd, "application/ofd") == "ofd"
-    assert national.national_kind(esl, "application/octet-stream") == "seal"
-    assert national.national_kind(esl, "application/x-esl; charset=binary") == "seal"
-    assert national.national_kind(esl, "application/ofd") is None  # mislabelled: not trusted
-    assert national.national_kind(b"eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "text/plain") is None
+    assert national_format(ofd) is NationalFormat.OFD
+    assert national_format(ofd, "application/ofd") is NationalFormat.OFD
+    assert national_format(esl, "application/octet-stream") is NationalFormat.SEAL
+    assert national_format(esl, "application/x-esl; charset=binary") is NationalFormat.SEAL
+    assert national_format(esl, "application/ofd") is None  # mislabelled: not trusted
+    assert national_format(b"eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "text/plain") is None
     assert national.input_from_upload("licence", {"file": ofd}, {}) is None
     assert national.input_from_upload("seal", {"file": ofd}, {}) is None  # an OFD is no seal
     assert national.input_from_upload("seal", {"file": b"a.b.c"}, {}) is None
@@ -157,7 +158,7 @@ def test_api_upload_becomes_national_input() -> None:
     ofd = vector_path("ofdrw", "ofd", "v4signed.ofd").read_bytes()
     common: dict[str, Any] = {"relying": ZHONGSHAN, "at": None, "image": None}
     inp = national.input_from_upload("sealed_document", {"file": ofd}, common)
-    assert inp is not None and inp.national and inp.token == ofd
+    assert inp is not None and inp.national is NationalFormat.OFD and inp.token == ofd
     with pytest.raises(RequestValidationError):
         national.input_from_upload("sealed_document", {"file": ofd, "signature": b"x"}, common)
 
@@ -166,14 +167,22 @@ def test_api_verify_dispatch() -> None:
     from demo.world import DEMO_EPOCH
 
     world, nd = national_world(DEMO_EPOCH)
-    nv = NationalVerifier(world.store(), clock=lambda: world.now)
-    common = {"relying": ZHONGSHAN, "at": None, "holder_credit_code": None, "type_code": None}
-    doc = national.verify(nv, SimpleNamespace(kind="sealed_document", token=nd.document, **common))
+    verifier = Verifier(world.store(), clock=lambda: world.now)
+    document = VerifyInput(
+        DocumentKind.SEALED_DOCUMENT, nd.document, ZHONGSHAN, None, national=NationalFormat.OFD
+    )
+    doc = verifier.verify(document.request())
     assert doc.passed and doc.summary is not None
     assert doc.summary.extra["signatures"][0]["indication"] == "PASSED"
-    seal = national.verify(
-        nv, SimpleNamespace(kind="seal", token=nd.seal, **{**common, "type_code": "contract"})
+    contract = VerifyInput(
+        DocumentKind.SEAL,
+        nd.seal,
+        ZHONGSHAN,
+        None,
+        type_code="contract",
+        national=NationalFormat.SEAL,
     )
+    seal = verifier.verify(contract.request())
     assert seal.indication is Indication.FAILED  # expected a contract seal, it is official
 
 

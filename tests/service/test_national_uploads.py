@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.http.uploads import SUPPORTED_FORMATS, UNSUPPORTED_FORMATS
 from demo.national import SAMPLE_SIGNATURE, SAMPLE_SIGNED_DATA
 from demo.world import DEMO_EPOCH, ZHONGSHAN, DemoWorld, build_demo_world
 from tests.support.api_support import Clock, RecordingSync, auth, service_dir, settings_for
 from tests.support.vectors import vector_path
 from verifier.national.ofd import OfdLimits
+from verifier.recognise import SUPPORTED_FORMATS, UNSUPPORTED_FORMATS
 
 SEALS = "/v1/seals/verify"
 DOCS = "/v1/sealed-documents/verify"

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from api.http.models import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 from api.settings import Settings, SettingsError
 from cli import main as cli
 from demo.world import DEMO_EPOCH, DemoWorld, write_demo
@@ -41,7 +40,13 @@ from tests.support.api_support import (
 from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 from trust_lists.signed import SignedTrustList
 from trust_lists.status_list import STATUS_LIST_TYP, encode_status_list
-from trust_lists.timeutil import TIME_MAX, TIME_MIN, shift
+from trust_lists.timeutil import (
+    EARLIEST_VALIDATION_TIME,
+    LATEST_VALIDATION_TIME,
+    TIME_MAX,
+    TIME_MIN,
+    shift,
+)
 
 OUT_OF_RANGE = "validation_time_out_of_range"
 HYPOTHESIS = settings(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
+from issuing import national as national_issuing
 from keys import ES256, SigningKey
 from keys.sm2 import Sm2PrivateKey, Sm2PublicKey
 from keys.x509 import Certificate
@@ -51,6 +52,20 @@ def cert(name: str) -> Certificate:
 
 def key(name: str) -> Sm2PrivateKey:
     return Sm2PrivateKey.from_pem(data(f"{name}.key.pem"))
+
+
+def self_signed(key: Sm2PrivateKey, name: str, serial: int, *, days: int = 3650) -> bytes:
+    """A DER certificate of `key`, signed by itself, valid from 2021 for `days`: a signing key
+    that no trust list names unless a test lists it."""
+    start = datetime(2021, 1, 1, tzinfo=UTC)
+    return national_issuing.make_certificate(
+        issuer_key=key,
+        subject={"common_name": name},
+        subject_point=key.point,
+        not_before=start,
+        not_after=start + timedelta(days=days),
+        serial=serial,
+    )
 
 
 def ofd_member(name: str, member: str) -> bytes:

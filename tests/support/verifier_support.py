@@ -15,7 +15,7 @@ from keys import SigningKey, b64url_encode, canonical_json
 from trust_lists.authoring import next_version
 from trust_lists.model import TrustedService, TrustList, replace_services
 from trust_lists.store import TrustStore
-from verifier import Expectations, Verdict, Verifier
+from verifier import DocumentKind, Expectations, Verdict, VerificationRequest, Verifier
 from verifier.verdict import CheckResult, Indication
 
 DAY = timedelta(days=1)
@@ -88,7 +88,7 @@ def store_with(
 class Case:
     """One verification: what is verified, by whom, when, against which store."""
 
-    kind: str  # "licence" | "seal" | "sealed"
+    kind: DocumentKind | str  # licence, seal or sealed_document (a str: its value)
     token: str | bytes
     relying: str = ZHONGSHAN
     at: datetime | None = None
@@ -103,22 +103,17 @@ class Case:
 def run_case(case: Case, world: DemoWorld, default_store: TrustStore) -> Verdict:
     now = case.now or world.now
     verifier = Verifier(case.store or default_store, clock=lambda: now)
-    if case.kind == "licence":
-        return verifier.verify_licence(case.token, case.relying, case.at, expect=case.expect)
-    if case.kind == "seal":
-        return verifier.verify_seal(
-            case.token, case.relying, case.at, image=case.image, expect=case.expect
-        )
-    assert case.kind == "sealed" and case.document is not None
-    return verifier.verify_sealed_document(
-        case.document,
+    request = VerificationRequest(
+        DocumentKind(case.kind),
         case.token,
         case.relying,
         case.at,
+        case.expect,
+        document=case.document,
+        image=case.image,
         seal=case.seal,
-        seal_image=case.image,
-        expect=case.expect,
     )
+    return verifier.verify(request)
 
 
 def deciding_code(verdict: Verdict) -> str | None:

@@ -5,9 +5,13 @@ SES_Signature values (.dat) with and without the data they sign, and unsupported
 from __future__ import annotations
 
 import functools
+import io
 import json
+import struct
 import subprocess
 import sys
+import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -122,6 +126,30 @@ def test_detailed_adds_the_passing_checks(demo: Path, capsys: pytest.CaptureFixt
     assert simple.keys() == detailed.keys()
     status, text, _ = run(capsys, "verify", sample(demo, SAMPLE_OFD), *trust, "--detailed")
     assert status == 0 and "    PASSED        " in text, text
+
+
+def test_a_document_failed_after_its_signatures_names_the_reason(
+    demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stamped OFD whose signature verifies but whose package holds an entry nothing reads
+    with a wrong CRC: FAILED, and the report gives the package's reason (the overall verdict
+    the service answers with), not a PASSED signature alone."""
+    stamped = zipfile.ZipFile(io.BytesIO(sample(demo, SAMPLE_OFD).read_bytes()))
+    content = b"<x>" + b"a" * 1000 + b"</x>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in stamped.infolist():
+            z.writestr(info, stamped.read(info.filename))
+        z.writestr("Doc_0/Res/unused.xml", content)
+    crc = struct.pack("<I", zlib.crc32(content))
+    data = out.getvalue()
+    assert data.count(crc) == 2  # the local header and the central directory
+    bad = tmp_path / "bad-crc.ofd"
+    bad.write_bytes(data.replace(crc, struct.pack("<I", zlib.crc32(content) ^ 1)))
+    status, text, _ = run(capsys, "verify", bad, "--trust", demo, "--relying", ZHONGSHAN)
+    lines = text.splitlines()
+    assert status == 1 and lines[0] == "verdict: FAILED / FORMAT_FAILURE", text
+    assert lines[1].startswith("  FAILED        ofd.zip_data: "), text
 
 
 def test_help_documents_the_exit_status(capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,12 +25,13 @@ from tests.support.national_world import (
     cert,
     default_world,
     key,
+    self_signed,
     vector,
     world,
 )
 from verifier import Expectations, Indication, SubIndication, Verdict
 from verifier.national import asn1
-from verifier.national import verifier as national_verifier
+from verifier.national import job as national_job
 from verifier.national.ofd import OfdLimits, OfdPackage, resolve
 from verifier.national.verifier import NationalPolicy, NationalVerifier
 
@@ -114,14 +115,7 @@ def test_two_signatures_judged_apart() -> None:
     other_maker = Sm2PrivateKey.generate()
     foreign = make_seal(
         maker_key=other_maker,
-        maker_certificate=issue.make_certificate(
-            issuer_key=other_maker,
-            subject={"common_name": "unknown seal maker"},
-            subject_point=other_maker.point,
-            not_before=T0,
-            not_after=T0 + timedelta(days=3650),
-            serial=99,
-        ),
+        maker_certificate=self_signed(other_maker, "unknown seal maker", 99),
     )
     two = issue.stamp_ofd(
         files,
@@ -339,7 +333,7 @@ def test_stale_list_is_try_later() -> None:
 
 
 def test_missing_backend_is_indeterminate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(national_verifier, "backend_available", lambda: False)
+    monkeypatch.setattr(national_job, "backend_available", lambda: False)
     v = default_world().verifier.verify_seal(make_seal(), SZ, IN_2021)
     assert (v.indication, v.sub_indication) == (IND, SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
     doc = verify(stamped_files())

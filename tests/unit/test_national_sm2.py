@@ -22,7 +22,7 @@ from keys import (
     require_allowed,
     require_key_algorithm,
 )
-from keys import sm2 as sm2mod
+from keys import sm2_algorithm as sm2mod
 from keys.algorithms import is_sm3_digest, require_ses_signature_oid
 from keys.encoding import b64url_encode
 from keys.sm2 import (
@@ -37,7 +37,7 @@ from keys.sm2 import (
     raw_to_der,
     za,
 )
-from keys.x509 import Certificate, CertificateError, ChainError, build_chain
+from keys.x509 import Certificate, CertificateError, ChainError, SignatureCache, build_chain
 from tests.support.national_world import cert, key
 from tests.support.vectors import load_json
 from trust_lists.model import ServiceKey
@@ -226,9 +226,10 @@ def test_chain_through_an_intermediate_ca() -> None:
     assert build_chain(lf, [r], t0 + timedelta(days=1), [m]) == [lf, m, r]
     with pytest.raises(ChainError):
         build_chain(lf, [r], t0 + timedelta(days=1))  # no intermediate given
-    cache: dict[tuple[str, str], bool] = {}
+    cache = SignatureCache()
     build_chain(lf, [r], t0 + timedelta(days=1), [m], verified=cache)
-    assert len(cache) == 2 and all(cache.values())
+    assert len(cache) == 2
+    assert cache.get((lf.sha256, m.sha256)) is True and cache.get((m.sha256, r.sha256)) is True
 
 
 @pytest.mark.parametrize(

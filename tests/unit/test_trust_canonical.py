@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.http.models import parse_rfc3339
 from cli.lists import render_diff, render_list
 from cli.main import main
 from tests.support.trust_world import NOW, SZ, T0, URI1, VALID, base_list, bump, key, sign
@@ -26,7 +25,7 @@ from trust_lists.errors import UnsafeText
 from trust_lists.model import TrustList, replace_services
 from trust_lists.status_list import StatusList, sign_status_list
 from trust_lists.text import first_unsafe, is_unsafe, shown
-from trust_lists.timeutil import format_time, parse_time
+from trust_lists.timeutil import format_time, parse_rfc3339, parse_time
 from verifier.national.der import DerError, loose_time
 
 # Every decimal digit Unicode knows outside ASCII: full-width, Arabic-Indic, Devanagari, ...

@@ -188,7 +188,7 @@ def sealed(
         token,
         signed_at=w.now + timedelta(days=signed_at_days),
     )
-    return Case("sealed", sig, document=document or w.sealed_document, **case)  # type: ignore[arg-type]
+    return Case("sealed_document", sig, document=document or w.sealed_document, **case)  # type: ignore[arg-type]
 
 
 def sealed_by_ref(w: DemoWorld, supplied: str | None, document: bytes | None = None) -> Case:
@@ -200,7 +200,7 @@ def sealed_by_ref(w: DemoWorld, supplied: str | None, document: bytes | None = N
         embed_seal=False,
     )
     doc = w.sealed_document if document is None else document
-    return Case("sealed", sig, document=doc, seal=supplied)
+    return Case("sealed_document", sig, document=doc, seal=supplied)
 
 
 def sealed_forged_kid(w: DemoWorld) -> Case:
@@ -209,7 +209,7 @@ def sealed_forged_kid(w: DemoWorld) -> Case:
     bound = w.keys[SZ_ENTERPRISE.key_name]
     claims = sealed_doc_claims(w.sealed_document, w.seal_sz, signed_at=w.now - DAY)
     token = raw_jws(header_for(bound, SEALED_DOC_TYP), claims, other)
-    return Case("sealed", token, document=w.sealed_document)
+    return Case("sealed_document", token, document=w.sealed_document)
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -254,7 +254,7 @@ ROWS: list[Row] = [
     Row(
         "valid-sealed-document",
         lambda w: Case(
-            "sealed", w.sealed_signature, document=w.sealed_document, image=w.seal_image
+            "sealed_document", w.sealed_signature, document=w.sealed_document, image=w.seal_image
         ),
         P,
     ),
@@ -1087,7 +1087,7 @@ ROWS: list[Row] = [
     Row(
         "sealed-seal-is-a-licence",
         lambda w: Case(
-            "sealed",
+            "sealed_document",
             raw_jws(
                 header_for(w.keys[SZ_ENTERPRISE.key_name], SEALED_DOC_TYP),
                 {
@@ -1104,7 +1104,7 @@ ROWS: list[Row] = [
     ),
     Row(
         "licence-presented-as-sealed-signature",
-        lambda w: Case("sealed", w.licence_sz, document=w.sealed_document),
+        lambda w: Case("sealed_document", w.licence_sz, document=w.sealed_document),
         F,
         S.FORMAT_FAILURE,
         "format.typ",

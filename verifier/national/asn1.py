@@ -147,11 +147,11 @@ def _extensions(tlv: Tlv, what: str) -> tuple[Extension, ...]:
 def _picture(tlv: Tlv) -> Picture:
     what = "picture"
     parts = der.sequence(tlv, what, min_len=4, max_len=4)
-    kind = der.text(parts[0], f"{what}.type", (der.IA5_STRING,), max_len=16)
+    image_format = der.text(parts[0], f"{what}.type", (der.IA5_STRING,), max_len=16)
     data = der.octets(parts[1], f"{what}.data", max_len=MAX_PICTURE_BYTES)
     width = der.small_int(parts[2], f"{what}.width", 0, 100_000)
     height = der.small_int(parts[3], f"{what}.height", 0, 100_000)
-    return Picture(kind, data, width, height)
+    return Picture(image_format, data, width, height)
 
 
 def _header(tlv: Tlv) -> tuple[int, str]:
@@ -220,11 +220,11 @@ def _seal_info(tlv: Tlv, layout: Layout) -> _SealInfo:
             certs.append(der.octets(item, w, max_len=MAX_CERT_BYTES))
         else:
             pair = der.sequence(item, w, min_len=2, max_len=2)
-            kind = der.text(
+            algorithm = der.text(
                 pair[0], f"{w}.type", (der.PRINTABLE_STRING, der.IA5_STRING), max_len=32
             )
             digests.append(
-                CertDigest(kind, der.octets(pair[1], f"{w}.value", max_len=MAX_HASH_BYTES))
+                CertDigest(algorithm, der.octets(pair[1], f"{w}.value", max_len=MAX_HASH_BYTES))
             )
     for t, name_ in zip(times, ("createDate", "validStart", "validEnd"), strict=True):
         der.expect(t, _TIME_TAGS, f"property.{name_}")

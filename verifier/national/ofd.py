@@ -418,13 +418,13 @@ def signatures(pkg: OfdPackage) -> list[SignatureRef]:
         for el in _children(sigs, "Signature"):
             sid = (el.get("ID") or "").strip()
             base = (el.get("BaseLoc") or "").strip()
-            kind = (el.get("Type") or "Seal").strip()
+            sig_type = (el.get("Type") or "Seal").strip()  # a seal, or a signature without one
             if not sid or not base:
                 raise OfdError(f"{sigs_path}: a Signature without ID or BaseLoc")
-            if kind not in ("Seal", "Sign"):
-                raise OfdError(f"{sigs_path}: signature {sid} has unknown Type {kind[:20]!r}")
+            if sig_type not in ("Seal", "Sign"):
+                raise OfdError(f"{sigs_path}: signature {sid} has unknown Type {sig_type[:20]!r}")
             path = locate(pkg, sigs_path, base) or base.lstrip("/")
-            out.append(SignatureRef(sid[:64], kind, path, i))
+            out.append(SignatureRef(sid[:64], sig_type, path, i))
             limit = pkg.limits.max_signatures
             if len(out) > limit:
                 raise _limit("too many signatures", "signatures", len(out), limit)
