@@ -915,3 +915,19 @@ def test_the_formats_doc_describes_the_qr_form() -> None:
         assert (f"`{key}`" if isinstance(key, int) else f'`"{key}"`') in section, key
     assert f'"{hr1.LICENCE_CWT_TYP}"' in section
     assert str(hr1.MAX_HR1_CHARS) in section and str(hr1.MAX_INFLATED_BYTES) in section
+
+
+def test_the_one_entry_reads_the_qr_form(demo_world: DemoWorld) -> None:
+    """Verifier.verify: a licence whose data starts with HR1: is its QR form (the prefix is the
+    dispatch, the same request otherwise)."""
+    from verifier import DocumentKind, VerificationRequest
+
+    text = qr_from_jws(demo_world.licence_sz, demo_world.issuer_key(SHENZHEN))
+    verifier = demo_world.verifier()
+    verdict = verifier.verify(VerificationRequest(DocumentKind.LICENCE, text, ZHONGSHAN))
+    assert verdict.indication is P
+    assert [c.code for c in verdict.checks][1] == "format.qr_prefix"
+    jws = verifier.verify(
+        VerificationRequest(DocumentKind.LICENCE, demo_world.licence_sz, ZHONGSHAN)
+    )
+    assert jws.summary == verdict.summary
