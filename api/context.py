@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import Request
 
 from api.http.auth import Authoriser, Permission, Principal
 from api.obs.audit import AuditLog
 from api.obs.metrics import Metrics
+from api.readiness import Lifecycle
 from api.receipts import ReceiptSigner
 from api.settings import Settings
 from api.state.cache import SingleFlight, VerdictCache
 from api.sync.fanout import TrustSync
 from api.verification import VerificationService
 from trust_lists import TrustStore
+
+log = logging.getLogger("huren.app")
 
 
 @dataclass(slots=True)
@@ -34,6 +38,16 @@ class AppContext:
     audit: AuditLog
     metrics: Metrics
     load_problems: tuple[str, ...] = ()
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    directory_hold: BinaryIO | None = None  # the shared lock marking the trust directory served
+
+    async def ensure_current(self) -> None:
+        """Before any verdict or trust-state judgement: what other processes stored in a shared
+        trust directory (one stat when nothing changed), then what other instances published
+        through Redis."""
+        for problem in self.store.refresh():
+            log.warning("trust store: %s", problem)
+        await self.sync.ensure_current()
 
     def authorise(
         self, request: Request, permission: Permission, *, anonymous_allowed: bool = False

@@ -136,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             got = guarded(rows, "6b", "trust list load", micro.trust_list_row, ms)
             if got is not None:
                 rows.append(got)
+            log("[trustlist] the shared trust directory's check before a verdict (figure 6c)")
+            got = guarded(rows, "6c", "directory check", micro.directory_check_row, samples, ms)
+            if got is not None:
+                rows.append(got)
         if "national" in only:
             from bench import national
 

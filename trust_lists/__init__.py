@@ -6,6 +6,7 @@ from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCa
 from trust_lists.errors import (
     AlreadyExpired,
     CatalogueOverreach,
+    DirectoryServed,
     DocumentTooLarge,
     DuplicateKeyId,
     JurisdictionMismatch,
@@ -43,6 +44,7 @@ __all__ = [
     "Anchor",
     "Catalogue",
     "CatalogueOverreach",
+    "DirectoryServed",
     "DocumentTooLarge",
     "DocumentType",
     "DuplicateKeyId",

@@ -148,7 +148,7 @@ class FastLane:
         fields["key_id"] = principal.key_id or "anonymous"
         scope["route"] = self.route  # the route template for the access log and metrics
         try:
-            await ctx.sync.ensure_current()
+            await ctx.ensure_current()
             outcome = await ctx.service.verify(inp)
         except ProblemError as exc:  # as the route's problem handler answers it
             await problem_for(exc, state["request_id"])(scope, _no_receive, send)

@@ -87,7 +87,7 @@ async def _submit(
     """Run a store submission off the event loop; audit it whatever the outcome. The store
     judges it after catching up with the other instances (as before a verdict): the rules
     between cities compare it with what the other cities' lists hold now, not a lagging copy."""
-    await ctx.sync.ensure_current()
+    await ctx.ensure_current()
     key_id = log_fields(request).get("key_id")
     record: dict[str, Any] = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),

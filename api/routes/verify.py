@@ -320,7 +320,7 @@ async def _verify_one(kind: DocumentKind, request: Request, *, anonymous: bool) 
     ctx.authorise(request, PERMISSION[kind], anonymous_allowed=anonymous)
     detailed = report_level(request)
     inp, receipt = await read_input(kind, request)
-    await ctx.sync.ensure_current()
+    await ctx.ensure_current()
     outcome = await ctx.service.verify(inp)
     log_fields(request).update(outcome_fields(kind, outcome))
     return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
@@ -535,7 +535,7 @@ async def verify_batch(request: Request) -> JSONResponse:
         inputs, receipt = await pool.run(until, _batch_inputs, *read)
     for inp in inputs:
         ctx.service.check_relying(inp.relying)
-    await ctx.sync.ensure_current()
+    await ctx.ensure_current()
     results: list[bytes] = []
     counts: dict[str, int] = {}
     for start in range(0, len(inputs), BATCH_SLICE):

@@ -69,9 +69,11 @@ def start(
     timeout: float = 30.0,
     huren_serve: bool = False,
     host: str = "127.0.0.1",
+    serve_args: tuple[str, ...] = (),
 ) -> ServiceProcess:
     """Serve directory/huren.json; wait until /healthz answers. `huren_serve`: through the
-    production entry point (`huren serve`, api/server.py's uvicorn settings) instead."""
+    production entry point (`huren serve`, api/server.py's uvicorn settings) instead, with
+    `serve_args` added (e.g. --workers 2) and no drain on SIGTERM unless `env` sets one."""
     port = port or free_port()
     log = directory.parent / f"server-{port}.log"
     environment = {
@@ -80,6 +82,7 @@ def start(
         "HUREN_API_KEYS": api_keys_json(),
         "HUREN_CACHE_SECRET": "fault-test-cache-secret-0123456789",
         "PYTHONUNBUFFERED": "1",
+        "HUREN_DRAIN_SECONDS": "0",  # stop() at once; the drain has its own tests
     }
     environment.pop("HUREN_REDIS_URL", None)
     environment.update(env or {})
@@ -93,7 +96,7 @@ def start(
     if huren_serve:
         config = str(directory / "huren.json")
         args = [sys.executable, "-m", "cli.main", "serve", "--config", config, "--port", str(port)]
-        args += ["--host", host]
+        args += ["--host", host, *serve_args]
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
