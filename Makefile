@@ -9,7 +9,7 @@ DEMO   ?= .demo
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck bench soak clean demo demo-reset
+.PHONY: run test lint typecheck bench wrk soak clean demo demo-reset
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The HTTP figures need wrk, Debian's package: installed with apt when missing (as root or with
+# sudo without a password), else named. E.g. BENCH_ARGS="--quick" or "--only micro".
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null 2>&1 || $(MAKE) --no-print-directory wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+wrk:
+	@if [ "$$(id -u)" = 0 ]; then apt-get install -y --no-install-recommends wrk; \
+	elif sudo -n true 2>/dev/null; then sudo apt-get install -y --no-install-recommends wrk; \
+	else echo "make bench needs wrk (Debian package wrk): sudo apt-get install -y wrk" >&2; exit 1; fi
 
 # The longer reliability run of docs/reliability.md (not part of `make test` or CI): loopback only,
 # two service instances sharing a throwaway Redis, 32 clients for 90 s while an admin rotates keys

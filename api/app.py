@@ -20,11 +20,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
-from starlette.types import Receive, Scope, Send
 
 from api.context import AppContext, get_ctx
 from api.http.auth import Authoriser, ClientAddresses, KeyRing, TokenBucket
-from api.http.fast_lane import LICENCE_PATH, LicenceHotPath
+from api.http.fast_lane import LICENCE_PATH, FastLane
 from api.http.middleware import BodyTooLarge, RequestRecorder, ServiceMiddleware, too_large_problem
 from api.http.models import Health, Jwks, Readiness
 from api.http.problems import (
@@ -96,30 +95,6 @@ def build_store(settings: Settings) -> tuple[TrustStore, list[str]]:
             "to pull them"
         )
     return store, problems
-
-
-class ServiceApp(FastAPI):
-    """FastAPI, with `POST /v1/licences/verify` offered to the plain-ASGI hot path first
-    (api/http/fast_lane.py): the counters' everyday request skips FastAPI's and Starlette's
-    layers, and
-    whatever the hot path declines goes through them as usual. `hot_path = None` turns it off."""
-
-    hot_path: LicenceHotPath | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        hot = self.hot_path
-        if (
-            hot is not None
-            and scope["type"] == "http"
-            and scope["path"] == LICENCE_PATH
-            and scope["method"] == "POST"
-        ):
-            scope["app"] = self  # as Starlette sets it
-            forward = await hot(scope, receive, send)
-            if forward is None:
-                return
-            receive = forward
-        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -218,13 +193,16 @@ def create_app(
                 extra={"fields": {"trust_state_version": store.state.version}},
             )
 
-    app = ServiceApp(
+    app = FastAPI(
         title="huren (互认) verification service",
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc come from api/routes/ui.py, without a CDN
         redoc_url=None,
+        # The service reports through Prometheus and JSON logs, not OpenTelemetry; left on,
+        # FastAPI looks up the global OpenTelemetry providers on every request (~8 us).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
@@ -251,14 +229,17 @@ def create_app(
         *(r for r in app.router.routes if hasattr(r, "path")),
     ]
     app.state.flat_routes = flat
+    if settings.fast_lane:
+        # Added first, so the innermost layer: inside ServiceMiddleware and any middleware
+        # added after it (each add_middleware wraps the ones before).
+        licence_route = next(
+            r
+            for r in flat
+            if getattr(r, "path", None) == LICENCE_PATH and "POST" in r.methods  # type: ignore[attr-defined]
+        )
+        app.add_middleware(FastLane, ctx=ctx, route=licence_route)
     recorder = RequestRecorder(metrics, flat)
     app.add_middleware(ServiceMiddleware, max_body_bytes=settings.max_body_bytes, recorder=recorder)
-    licence_route = next(
-        r
-        for r in flat
-        if getattr(r, "path", None) == LICENCE_PATH and "POST" in r.methods  # type: ignore[attr-defined]
-    )
-    app.hot_path = LicenceHotPath(ctx, licence_route, recorder, settings.max_body_bytes)
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app
 

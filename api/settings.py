@@ -51,6 +51,7 @@ class Settings:
     # -- limits -----------------------------------------------------------------------------
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 1000
+    fast_lane: bool = True  # licence verify spared FastAPI's routing (api/http/fast_lane.py)
     # -- costly verifications off the event loop (api/workers.py) --------------------------
     verify_workers: int = 2
     verify_queue: int = 8
@@ -245,6 +246,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "audit_log": ("HUREN_AUDIT_LOG", _path),
     "max_body_bytes": ("HUREN_MAX_BODY_BYTES", _int),
     "max_batch_items": ("HUREN_MAX_BATCH_ITEMS", _int),
+    "fast_lane": ("HUREN_FAST_LANE", _bool),
     "verify_workers": ("HUREN_VERIFY_WORKERS", _int),
     "verify_queue": ("HUREN_VERIFY_QUEUE", _int),
     "verify_deadline_seconds": ("HUREN_VERIFY_DEADLINE_SECONDS", _float),
@@ -286,6 +288,7 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "audit_log": ("audit_log", _path),
     "max_body_bytes": ("max_body_bytes", _int),
     "max_batch_items": ("max_batch_items", _int),
+    "fast_lane": ("fast_lane", _bool),
     "verify_workers": ("verify_workers", _int),
     "verify_queue": ("verify_queue", _int),
     "verify_deadline_seconds": ("verify_deadline_seconds", _float),

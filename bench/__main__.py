@@ -93,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strict", action="store_true", help="exit 1 if any figure is a MISS")
     a = p.parse_args(argv)
     only = parse_only(a.only)
+    if only & set(GROUPS["http"]) and shutil.which("wrk") is None:
+        raise SystemExit(f"huren bench: {loadgen.WrkMissing()} (or --only micro)")
     quick = a.quick
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="huren-bench-"))

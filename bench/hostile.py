@@ -4,8 +4,8 @@
 One service process (the demo world, a business API key: keyed callers are not rate limited)
 receives, on every connection of the run, costly OFD packages of the issue's shape (`costly_ofd`:
 Type="Sign" signatures each listing the same 1 MiB entries, each package distinct so the verdict
-cache never helps), sent back to back by `bench.http.closed_loop`. Meanwhile wrk (or the asyncio
-generator) sends GET /healthz on one more connection; its p99 is the figure, the same probe on
+cache never helps), sent back to back by `bench.http.closed_loop`. Meanwhile wrk sends GET
+/healthz on one more connection; its p99 is the figure, the same probe on
 the idle service (same run) is the baseline. The uploads' answers are verdicts or 503s with
 Retry-After (the worker pool is saturated on purpose), never errors.
 

@@ -1,33 +1,34 @@
-"""HTTP/1.1 keep-alive load generators: `wrk` when installed, else an asyncio one of our own.
+"""HTTP/1.1 keep-alive load with wrk (Debian's `wrk` package; `make bench` installs or names it).
 
-Both take the same job (method, path, headers, a file of request bodies, connections, duration,
-warm-up) and return the same result dict:
+A job (method, path, headers, a file of request bodies, connections, duration, warm-up) runs in a
+wrk process, whose cost shows up as CPU taken from the server, the same for every figure of one
+run. The result:
     {"tool", "requests", "seconds", "rps", "p50", "p99", "max", "errors", "non2xx", "wrapped"}
-(latencies in seconds). Each runs in its own process so its cost shows up as CPU taken from the
-server, the same for every figure of one run.
+(latencies in seconds).
 
 Bodies file: one request body per line (compact JSON has no raw newline). Consecutive requests
-use consecutive bodies (across all connections) so that "uncached" runs never repeat a token;
-`wrapped` says the run needed more bodies than the file had.
-
-The asyncio generator: `python -m bench.loadgen --port P --path /x [--bodies F] ...` prints the
-result as JSON. It uses raw asyncio protocols over pre-built request bytes (no HTTP library)."""
+use consecutive bodies (each wrk thread takes every n-th) so that "uncached" runs never repeat a
+token; `wrapped` says the run needed more bodies than the file had."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+INSTALL_HINT = "install Debian's wrk package (sudo apt-get install -y wrk), or run `make bench`"
+
+
+class WrkMissing(RuntimeError):
+    """wrk is not on PATH: the HTTP figures cannot be measured."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the HTTP figures need wrk: {INSTALL_HINT}")
 
 
 @dataclass
@@ -45,73 +46,20 @@ class Job:
     timeout: float = 10.0
 
 
-def wrk_path() -> str | None:
-    if os.environ.get("BENCH_NO_WRK") == "1":
-        return None
-    return shutil.which("wrk")
+def wrk_path() -> str:
+    exe = shutil.which("wrk")
+    if exe is None:
+        raise WrkMissing
+    return exe
 
 
 def tool_name() -> str:
-    return "wrk" if wrk_path() else "asyncio"
+    return "wrk" if shutil.which("wrk") else "none (wrk missing)"
 
 
-def run(job: Job) -> dict[str, Any]:
-    """Run a job with the preferred tool, in a child process. Never raises for server errors:
-    failures come back as errors in the result."""
-    return run_wrk(job) if wrk_path() else run_asyncio(job)
-
-
-# ------------------------------------------------------------------------------------ asyncio
-
-
-def run_asyncio(job: Job) -> dict[str, Any]:
-    args = [
-        sys.executable,
-        "-m",
-        "bench.loadgen",
-        "--host",
-        job.host,
-        "--port",
-        str(job.port),
-        "--path",
-        job.path,
-        "--method",
-        job.method,
-        "--conns",
-        str(job.conns),
-        "--duration",
-        str(job.duration),
-        "--warmup",
-        str(job.warmup),
-        "--timeout",
-        str(job.timeout),
-    ]
-    for k, v in job.headers.items():
-        args += ["--header", f"{k}: {v}"]
-    if job.bodies is not None:
-        args += ["--bodies", str(job.bodies)]
-    if job.warm_bodies is not None:
-        args += ["--warm-bodies", str(job.warm_bodies)]
-    limit = job.duration + job.warmup + job.timeout + 30
-    try:
-        proc = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            timeout=limit,
-            check=False,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-    except subprocess.TimeoutExpired:
-        return _failed("asyncio", "load generator timed out")
-    if proc.returncode != 0:
-        return _failed("asyncio", f"load generator failed: {proc.stderr.strip()[-400:]}")
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-
-def _failed(tool: str, why: str) -> dict[str, Any]:
+def _failed(why: str) -> dict[str, Any]:
     return {
-        "tool": tool,
+        "tool": "wrk",
         "requests": 0,
         "seconds": 0.0,
         "rps": 0.0,
@@ -124,209 +72,6 @@ def _failed(tool: str, why: str) -> dict[str, Any]:
         "failure": why,
     }
 
-
-def _build_request(job: Job, body: bytes | None) -> bytes:
-    lines = [f"{job.method} {job.path} HTTP/1.1", f"Host: {job.host}:{job.port}"]
-    lines += [f"{k}: {v}" for k, v in job.headers.items()]
-    if body is not None:
-        if not any(k.lower() == "content-type" for k in job.headers):
-            lines.append("Content-Type: application/json")
-        lines.append(f"Content-Length: {len(body)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head + (body or b"")
-
-
-def _load_requests(job: Job, path: Path | None) -> list[bytes]:
-    if path is None:
-        return [_build_request(job, None)]
-    bodies = [line for line in path.read_bytes().split(b"\n") if line]
-    return [_build_request(job, b) for b in bodies]
-
-
-class _Shared:
-    def __init__(self, warm: list[bytes], main: list[bytes], t_measure: float, t_end: float):
-        self.warm = warm
-        self.main = main
-        self.warm_i = 0
-        self.main_i = 0
-        self.wrapped = False
-        self.t_measure = t_measure
-        self.t_end = t_end
-        self.latencies: list[float] = []
-        self.errors = 0
-        self.non2xx = 0
-        self.done = 0  # completed in the measurement window
-
-    def next_request(self, now: float) -> bytes:
-        if now < self.t_measure:
-            req = self.warm[self.warm_i % len(self.warm)]
-            self.warm_i += 1
-            return req
-        if self.main_i >= len(self.main) and len(self.main) > 1:
-            self.wrapped = True
-        req = self.main[self.main_i % len(self.main)]
-        self.main_i += 1
-        return req
-
-
-class _Client(asyncio.Protocol):
-    def __init__(self, shared: _Shared, finished: asyncio.Future[None]) -> None:
-        self.s = shared
-        self.finished = finished
-        self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.start = 0.0
-        self.need: int | None = None  # bytes of the full response, once the head is parsed
-        self.chunked = False
-        self.status = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        self._send()
-
-    def _send(self) -> None:
-        assert self.transport is not None
-        now = time.perf_counter()
-        if now >= self.s.t_end:
-            self.transport.close()
-            return
-        self.start = now
-        self.need = None
-        self.transport.write(self.s.next_request(now))
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while True:
-            if self.need is None:
-                end = self.buf.find(b"\r\n\r\n")
-                if end < 0:
-                    return
-                head = bytes(self.buf[:end]).lower()
-                try:
-                    self.status = int(head[9:12])
-                except ValueError:
-                    self.status = 0
-                self.chunked = b"transfer-encoding: chunked" in head
-                length = 0
-                pos = head.find(b"content-length:")
-                if pos >= 0:
-                    stop = head.find(b"\r\n", pos)
-                    length = int(head[pos + 15 : stop if stop >= 0 else None])
-                self.need = end + 4 + length
-            if self.chunked:
-                term = self.buf.find(b"\r\n0\r\n\r\n", self.need - 2)
-                if term < 0:
-                    return
-                total = term + 7
-            else:
-                if len(self.buf) < self.need:
-                    return
-                total = self.need
-            del self.buf[:total]
-            self._complete()
-            if self.transport is None or self.transport.is_closing():
-                return
-            if not self.buf:
-                return
-
-    def _complete(self) -> None:
-        now = time.perf_counter()
-        s = self.s
-        if s.t_measure <= self.start and now <= s.t_end:
-            s.done += 1
-            s.latencies.append(now - self.start)
-            if not 200 <= self.status < 300:
-                s.non2xx += 1
-        self._send()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if time.perf_counter() < self.s.t_end:
-            self.s.errors += 1
-        if not self.finished.done():
-            self.finished.set_result(None)
-
-
-async def _one_connection(job: Job, shared: _Shared) -> None:
-    loop = asyncio.get_running_loop()
-    while time.perf_counter() < shared.t_end:
-        finished: asyncio.Future[None] = loop.create_future()
-        try:
-            await loop.create_connection(lambda f=finished: _Client(shared, f), job.host, job.port)
-        except OSError:
-            shared.errors += 1
-            await asyncio.sleep(0.05)
-            continue
-        remaining = shared.t_end - time.perf_counter() + job.timeout
-        try:
-            await asyncio.wait_for(finished, max(remaining, 0.1))
-        except TimeoutError:
-            shared.errors += 1
-            return
-
-
-async def _main(job: Job) -> dict[str, Any]:
-    main = _load_requests(job, job.bodies)
-    warm = _load_requests(job, job.warm_bodies) if job.warm_bodies else main[-1:]
-    t0 = time.perf_counter()
-    shared = _Shared(warm, main, t0 + job.warmup, t0 + job.warmup + job.duration)
-    await asyncio.gather(*(_one_connection(job, shared) for _ in range(job.conns)))
-    lat = sorted(shared.latencies)
-
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
-
-    return {
-        "tool": "asyncio",
-        "requests": shared.done,
-        "seconds": job.duration,
-        "rps": shared.done / job.duration,
-        "p50": pct(0.50),
-        "p99": pct(0.99),
-        "max": lat[-1] if lat else float("nan"),
-        "errors": shared.errors,
-        "non2xx": shared.non2xx,
-        "wrapped": shared.wrapped,
-    }
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--path", required=True)
-    p.add_argument("--method", default="GET")
-    p.add_argument("--header", action="append", default=[])
-    p.add_argument("--bodies", type=Path)
-    p.add_argument("--warm-bodies", type=Path)
-    p.add_argument("--conns", type=int, default=64)
-    p.add_argument("--duration", type=float, default=4.0)
-    p.add_argument("--warmup", type=float, default=1.0)
-    p.add_argument("--timeout", type=float, default=10.0)
-    a = p.parse_args(argv)
-    headers = dict(h.split(": ", 1) for h in a.header)
-    job = Job(
-        a.port,
-        a.path,
-        a.method,
-        headers,
-        a.bodies,
-        a.warm_bodies,
-        a.conns,
-        a.duration,
-        a.warmup,
-        a.host,
-        a.timeout,
-    )
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
-    print(json.dumps(asyncio.run(_main(job))))
-
-
-# ---------------------------------------------------------------------------------------- wrk
 
 _WRK_LUA = r"""
 local method = os.getenv("BENCH_METHOD")
@@ -380,9 +125,10 @@ end
 """
 
 
-def run_wrk(job: Job) -> dict[str, Any]:
+def run(job: Job) -> dict[str, Any]:
+    """Run a job in a wrk process. Never raises for server errors: failures come back as
+    errors in the result (a missing wrk raises WrkMissing)."""
     exe = wrk_path()
-    assert exe is not None
     threads = max(1, min(2, job.conns))
     with tempfile.TemporaryDirectory(prefix="bench-wrk-") as tmp:
         script = Path(tmp) / "bench.lua"
@@ -438,10 +184,10 @@ def run_wrk(job: Job) -> dict[str, Any]:
         if job.warmup > 0:
             warm = once(job.warmup, job.warm_bodies or job.bodies)
             if isinstance(warm, str):
-                return _failed("wrk", warm)
+                return _failed(warm)
         res = once(job.duration, job.bodies)
         if isinstance(res, str):
-            return _failed("wrk", res)
+            return _failed(res)
     errors = res["connect"] + res["read"] + res["write"] + res["timeout"]
     return {
         "tool": "wrk",
@@ -455,8 +201,3 @@ def run_wrk(job: Job) -> dict[str, Any]:
         "non2xx": res["status"],
         "wrapped": res["bodies"] > 1 and res["requests"] > res["bodies"],
     }
-
-
-if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()

@@ -1,7 +1,6 @@
 """The outermost ASGI layer: request ids, the request body size limit, the access log, request
-metrics and the catch-all for unexpected errors (a problem without a stack trace). The licence
-hot path (api/http/fast_lane.py) runs before it and records its requests with the same
-`RequestRecorder`.
+metrics and the catch-all for unexpected errors (a problem without a stack trace). Every request
+passes it, the ones the licence fast lane (api/http/fast_lane.py, the innermost layer) serves too.
 
 The size limit is enforced before the body is read: a Content-Length above the limit is answered
 with 413 at once, and a body streamed without one is counted chunk by chunk and cut off as soon as
@@ -29,7 +28,6 @@ from api.obs.metrics import Metrics
 access_log = logging.getLogger("huren.access")
 error_log = logging.getLogger("huren.error")
 
-HOT_PATH_START = "huren.start"  # scope key: when the hot path began with a request it declined
 _REQUEST_ID = re.compile(r"\A[A-Za-z0-9._:-]{1,128}\Z")
 # Request ids need to be unique, not secret: a PRNG seeded from os.urandom at import (a fresh
 # interpreter per worker) instead of a getrandom() system call per request.
@@ -149,9 +147,15 @@ class ServiceMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # A request the licence hot path declined has been timed since it arrived there.
-        start = scope.get(HOT_PATH_START) or time.perf_counter()
-        request_id = request_id_for(_header(scope, b"x-request-id"))
+        start = time.perf_counter()
+        incoming_id = length_header = None
+        for key, value in scope["headers"]:  # the first of each
+            if key == b"x-request-id":
+                incoming_id = value if incoming_id is None else incoming_id
+            elif key == b"content-length" and length_header is None:
+                length_header = value
+        request_id = request_id_for(incoming_id)
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         fields: dict[str, Any] = {}
@@ -164,7 +168,12 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 started = True
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = list(message.get("headers", ()))
+                if any(key == b"x-request-id" for key, _ in headers):
+                    MutableHeaders(raw=headers)["X-Request-ID"] = request_id  # replaced in place
+                else:
+                    headers.append(id_header)
+                message["headers"] = headers
             await send(message)
 
         async def reply(response_status: int, code: str, detail: str, **kw: Any) -> None:
@@ -172,9 +181,8 @@ class ServiceMiddleware:
             await response(scope, receive, send_with_id)
 
         try:
-            header = _header(scope, b"content-length")
-            length = content_length(header) if header is not None else None
-            if header is not None and length is None:
+            length = content_length(length_header) if length_header is not None else None
+            if length_header is not None and length is None:
                 await reply(400, "bad_request", "malformed Content-Length header")
             elif length is not None and length > self.max_body_bytes:
                 await self._too_large(reply)
@@ -225,18 +233,7 @@ class ServiceMiddleware:
         return limited_receive
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            try:
-                return bytes(value).decode("latin-1")
-            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
-                return None
-    return None
-
-
 __all__ = [
-    "HOT_PATH_START",
     "BodyTooLarge",
     "RequestRecorder",
     "ServiceMiddleware",

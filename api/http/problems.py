@@ -208,17 +208,22 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-async def _on_problem(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
+def problem_for(exc: ProblemError, request_id: str | None) -> Response:
+    """The answer to a ProblemError (the route's handler, and the licence fast lane)."""
     return problem_response(
         exc.status,
         exc.code,
         exc.detail,
         title=exc.title,
-        request_id=_request_id(request),
+        request_id=request_id,
         headers=exc.headers,
         extra=exc.extra,
     )
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_for(exc, _request_id(request))
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -266,6 +271,7 @@ __all__ = [
     "invalid_request",
     "problem_body",
     "problem_description",
+    "problem_for",
     "problem_response",
     "problem_responses",
 ]

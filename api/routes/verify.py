@@ -126,7 +126,7 @@ def _decode(text: str | None, loc: tuple[str | int, ...]) -> bytes | None:
         raise _field_error(loc, str(exc)) from exc
 
 
-def _input_from_model(
+def input_from_model(
     kind: DocumentKind, model: Any, loc: tuple[str | int, ...] = ("body",)
 ) -> VerifyInput:
     expect = model.expect
@@ -219,7 +219,7 @@ async def read_input(kind: DocumentKind, request: Request) -> tuple[VerifyInput,
             model = JSON_MODEL[kind].model_validate(value)
         except ValidationError as exc:
             raise _validation_error(exc) from exc
-        return _input_from_model(kind, model), model.receipt
+        return input_from_model(kind, model), model.receipt
     if media == "multipart/form-data":
         return await _input_from_form(kind, request)
     raise unsupported_media("application/json or multipart/form-data")
@@ -545,7 +545,7 @@ def _batch_inputs(
                 f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
             )
     inputs = [
-        _input_from_model(kind, item, ("body", "items", i))
+        input_from_model(kind, item, ("body", "items", i))
         for i, (kind, item) in enumerate(zip(kinds, batch.items, strict=True))
     ]
     return inputs, batch.receipt

@@ -1,7 +1,7 @@
-"""The plain-ASGI hot path of POST /v1/licences/verify (api/http/fast_lane.py) answers exactly as
-the
-FastAPI route does: same status, headers and bytes, cached or not, for good requests and for every
-kind of request it hands back to the route."""
+"""The fast lane of POST /v1/licences/verify (api/http/fast_lane.py), the innermost middleware,
+answers exactly as the FastAPI route does (fast lane on against off): same status, headers, bytes
+and access-log line, cached or not, for good requests and for every kind of request it hands back
+to the route; and every middleware sees the requests it serves."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from api.app import create_app
 from api.http import fast_lane as fastpath
 from api.http import jsonbody
 from api.http.middleware import request_id_for
+from api.http.problems import ProblemError
+from api.settings import Settings
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.service.test_json_bodies import ambiguous_variants
 from tests.support.api_support import (
@@ -37,10 +40,9 @@ from tests.support.endpoints import LICENCE
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
     service_dir(world, root)
-    app = create_app(settings_for(root), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    if not fast:
-        app.hot_path = None  # type: ignore[attr-defined]
-    assert fast == (app.hot_path is not None)  # type: ignore[attr-defined]
+    settings = settings_for(root, fast_lane=fast)
+    app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
+    assert fast == any(m.cls is fastpath.FastLane for m in app.user_middleware)
     return app
 
 
@@ -53,6 +55,29 @@ def clients(demo_world: DemoWorld, tmp_path: Path) -> Iterator[tuple[TestClient,
         TestClient(slow, raise_server_exceptions=False) as s,
     ):
         yield f, s
+
+
+@dataclass
+class _Lane:
+    looked: list[bytes] = field(default_factory=list)  # bodies the lane read and parsed
+    served: list[bytes] = field(default_factory=list)  # those it then served
+
+
+@pytest.fixture
+def lane(monkeypatch: pytest.MonkeyPatch) -> _Lane:
+    """What the fast lane does with each request body."""
+    seen = _Lane()
+    real = fastpath._licence_input
+
+    def spy(body: bytes) -> Any:
+        seen.looked.append(body)
+        parsed = real(body)
+        if parsed is not None:
+            seen.served.append(body)
+        return parsed
+
+    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    return seen
 
 
 def _bodies(world: DemoWorld) -> list[bytes]:
@@ -93,7 +118,30 @@ def _bodies(world: DemoWorld) -> list[bytes]:
         + b',"relying_jurisdiction":"442000"}',
         b"",
         b"\xff{}",
+        # What pydantic's reader and the route's strict reader could read differently: the lane
+        # must leave each to the route.
+        json.dumps({**good, "expect": {"type_code": "token"}}).encode(),  # a value naming a member
+        b'{"token" : "a", "token" :'
+        + json.dumps(token).encode()
+        + b', "relying_jurisdiction":"442000"}',
+        b'{"token":' + json.dumps(token).encode() + b',"relying_jurisdiction":"442000",'
+        b'"expect":{"type_code":"a"},"expect":{"type_code":"b"}}',
+        json.dumps(good).encode()[:-1] + b', "expect": {"type_code": "\xff"}}',  # not UTF-8
+        json.dumps(good).encode()[:-1] + b', "expect": {"type_code": "a\x01"}}',  # raw control
+        json.dumps(good).encode() + b"x",
+        json.dumps(good).encode() + b" \n",
+        b"{}",
+        b"null",
     ]
+    variants = [
+        {**good, "expect": {}},
+        {**good, "receipt": "true"},
+        {"Token": token, "relying_jurisdiction": ZS},
+        {**good, "validation_time": "2026-06-30T23:59:60Z"},  # a leap second
+        {**good, "validation_time": "2026-06-01 08:00:00Z"},
+        {**good, "validation_time": "0001-01-01T00:00:00+14:00"},  # before year 1 in UTC
+    ]
+    out += [json.dumps(v, ensure_ascii=False).encode() for v in variants]
     # JSON with more than one reading: 422 ambiguous_json from both (service/test_json_bodies.py).
     out += ambiguous_variants(json.dumps(good).encode()).values()
     return out
@@ -105,10 +153,40 @@ def _same(a: Any, b: Any) -> None:
     assert a.content == b.content
 
 
+def _access_log(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The access-log lines since the last call, without their durations."""
+    lines = [dict(r.fields) for r in caplog.records if r.name == "huren.access"]  # type: ignore[attr-defined]
+    caplog.clear()
+    for line in lines:
+        line.pop("duration_ms")
+    return lines
+
+
+# Every problem code the bodies, keys and content types below must draw from the route.
+_REFUSALS = {
+    "malformed_json",
+    "ambiguous_json",
+    "invalid_request",
+    "unknown_jurisdiction",
+    "validation_time_out_of_range",
+    "unauthorized",
+    "forbidden",
+    "unsupported_media_type",
+}
+
+
 def test_fast_path_answers_exactly_as_the_route(
-    clients: tuple[TestClient, TestClient], demo_world: DemoWorld
+    clients: tuple[TestClient, TestClient],
+    demo_world: DemoWorld,
+    caplog: pytest.LogCaptureFixture,
+    lane: _Lane,
 ) -> None:
+    """Fast lane on and off: the same status, headers, bytes and access-log line for every
+    body, key and content type, a miss and then a hit; every refusal is a problem."""
     fast, slow = clients
+    served = lane.served
+    caplog.set_level(logging.INFO, logger="huren.access")
+    codes: set[str] = set()
     headers = [
         {"Authorization": f"Bearer {SECRETS['counter']}"},
         {"X-API-Key": SECRETS["admin"]},
@@ -127,23 +205,26 @@ def test_fast_path_answers_exactly_as_the_route(
                 if ctype is not None:
                     hdrs["Content-Type"] = ctype
                 for _ in range(2):  # a miss, then a hit
-                    _same(
-                        fast.post(LICENCE, content=body, headers=hdrs),
-                        slow.post(LICENCE, content=body, headers=hdrs),
-                    )
+                    a = fast.post(LICENCE, content=body, headers=hdrs)
+                    fast_line = _access_log(caplog)
+                    _same(a, slow.post(LICENCE, content=body, headers=hdrs))
+                    assert fast_line == _access_log(caplog)
+                    if a.status_code >= 400:
+                        assert a.headers["content-type"] == "application/problem+json"
+                        codes.add(a.json()["code"])
                 n += 1
+    assert codes == _REFUSALS
+    assert served  # the lane did serve the ordinary ones
 
 
 def test_report_levels_answer_exactly_as_the_route(
-    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, lane: _Lane
 ) -> None:
     """`?report=` in every spelling: the hot path serves none, simple and detailed, with the
     route's bytes (a miss, then hits at each level from the one cached verdict); any other
     query string is the route's, word for word."""
     fast, slow = clients
-    served: list[bytes] = []
-    real = fastpath._licence_input
-    monkeypatch.setattr(fastpath, "_licence_input", lambda b: served.append(b) or real(b))
+    served = lane.looked
     queries = [
         "",
         "?report=simple",
@@ -180,19 +261,10 @@ def test_fast_path_is_taken_and_logs_like_the_route(
     clients: tuple[TestClient, TestClient],
     demo_world: DemoWorld,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    lane: _Lane,
 ) -> None:
     fast, slow = clients
-    served: list[bytes] = []
-    real = fastpath._licence_input
-
-    def spy(body: bytes) -> Any:
-        parsed = real(body)
-        if parsed is not None:
-            served.append(body)
-        return parsed
-
-    monkeypatch.setattr(fastpath, "_licence_input", spy)
+    served = lane.served
     body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
     hdrs = {
         "Authorization": f"Bearer {SECRETS['counter']}",
@@ -226,34 +298,42 @@ def test_dump_json_matches_the_json_module() -> None:
     assert jsonbody.dump_json({1: "x"}) == b'{"1":"x"}'
 
 
-def _chunks(body: bytes) -> Iterator[bytes]:
-    yield body[:10]
-    yield body[10:]
+def _chunks(body: bytes, size: int = 10) -> Iterator[bytes]:
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
 
 
-def test_bodies_the_hot_path_leaves_to_the_app(
-    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch
+def test_body_limits_hold_in_the_fast_lane(
+    clients: tuple[TestClient, TestClient], demo_world: DemoWorld, lane: _Lane
 ) -> None:
-    """Chunked (no Content-Length), oversized and malformed-length requests are never parsed on
-    the hot path, and are answered exactly as by the route."""
+    """ServiceMiddleware's rules apply before and while the lane reads: a Content-Length above
+    the limit or malformed is answered before the lane sees the request, a chunked body is
+    served, and one that grows past the limit is cut off with the route's 413."""
     fast, slow = clients
-    parsed: list[bytes] = []
-    real = fastpath._licence_input
-    monkeypatch.setattr(fastpath, "_licence_input", lambda b: parsed.append(b) or real(b))
+    parsed = lane.looked
     body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
     auth = {
         "Authorization": f"Bearer {SECRETS['counter']}",
         "Content-Type": "application/json",
-        "X-Request-ID": "hot-path-declined",
+        "X-Request-ID": "body-limits",
     }
     chunked = [c.post(LICENCE, content=_chunks(body), headers=auth) for c in (fast, slow)]
     _same(*chunked)
     assert chunked[0].status_code == 200 and chunked[0].json()["verdict"]["indication"] == "PASSED"
+    assert parsed == [body]  # served in the lane
+    parsed.clear()
     limit = fast.app.state.ctx.settings.max_body_bytes  # type: ignore[attr-defined]
     big = b'{"token":"' + b"a" * limit + b'","relying_jurisdiction":"442000"}'
     too_big = [c.post(LICENCE, content=big, headers=auth) for c in (fast, slow)]
     _same(*too_big)
     assert too_big[0].status_code == 413
+    streamed = [c.post(LICENCE, content=_chunks(big, 1 << 20), headers=auth) for c in (fast, slow)]
+    _same(*streamed)
+    assert streamed[0].json()["code"] == "payload_too_large"
+    bad_length = {**auth, "Content-Length": "12x"}
+    malformed = [c.post(LICENCE, content=body, headers=bad_length) for c in (fast, slow)]
+    _same(*malformed)
+    assert malformed[0].status_code == 400
     assert parsed == []
 
 
@@ -395,3 +475,93 @@ def test_request_ids_differ_in_a_forked_worker() -> None:
         child = f.read().decode().split(",")
     parent = [request_id_for(None) for _ in range(3)]
     assert len(child) == 3 and not set(child) & set(parent)
+
+
+class _Seen:
+    """A middleware added after create_app, as an operator or a later change would add one:
+    it records the path and status of every request it sees."""
+
+    def __init__(self, app: Any, *, seen: list[tuple[str, int]]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def note(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["path"], message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, note)
+
+
+def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
+    demo_world: DemoWorld, tmp_path: Path, lane: _Lane
+) -> None:
+    served = lane.served
+    app = _app(demo_world, tmp_path / "later", fast=True)
+    seen: list[tuple[str, int]] = []
+    app.add_middleware(_Seen, seen=seen)
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    with TestClient(app) as client:
+        answer = client.post(LICENCE, content=body, headers=hdrs)
+    assert answer.status_code == 200 and served == [body]  # the fast lane served it
+    assert seen == [(LICENCE, 200)]
+
+
+def test_fast_lane_off_leaves_every_request_to_the_route(
+    demo_world: DemoWorld, tmp_path: Path, lane: _Lane
+) -> None:
+    for raw, on in (("off", False), ("on", True), ("false", False), ("1", True)):
+        assert Settings.load(env={"HUREN_FAST_LANE": raw}).fast_lane is on
+    assert Settings().fast_lane
+    looked = lane.looked
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    with TestClient(_app(demo_world, tmp_path / "off", fast=False)) as client:
+        answer = client.post(LICENCE, content=body, headers=hdrs)
+    assert answer.status_code == 200 and answer.json()["verdict"]["indication"] == "PASSED"
+    assert looked == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("a bug"), ProblemError(503, "verification_busy", "too many verifications")],
+)
+def test_a_failing_verification_is_answered_as_by_the_route(
+    clients: tuple[TestClient, TestClient],
+    demo_world: DemoWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    lane: _Lane,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+) -> None:
+    """After the lane has taken a request: a problem is the route's problem answer, anything
+    else ServiceMiddleware's catch-all 500 (logged once, no stack trace to the client)."""
+    served = lane.served
+
+    async def broken(inp: Any) -> Any:
+        raise failure
+
+    for client in clients:
+        monkeypatch.setattr(client.app.state.ctx.service, "verify", broken)  # type: ignore[attr-defined]
+    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    hdrs = {
+        "Authorization": f"Bearer {SECRETS['counter']}",
+        "Content-Type": "application/json",
+        "X-Request-ID": "failing-1",
+    }
+    caplog.set_level(logging.INFO)
+    fast, slow = clients
+    a = fast.post(LICENCE, content=body, headers=hdrs)
+    fast_log = [(r.name, r.getMessage()) for r in caplog.records]
+    caplog.clear()
+    _same(a, slow.post(LICENCE, content=body, headers=hdrs))
+    assert fast_log == [(r.name, r.getMessage()) for r in caplog.records]
+    assert served == [body]
+    expected = 500 if isinstance(failure, RuntimeError) else 503
+    assert a.status_code == expected and "a bug" not in a.text

@@ -180,11 +180,8 @@ def fast_and_route(
     apps = []
     for name in ("fast", "route"):
         service_dir(demo_world, tmp_path / name)
-        app = create_app(
-            settings_for(tmp_path / name), clock=Clock(DEMO_EPOCH), sync=RecordingSync()
-        )  # type: ignore[arg-type]
-        if name == "route":
-            app.hot_path = None  # type: ignore[attr-defined]
+        settings = settings_for(tmp_path / name, fast_lane=name == "fast")
+        app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
         apps.append(app)
     with (
         TestClient(apps[0], raise_server_exceptions=False) as fast,

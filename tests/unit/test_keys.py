@@ -826,3 +826,27 @@ def test_general_limits(operators: list[SigningKey]) -> None:
         GeneralJWS.parse(data, max_bytes=len(data) - 1, typ=TYP)
     with pytest.raises(MalformedJWS, match="between 1 and 2"):
         GeneralJWS.parse(data, max_bytes=MAX, typ=TYP, max_signatures=2)
+
+
+def test_the_service_reads_jws_itself() -> None:
+    """PyJWT is a development dependency (docs/formats.md, "Why huren reads JWS itself"): no
+    module of the installed packages may import it."""
+    import ast
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = [p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]]
+    assert "verifier" in packages
+    offenders = []
+    for package in packages:
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                if any(n == "jwt" or n.startswith("jwt.") for n in names):
+                    offenders.append(str(path.relative_to(root)))
+    assert offenders == []
