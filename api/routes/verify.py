@@ -37,7 +37,7 @@ from api.http.models import (
     validation_time,
 )
 from api.http.problems import ProblemError, problem_responses
-from api.verification import Outcome, VerifyInput
+from api.verification import BATCH_SLICE, Outcome, VerifyInput
 from verifier import DocumentKind
 
 router = APIRouter(prefix="/v1", tags=["verification"])
@@ -259,9 +259,6 @@ def render(
             now=ctx.clock(),
         )
     return out
-
-
-BATCH_SLICE = 16  # batch items per task of the worker pool (and per turn of the event loop)
 
 
 _TAIL: dict[tuple[bool, bool], bytes] = {
@@ -500,19 +497,17 @@ async def verify_batch(request: Request) -> JSONResponse:
     for inp in inputs:
         ctx.service.check_relying(inp.relying)
     await ctx.sync.ensure_current()
+    outcomes = await ctx.service.verify_batch(inputs, until)
     results: list[bytes] = []
     counts: dict[str, int] = {}
     for start in range(0, len(inputs), BATCH_SLICE):
         if start:
-            # A slice of hits in the in-process cache never suspends: without this a batch
-            # would hold the event loop (every other request) while it serves them.
             await asyncio.sleep(0)
-        part = inputs[start : start + BATCH_SLICE]
-        if until is None:  # no pool (a service built without one)
-            outcomes = [await ctx.service.verify(inp) for inp in part]
-        else:
-            outcomes = await ctx.service.verify_slice(part, until)
-        for inp, outcome in zip(part, outcomes, strict=True):
+        for inp, outcome in zip(
+            inputs[start : start + BATCH_SLICE],
+            outcomes[start : start + BATCH_SLICE],
+            strict=True,
+        ):
             indication = str(outcome.entry.indication)
             counts[indication] = counts.get(indication, 0) + 1
             results.append(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
