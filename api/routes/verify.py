@@ -513,7 +513,13 @@ async def verify_batch(request: Request) -> JSONResponse:
             results.append(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
     # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
-    return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")
+    # The ends go onto the first and last item, so the answer (~13 MB for 10,000 items) is
+    # copied once, by the join.
+    if not results:
+        return RenderedJSONResponse(b'{"results":[]}')
+    results[0] = b'{"results":[' + results[0]
+    results[-1] += b"]}"
+    return RenderedJSONResponse(b",".join(results))
 
 
 def _batch_inputs(
