@@ -20,9 +20,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.http.problems import PROBLEM_MEDIA_TYPE
-from api.verification import BATCH_SLICE
 from api.settings import Settings
 from api.state.cache import InProcessVerdictCache
+from api.verification import BATCH_SLICE
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import (
     SZ,
