@@ -35,14 +35,15 @@ from api.http.problems import (
     problem_responses,
 )
 from api.obs.audit import AuditLog
-from api.obs.logs import write_through
+from api.obs.logs import stop_listener
 from api.obs.metrics import Metrics, expiry_warnings
 from api.receipts import ReceiptSigner
 from api.routes import trust as routes_trust
 from api.routes import ui
 from api.routes import verify as routes_verify
 from api.settings import Settings, SettingsError, describe_unknown
-from api.state.cache import SingleFlight, VerdictCache, make_cache
+from api.state.cache import InProcessVerdictCache, SingleFlight, VerdictCache, make_cache
+from api.state.redis import SharedRedis
 from api.sync.fanout import TrustSync
 from api.verification import VerificationService
 from api.workers import VerificationPool
@@ -116,13 +117,15 @@ def create_app(
             "HUREN_STRICT_SETTINGS=1 refuses it)",
             describe_unknown(name),
         )
-    if settings.cache_secret_generated and settings.redis_url:
+    # One owner of Redis for the cache and the sync (None without Redis).
+    shared_redis = SharedRedis.from_settings(settings) if cache is None or sync is None else None
+    if settings.cache_secret_generated and shared_redis is not None:
         log.warning(
             "no cache secret configured (HUREN_CACHE_SECRET): generated one for this process; "
             "instances sharing the Redis cache will not read each other's entries"
         )
     metrics = Metrics()
-    verdict_cache: VerdictCache = cache if cache is not None else make_cache(settings)
+    verdict_cache: VerdictCache = cache if cache is not None else make_cache(settings, shared_redis)
 
     def on_adopted(kind: str) -> None:
         metrics.trust_updates.labels(kind, "sync", "accepted").inc()
@@ -131,7 +134,11 @@ def create_app(
             extra={"fields": {"kind": kind, "trust_state_version": store.state.version}},
         )
 
-    trust_sync = sync if sync is not None else TrustSync(settings, store, on_adopted, clock=now)
+    trust_sync = (
+        sync
+        if sync is not None
+        else TrustSync(settings, store, on_adopted, clock=now, redis=shared_redis)
+    )
     flight = SingleFlight()
     pool = VerificationPool(
         workers=settings.verify_workers,
@@ -184,10 +191,12 @@ def create_app(
         finally:
             await ctx.sync.stop()
             await ctx.cache.close()
+            if shared_redis is not None:
+                await shared_redis.close()
             pool.close()
-            # Nothing may wait in a log buffer from here: uvicorn ends a SIGTERM shutdown by
-            # re-raising the signal, which kills the process before atexit could flush.
-            write_through()
+            # Nothing may wait in the log queue from here: uvicorn ends a SIGTERM shutdown by
+            # re-raising the signal, which kills the process before atexit could drain it.
+            stop_listener()
             log.info(
                 "huren service stopped",
                 extra={"fields": {"trust_state_version": store.state.version}},
@@ -306,7 +315,7 @@ def _add_operational_routes(app: FastAPI) -> None:
                 checks[f"trust_list:{code}"] = "stale"
             else:
                 checks[f"trust_list:{code}"] = "ok"
-        if not ctx.settings.redis_url:
+        if isinstance(ctx.cache, InProcessVerdictCache):
             checks["cache"] = "ok (in-process)"
         else:
             checks["cache"] = "ok" if ctx.cache.available else "unavailable"

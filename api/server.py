@@ -46,7 +46,9 @@ def build(config_path: Path | str | None) -> FastAPI:
                 "jurisdictions": app.state.ctx.store.jurisdictions,
                 "lists": {code: s.trust_list.sequence for code, s in state.lists.items()},
                 "trust_state_version": state.version,
-                "redis": bool(settings.redis_url),
+                "redis": settings.redis_mode
+                if settings.redis_url or settings.redis_mode != "standalone"
+                else None,
                 "instance_id": settings.instance_id,
             }
         },

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from api.http.auth import proxy_networks
+from api.state.redis import RedisConfig, RedisConfigError, check_prefix
 from verifier.national.ofd import OfdLimits
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -57,9 +58,20 @@ class Settings:
     verify_queue: int = 8
     verify_deadline_seconds: float = 10.0
     ofd_limits: OfdLimits = field(default_factory=OfdLimits)  # caps per OFD document
-    # -- cache and propagation (api/state/cache.py, api/sync/) ------------------------------
+    # -- cache and propagation (api/state/cache.py, api/sync/; Redis: api/state/redis.py) ---
+    redis_mode: str = "standalone"  # standalone (redis_url), sentinel or cluster
     redis_url: str | None = None
-    redis_prefix: str = "huren:v1:"  # every Redis key and channel starts with it
+    redis_nodes: tuple[str, ...] = ()  # cluster: host:port seeds
+    redis_sentinels: tuple[str, ...] = ()  # sentinel: host:port of the sentinels
+    redis_master_name: str | None = None  # sentinel: the monitored master's name
+    redis_username: str | None = None
+    redis_password: str | None = field(default=None, repr=False)
+    redis_sentinel_password: str | None = field(default=None, repr=False)
+    redis_tls: bool = False
+    redis_tls_ca_file: Path | None = None
+    redis_wait_replicas: int | None = None  # replicas an upload must reach (default by mode)
+    redis_wait_seconds: float = 1.0  # how long an upload waits for them before a 503
+    redis_prefix: str = "huren:v1:"  # every Redis key and channel holds it; no { or }
     cache_max_entries: int = 10_000
     cache_max_ttl_seconds: int = 900
     cache_secret: bytes = field(default=b"", repr=False)
@@ -113,6 +125,13 @@ class Settings:
             raise SettingsError("grace_seconds and cache_max_ttl_seconds must be at most 10 years")
         if self.redis_timeout_seconds <= 0:
             raise SettingsError("redis_timeout_seconds must be positive")
+        object.__setattr__(self, "redis_nodes", tuple(self.redis_nodes))
+        object.__setattr__(self, "redis_sentinels", tuple(self.redis_sentinels))
+        try:
+            RedisConfig.from_settings(self)
+            check_prefix(self.redis_prefix)
+        except RedisConfigError as exc:
+            raise SettingsError(str(exc)) from None
         if self.verify_queue < 0 or not 0 < self.verify_deadline_seconds <= 3600:
             raise SettingsError("verify_queue must be >= 0, verify_deadline_seconds in (0, 3600]")
         object.__setattr__(self, "sources", dict(self.sources))
@@ -223,6 +242,14 @@ def _path(raw: object) -> Path:
     return Path(_str(raw))
 
 
+def _addresses(raw: object) -> tuple[str, ...]:
+    """host:port addresses: a list, or a comma-separated string."""
+    values = _str(raw).split(",") if isinstance(raw, str) else raw
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise ValueError("expected host:port addresses, comma-separated or as a list")
+    return tuple(v.strip() for v in values if v.strip())
+
+
 def _urls(raw: object) -> tuple[str, ...]:
     value = json.loads(raw) if isinstance(raw, str) else raw
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -251,7 +278,18 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "verify_queue": ("HUREN_VERIFY_QUEUE", _int),
     "verify_deadline_seconds": ("HUREN_VERIFY_DEADLINE_SECONDS", _float),
     "ofd_limits": ("HUREN_OFD_LIMITS", _ofd_limits),
+    "redis_mode": ("HUREN_REDIS_MODE", _str),
     "redis_url": ("HUREN_REDIS_URL", _str),
+    "redis_nodes": ("HUREN_REDIS_NODES", _addresses),
+    "redis_sentinels": ("HUREN_REDIS_SENTINELS", _addresses),
+    "redis_master_name": ("HUREN_REDIS_MASTER_NAME", _str),
+    "redis_username": ("HUREN_REDIS_USERNAME", _str),
+    "redis_password": ("HUREN_REDIS_PASSWORD", _str),
+    "redis_sentinel_password": ("HUREN_REDIS_SENTINEL_PASSWORD", _str),
+    "redis_tls": ("HUREN_REDIS_TLS", _bool),
+    "redis_tls_ca_file": ("HUREN_REDIS_TLS_CA_FILE", _path),
+    "redis_wait_replicas": ("HUREN_REDIS_WAIT_REPLICAS", _int),
+    "redis_wait_seconds": ("HUREN_REDIS_WAIT_SECONDS", _float),
     "redis_prefix": ("HUREN_REDIS_PREFIX", _str),
     "cache_max_entries": ("HUREN_CACHE_MAX_ENTRIES", _int),
     "cache_max_ttl_seconds": ("HUREN_CACHE_MAX_TTL_SECONDS", _int),
@@ -293,7 +331,18 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "verify_queue": ("verify_queue", _int),
     "verify_deadline_seconds": ("verify_deadline_seconds", _float),
     "ofd_limits": ("ofd_limits", _ofd_limits),
+    "redis_mode": ("redis_mode", _str),
     "redis_url": ("redis_url", _str),
+    "redis_nodes": ("redis_nodes", _addresses),
+    "redis_sentinels": ("redis_sentinels", _addresses),
+    "redis_master_name": ("redis_master_name", _str),
+    "redis_username": ("redis_username", _str),
+    "redis_password": ("redis_password", _str),
+    "redis_sentinel_password": ("redis_sentinel_password", _str),
+    "redis_tls": ("redis_tls", _bool),
+    "redis_tls_ca_file": ("redis_tls_ca_file", _path),
+    "redis_wait_replicas": ("redis_wait_replicas", _int),
+    "redis_wait_seconds": ("redis_wait_seconds", _float),
     "redis_prefix": ("redis_prefix", _str),
     "cache_max_entries": ("cache_max_entries", _int),
     "cache_max_ttl_seconds": ("cache_max_ttl_seconds", _int),
@@ -315,7 +364,9 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "log_level": ("log_level", _str),
 }
 
-_PATH_FIELDS = frozenset({"anchors", "trust_dir", "receipt_key", "api_keys_file", "audit_log"})
+_PATH_FIELDS = frozenset(
+    {"anchors", "trust_dir", "receipt_key", "api_keys_file", "audit_log", "redis_tls_ca_file"}
+)
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -251,9 +251,10 @@ class HttpBench:
         want: set[str],
         redis_url: str | None,
         rounds: int,
+        cluster_env: dict[str, str] | None = None,
     ) -> None:
         """`want` holds figure names: ping, naive_verify, uncached, cached_inproc,
-        cached_redis."""
+        cached_redis, cached_cluster (with `cluster_env`: the settings of a Redis Cluster)."""
         d = self.cfg.workdir
         w = self.cfg.workers
         with contextlib.ExitStack() as stack:
@@ -298,6 +299,20 @@ class HttpBench:
                 red.start()
                 self.cfg.log(f"  service up on :{red.port} ({w} processes, Redis cache)")
                 self._add_service(runs, red, spec, {"cached_redis"}, rounds, "-redis")
+            if spec is not None and cluster_env and "cached_cluster" in want:
+                clu = stack.enter_context(
+                    Cluster(
+                        "service-cluster",
+                        spec.app,
+                        workers=w,
+                        env={**spec.env, **cluster_env},
+                        workdir=d,
+                        ready_path=spec.readyz,
+                    )
+                )
+                clu.start()
+                self.cfg.log(f"  service up on :{clu.port} ({w} processes, Redis Cluster cache)")
+                self._add_service(runs, clu, spec, {"cached_cluster"}, rounds, "-cluster")
             for r in range(rounds):
                 self.cfg.log(f"  round {r + 1} of {rounds}")
                 for name, cluster, make in runs:
@@ -357,7 +372,7 @@ class HttpBench:
         d = self.cfg.workdir
         bad = self._preflight(c.port, spec, spec.warm_tokens[0])
         if bad:
-            for name in want & {"uncached", "cached_inproc", "cached_redis"}:
+            for name in want & {"uncached", "cached_inproc", "cached_redis", "cached_cluster"}:
                 self._fail(name, f"preflight: {bad}")
             return
         if "uncached" in want:
@@ -388,7 +403,7 @@ class HttpBench:
                     ),
                 )
             )
-        for name in ("cached_inproc", "cached_redis"):
+        for name in ("cached_inproc", "cached_redis", "cached_cluster"):
             if name in want:
                 token = spec.warm_tokens[1 if name == "cached_inproc" else 2]
                 self._preflight(c.port, spec, token)  # now it is in the cache
@@ -597,6 +612,21 @@ def rows(
         out.append(
             ratio_row("3b", "HTTP cached (Redis)", red, "service cached (Redis)", ping, "ping", 0.6)
         )
+    clu = L.get("cached_cluster")
+    if clu is None and redis_reason:
+        out.append(unavailable("3c", "HTTP cached (Redis Cluster)", ">=", 0.6, redis_reason))
+    else:
+        out.append(
+            ratio_row(
+                "3c",
+                "HTTP cached (Redis Cluster)",
+                clu,
+                "service cached (Redis Cluster)",
+                ping,
+                "ping",
+                0.6,
+            )
+        )
     b = L.get("batch")
     workers = bench.cfg.workers
     if have(b) and raw_ecdsa_rate:
@@ -707,7 +737,15 @@ def rows(
     svc_runs = {
         k: v
         for k, v in bench.errors.items()
-        if k in ("uncached", "uncached_half", "cached_inproc", "cached_redis", "batch")
+        if k
+        in (
+            "uncached",
+            "uncached_half",
+            "cached_inproc",
+            "cached_redis",
+            "cached_cluster",
+            "batch",
+        )
     }
     if svc_runs:
         total = sum(svc_runs.values())

@@ -28,7 +28,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 # ---------------------------------------------------------------------------- Redis
 
-_REDIS_FIXTURES = frozenset({"redis_url", "redis_server", "redis_client"})
+_REDIS_FIXTURES = frozenset(
+    {"redis_url", "redis_server", "redis_client", "redis_cluster", "redis_sentinel"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -100,3 +102,31 @@ def demo_world() -> DemoWorld:
     """The Shenzhen-Zhongshan demo world (demo/world.py) built at DEMO_EPOCH: real keys, lists,
     status lists, catalogue and sample documents. Shared by the whole session: read-only."""
     return build_demo_world(DEMO_EPOCH)
+
+
+@pytest.fixture
+def redis_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[redis_support.RedisClusterSet]:
+    """A private 6-node Redis Cluster (3 masters, 3 replicas) for this test; stopped after."""
+    redis_support.need_redis_binaries()
+    cluster = redis_support.RedisClusterSet(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_sentinel(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[redis_support.RedisSentinelSet]:
+    """A private master, replica and three sentinels for this test; stopped after."""
+    redis_support.need_redis_binaries()
+    sentinels = redis_support.RedisSentinelSet(tmp_path_factory.mktemp("redis-sentinel"))
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.stop()

@@ -14,7 +14,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.problems import problem_body, problem_response
-from api.obs.logs import JsonFormatter, direct_handler
+from api.obs.logs import log_access
 from api.obs.metrics import Metrics
 
 access_log = logging.getLogger("huren.access")
@@ -101,16 +101,7 @@ class RequestRecorder:
             "duration_ms": round(duration * 1000, 3),
             **fields,
         }
-        handler = direct_handler(access_log, logging.INFO)
-        if handler is not None:
-            # The same line, without a LogRecord: nothing else would have seen the record.
-            formatter = cast(JsonFormatter, handler.formatter)
-            handler.emit_line(
-                formatter.fields_line(time.time(), logging.INFO, access_log.name, "request", line),
-                logging.INFO,
-            )
-        else:
-            access_log.info("request", extra={"fields": line})
+        log_access(access_log, line)
 
 
 class BodyTooLarge(Exception):

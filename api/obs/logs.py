@@ -4,416 +4,263 @@ The access log (logger "huren.access") writes one line per request with the requ
 status, duration, document SHA-256 and indication. Tokens, documents, images and key material are
 never logged: handlers only ever put digests and verdict fields into the per-request log fields.
 
-Logging is on every request's path, so it is kept cheap: lines are encoded with orjson, the
-logging module is told not to look up what our lines never show (caller, thread, process), and
-stderr is written through `BufferedStreamHandler`, which collects lines and writes them in
-batches (at once for warnings and errors, else within `FLUSH_INTERVAL` seconds, and at exit)."""
+The standard library's queue pair keeps the write off the request path: the root logger's only
+handler is a `QueueHandler` that formats the line (python-json-logger's orjson formatter) and
+queues it, and a `QueueListener` thread writes the queued lines to stderr in batches. The service
+stops the listener when it shuts down (it writes every queued line first) and from then on each
+line is written at once; the interpreter's exit does the same. A forked child starts a queue and a
+listener of its own.
+
+The access line, one per request, takes a shorter way into the same queue (`log_access`): made
+with orjson in the formatter's layout, when nothing but the queue would see its record."""
 
 from __future__ import annotations
 
-import io
+import atexit
 import json
 import logging
-import math
+import logging.handlers
 import os
-import select
-import stat
+import queue
 import sys
-import threading
-import weakref
-from datetime import UTC, datetime
-from typing import Any, BinaryIO
+import time
+from typing import Any
 
 import orjson
+from pythonjsonlogger.core import RESERVED_ATTRS, merge_record_extra
+from pythonjsonlogger.orjson import OrjsonFormatter
 
-_STD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message",
-    "color_message",  # uvicorn's ANSI-coloured duplicate of the message
-}
-_NOT_EXTRA = _STD_ATTRS | {"fields"}
-
-
-# The reference encoding: what json.dumps(out, ensure_ascii=False, default=str,
-# separators=(",", ":")) builds on every call, built once (an encoder keeps no state between
-# calls). orjson gives the same text faster; this encoder is the fall-back for what orjson
-# refuses (integers beyond 64 bits, non-str keys, lone surrogates, nesting deeper than 254).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
-
-# Dates, times and dataclasses go to `_default` (so to str(), as with the json encoder) instead
-# of orjson's own RFC 3339 / object forms.
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_NEWLINE_OPTIONS = _ORJSON_OPTIONS | orjson.OPT_APPEND_NEWLINE
-
-
-def _default(obj: Any) -> Any:
-    """What the json encoder does with what orjson does not serialise itself."""
-    if isinstance(obj, tuple):  # namedtuples (orjson takes only exact tuples): arrays
-        return list(obj)
-    if isinstance(obj, float):  # float subclasses: numbers
-        return float(obj)
-    return str(obj)
-
-
-_LEVEL_NAMES: dict[str, str] = {}
-
-
-def _level(levelname: str) -> str:
-    """The level's name as our lines write it (lower case), remembered for the usual few."""
-    level = _LEVEL_NAMES.get(levelname)
-    if level is None:
-        level = levelname.lower()
-        if len(_LEVEL_NAMES) < 64:
-            _LEVEL_NAMES[levelname] = level
-    return level
+_HEADER = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_NOT_EXTRA = [*RESERVED_ATTRS, "fields", "taskName", "color_message"]  # uvicorn's ANSI duplicate
 
 
 _MILLIS = tuple(f".{ms:03d}+00:00" for ms in range(1000))  # what follows the whole second
 
 
-class JsonFormatter(logging.Formatter):
-    """One compact JSON object: time, level, logger, message, the record's `fields`, any other
-    `extra` attributes, and `exception` (the formatted traceback) if the record has one."""
+class _Clock:
+    # (whole second, its text): one tuple, replaced in one assignment, so that a thread never
+    # pairs one second's number with another's text.
+    second: tuple[int, str] = (-1, "")
+
+
+def _stamp(whole: int, msecs: float) -> str:
+    """The `time` of a line: UTC to the millisecond. The date and time text is the same for a
+    whole second: made once per second."""
+    second = _Clock.second
+    if second[0] != whole:
+        second = _Clock.second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return second[1] + _MILLIS[int(msecs)]
+
+
+class JsonFormatter(OrjsonFormatter):
+    """One compact JSON object: time (UTC, milliseconds), level (lower case), logger, message,
+    the record's `fields` dict, any other `extra` attributes, and `exception` (the formatted
+    traceback) if the record has one."""
 
     def __init__(self) -> None:
-        super().__init__()
-        # (whole second, its ISO text without the offset): one tuple, swapped in one assignment,
-        # so a thread never reads one second's text with another's number.
-        self._second: tuple[int, str] = (-1, "")
+        super().__init__(_HEADER, reserved_attrs=_NOT_EXTRA)
 
-    def _time(self, created: float) -> str:
-        """datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"), computed as
-        datetime does (microseconds rounded half-even, which can carry into the next second) but
-        building the date and time text once per second."""
-        frac, whole = math.modf(created)
-        micro = round(frac * 1e6)
-        second = int(whole)
-        if micro >= 1_000_000:
-            micro -= 1_000_000
-            second += 1
-        elif micro < 0:
-            micro += 1_000_000
-            second -= 1
-        cached = self._second
-        if cached[0] != second:
-            text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
-            cached = self._second = (second, text)
-        return cached[1] + _MILLIS[micro // 1000]
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return _stamp(int(record.created), record.msecs)
 
-    def _object(self, record: logging.LogRecord) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "time": self._time(record.created),
-            "level": _level(record.levelname),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        # Our names for the header, then the record's `fields` flattened into the line; the base
+        # class's pass over every record attribute only when there are other extras.
         attrs = record.__dict__
+        log_data["time"] = attrs.get("asctime")
+        log_data["level"] = record.levelname.lower()
+        log_data["logger"] = record.name
+        log_data["message"] = attrs.get("message")
+        log_data.update(message_dict)
+        if "exc_info" in log_data:
+            log_data["exception"] = log_data.pop("exc_info")
         fields = attrs.get("fields")
         if isinstance(fields, dict):
-            out.update(fields)
-        if not _NOT_EXTRA.issuperset(attrs):  # one pass in C; there are usually no extras
-            for key, value in attrs.items():
-                if key not in _NOT_EXTRA and key not in out:
-                    out[key] = value
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
-        return out
+            log_data.update(fields)
+        if not self._skip_fields.issuperset(attrs):  # extras never replace what is there
+            for key, value in merge_record_extra(record, {}, self._skip_fields).items():
+                log_data.setdefault(key, value)
 
-    def format(self, record: logging.LogRecord) -> str:
-        out = self._object(record)
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
         try:
-            return orjson.dumps(out, default=_default, option=_ORJSON_OPTIONS).decode()
-        except orjson.JSONEncodeError:
-            return _ENCODER.encode(out)  # raises, as before, if json cannot encode it either
-
-    def format_line(self, record: logging.LogRecord) -> bytes:
-        """format(record) + "\\n" as UTF-8, without a round trip through str."""
-        return self._line(self._object(record))
-
-    def fields_line(
-        self, created: float, level: int, logger: str, message: str, fields: dict[str, Any]
-    ) -> bytes:
-        """format_line() of the record `logging.getLogger(logger).log(level, message,
-        extra={"fields": fields})` would make at time `created`, without making it."""
-        out: dict[str, Any] = {
-            "time": self._time(created),
-            "level": _level(logging.getLevelName(level)),
-            "logger": logger,
-            "message": message,
-        }
-        out.update(fields)
-        return self._line(out)
-
-    def _line(self, out: dict[str, Any]) -> bytes:
-        try:
-            return orjson.dumps(out, default=_default, option=_NEWLINE_OPTIONS)
-        except orjson.JSONEncodeError:
-            # Lone surrogates become \udXXX escapes, as stderr's error handler wrote them.
-            return (_ENCODER.encode(out) + "\n").encode("utf-8", "backslashreplace")
+            return super().jsonify_log_record(log_data)
+        except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates: still a line
+            return json.dumps(log_data, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
-FLUSH_INTERVAL = 0.2  # seconds an INFO line may wait in BufferedStreamHandler
-BUFFER_SIZE = 64 * 1024
+class _LineQueueHandler(logging.handlers.QueueHandler):
+    """Queues the finished JSON line: formatted here, while the message's arguments and the
+    traceback are still what was logged, and no copy of the record crosses the thread."""
 
-_live_handlers: weakref.WeakSet[BufferedStreamHandler] = weakref.WeakSet()
-
-
-def _flush_periodically(
-    ref: weakref.ref[BufferedStreamHandler], stop: threading.Event, interval: float
-) -> None:
-    # A weak reference: a handler dropped without close() is collected and this thread ends.
-    while not stop.wait(interval):
-        handler = ref()
-        if handler is None:
-            return
-        if handler.has_pending():
-            handler.flush()
-        del handler
+    def prepare(self, record: logging.LogRecord) -> Any:
+        return self.format(record) + "\n"
 
 
-# StreamHandler's stream type is bound to text streams; this one writes bytes.
-class BufferedStreamHandler(logging.StreamHandler[Any]):
-    """A StreamHandler that collects lines and writes them to a binary stream (or a file
-    descriptor) in batches: at once for records of `flush_level` (WARNING) and above, when
-    `buffer_size` bytes are pending, every `interval` seconds from a daemon thread, and on
-    flush() / close() (logging.shutdown() calls both at interpreter exit).
+GATHER_SECONDS = 0.1  # how long the lines after a first one gather before they are written
+BATCH_BYTES = 1024 * 1024  # at most this much in one write
 
-    Writes to a pipe go out in pieces of at most PIPE_BUF bytes cut at line ends, so that lines
-    from several processes sharing the pipe (uvicorn workers) never interleave mid-line. Lines
-    still pending when the process is killed (SIGKILL, os._exit) are lost. Errors while writing
-    go to handleError(), as in every logging handler; the lines of a failed write are dropped."""
 
-    def __init__(
-        self,
-        stream: BinaryIO | int | None = None,
-        *,
-        interval: float = FLUSH_INTERVAL,
-        buffer_size: int = BUFFER_SIZE,
-        flush_level: int = logging.WARNING,
-    ) -> None:
-        if not interval > 0:
-            raise ValueError("interval must be positive")
-        if stream is None:
-            stream = sys.stderr.fileno()
-        if isinstance(stream, int):
-            # Our own unbuffered writer on the descriptor; the descriptor stays open.
-            stream = open(stream, "wb", buffering=0, closefd=False)  # noqa: SIM115
-        super().__init__(stream)
-        self.interval = interval
-        self.buffer_size = buffer_size
-        self.flush_level = flush_level
-        self._buffer = bytearray()
-        self._shut = False
-        self._atomic = _pipe_buf(stream)
-        self._start_flusher()
-        _live_handlers.add(self)
+class _Batches:
+    """The queue between the two: get() waits for a line, lets the lines of the next
+    GATHER_SECONDS gather, and returns them joined, for one write. Woken per line, the listener
+    would take the GIL from the event loop for every request and again after every write (up to
+    the switch interval, 5 ms, each time); this way a busy service pays that a few times per
+    GATHER_SECONDS. What is not a line (the listener's stop sentinel) comes out on its own, after
+    the lines queued before it."""
 
-    def _start_flusher(self) -> None:
-        self._stop = threading.Event()
-        self._flusher = threading.Thread(
-            target=_flush_periodically,
-            args=(weakref.ref(self), self._stop, self.interval),
-            name="huren-log-flush",
-            daemon=True,
-        )
-        self._flusher.start()
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._held: list[Any] = []  # touched by the listener thread only
+        self._behind = False  # the last batch was full: more is waiting, no time to gather
 
-    def has_pending(self) -> bool:
-        return bool(self._buffer)
+    def put_nowait(self, item: Any) -> None:
+        self._queue.put_nowait(item)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            formatter = self.formatter
-            if isinstance(formatter, JsonFormatter):
-                line = formatter.format_line(record)
-            else:
-                text = self.format(record) + self.terminator
-                line = text.encode("utf-8", "backslashreplace")
-            self._add(line, record.levelno)
-        except RecursionError:  # as logging.StreamHandler
-            raise
-        except Exception:
-            self.handleError(record)
-
-    def emit_line(self, line: bytes, level: int) -> None:
-        """emit() of a record already formatted as `line` (see direct_handler)."""
-        try:
-            self._add(line, level)
-        except Exception:
-            self.handleError(_write_failure(self))
-
-    def _add(self, line: bytes, level: int) -> None:
-        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
-            buffer = self._buffer
-            buffer += line
-            if level >= self.flush_level or len(buffer) >= self.buffer_size or self._shut:
-                self._write_pending()
-
-    def flush(self) -> None:
-        """Write what is pending. Never raises: a failed write goes to handleError()."""
-        with self.lock:  # type: ignore[union-attr]
+    def get(self, block: bool = True) -> Any:
+        if self._held:
+            return self._held.pop()
+        first = self._queue.get(block)
+        if not isinstance(first, str):
+            return first
+        if not self._behind:
+            time.sleep(GATHER_SECONDS)
+        lines, size = [first], len(first)
+        while size < BATCH_BYTES:
             try:
-                self._write_pending()
-            except Exception:
-                self.handleError(_write_failure(self))
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, str):
+                self._held.append(item)
+                break
+            lines.append(item)
+            size += len(item)
+        self._behind = size >= BATCH_BYTES
+        return "".join(lines)
 
-    def _write_pending(self) -> None:
-        """With the lock held: write the pending lines; on an error they are dropped."""
-        data = self._buffer
-        if not data:
+
+class _BatchWriter(logging.StreamHandler[Any]):
+    """The listener's handler: writes the lines it is given (a str ending in a newline)."""
+
+    def emit(self, record: Any) -> None:
+        try:
+            self.stream.write(record)
+            self.flush()
+        except Exception:
+            self.handleError(logging.makeLogRecord({"msg": "log lines not written"}))
+
+
+class _Logging:
+    """A process's queue, its listener thread, and the stream they write to."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.batches = _Batches()
+        self.formatter = JsonFormatter()
+        self.handler = _LineQueueHandler(self.batches)
+        self.handler.setFormatter(self.formatter)
+        self.listener = logging.handlers.QueueListener(self.batches, _BatchWriter(stream))
+        self.listener.start()
+
+    def direct(self) -> logging.Handler:
+        """A handler writing each line at once, for when the listener has stopped."""
+        handler = logging.StreamHandler(self.stream)
+        handler.setFormatter(JsonFormatter())
+        return handler
+
+
+class _ThisProcess:
+    logging: _Logging | None = None
+
+
+_here = _ThisProcess()
+
+
+_json_default = JsonFormatter().json_default  # python-json-logger's orjson default function
+_LINE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE  # as its formatter's, + \n
+
+
+def _reaches_only(logger: logging.Logger, handler: logging.Handler) -> bool:
+    """Whether a record of `logger` would reach nothing but `handler` and be changed by nothing
+    on the way: the default record factory, no filter, no other handler, propagation up to a
+    root whose one handler is `handler`. Not so under a test's log capture, for instance."""
+    if logging.getLogRecordFactory() is not logging.LogRecord or handler.filters:
+        return False
+    node = logger
+    while True:
+        if node.filters:
+            return False
+        parent = node.parent
+        if parent is None:  # the root
+            handlers = node.handlers
+            return len(handlers) == 1 and handlers[0] is handler
+        if node.handlers or not node.propagate:
+            return False
+        node = parent
+
+
+def _access_line(
+    name: str, message: str, fields: dict[str, Any], whole: int, msecs: float
+) -> bytes:
+    """The line JsonFormatter writes for `logging.getLogger(name).info(message,
+    extra={"fields": fields})` made at `whole` seconds and `msecs` milliseconds (and a newline),
+    serialised as its jsonify_log_record() does. Raises orjson.JSONEncodeError where the
+    formatter falls back to the json module."""
+    log_data = {
+        "time": _stamp(whole, msecs),
+        "level": logging.getLevelName(logging.INFO).lower(),
+        "logger": name,
+        "message": message,
+        **fields,
+    }
+    return orjson.dumps(log_data, default=_json_default, option=_LINE_OPTIONS)
+
+
+def log_access(logger: logging.Logger, fields: dict[str, Any], message: str = "request") -> None:
+    """`logger.info(message, extra={"fields": fields})`, for the access log's line per request.
+    When that record would reach nothing but this process's queue (`_reaches_only`), the line is
+    made here (`_access_line`) and queued as it is: no LogRecord, no handler chain, no pass of
+    the formatter over the record (about three quarters of what a line cost). The same line in
+    the same queue, so it keeps its place among the lines logged the ordinary way;
+    tests/service/test_logs.py holds the two to the same text. Otherwise, or if the fields need
+    the formatter's fall-back, the ordinary way."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    current = _here.logging
+    if current is not None and _reaches_only(logger, current.handler):
+        whole, rest = divmod(time.time_ns(), 1_000_000_000)
+        try:
+            line = _access_line(logger.name, message, fields, whole, rest // 1_000_000)
+        except orjson.JSONEncodeError:
+            pass
+        else:
+            current.batches.put_nowait(line.decode())
             return
-        self._buffer = bytearray()
-        limit = self._atomic
-        if limit is None or len(data) <= limit:
-            self._write_all(data)
-        else:  # a pipe: pieces of whole lines, each at most PIPE_BUF bytes if it can be
-            view = memoryview(data)
-            start, end = 0, len(data)
-            while start < end:
-                stop = start + limit
-                if stop < end:
-                    cut = data.rfind(b"\n", start, stop)
-                    if cut < 0:  # one line longer than PIPE_BUF: that line on its own
-                        cut = data.find(b"\n", stop)
-                    stop = end if cut < 0 else cut + 1
-                else:
-                    stop = end
-                self._write_all(view[start:stop])
-                start = stop
-        stream_flush = getattr(self.stream, "flush", None)
-        if stream_flush is not None:
-            stream_flush()
-
-    def _write_all(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            written = self.stream.write(view)
-            if written is None:  # a non-blocking descriptor that is full
-                raise BlockingIOError("log stream is not ready for writing")
-            view = view[written:]
-
-    def setStream(self, stream: BinaryIO) -> Any:
-        """Write what is pending to the old stream, then switch (as StreamHandler does)."""
-        with self.lock:  # type: ignore[union-attr]
-            old = super().setStream(stream)
-            self._atomic = _pipe_buf(self.stream)
-            return old
-
-    def close(self) -> None:
-        """Write what is pending and stop the flusher thread. Lines logged through the handler
-        after close() are written at once."""
-        with self.lock:  # type: ignore[union-attr]
-            self._shut = True
-            self._stop.set()  # no join: logging.shutdown() calls close() holding our lock
-            self.flush()
-            super().close()
-
-    def write_through(self) -> None:
-        """Write what is pending, and from now on every line at once (as after close())."""
-        with self.lock:  # type: ignore[union-attr]
-            self._shut = True
-            self._stop.set()
-            self.flush()
-
-    def _after_fork_in_child(self) -> None:
-        # The pending lines are the parent's (it writes them); the flusher thread did not fork.
-        self._buffer = bytearray()
-        if not self._shut:
-            self._start_flusher()
-
-
-def _write_failure(handler: logging.Handler) -> logging.LogRecord:
-    """The record handleError() reports when a batch (of many records) could not be written."""
-    return logging.makeLogRecord(
-        {
-            "name": __name__,
-            "levelno": logging.ERROR,
-            "levelname": "ERROR",
-            "msg": "could not write buffered log lines to %r",
-            "args": (handler,),
-        }
+    # Made as logger.info() makes it, without looking up the caller (never logged).
+    logger.handle(
+        logger.makeRecord(
+            logger.name, logging.INFO, "", 0, message, (), None, extra={"fields": fields}
+        )
     )
 
 
-def _pipe_buf(stream: BinaryIO) -> int | None:
-    """PIPE_BUF if the stream is a pipe (writes up to that size are atomic), else None."""
-    try:
-        mode = os.fstat(stream.fileno()).st_mode
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        return None
-    return getattr(select, "PIPE_BUF", 512) if stat.S_ISFIFO(mode) else None
-
-
-def _after_fork_in_child() -> None:
-    for handler in list(_live_handlers):
-        handler._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    # Runs after logging's own hook, which gives every handler a fresh lock in the child.
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def direct_handler(logger: logging.Logger, level: int) -> BufferedStreamHandler | None:
-    """The one handler a record of `logger` at `level` would reach, when that is all that would
-    happen to it: the level enabled, the default record factory, no filter and no other handler
-    on the way, and at the root a BufferedStreamHandler with a JsonFormatter and no filter. Then
-    the caller may hand it the formatted line directly (JsonFormatter.fields_line, emit_line) and
-    skip building a LogRecord; otherwise (a test's capture handler, a filter, another
-    configuration) it gets None and must log as usual. Cheap enough to ask for every line."""
-    if not logger.isEnabledFor(level) or logging.getLogRecordFactory() is not logging.LogRecord:
-        return None
-    node: logging.Logger | None = logger
-    root = logging.root
-    while node is not root:
-        if node is None or node.filters or node.handlers or not node.propagate:
-            return None
-        node = node.parent
-    if root.filters or len(root.handlers) != 1:
-        return None
-    handler = root.handlers[0]
-    if (
-        type(handler) is not BufferedStreamHandler
-        or handler.filters
-        or level < handler.level
-        or type(handler.formatter) is not JsonFormatter
-    ):
-        return None
-    return handler
-
-
-def write_through() -> None:
-    """Switch the root logger's buffered handlers to writing every line at once, writing what
-    is pending. The service calls it when it shuts down: after a graceful SIGTERM shutdown
-    uvicorn re-raises the signal, which ends the process without atexit (logging.shutdown), so
-    nothing may be left in a buffer by then."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, BufferedStreamHandler):
-            handler.write_through()
+def _swap_root_handler(old: logging.Handler, new: logging.Handler) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [new if h is old else h for h in root.handlers]
 
 
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for huren's loggers and uvicorn's (its own access log is replaced by
-    ours, so it is silenced). Stderr is written through a BufferedStreamHandler; calling this
-    again closes (flushes) the handler it installed before."""
-    # The logging HOWTO's "Optimization": our lines never show the caller's file and line, the
-    # thread or the process, so do not look them up for every record.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    setattr(logging, "logAsyncioTasks", False)  # noqa: B010  # Python 3.12+: the task name
-    handler: logging.Handler
-    try:
-        handler = BufferedStreamHandler(sys.stderr.fileno())
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-        handler = logging.StreamHandler(sys.stderr)  # stderr replaced by an in-memory stream
-    handler.setFormatter(JsonFormatter())
+    ours, so it is silenced), written by a listener thread. Calling it again stops (drains) the
+    listener it started before."""
+    previous, current = _here.logging, _Logging(sys.stderr)
+    _here.logging = current
     root = logging.getLogger()
-    previous = root.handlers[:]
-    root.handlers[:] = [handler]
-    for old in previous:
-        if isinstance(old, BufferedStreamHandler):
-            old.close()
+    root.handlers[:] = [current.handler]
+    if previous is not None:
+        previous.listener.stop()
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
@@ -422,10 +269,25 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
-__all__ = [
-    "BufferedStreamHandler",
-    "JsonFormatter",
-    "configure_logging",
-    "direct_handler",
-    "write_through",
-]
+def stop_listener() -> None:
+    """Write every queued line, stop the listener, and write each later line at once. The
+    service calls it when it shuts down: uvicorn ends a SIGTERM shutdown by re-raising the
+    signal, which ends the process without atexit, so nothing may wait in the queue by then."""
+    current, _here.logging = _here.logging, None
+    if current is not None:
+        _swap_root_handler(current.handler, current.direct())
+        current.listener.stop()
+
+
+def _own_listener_after_fork() -> None:
+    # The listener thread did not fork; what the parent had queued, the parent writes.
+    parents = _here.logging
+    if parents is not None:
+        _here.logging = _Logging(parents.stream)
+        _swap_root_handler(parents.handler, _here.logging.handler)
+
+
+os.register_at_fork(after_in_child=_own_listener_after_fork)
+atexit.register(stop_listener)
+
+__all__ = ["JsonFormatter", "configure_logging", "log_access", "stop_listener"]

@@ -105,6 +105,21 @@ class _SyncCollector(Collector):
             "Trust epochs published in Redis and not yet caught up to (0: current)",
             value=float(sync.epochs_behind()),
         )
+        yield GaugeMetricFamily(
+            "huren_trust_sync_available",
+            "1 while trust sync through Redis works (0: Redis unreachable or refusing the trust "
+            "keys, or no Redis configured)",
+            value=1.0 if getattr(sync, "available", False) else 0.0,
+        )
+        errors = CounterMetricFamily(
+            "huren_redis_errors",
+            "Failed Redis commands of the cache and the sync, by kind (api/state/redis.py)",
+            labels=["kind"],
+        )
+        owner = getattr(sync, "redis", None)
+        for kind, count in owner.errors.items() if owner is not None else ():
+            errors.add_metric([kind], float(count))
+        yield errors
         refused = CounterMetricFamily(
             "huren_trust_sync_refused_documents",
             "Documents and entries read from Redis and refused, by reason (each counted once)",

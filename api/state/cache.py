@@ -17,24 +17,21 @@ import hashlib
 import hmac
 import json
 import logging
-import random
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import orjson
 
 from api.http.jsonbody import dump_json
-from api.state.resp import RespClient, UnsupportedURL, is_refusal
+from api.state.redis import Health, RedisConfig, SharedRedis, classify
+from api.state.resp import RespClient, RespError
 from trust_lists.timeutil import format_time
 from verifier.verdict import Verdict, reported_checks
-
-if TYPE_CHECKING:  # imported with the first Redis client: the in-process cache never needs it
-    import redis.asyncio as aioredis
 
 log = logging.getLogger("huren.cache")
 
@@ -157,7 +154,9 @@ def _str(value: object) -> str | None:
 class VerdictCache(Protocol):
     """`get_entry`/`set_entry` are the service's path; `get`/`set` the same with dicts."""
 
-    available: bool
+    @property
+    def available(self) -> bool: ...
+
     # True when get_entry/set_entry never suspend (the service then needs no single flight).
     synchronous: bool
 
@@ -355,15 +354,18 @@ _FAILED = _Failed()
 
 
 class RedisVerdictCache(_DictAccess):
-    """Verdicts in Redis, authenticated with HMAC-SHA256; never raises from get/set."""
+    """Verdicts in Redis, authenticated with HMAC-SHA256; never raises from get/set. Connections,
+    errors and outages belong to the shared owner (api/state/redis.py); keys are untagged, so in
+    a cluster they spread over every shard."""
 
     synchronous = False
 
     def __init__(
         self,
-        url: str,
+        url: str | None = None,
         *,
         secret: bytes,
+        redis: SharedRedis | None = None,
         max_ttl_seconds: float = DEFAULT_MAX_TTL_SECONDS,
         timeout_seconds: float = DEFAULT_REDIS_TIMEOUT_SECONDS,
         prefix: str = DEFAULT_REDIS_PREFIX,
@@ -376,128 +378,86 @@ class RedisVerdictCache(_DictAccess):
             raise ValueError(
                 f"cache_secret must be at least {MIN_SECRET_BYTES} bytes when Redis is used"
             )
-        self.url = url
+        self._owns_redis = redis is None
+        if redis is None:
+            if not url:
+                raise ValueError("RedisVerdictCache needs a url or a SharedRedis")
+            redis = SharedRedis(RedisConfig(url=url, prefix=prefix, timeout=timeout_seconds))
+        self.redis = redis
+        self.url = url or redis.config.url
         self._secret = bytes(secret)
         self.max_ttl_seconds = max_ttl_seconds
-        self.timeout_seconds = timeout_seconds
-        self.prefix = prefix
+        self.timeout_seconds = redis.timeout
+        self.prefix = redis.verdict_prefix
         self.max_entry_bytes = max_entry_bytes
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self._wall = wall_clock
-        # An operation is abandoned after this long even if a socket timeout did not fire.
-        self._guard = 2 * timeout_seconds + 0.05
-        self._client: aioredis.Redis | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        # The lean pipelined client (state/resp.py) for GET/SET/PING when it understands the URL;
-        # redis-py otherwise (and for nothing else here).
-        self._lean: RespClient | None = None
-        try:
-            self._lean = RespClient.from_url(url, timeout=timeout_seconds)
-        except UnsupportedURL:
-            self._lean = None
-        self._probe: asyncio.Task[None] | None = None
-        self._outage_started = 0.0
+        self._guard = redis.guard
+        self.health = Health(
+            redis,
+            "verdict cache",
+            "serving without the shared cache and retrying in the background",
+            probe=self._ping,
+            logger=log,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+        )
         self._closed = False
-        self.available = True
         self.hits = 0
         self.misses = 0
         self.errors = 0
         self.rejected_entries = 0
-        self.outages = 0
+
+    @property
+    def available(self) -> bool:
+        return self.health.available
+
+    @property
+    def outages(self) -> int:
+        return self.health.outages
+
+    @property
+    def _lean(self) -> RespClient | None:
+        return self.redis.lean
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _redis_key(self, key: str) -> str:
         return self.prefix + key.removeprefix(DEFAULT_REDIS_PREFIX)
 
-    def _conn(self) -> aioredis.Redis:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            import redis.asyncio as aioredis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
+    async def _ping(self) -> None:
+        lean = self.redis.lean
+        if lean is not None:
+            await lean.ping()
+        elif self.redis.mode == "cluster":
+            from redis.asyncio.cluster import RedisCluster
 
-            self._client = aioredis.Redis.from_url(
-                self.url,
-                socket_timeout=self.timeout_seconds,
-                socket_connect_timeout=self.timeout_seconds,
-                # One immediate retry on a fresh connection: a pooled connection may have
-                # died with a Redis restart. The timeout guard still bounds the total.
-                retry=Retry(NoBackoff(), 1),
-                health_check_interval=0,
-            )
-            self._loop = loop
-        return self._client
+            client: Any = self.redis.client()
+            await client.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await self.redis.client().ping()
 
     async def _command(self, *args: str | bytes | int) -> Any:
-        """One command through the lean client when there is one, else redis-py; a failure
+        """One command through the lean client in standalone mode, else redis-py; a failure
         starts (or continues) an outage and gives _FAILED."""
-        lean = self._lean
-        if lean is None:
-            return await self._run(lambda c: c.execute_command(*args))  # type: ignore[no-untyped-call]
-        if not self.available or self._closed:
+        if not self.health.available or self._closed:
             return _FAILED
+        key = args[1]
+        lean = self.redis.lean_for(key if isinstance(key, str) else "")
         try:
-            # No asyncio.timeout here: the client bounds every wait by timeout_seconds itself.
-            return await lean.execute(*args)
-        except Exception as exc:
-            return self._failed(exc)
-
-    async def _run(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T | _Failed:
-        """Run one command with a hard deadline; a failure starts (or continues) an outage."""
-        if not self.available or self._closed:
-            return _FAILED
-        try:
-            # asyncio.timeout, not wait_for: the same deadline without a task per command.
+            if lean is not None:
+                try:
+                    # No asyncio.timeout here: the client bounds every wait by the timeout itself.
+                    return await lean.execute(*args)
+                except RespError as exc:
+                    if classify(exc) not in ("moved", "ask"):
+                        raise
+                    await self.redis.refresh()  # a slot moved: redis-py follows it, this once
             async with asyncio.timeout(self._guard):
-                return await op(self._conn())
+                return await self.redis.client().execute_command(*args)  # type: ignore[no-untyped-call]
         except Exception as exc:
-            return self._failed(exc)
-
-    def _failed(self, exc: Exception) -> _Failed:
-        """Count a failed command; one Redis did not answer starts (or continues) an outage."""
-        self.errors += 1
-        if is_refusal(exc):
-            # Redis answered, so it is up; the entry is unusable (e.g. a foreign type).
-            log.debug("redis refused a cache command: %s", exc)
-        else:
-            self._outage(exc)
-        return _FAILED
-
-    def _outage(self, exc: BaseException) -> None:
-        if not self.available:
-            return
-        self.available = False
-        self.outages += 1
-        self._outage_started = time.monotonic()
-        log.warning(
-            "verdict cache: Redis unavailable (%s: %s); serving without the shared cache "
-            "and retrying in the background",
-            type(exc).__name__,
-            exc,
-        )
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.get_running_loop().create_task(self._recover())
-
-    async def _recover(self) -> None:
-        delay = self.backoff_initial
-        while not self._closed:
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 (jitter)
-            try:
-                if self._lean is not None:
-                    await asyncio.wait_for(self._lean.ping(), self._guard)
-                else:
-                    await asyncio.wait_for(self._conn().ping(), self._guard)
-            except Exception:
-                delay = min(delay * 2, self.backoff_max)
-                continue
-            self.available = True
-            log.info(
-                "verdict cache: Redis reachable again after %.1f s",
-                time.monotonic() - self._outage_started,
-            )
-            return
+            self.errors += 1
+            self.health.failure(exc)
+            return _FAILED
 
     # -- entries ----------------------------------------------------------------------------
 
@@ -564,27 +524,21 @@ class RedisVerdictCache(_DictAccess):
 
     async def close(self) -> None:
         self._closed = True
-        if self._probe is not None:
-            self._probe.cancel()
-            self._probe = None
-        client, self._client = self._client, None
-        if client is not None:
-            try:
-                await asyncio.wait_for(client.aclose(), self._guard)
-            except Exception as exc:
-                log.debug("closing the cache's Redis client: %s", exc)
-        if self._lean is not None:
-            try:
-                await asyncio.wait_for(self._lean.close(), self._guard)
-            except Exception as exc:
-                log.debug("closing the cache's Redis connection: %s", exc)
+        self.health.stop()
+        if self._owns_redis:
+            await self.redis.close()
 
 
-def make_cache(settings: Any) -> VerdictCache:
-    """The cache the settings ask for: Redis when `redis_url` is set, else in-process."""
+def make_cache(settings: Any, redis: SharedRedis | None = None) -> VerdictCache:
+    """The cache the settings ask for: Redis when they describe one (shared with the trust sync
+    when `redis` is given), else in-process."""
     max_ttl = float(getattr(settings, "cache_max_ttl_seconds", DEFAULT_MAX_TTL_SECONDS))
-    url = getattr(settings, "redis_url", None)
-    if not url:
+    if redis is None:
+        redis = SharedRedis.from_settings(settings)
+        owns = True
+    else:
+        owns = False
+    if redis is None:
         return InProcessVerdictCache(
             max_entries=int(getattr(settings, "cache_max_entries", DEFAULT_MAX_ENTRIES)),
             max_ttl_seconds=max_ttl,
@@ -592,15 +546,9 @@ def make_cache(settings: Any) -> VerdictCache:
     secret = getattr(settings, "cache_secret", b"") or b""
     if isinstance(secret, str):
         secret = secret.encode("utf-8")
-    return RedisVerdictCache(
-        str(url),
-        secret=secret,
-        max_ttl_seconds=max_ttl,
-        timeout_seconds=float(
-            getattr(settings, "redis_timeout_seconds", DEFAULT_REDIS_TIMEOUT_SECONDS)
-        ),
-        prefix=str(getattr(settings, "redis_prefix", DEFAULT_REDIS_PREFIX)),
-    )
+    cache = RedisVerdictCache(secret=secret, redis=redis, max_ttl_seconds=max_ttl)
+    cache._owns_redis = owns
+    return cache
 
 
 # -- single flight --------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -210,15 +209,6 @@ class _Connection(asyncio.Protocol):
                 fut.set_exception(_copy(self.error))
 
 
-def is_refusal(exc: BaseException) -> bool:
-    """Redis answered and refused the command (this client's RespError, or redis-py's
-    ResponseError): it is up. Anything else means there is no usable connection."""
-    if isinstance(exc, RespError):
-        return True
-    redis_exceptions = sys.modules.get("redis.exceptions")  # only once redis-py is loaded
-    return redis_exceptions is not None and isinstance(exc, redis_exceptions.ResponseError)
-
-
 def _refusal(reply: RespError) -> Exception:
     if str(reply).startswith(_CONNECTION_REPLIES):
         error = ConnectionError(f"Redis refused the command: {reply}")
@@ -371,4 +361,4 @@ def _drop(conn: _Connection, reason: str) -> None:
         conn.loop.call_soon_threadsafe(conn.abort, ConnectionError(reason))
 
 
-__all__ = ["Endpoint", "RespClient", "RespError", "UnsupportedURL", "is_refusal", "parse_url"]
+__all__ = ["Endpoint", "RespClient", "RespError", "UnsupportedURL", "parse_url"]

@@ -1,18 +1,22 @@
 """Keeping every instance's trust store current: Redis fan-out of accepted documents, the trust
-epoch that makes "no stale verdict after an acknowledged upload" hold, and pulling signed lists
-from the jurisdictions' publication URLs. See docs/cache-and-sync.md.
+epoch that makes "no stale verdict after an acknowledged upload" hold; the pull of signed lists
+from the jurisdictions' publication URLs (api/sync/pull.py) runs from here. See
+docs/cache-and-sync.md.
 
 Redis is never trusted with trust: whatever is read from it (or pulled over HTTP) is submitted to
 this instance's own TrustStore, which verifies it against its own pinned anchors and state.
 
-Redis layout (prefix `settings.redis_prefix`, default "huren:v1:"):
+Redis layout (prefix `settings.redis_prefix`, default "huren:v1:"; every key below sits under the
+hash tag `{<prefix>}`, so in a cluster they share one slot and the scripts stay atomic):
 - `trust-docs`    hash  field -> latest accepted bytes; field "trust_list:<jurisdiction>",
                         "status_list:<uri>" or "catalogue"
 - `trust-seqs`    hash  field -> its sequence (status lists: iat), so readers fetch only news
 - `trust-history:<jurisdiction>` hash sequence -> bytes (recent lists, to replay rotations)
 - `trust-epoch`   int   incremented by every publish (INCR, in the same script as the write)
 - `trust-incarnation`   random token set with the first epoch (detects a wiped Redis)
-- channel `trust` notification of each publish
+- channel `trust` notification of each publish (sharded pub/sub in a cluster)
+
+Connections, errors and outages belong to the shared owner, api/state/redis.py.
 """
 
 from __future__ import annotations
@@ -28,15 +32,25 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 # redis and httpx are imported where first used: an instance without Redis or sources (the
 # default) starts without loading either.
 if TYPE_CHECKING:
-    import httpx
     import redis.asyncio as aioredis
 
-from api.state.resp import RespClient, UnsupportedURL, is_refusal
+from api.state.redis import Health, SharedRedis, classify
+from api.state.resp import RespClient
+from api.sync.pull import (
+    DEFAULT_PULL_INTERVAL,
+    DEFAULT_PULL_MAX_BYTES,
+    DEFAULT_PULL_RETRY_BASE,
+    DEFAULT_PULL_TIMEOUT,
+    Fetcher,
+    Puller,
+    Source,
+    TrustDocumentKind,
+)
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.errors import (
     NotYetIssued,
@@ -49,21 +63,14 @@ from trust_lists.errors import (
 from trust_lists.signed import MAX_TRUST_LIST_BYTES, SignedTrustList
 from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES, StatusList
 from trust_lists.store import TrustStore
-from trust_lists.timeutil import format_time
 
 log = logging.getLogger("huren.sync")
 
 T = TypeVar("T")
-# What the sync carries: the three kinds of trust document (not a verifier.DocumentKind).
-TrustDocumentKind = Literal["trust_list", "status_list", "catalogue"]
 KINDS: tuple[TrustDocumentKind, ...] = ("trust_list", "status_list", "catalogue")
 
 DEFAULT_PREFIX = "huren:v1:"
 DEFAULT_TIMEOUT = 0.25
-DEFAULT_PULL_INTERVAL = 300.0
-DEFAULT_PULL_TIMEOUT = 10.0
-DEFAULT_PULL_MAX_BYTES = 8 * 1024 * 1024
-DEFAULT_PULL_RETRY_BASE = 1.0
 DEFAULT_RESYNC_SECONDS = 30.0
 HISTORY_KEPT = 32
 # What one catch-up before a verdict may do (docs/cache-and-sync.md, "Catch-up budget").
@@ -84,9 +91,12 @@ _LARGEST_DOCUMENT = max(_MAX_BYTES.values())
 # Every sequence, iat and epoch we write fits in a signed 64-bit integer.
 _MAX_COUNTER_DIGITS = 19
 _CHAIN_NEEDED = (RotationNotAuthorised, ThresholdNotMet)
+# A slot moved under a connection of our own (pub/sub, publish): followed, not an outage.
+_REDIRECTS = ("moved", "ask")
 
 # KEYS: docs, seqs, epoch, incarnation, history
-# ARGV: field, seq, data, incarnation candidate, channel, message, keep history (0/1), history cap
+# ARGV: field, seq, data, incarnation candidate, channel, message, keep history (0/1), history cap,
+# the publish command (SPUBLISH in a cluster: the channel hashes to the keys' slot)
 _PUBLISH_LUA = """
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 local stored = 0
@@ -112,7 +122,7 @@ if (not inc) or redis.call('EXISTS', KEYS[3]) == 0 then
   inc = ARGV[4]
 end
 local epoch = redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call(ARGV[9], ARGV[5], ARGV[6])
 return {inc, epoch, stored}
 """
 
@@ -176,20 +186,6 @@ class _Budget:
         self.bytes_left -= length
 
 
-class _PullError(Exception):
-    def __init__(self, code: str, detail: str = "") -> None:
-        super().__init__(detail or code)
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    name: str  # diagnostics key, same form as the Redis field
-    kind: TrustDocumentKind
-    url: str
-    jurisdiction: str | None = None
-
-
 def describe(kind: TrustDocumentKind, data: bytes) -> tuple[str, int]:
     """The Redis field and the ordering number of a document (raises TrustStateError)."""
     if kind == "trust_list":
@@ -249,52 +245,55 @@ class TrustSync:
         on_adopted: Callable[[str], None],
         *,
         clock: Callable[[], datetime] | None = None,
+        redis: SharedRedis | None = None,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.store = store
         self.on_adopted = on_adopted
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.redis_url: str | None = getattr(settings, "redis_url", None) or None
-        prefix = str(getattr(settings, "redis_prefix", DEFAULT_PREFIX))
-        self.timeout = float(getattr(settings, "redis_timeout_seconds", DEFAULT_TIMEOUT))
+        self._owns_redis = redis is None
+        if redis is None:
+            redis = SharedRedis.from_settings(settings)
+        self.redis: SharedRedis | None = redis
+        self.redis_url: str | None = self.redis.config.url if self.redis else None
+        self.timeout = self.redis.timeout if self.redis else DEFAULT_TIMEOUT
         self._guard = 2 * self.timeout + 0.05
-        self.channel = prefix + "trust"
-        self._docs_key = prefix + "trust-docs"
-        self._seqs_key = prefix + "trust-seqs"
-        self._epoch_key = prefix + "trust-epoch"
-        self._inc_key = prefix + "trust-incarnation"
-        self._history_prefix = prefix + "trust-history:"
+        key = self.redis.trust_key if self.redis else (lambda name: name)
+        self.channel = key("trust")
+        self._docs_key = key("trust-docs")
+        self._seqs_key = key("trust-seqs")
+        self._epoch_key = key("trust-epoch")
+        self._inc_key = key("trust-incarnation")
+        self._history_prefix = key("trust-history:")
         self.resync_seconds = float(
             getattr(settings, "sync_resync_seconds", DEFAULT_RESYNC_SECONDS)
         )
         self.backoff_initial = 0.1
         self.backoff_max = 2.0
 
-        self.pull_interval = float(
-            getattr(settings, "pull_interval_seconds", DEFAULT_PULL_INTERVAL)
+        # The pull of published documents (api/sync/pull.py); what it adopts is published here.
+        self.puller = Puller(
+            settings, submit=self._submit, adopted=self._pulled, clock=self.clock, fetcher=fetcher
         )
-        self.pull_timeout = float(getattr(settings, "pull_timeout_seconds", DEFAULT_PULL_TIMEOUT))
-        self.pull_max_bytes = int(getattr(settings, "pull_max_bytes", DEFAULT_PULL_MAX_BYTES))
-        self.pull_retry_base = float(
-            getattr(settings, "pull_retry_base_seconds", DEFAULT_PULL_RETRY_BASE)
-        )
-        sources: list[_Source] = []
-        for code, url in sorted((getattr(settings, "sources", None) or {}).items()):
-            sources.append(_Source(f"trust_list:{code}", "trust_list", str(url), str(code)))
-        for url in getattr(settings, "status_sources", None) or []:
-            sources.append(_Source(f"status_list:{url}", "status_list", str(url)))
-        catalogue_url = getattr(settings, "catalogue_source", None)
-        if catalogue_url:
-            sources.append(_Source("catalogue", "catalogue", str(catalogue_url)))
-        self.sources: tuple[_Source, ...] = tuple(sources)
 
-        self.last_pull: dict[str, dict[str, Any]] = {}
-        self.available = self.redis_url is not None
+        self.health: Health | None = None
+        if self.redis is not None:
+            self.health = Health(
+                self.redis,
+                "trust sync",
+                "this instance keeps its own trust state and cannot see other instances' uploads "
+                "until Redis is back",
+                logger=log,
+                # Short: while the epoch cannot be read this instance may serve a state older
+                # than an upload another instance got acknowledged (a failover seen by one
+                # instance before the other); retry it often.
+                backoff_max=0.5,
+            )
         self.published = 0
+        self.republished = 0
         self.adopted_from_redis = 0
         self.refused_from_redis = 0
-        self.adopted_from_pull = 0
         self.redis_errors = 0
-        self.outages = 0
         self.catch_ups = 0
         self.fetched_from_redis = 0
         self.fetched_bytes_from_redis = 0
@@ -313,10 +312,6 @@ class TrustSync:
         )
 
         self._client: aioredis.Redis | None = None
-        # The epoch check runs before every verdict: through the lean client (state/resp.py) when
-        # it understands the URL, else through redis-py like every other command here.
-        self._lean: RespClient | None = None
-        self._http: httpx.AsyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._seen: tuple[bytes, int] | None = None  # (incarnation, epoch) fully caught up to
         self._latest: tuple[bytes, int] | None = None  # the last one read
@@ -324,16 +319,82 @@ class TrustSync:
         self._pending: asyncio.Future[None] | None = None
         self._pending_force = False
         self._runner: asyncio.Task[None] | None = None
+        self._republisher: asyncio.Task[None] | None = None
+        self._short_of_replicas = False
+        self.short_of_replicas = 0  # publishes acknowledged on fewer replicas than asked
         self._catchup_lock: asyncio.Lock | None = None  # made in start(), on the running loop
         self._refused: set[tuple[str, str]] = set()
         self._catalogue_judged_with: dict[str, str] = {}
         # (hash key, field) -> (sequence, length, SHA-1) when last probed
         self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
-        self._etags: dict[str, str] = {}
-        self._retry_at = 0.0
-        self._backoff = self.backoff_initial
-        self._outage_started = 0.0
         self._stopping = False
+        self._pulling = False
+
+    # -- the pull (api/sync/pull.py), as this object has always shown it ---------------------
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return self.puller.sources
+
+    @property
+    def last_pull(self) -> dict[str, dict[str, Any]]:
+        return self.puller.last_pull
+
+    @property
+    def adopted_from_pull(self) -> int:
+        return self.puller.adopted_count
+
+    @property
+    def pull_interval(self) -> float:
+        return self.puller.interval
+
+    @property
+    def pull_timeout(self) -> float:
+        return self.puller.timeout
+
+    @pull_timeout.setter
+    def pull_timeout(self, seconds: float) -> None:
+        self.puller.timeout = seconds  # read when the fetcher is made
+
+    @property
+    def pull_max_bytes(self) -> int:
+        return self.puller.max_bytes
+
+    @property
+    def pull_retry_base(self) -> float:
+        return self.puller.retry_base
+
+    async def pull_once(self) -> None:
+        """Fetch every configured source once (concurrently). Diagnostics in `last_pull`."""
+        await self.puller.pull_once()
+
+    async def _pulled(self, kind: TrustDocumentKind, data: bytes) -> None:
+        """A pulled document was adopted: publish it for the other instances, then notify."""
+        try:
+            await self.publish(kind, data)
+        except (SyncPublishError, TrustStateError) as exc:
+            log.warning("pull: adopted a %s but did not publish it: %s", kind, exc)
+        self._notify(kind)
+
+    @property
+    def available(self) -> bool:
+        """Trust sync works: False while Redis is unreachable or refuses the trust keys (also
+        False without Redis, when there is nothing to sync with)."""
+        return self.health is not None and self.health.available
+
+    @property
+    def outages(self) -> int:
+        return self.health.outages if self.health else 0
+
+    def unavailable_seconds(self) -> float:
+        """How long sync has been known broken (0 when it works or there is no Redis)."""
+        return self.health.down_seconds() if self.health else 0.0
+
+    @property
+    def _lean(self) -> RespClient | None:
+        # The epoch check runs before every verdict: through the lean client (api/state/resp.py) in
+        # standalone mode, else through redis-py like every other command here.
+        return self.redis.lean if self.redis else None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -342,36 +403,16 @@ class TrustSync:
         notifications and start the pull loops."""
         self._stopping = False
         self._catchup_lock = asyncio.Lock()
-        if self.redis_url is not None and self._client is None:
-            import redis.asyncio as aioredis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            self._client = aioredis.Redis.from_url(
-                self.redis_url,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                # One immediate retry on a fresh connection: a pooled connection may have
-                # died with a Redis restart. The timeout guard still bounds the total.
-                retry=Retry(NoBackoff(), 1),
-                health_check_interval=0,
-            )
-            try:
-                self._lean = RespClient.from_url(self.redis_url, timeout=self.timeout)
-            except UnsupportedURL:
-                self._lean = None
+        if self.redis is not None and self._client is None:
+            self.redis.reopen()
+            self._client = self.redis.client()
             await self._check_once(force=True)
             self._spawn(self._listen(), "huren-sync-listen")
-        if self.sources and self._http is None:
-            import httpx
-
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.pull_timeout),
-                follow_redirects=False,
-                headers={"User-Agent": "huren-trust-sync/1"},
-            )
+        if self.sources and not self._pulling:
+            self._pulling = True
+            self.puller.stopping = False
             for source in self.sources:
-                self._spawn(self._pull_loop(source), f"huren-pull-{source.name}")
+                self._spawn(self.puller.loop(source), f"huren-pull-{source.name}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.get_running_loop().create_task(coro, name=name))
@@ -389,26 +430,20 @@ class TrustSync:
         if self._pending is not None and not self._pending.done():
             self._pending.set_result(None)
         self._pending = None
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), self._guard)
-        lean, self._lean = self._lean, None
-        if lean is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(lean.close(), self._guard)
-        http, self._http = self._http, None
-        if http is not None:
-            with contextlib.suppress(Exception):
-                await http.aclose()
+        self._client = None
+        if self.redis is not None and self._owns_redis:
+            await self.redis.close()
+        self.puller.stopping = True
+        self._pulling = False
+        await self.puller.close()
 
     # -- Redis plumbing ---------------------------------------------------------------------
 
     async def _redis(self, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T:
         """One bounded Redis operation; raises _RedisFailure (and records the outage)."""
-        client = self._client
-        if client is None:
+        if self._client is None or self.redis is None:
             raise _RedisFailure("not connected")
+        client = self.redis.client()
         try:
             # asyncio.timeout, not wait_for: the same deadline without a task per command.
             async with asyncio.timeout(self._guard):
@@ -420,59 +455,59 @@ class TrustSync:
 
     async def _epoch(self) -> list[Any]:
         """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
-        lean = self._lean
+        lean = self.redis.lean_for(self._epoch_key) if self.redis else None
         if lean is None or self._client is None:
+            # Both keys share the trust slot: one single-slot MGET, on the master.
+            try:
+                return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+            except _RedisFailure:
+                if self.redis is None or self.redis.mode != "cluster":
+                    raise
+            # The slot's master may have just changed: read the slot map again, once.
+            await self.redis.refresh()
             return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
         try:
             # No asyncio.timeout here: the client bounds every wait by the timeout itself.
             result = await lean.mget(self._epoch_key, self._inc_key)
         except Exception as exc:
-            raise self._failure(exc) from exc
+            if self.redis is None or self.redis.mode != "cluster":
+                raise self._failure(exc) from exc
+            # In a cluster the slot map may be stale (a failover, a reshard): read it again and
+            # ask through redis-py, which follows redirects.
+            if classify(exc) not in ("moved", "ask"):
+                self._failure(exc)
+            await self.redis.refresh()
+            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
         self._mark_up()
         return result
 
-    def _failure(self, exc: Exception) -> _RedisFailure:
+    def _failure(self, exc: BaseException) -> _RedisFailure:
         """Count a failed command (an outage unless Redis answered) and say so to the caller."""
         self.redis_errors += 1
-        if is_refusal(exc):  # Redis answered: it is up, but refused it
+        kind = self._mark_down(exc)
+        if kind == "refused":  # Redis answered: it is up, but refused it
             log.warning("trust sync: Redis refused a command: %s", exc)
-        else:
-            self._mark_down(exc)
-        return _RedisFailure(str(exc))
+        return _RedisFailure(f"{kind}: {exc}")
 
-    def _mark_down(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if self.available:
-            self.available = False
-            self.outages += 1
-            self._outage_started = now
-            self._backoff = self.backoff_initial
-            log.warning(
-                "trust sync: Redis unavailable (%s: %s); this instance keeps its own trust "
-                "state and cannot see other instances' uploads until Redis is back",
-                type(exc).__name__,
-                exc,
-            )
-        else:
-            self._backoff = min(self._backoff * 2, self.backoff_max)
-        self._retry_at = now + self._backoff * random.uniform(0.5, 1.0)  # noqa: S311
+    def _mark_down(self, exc: BaseException) -> str:
+        assert self.health is not None
+        return self.health.failure(exc)
 
     def _mark_up(self) -> None:
-        if not self.available:
-            self.available = True
-            self._backoff = self.backoff_initial
-            log.info(
-                "trust sync: Redis reachable again after %.1f s",
-                time.monotonic() - self._outage_started,
-            )
+        if self.health is not None:
+            self.health.success()
+
+    def _may_try(self) -> bool:
+        return self.health is not None and self.health.may_try()
 
     # -- publish ----------------------------------------------------------------------------
 
     async def publish(self, kind: TrustDocumentKind, data: bytes) -> None:
         """Record a document this instance has accepted, bump the trust epoch and notify the
         others, all in one atomic script. Call it BEFORE acknowledging the upload. No-op without
-        Redis; raises SyncPublishError when Redis cannot be written."""
-        if self.redis_url is None:
+        Redis; raises SyncPublishError when Redis cannot be written or the write did not reach
+        `redis_wait_replicas` replicas within `redis_wait_seconds` (a failover could lose it)."""
+        if self.redis is None:
             return
         if self._client is None:
             raise SyncPublishError("trust sync is not started")
@@ -484,34 +519,86 @@ class TrustSync:
             else self._history_prefix + "-"
         )
         message = json.dumps({"field": field, "seq": seq}, separators=(",", ":"))
-        try:
-            raw: Any = await self._redis(
-                lambda c: c.eval(
-                    _PUBLISH_LUA,
-                    5,
-                    self._docs_key,
-                    self._seqs_key,
-                    self._epoch_key,
-                    self._inc_key,
-                    history,
-                    field,
-                    str(seq),
-                    data,
-                    secrets.token_hex(8),
-                    self.channel,
-                    message,
-                    "1" if kind == "trust_list" else "0",
-                    str(HISTORY_KEPT),
-                )
-            )
-        except _RedisFailure as exc:
-            raise SyncPublishError(f"could not publish {field} to Redis: {exc}") from exc
+        args = (
+            self._docs_key,
+            self._seqs_key,
+            self._epoch_key,
+            self._inc_key,
+            history,
+            field,
+            str(seq),
+            data,
+            secrets.token_hex(8),
+            self.channel,
+            message,
+            "1" if kind == "trust_list" else "0",
+            str(HISTORY_KEPT),
+            "SPUBLISH" if self.redis.mode == "cluster" else "PUBLISH",
+        )
+        raw = await self._publish_durably(field, args)
         incarnation, epoch = bytes(raw[0]), int(raw[1])
         self.published += 1
         # Our own store already holds this document; if nothing else happened since the state
         # we last caught up to, we are current at the new epoch without reading it back.
         if self._seen == (incarnation, epoch - 1):
             self._seen = (incarnation, epoch)
+
+    async def _publish_durably(self, field: str, args: tuple[Any, ...]) -> Any:
+        """Run the publish script on the trust slot's master, then WAIT on the same connection
+        until enough replicas hold it. One retry after a slot move or failover."""
+        owner = self.redis
+        assert owner is not None
+        wanted, wait = owner.config.wait_replicas, owner.config.wait_seconds
+        for attempt in (1, 2):
+            try:
+                async with asyncio.timeout(2 * self._guard + wait):
+                    async with owner.primary_connection(self.timeout + wait) as conn:
+                        raw: Any = await conn.eval(_PUBLISH_LUA, 5, *args)
+                        needed = wanted
+                        if wanted:
+                            # A master left without replicas (its replica was promoted, or is
+                            # down) could never answer: wait for those it has. What it then
+                            # loses, the instances re-publish from their stores (a Redis going
+                            # back in time is seen).
+                            info = await conn.info("replication")
+                            needed = min(wanted, int(info.get("connected_slaves", 0)))
+                            self._note_replicas(needed < wanted, info)
+                        acked = needed
+                        if needed:
+                            acked = await conn.execute_command(  # type: ignore[no-untyped-call]
+                                "WAIT", needed, int(wait * 1000)
+                            )
+            except Exception as exc:
+                if attempt == 1 and classify(exc) in _REDIRECTS:
+                    await owner.refresh()  # the slot moved: follow it, as the client would
+                    continue
+                failure = self._failure(exc)
+                if attempt == 1 and owner.mode != "standalone":
+                    await owner.refresh()
+                    continue
+                raise SyncPublishError(f"could not publish {field} to Redis: {failure}") from exc
+            self._mark_up()
+            if int(acked) < needed:
+                raise SyncPublishError(
+                    f"published {field}, but only {acked} of {needed} Redis replica(s) confirmed "
+                    f"it within {wait:g} s: not acknowledged, a failover could lose it"
+                )
+            return raw
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_replicas(self, short: bool, info: dict[str, Any]) -> None:
+        """Say once per episode that uploads are acknowledged with fewer replicas than asked."""
+        if short and not self._short_of_replicas:
+            log.warning(
+                "trust sync: the trust keys' Redis master has %s connected replica(s), fewer than "
+                "redis_wait_replicas; uploads are acknowledged on fewer copies until one is back",
+                info.get("connected_slaves", 0),
+            )
+        elif not short and self._short_of_replicas:
+            log.info("trust sync: the trust keys' Redis master has its replicas again")
+        if short:
+            self.short_of_replicas += 1
+        self._short_of_replicas = short
 
     # -- staying current --------------------------------------------------------------------
 
@@ -521,7 +608,7 @@ class TrustSync:
         Never raises; with Redis unreachable returns at once (after at most one bounded try)."""
         if self._client is None:
             return
-        if not self.available and time.monotonic() < self._retry_at:
+        if not self._may_try():
             return
         await asyncio.shield(self._schedule(force=False))
 
@@ -540,7 +627,7 @@ class TrustSync:
         while self._pending is not None:
             waiter, self._pending = self._pending, None
             force, self._pending_force = self._pending_force, False
-            if not force and not self.available and time.monotonic() < self._retry_at:
+            if not force and not self._may_try():
                 waiter.set_result(None)  # Redis just failed: do not queue another timeout
                 continue
             try:
@@ -582,12 +669,67 @@ class TrustSync:
                         exc.budget,
                     )
                 return
+        seen = self._seen
+        # (An empty Redis last time, b"", lost nothing: whoever filled it since started over.)
+        if seen is not None and seen[0] and (seen[0] != token[0] or token[1] < seen[1]):
+            # Another Redis incarnation than the last one caught up to (wiped, replaced), or the
+            # same one gone back in time (restored from a snapshot): it may hold older documents
+            # than our store, which other instances would then never see.
+            self._start_republish()
         self._seen = token
         if self._behind_since is not None:
             log.info(
                 "trust sync: caught up after %.1f s behind", time.monotonic() - self._behind_since
             )
             self._behind_since = None
+
+    def _start_republish(self) -> None:
+        task = self._republisher
+        if task is None or task.done():
+            self._republisher = asyncio.get_running_loop().create_task(
+                self._republish_newer(), name="huren-sync-republish"
+            )
+            self._tasks.append(self._republisher)
+
+    async def _republish_newer(self) -> None:
+        """Publish every trust list (with the history a rotation replays) and catalogue this
+        store holds newer than Redis does, so a Redis that lost its data converges to the newest
+        acknowledged state. Status lists are not kept as bytes by the store: their publishers'
+        next upload or pull brings them back."""
+        fields = [f for f in self._candidates() if _kind_of(f) != "status_list"]
+        try:
+            raw = await self._redis(lambda c: cast(Awaitable[Any], c.hmget(self._seqs_key, fields)))
+        except _RedisFailure:
+            return
+        documents: list[tuple[TrustDocumentKind, bytes]] = []
+        for field, raw_seq in zip(fields, raw, strict=True):
+            there = 0 if raw_seq is None else parse_counter(raw_seq)
+            if there is None or self._held(field) <= there:
+                continue
+            if field == "catalogue":
+                catalogue = self.store.state.catalogue
+                if catalogue is not None:
+                    documents.append(("catalogue", catalogue.to_json()))
+                continue
+            code = field.split(":", 1)[1]
+            for signed in self.store.history(code):
+                if signed.trust_list.sequence > there:
+                    documents.append(("trust_list", signed.to_json()))
+        published = 0
+        for kind, data in documents:
+            try:
+                await self.publish(kind, data)
+            except (SyncPublishError, TrustStateError) as exc:
+                log.warning("trust sync: could not re-publish to Redis: %s", exc)
+                return
+            published += 1
+        if published:
+            self.republished += published
+            log.info(
+                "trust sync: Redis held older trust documents than this instance; re-published "
+                "%d of them",
+                published,
+            )
 
     def lag_seconds(self) -> float:
         """Seconds since a catch-up first stopped at its budget (0 when current)."""
@@ -606,7 +748,7 @@ class TrustSync:
     def readiness(self) -> str:
         """The /readyz check: "ok..." unless a catch-up has been stopped by its budget for longer
         than max_lag_seconds (the instance then serves an older, still verified, state)."""
-        if self.redis_url is None:
+        if self.redis is None:
             return "ok (no Redis)"
         lag = self.lag_seconds()
         if not lag:
@@ -877,170 +1019,90 @@ class TrustSync:
         except Exception:
             log.exception("trust sync: on_adopted callback failed")
 
-    async def _subscribe(self, pubsub: Any) -> None:
+    async def _subscribe(self, pubsub: Any, sharded: bool) -> None:
         """Subscribe and wait for the confirmation (sending alone succeeds on a dead socket)."""
-        await pubsub.subscribe(self.channel)
+        if sharded:
+            await pubsub.ssubscribe(self.channel)
+        else:
+            await pubsub.subscribe(self.channel)
+        confirmation = "ssubscribe" if sharded else "subscribe"
         while True:
             message = await pubsub.get_message(timeout=self.timeout)
             if message is None:
                 raise _RedisFailure("no subscription confirmation")
-            if message.get("type") == "subscribe":
+            if message.get("type") == confirmation:
                 return
 
     async def _listen(self) -> None:
         """Subscribe; on every notification check the epoch; resubscribe with backoff after a
         Redis failure and catch up (notifications sent meanwhile are lost)."""
         delay = self.backoff_initial
+        owner = self.redis
+        sharded = owner is not None and owner.mode == "cluster"
         while not self._stopping:
-            client = self._client
-            if client is None:
+            if self._client is None or owner is None:
                 return
-            pubsub = client.pubsub()
+            # A connection of its own to the master holding the trust slot (in a cluster the
+            # shard channel lives there), found again after every failure or slot move.
+            client: Any = None
+            pubsub: Any = None
+            moved = False
             try:
-                await asyncio.wait_for(self._subscribe(pubsub), self._guard)
+                client = await asyncio.wait_for(owner.trust_primary(), self._guard)
+                pubsub = client.pubsub()
+                await asyncio.wait_for(self._subscribe(pubsub, sharded), self._guard)
                 self._mark_up()
                 delay = self.backoff_initial
                 await asyncio.shield(self._schedule(force=True))
                 last_resync = time.monotonic()
                 while not self._stopping:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    message = await pubsub.get_message(timeout=1.0)
+                    kind = message.get("type") if message else None
+                    if kind in ("sunsubscribe", "unsubscribe"):
+                        # The server dropped us: the slot moved to another shard.
+                        moved = True
+                        log.info("trust sync: the trust slot moved; subscribing again")
+                        break
                     force = time.monotonic() - last_resync >= self.resync_seconds
                     # Commands failed while the subscription stayed up: probe, so that an idle
                     # instance notices the recovery (and catches up) by itself.
-                    probe = not self.available and time.monotonic() >= self._retry_at
+                    probe = not self.available and self._may_try()
                     # Behind after a catch-up stopped at its budget: go on, once a second.
                     behind = self._behind_since is not None
-                    if message is not None or force or probe or behind:
+                    if kind in ("message", "smessage") or force or probe or behind:
                         if force:
                             last_resync = time.monotonic()
                         await asyncio.shield(self._schedule(force=force))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.redis_errors += 1
-                self._mark_down(exc)
+                if classify(exc) in _REDIRECTS:
+                    moved = True  # subscribed where the slot was: follow it
+                else:
+                    self.redis_errors += 1
+                    self._mark_down(exc)
             finally:
-                with contextlib.suppress(Exception):
-                    aclose = cast(Callable[[], Awaitable[None]], pubsub.aclose)
-                    await asyncio.wait_for(aclose(), self._guard)
+                for closing in (pubsub, client):
+                    if closing is not None:
+                        with contextlib.suppress(Exception):
+                            aclose = cast(Callable[[], Awaitable[None]], closing.aclose)
+                            await asyncio.wait_for(aclose(), self._guard)
+            await owner.refresh()
+            if moved:
+                await asyncio.sleep(0.05)  # the new owner's slot map may lag by a moment
+                continue  # caught up again right after subscribing
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
             delay = min(delay * 2, self.backoff_max)
 
-    # -- pull -------------------------------------------------------------------------------
 
-    async def pull_once(self) -> None:
-        """Fetch every configured source once (concurrently). Diagnostics in `last_pull`."""
-        if not self.sources:
-            return
-        if self._http is None:
-            import httpx
-
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.pull_timeout),
-                follow_redirects=False,
-                headers={"User-Agent": "huren-trust-sync/1"},
-            )
-        await asyncio.gather(*(self._pull_source(s) for s in self.sources))
-
-    async def _pull_loop(self, source: _Source) -> None:
-        failures = 0
-        while not self._stopping:
-            ok = await self._pull_source(source)
-            failures = 0 if ok else failures + 1
-            if ok:
-                delay = self.pull_interval * random.uniform(0.9, 1.0)  # noqa: S311
-            else:
-                backoff = self.pull_retry_base * 2 ** min(failures - 1, 30)
-                delay = min(self.pull_interval, backoff) * random.uniform(0.5, 1.0)  # noqa: S311
-            await asyncio.sleep(delay)
-
-    async def _fetch(self, source: _Source) -> tuple[bytes | None, str | None]:
-        """The body (None for 304 Not Modified) and its ETag; raises _PullError."""
-        import httpx  # loaded with the client
-
-        http = self._http
-        assert http is not None
-        headers = {}
-        etag = self._etags.get(source.name)
-        if etag:
-            headers["If-None-Match"] = etag
-        try:
-            async with asyncio.timeout(self.pull_timeout):
-                async with http.stream("GET", source.url, headers=headers) as resp:
-                    if resp.status_code == 304:
-                        return None, etag
-                    if resp.status_code != 200:
-                        raise _PullError(f"http_{resp.status_code}")
-                    length = resp.headers.get("content-length")
-                    if (
-                        length is not None
-                        and length.isdigit()
-                        and int(length) > self.pull_max_bytes
-                    ):
-                        raise _PullError("too_large", f"Content-Length {length}")
-                    body = bytearray()
-                    async for chunk in resp.aiter_bytes():
-                        body += chunk
-                        if len(body) > self.pull_max_bytes:
-                            raise _PullError("too_large", f"more than {self.pull_max_bytes} bytes")
-                    new_etag = resp.headers.get("etag")
-        except TimeoutError as exc:
-            raise _PullError("timeout", f"no complete answer within {self.pull_timeout}s") from exc
-        except httpx.HTTPError as exc:
-            raise _PullError("unreachable", f"{type(exc).__name__}: {exc}") from exc
-        return bytes(body), new_etag
-
-    async def _pull_source(self, source: _Source) -> bool:
-        """One fetch-and-submit. True unless the fetch failed or the document was refused
-        (an older or unchanged document is not a failure)."""
-        entry = self.last_pull.setdefault(
-            source.name, {"kind": source.kind, "url": source.url, "failures": 0}
-        )
-        status, error, detail = "unchanged", None, None
-        etag: str | None = None
-        try:
-            data, etag = await self._fetch(source)
-        except _PullError as exc:
-            data, status, error, detail = None, "error", exc.code, str(exc)
-        except Exception as exc:
-            data, status, error, detail = None, "error", "fetch_failed", repr(exc)
-        if data is not None:
-            try:
-                adopted = await asyncio.to_thread(
-                    self._submit, source.kind, data, source.jurisdiction
-                )
-                status = "adopted" if adopted else "unchanged"
-                if etag:
-                    self._etags[source.name] = etag
-            except Rollback as exc:
-                status, error, detail = "ignored", exc.code, str(exc)
-                log.debug("pull %s: older document ignored (%s)", source.url, exc)
-            except TrustStateError as exc:
-                status, error, detail = "refused", exc.code, str(exc)
-            except Exception as exc:
-                status, error, detail = "refused", "malformed", repr(exc)
-            else:
-                if adopted:
-                    self.adopted_from_pull += 1
-                    log.info("pull %s: adopted a new %s", source.url, source.kind)
-                    try:
-                        await self.publish(source.kind, data)
-                    except (SyncPublishError, TrustStateError) as exc:
-                        log.warning("pull %s: adopted but not published: %s", source.url, exc)
-                    self._notify(source.kind)
-        failed = status in ("error", "refused")
-        if failed:
-            log.warning("pull %s: %s (%s) %s", source.url, status, error, detail or "")
-        entry.update(
-            status=status,
-            time=format_time(self.clock()),
-            error=error,
-            detail=detail,
-            failures=entry["failures"] + 1 if failed else 0,
-        )
-        if not failed:
-            entry["last_success"] = entry["time"]
-        return not failed
-
-
-__all__ = ["KINDS", "SyncPublishError", "TrustDocumentKind", "TrustSync", "describe"]
+__all__ = [
+    "DEFAULT_PULL_INTERVAL",
+    "DEFAULT_PULL_MAX_BYTES",
+    "DEFAULT_PULL_RETRY_BASE",
+    "DEFAULT_PULL_TIMEOUT",
+    "KINDS",
+    "SyncPublishError",
+    "TrustDocumentKind",
+    "TrustSync",
+    "describe",
+]

@@ -107,7 +107,7 @@ def verdicts(client: TestClient, w: DemoWorld) -> list[tuple[str, str | None]]:
 
 def redis_dump(p: Pair) -> dict[bytes, bytes | None]:
     """Every trust key the instances share (the verdict cache, which observing fills, aside)."""
-    keys = sorted(p.redis.scan_iter(match=match_prefix(p.prefix + "trust"), count=500))
+    keys = sorted(p.redis.scan_iter(match=match_prefix("{" + p.prefix + "}trust"), count=500))
     return {k: p.redis.dump(k) for k in keys}
 
 
@@ -262,6 +262,7 @@ def test_a_uri_released_by_one_city_and_claimed_by_another_reaches_the_other_ins
 
     verdicts(pair.b, w)  # a verdict makes B catch up
     for code in (SZ, ZS):
-        assert pair.b.get(f"/v1/trust-lists/{code}").content == pair.a.get(
-            f"/v1/trust-lists/{code}"
-        ).content, code
+        assert (
+            pair.b.get(f"/v1/trust-lists/{code}").content
+            == pair.a.get(f"/v1/trust-lists/{code}").content
+        ), code

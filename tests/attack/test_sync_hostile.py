@@ -33,6 +33,7 @@ from tests.service.test_sync import (
     status_token,
 )
 from tests.support.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
+from tests.support.redis_support import trust_key
 from tests.support.trust_world import NOW, base_list, bump, default_anchors, key, sign_payload
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
 from trust_lists.store import TrustStore
@@ -67,15 +68,15 @@ class HostileRedis:
         self.prefix = prefix
 
     def put(self, field: str, data: bytes, seq: bytes | str) -> None:
-        self.client.hset(self.prefix + "trust-docs", field, data)
-        self.client.hset(self.prefix + "trust-seqs", field, seq)
+        self.client.hset(trust_key(self.prefix, "trust-docs"), field, data)
+        self.client.hset(trust_key(self.prefix, "trust-seqs"), field, seq)
 
     def history(self, jurisdiction: str, entries: dict[str, bytes]) -> None:
-        self.client.hset(self.prefix + f"trust-history:{jurisdiction}", mapping=entries)
+        self.client.hset(trust_key(self.prefix, f"trust-history:{jurisdiction}"), mapping=entries)
 
     def bump(self) -> None:
         """What every legitimate publish does: a new epoch (the forgery is read again)."""
-        self.client.incr(self.prefix + "trust-epoch")
+        self.client.incr(trust_key(self.prefix, "trust-epoch"))
 
 
 @pytest.fixture
@@ -151,13 +152,15 @@ def test_malformed_sequences_and_epochs_are_refused_unread(
                 await b.sync.ensure_current()
                 hostile.bump()
                 await b.sync.ensure_current()  # remembered: not counted again
-            hostile.client.set(hostile.prefix + "trust-epoch", "9" * 5000)
+            hostile.client.set(trust_key(hostile.prefix, "trust-epoch"), "9" * 5000)
             await b.sync.ensure_current()
             assert b.sync.refused_by_reason == {"malformed_sequence": 2 * len(bad)}
             assert b.sync.fetched_from_redis == 0
             assert b.store.highest_sequence(SZ) == 1
             # A legitimate publish still reaches B once the hostile keys are gone.
-            hostile.client.delete(hostile.prefix + "trust-seqs", hostile.prefix + "trust-epoch")
+            hostile.client.delete(
+                trust_key(hostile.prefix, "trust-seqs"), trust_key(hostile.prefix, "trust-epoch")
+            )
             await a.sync.start()
             a.store.submit_trust_list(LIST2, now=NOW)
             await a.sync.publish("trust_list", LIST2)

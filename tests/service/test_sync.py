@@ -21,6 +21,7 @@ import redis
 
 from api.sync.fanout import SyncPublishError, TrustSync
 from tests.support import redis_support
+from tests.support.redis_support import trust_key
 from tests.support.trust_world import NOW, SZ, T0, URI1, ZS, base_list, bump, key, make_store, sign
 from trust_lists import authoring
 from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCatalogue
@@ -147,8 +148,8 @@ def test_an_accepted_list_reaches_the_other_instance(
             await b.sync.stop()
 
     run(main())
-    assert redis_client.hget(redis_prefix + "trust-docs", f"trust_list:{SZ}") == LIST2
-    assert redis_client.get(redis_prefix + "trust-epoch") == b"1"
+    assert redis_client.hget(trust_key(redis_prefix, "trust-docs"), f"trust_list:{SZ}") == LIST2
+    assert redis_client.get(trust_key(redis_prefix, "trust-epoch")) == b"1"
 
 
 @pytest.mark.parametrize("query", ["", "?health_check_interval=0"], ids=["lean", "redis-py"])
@@ -323,10 +324,10 @@ def test_forged_documents_in_redis_are_refused(
             # this instance's own state, not from what Redis holds).
             undeclared = ("status_list:https://x.example/1", b"garbage", "99")
             for fieldname, data, seq in [*cases, undeclared]:
-                redis_client.hset(redis_prefix + "trust-docs", fieldname, data)
-                redis_client.hset(redis_prefix + "trust-seqs", fieldname, seq)
-                redis_client.incr(redis_prefix + "trust-epoch")
-                redis_client.publish(redis_prefix + "trust", b"{}")
+                redis_client.hset(trust_key(redis_prefix, "trust-docs"), fieldname, data)
+                redis_client.hset(trust_key(redis_prefix, "trust-seqs"), fieldname, seq)
+                redis_client.incr(trust_key(redis_prefix, "trust-epoch"))
+                redis_client.publish(trust_key(redis_prefix, "trust"), b"{}")
                 await b.sync.ensure_current()
             assert b.store.state is before
             assert b.store.highest_sequence(SZ) == 1
@@ -334,7 +335,7 @@ def test_forged_documents_in_redis_are_refused(
             assert b.sync.fetched_from_redis == len(cases)
             assert b.adopted == []
             # Refusals are remembered: the same bytes are not verified (or logged) again.
-            redis_client.incr(redis_prefix + "trust-epoch")
+            redis_client.incr(trust_key(redis_prefix, "trust-epoch"))
             await b.sync.ensure_current()
             await asyncio.sleep(0.1)
             assert b.sync.refused_from_redis == len(cases)

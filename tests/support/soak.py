@@ -1,10 +1,14 @@
 """`make soak`: a bounded load test of the real service on loopback (GitHub issue 7).
 
     python -m tests.support.soak [--seconds 90] [--clients 32] [--instances 2] [--interval 1.5]
-                         [--report FILE]
+                         [--redis standalone|cluster|sentinel] [--report FILE]
 
 What runs (everything on 127.0.0.1, everything stopped by its own pid at the end):
 - a throwaway redis-server (when `redis-server` is on PATH; else one instance, in-process cache);
+  with `--redis cluster` a 6-node Redis Cluster, with `--redis sentinel` a master, a replica and
+  three sentinels, and halfway through the master holding the trust keys is killed (SIGKILL):
+  the failover happens under load. An upload answered 503 `sync_unavailable` meanwhile is sent
+  again until acknowledged (it was never acknowledged before, so nothing is lost);
 - `--instances` uvicorn processes of the service (the `huren serve` path), each with its own copy
   of a fresh demo trust directory, sharing the Redis cache and trust sync;
 - `--clients` concurrent HTTP clients for `--seconds`, spread over the instances, verifying
@@ -37,6 +41,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -164,6 +169,7 @@ class Op:
     acked: float = 0.0
     version: str = ""
     error: str = ""
+    retries: int = 0  # sent again after a 503 (Redis failing over)
 
 
 @dataclass
@@ -332,6 +338,16 @@ async def run_load(
                     content=data,
                     headers={**auth("admin"), "content-type": media},
                 )
+                while resp.status_code == 503 and time.monotonic() < deadline + 30:
+                    # Redis failing over: not acknowledged; the same upload again.
+                    op.retries += 1
+                    await asyncio.sleep(0.3)
+                    resp = await clients[instance].request(
+                        "PUT" if kind == "rotation" else "POST",
+                        path,
+                        content=data,
+                        headers={**auth("admin"), "content-type": media},
+                    )
                 op.acked = time.monotonic() - start
                 if resp.status_code == 200:
                     op.version = resp.json()["trust_state_version"]
@@ -436,7 +452,7 @@ def report(
         "(the machine is shared: anything above 0 is other work competing for the CPUs)",
         f"setup: {args.instances} uvicorn instance(s) on 127.0.0.1, "
         + (
-            "a throwaway redis-server (shared cache and trust sync), "
+            f"a throwaway Redis ({args.redis}; shared cache and trust sync), "
             if redis
             else "in-process cache, no Redis, "
         )
@@ -453,7 +469,8 @@ def report(
         f"admin operations    {len(ops_ok)} acknowledged "
         f"({sum(o.kind == 'rotation' for o in ops_ok)} key rotations, "
         f"{sum(o.kind == 'revocation' for o in ops_ok)} revocations), "
-        f"{sum(1 for o in run.ops if o.error)} failed; "
+        f"{sum(1 for o in run.ops if o.error)} failed, "
+        f"{sum(o.retries for o in run.ops)} answers 503 sent again; "
         f"upload-to-acknowledgement p50 {ms(statistics.median(ack) if ack else 0)} ms, "
         f"max {ms(max(ack, default=0))} ms",
         f"trust states seen   {len({s.version for s in samples if s.version})} "
@@ -488,6 +505,43 @@ def _loadavg() -> str:
         return "unknown"
 
 
+def _redis_set(mode: str, directory: Path) -> tuple[Any, dict[str, str]]:
+    """A Redis Cluster or Sentinel set on loopback, and the settings that point at it."""
+    prefix = {"HUREN_REDIS_PREFIX": "huren-soak:", "HUREN_REDIS_MODE": mode}
+    if mode == "cluster":
+        cluster = redis_support.RedisClusterSet(directory)
+        cluster.start()
+        return cluster, {**prefix, "HUREN_REDIS_NODES": ",".join(cluster.seeds[:3])}
+    sentinels = redis_support.RedisSentinelSet(directory)
+    sentinels.start()
+    return sentinels, {
+        **prefix,
+        "HUREN_REDIS_SENTINELS": ",".join(sentinels.addresses),
+        "HUREN_REDIS_MASTER_NAME": redis_support.MASTER_NAME,
+    }
+
+
+def _kill_trust_master(redis: Any, env: dict[str, str]) -> str:
+    """SIGKILL the master holding the trust keys; a line for the report."""
+    started = time.monotonic()
+    key = redis_support.trust_key(env["HUREN_REDIS_PREFIX"], "trust-seqs")
+    if isinstance(redis, redis_support.RedisClusterSet):
+        victim = redis.master_of(key)
+        redis.kill9(victim)
+        while redis.master_of(key).port == victim.port:  # until a replica is promoted
+            time.sleep(0.05)
+    else:
+        victim = redis.by_port(redis.current_master_port() or redis.master.port)
+        redis.kill9(victim)
+        while redis.current_master_port() == victim.port:
+            time.sleep(0.05)
+    took = time.monotonic() - started
+    return (
+        f"failover: SIGKILL of the master holding the trust keys (port {victim.port}) halfway; "
+        f"a new master in {took:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.support.soak", description=__doc__.split("\n")[0]
@@ -500,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rotations", type=int, default=40, help="per city")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--report", type=Path, help="also write the report to this file")
+    parser.add_argument(
+        "--redis",
+        choices=("standalone", "cluster", "sentinel"),
+        default="standalone",
+        help="the Redis deployment (cluster and sentinel: a failover halfway)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 240:
         parser.error("--seconds must be between 1 and 240 (make soak must end within 5 minutes)")
@@ -507,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="huren-soak-"))
     procs: list[server_support.ServiceProcess] = []
-    redis: redis_support.RedisServer | None = None
+    redis: Any = None
+    failover: list[str] = []
     try:
         world = build_demo_world(datetime.now(UTC).replace(microsecond=0))
         ops = int(args.seconds / args.interval) + 2
@@ -520,7 +581,14 @@ def main(argv: list[str] | None = None) -> int:
         first = workdir / "instance-0"
         write_demo(first, world)
         env: dict[str, str] = {}
-        if redis_support.redis_server_binary() is not None:
+        if args.redis != "standalone":
+            redis, env = _redis_set(args.redis, workdir / "redis")
+            timer = threading.Timer(
+                args.seconds / 2, lambda: failover.append(_kill_trust_master(redis, env))
+            )
+            timer.daemon = True
+            timer.start()
+        elif redis_support.redis_server_binary() is not None:
             redis = redis_support.RedisServer.launch(workdir / "redis")
             env = {"HUREN_REDIS_URL": redis.url, "HUREN_REDIS_PREFIX": "huren-soak:"}
         elif args.instances > 1:
@@ -543,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
         text, ok = report(
             run, args, redis is not None, time.monotonic() - load_started, load_before
         )
+        if failover:
+            text += "\n" + failover[0]
     finally:
         for p in procs:
             p.stop()

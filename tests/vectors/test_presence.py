@@ -33,10 +33,27 @@ def _run_without_vectors(tmp_path: Path, *, required: bool) -> subprocess.Comple
     )
     env = {"PATH": "/usr/bin:/bin", "HUREN_REQUIRE_VECTORS": "1" if required else "0"}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
-         str(test),
-         "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.conftest",
+            str(test),
+            "--rootdir",
+            str(ROOT),
+            "-c",
+            str(ROOT / "pyproject.toml"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
