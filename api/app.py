@@ -36,13 +36,14 @@ from api.http.problems import (
 )
 from api.obs.audit import AuditLog
 from api.obs.logs import stop_listener
-from api.obs.metrics import Metrics, expiry_warnings
+from api.obs.metrics import Metrics
+from api.readiness import ReadinessCollector, assess
 from api.receipts import ReceiptSigner
 from api.routes import trust as routes_trust
 from api.routes import ui
 from api.routes import verify as routes_verify
 from api.settings import Settings, SettingsError, describe_unknown
-from api.state.cache import InProcessVerdictCache, SingleFlight, VerdictCache, make_cache
+from api.state.cache import SingleFlight, VerdictCache, make_cache
 from api.state.redis import SharedRedis
 from api.sync.fanout import TrustSync
 from api.verification import VerificationService
@@ -109,8 +110,12 @@ def create_app(
     """The service. `store`, `cache` and `sync` default to what the settings describe."""
     now: Callable[[], datetime] = clock or _utc_now
     problems: list[str] = []
+    hold = None
     if store is None:
         store, problems = build_store(settings)
+        if store.directory is not None:
+            # Writers outside this service (`huren trust submit`) see it and refuse.
+            hold = store.directory.hold_for_service()
     for name in settings.unknown_environment:
         log.warning(
             "ignored environment variable %s: not a huren setting (docs/service.md#settings; "
@@ -179,9 +184,11 @@ def create_app(
         audit=AuditLog(settings.audit_log_path),
         metrics=metrics,
         load_problems=tuple(problems),
+        directory_hold=hold,
     )
     metrics.watch_trust(store, now, lambda: ctx.cache)
     metrics.watch_sync(trust_sync)
+    metrics.registry.register(ReadinessCollector(ctx))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -194,6 +201,8 @@ def create_app(
             if shared_redis is not None:
                 await shared_redis.close()
             pool.close()
+            if ctx.directory_hold is not None:
+                ctx.directory_hold.close()
             # Nothing may wait in the log queue from here: uvicorn ends a SIGTERM shutdown by
             # re-raising the signal, which kills the process before atexit could drain it.
             stop_listener()
@@ -291,13 +300,15 @@ def _add_operational_routes(app: FastAPI) -> None:
     @app.get(
         "/readyz",
         tags=["operations"],
-        summary="Readiness: a fresh trust list for every jurisdiction, cache reachable",
+        summary="Readiness: verdicts here are possible and current",
         description=(
-            "200 when every configured jurisdiction has a trust list that is not stale, the "
-            "verdict cache is reachable (or deliberately in-process) and trust sync is not "
-            "behind Redis for longer than its bound; else 503 `not_ready` with the failing "
-            "checks. `warnings` names trust lists going stale and status lists expiring within "
-            "`expiry_warning_seconds`, and expired status lists (never failing)."
+            "200 unless verdicts would be wrong or impossible: a configured jurisdiction without "
+            "a verified trust list or with a stale one, an expired status list, trust sync "
+            "refused by Redis for longer than `sync_max_broken_seconds` or behind it for longer "
+            "than `sync_max_lag_seconds`, or the instance draining after SIGTERM; then 503 "
+            "`not_ready` with the failing checks. A verdict-cache outage is reported in "
+            "`checks.cache` and never fails. `warnings` names trust lists going stale and "
+            "status lists expiring within `expiry_warning_seconds`."
         ),
         response_model=Readiness,
         responses=problem_responses(400, 413, 500, 503),
@@ -305,32 +316,15 @@ def _add_operational_routes(app: FastAPI) -> None:
     )
     async def readyz(request: Request) -> dict[str, Any]:
         ctx = get_ctx(request)
-        state = ctx.store.state
-        now = ctx.clock()
-        checks: dict[str, str] = {}
-        for code in ctx.store.jurisdictions:
-            if state.trust_list(code) is None:
-                checks[f"trust_list:{code}"] = "missing"
-            elif state.is_stale(code, now):
-                checks[f"trust_list:{code}"] = "stale"
-            else:
-                checks[f"trust_list:{code}"] = "ok"
-        if isinstance(ctx.cache, InProcessVerdictCache):
-            checks["cache"] = "ok (in-process)"
-        else:
-            checks["cache"] = "ok" if ctx.cache.available else "unavailable"
-        checks["trust_sync"] = ctx.sync.readiness()
-        window = timedelta(seconds=ctx.settings.expiry_warning_seconds)
-        warnings = expiry_warnings(state, now, window)
-        failing = {k: v for k, v in checks.items() if not v.startswith("ok")}
-        if failing:
+        result = assess(ctx, ctx.clock())
+        if not result.ready:
             raise ProblemError(
                 503,
                 "not_ready",
-                "not ready: " + ", ".join(f"{k} {v}" for k, v in sorted(failing.items())),
-                extra={"checks": checks, "warnings": warnings},
+                result.summary(),
+                extra={"checks": result.checks, "warnings": result.warnings},
             )
-        return {"status": "ready", "checks": checks, "warnings": warnings}
+        return {"status": "ready", "checks": result.checks, "warnings": result.warnings}
 
     @app.get(
         "/metrics",

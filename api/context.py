@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from fastapi import Request
 
@@ -18,6 +20,24 @@ from api.state.cache import SingleFlight, VerdictCache
 from api.sync.fanout import TrustSync
 from api.verification import VerificationService
 from trust_lists import TrustStore
+
+log = logging.getLogger("huren.app")
+
+
+class Lifecycle:
+    """Whether this process is draining: it still serves every request, but `/readyz` says 503 so
+    that load balancers stop sending new ones before the listener closes."""
+
+    def __init__(self) -> None:
+        self.draining_since: float | None = None  # monotonic
+
+    @property
+    def draining(self) -> bool:
+        return self.draining_since is not None
+
+    def begin_drain(self) -> None:
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
 
 
 @dataclass(slots=True)
@@ -34,6 +54,16 @@ class AppContext:
     audit: AuditLog
     metrics: Metrics
     load_problems: tuple[str, ...] = ()
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    directory_hold: BinaryIO | None = None  # the shared lock marking the trust directory served
+
+    async def ensure_current(self) -> None:
+        """Before any verdict or trust-state judgement: what other processes stored in a shared
+        trust directory (one stat when nothing changed), then what other instances published
+        through Redis."""
+        for problem in self.store.refresh():
+            log.warning("trust store: %s", problem)
+        await self.sync.ensure_current()
 
     def authorise(
         self, request: Request, permission: Permission, *, anonymous_allowed: bool = False

@@ -88,7 +88,11 @@ class Settings:
     sync_budget_bytes: int = 16 * 1024 * 1024  # this many bytes,
     sync_budget_seconds: float = 0.5  # and starts none after this long
     sync_max_lag_seconds: float = 30.0  # /readyz fails when sync is behind longer
+    sync_max_broken_seconds: float = 60.0  # /readyz fails when Redis refuses sync longer
     instance_id: str = field(default_factory=_default_instance_id)
+    # -- lifecycle (api/readiness.py, api/server.py) --------------------------------------
+    drain_seconds: float = 5.0  # after SIGTERM: /readyz 503, requests still served this long
+    workers: int = 1  # processes of `huren serve`; more than one needs a trust_dir or Redis
     # -- misc -------------------------------------------------------------------------------
     log_level: str = "INFO"
     config_path: Path | None = None
@@ -114,11 +118,18 @@ class Settings:
             "sync_budget_bytes",
             "sync_budget_seconds",
             "sync_max_lag_seconds",
+            "sync_max_broken_seconds",
             "verify_workers",
+            "workers",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
-        for name in ("grace_seconds", "cache_max_ttl_seconds", "expiry_warning_seconds"):
+        for name in (
+            "grace_seconds",
+            "cache_max_ttl_seconds",
+            "expiry_warning_seconds",
+            "drain_seconds",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0")
         if max(self.grace_seconds, self.cache_max_ttl_seconds) > MAX_PERIOD_SECONDS:
@@ -307,6 +318,9 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "sync_budget_bytes": ("HUREN_SYNC_BUDGET_BYTES", _int),
     "sync_budget_seconds": ("HUREN_SYNC_BUDGET_SECONDS", _float),
     "sync_max_lag_seconds": ("HUREN_SYNC_MAX_LAG_SECONDS", _float),
+    "sync_max_broken_seconds": ("HUREN_SYNC_MAX_BROKEN_SECONDS", _float),
+    "drain_seconds": ("HUREN_DRAIN_SECONDS", _float),
+    "workers": ("HUREN_WORKERS", _int),
     "instance_id": ("HUREN_INSTANCE_ID", _str),
     "log_level": ("HUREN_LOG_LEVEL", _str),
 }
@@ -360,6 +374,9 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "sync_budget_bytes": ("sync_budget_bytes", _int),
     "sync_budget_seconds": ("sync_budget_seconds", _float),
     "sync_max_lag_seconds": ("sync_max_lag_seconds", _float),
+    "sync_max_broken_seconds": ("sync_max_broken_seconds", _float),
+    "drain_seconds": ("drain_seconds", _float),
+    "workers": ("workers", _int),
     "instance_id": ("instance_id", _str),
     "log_level": ("log_level", _str),
 }

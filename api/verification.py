@@ -43,6 +43,7 @@ from verifier import (
     DocumentKind,
     Expectations,
     NationalFormat,
+    UnknownServiceItem,
     VerificationInputError,
     VerificationRequest,
     Verifier,
@@ -72,6 +73,7 @@ class VerifyInput:
     at: datetime | None  # None: now
     holder_credit_code: str | None = None
     type_code: str | None = None
+    service_item: str | None = None  # the service item asked about (Expectations.service_item)
     document: bytes | None = None  # sealed documents; the data a national .dat signs
     image: bytes | None = None  # seals, and the seal of a sealed document
     seal: bytes | None = None  # sealed documents whose signature only references the seal
@@ -85,7 +87,7 @@ class VerifyInput:
             if self.document is not None:  # an SES_Signature and the data it signs
                 return [("signed_value", self.token), ("signature_xml", self.document)]
             return [("token", self.token)]
-        if self.kind == "sealed_document":
+        if self.kind == DocumentKind.SEALED_DOCUMENT:
             assert self.document is not None
             parts = [("document", self.document), ("signature", self.token)]
             if self.seal is not None:
@@ -113,18 +115,24 @@ class VerifyInput:
 
     @property
     def expectations(self) -> dict[str, str | None]:
-        return {"holder_credit_code": self.holder_credit_code, "type_code": self.type_code}
+        """Keyed into the verdict cache and signed into receipts (request_sha256)."""
+        return {
+            "holder_credit_code": self.holder_credit_code,
+            "type_code": self.type_code,
+            "service_item": self.service_item,
+        }
 
     def request(self) -> VerificationRequest:
         """The verifier's question: the API's type_code is a licence type on the licence
         endpoint, a seal type on the others."""
         expect = None
-        if self.holder_credit_code is not None or self.type_code is not None:
+        if any(v is not None for v in self.expectations.values()):
             licence = self.kind == DocumentKind.LICENCE
             expect = Expectations(
                 holder_id=self.holder_credit_code,
                 licence_type=self.type_code if licence else None,
                 seal_type=None if licence else self.type_code,
+                service_item=self.service_item,
             )
         return VerificationRequest(
             self.kind,
@@ -208,6 +216,20 @@ class VerificationService:
                 f"(configured: {', '.join(self.store.jurisdictions)})",
             )
 
+    def check_item(self, relying: str, code: str | None) -> None:
+        """A 422 for a service item the held catalogue does not list for `relying` (the verifier
+        refuses it too, should the catalogue change in between). With no catalogue held the
+        verdict says so (INDETERMINATE), as without an item."""
+        if code is None:
+            return
+        signed = self.store.state.catalogue
+        if signed is not None and signed.catalogue.item(relying, code) is None:
+            raise _unknown_item(
+                f"the recognition catalogue (version {signed.catalogue.sequence}) lists no "
+                f"service item {code} for {relying} (search: GET /v1/catalogue/items"
+                f"?relying={relying}&q=...)"
+            )
+
     def _key(self, inp: VerifyInput, digest: str, version: str) -> str:
         return cache_key(
             kind=inp.cache_kind,
@@ -221,6 +243,7 @@ class VerificationService:
     async def verify(self, inp: VerifyInput) -> Outcome:
         """The verdict, from the cache or computed; national formats in the worker pool."""
         self.check_relying(inp.relying)
+        self.check_item(inp.relying, inp.service_item)
         digest = inp.input_sha256
         version = self.store.state.version
         key = self._key(inp, digest, version)
@@ -393,8 +416,14 @@ class VerificationService:
     def _call(self, inp: VerifyInput) -> Verdict:
         try:
             return self.verifier.verify(inp.request())
+        except UnknownServiceItem as exc:
+            raise _unknown_item(str(exc)) from exc
         except VerificationInputError as exc:
             raise ProblemError(422, "invalid_request", str(exc)) from exc
+
+
+def _unknown_item(detail: str) -> ProblemError:
+    return ProblemError(422, UnknownServiceItem.code, detail)
 
 
 __all__ = ["BATCH_SLICE", "Outcome", "VerificationService", "VerifyInput"]

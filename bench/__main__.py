@@ -6,11 +6,12 @@ noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cor
 1-2 min). A figure that cannot be measured (missing component, server that fails) is a MISS with
 its reason, never a crash.
 
-Sections (for --only): library (1), scale (4), trustlist (6b), uncached (2, 7), cached (3),
+Sections (for --only): library (1), scale (4), trustlist (6b), items (I1, I2: a catalogue of
+1,000 service items x 2 cities x 20 rules), qr (Q1-Q3: QR licences), uncached (2, 7), cached (3),
 batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), bigbatch (8: one
 batch of 10,000 licences, memory per item and /healthz meanwhile), profile (where verify_licence
-spends its time); groups: micro (library, scale, trustlist), http (uncached, cached, batch,
-startup, hostile, bigbatch)."""
+spends its time); groups: micro (library, scale, trustlist, items, national, qr), http (uncached,
+cached, batch, startup, hostile, bigbatch)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ SECTIONS = (
     "library",
     "scale",
     "trustlist",
+    "items",
     "national",
+    "qr",
     "uncached",
     "cached",
     "batch",
@@ -42,7 +45,7 @@ SECTIONS = (
     "profile",
 )
 GROUPS = {
-    "micro": ("library", "scale", "trustlist", "national"),
+    "micro": ("library", "scale", "trustlist", "items", "national", "qr"),
     "http": ("uncached", "cached", "batch", "startup", "hostile", "bigbatch"),
     "all": SECTIONS,
 }
@@ -136,6 +139,16 @@ def main(argv: list[str] | None = None) -> int:
             got = guarded(rows, "6b", "trust list load", micro.trust_list_row, ms)
             if got is not None:
                 rows.append(got)
+            log("[trustlist] the shared trust directory's check before a verdict (figure 6c)")
+            got = guarded(rows, "6c", "directory check", micro.directory_check_row, samples, ms)
+            if got is not None:
+                rows.append(got)
+        if "items" in only:
+            from bench import items
+
+            log("[items] a catalogue of 1,000 service items x 2 cities x 20 rules (I1, I2)")
+            got = guarded(rows, "I1", "service items at scale", items.rows, ms)
+            rows += got or []
         if "national" in only:
             from bench import national
 
@@ -144,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             rows += got or []
             log("[national] hostile OFD packages vs legitimate ones of the same size (N3)")
             got = guarded(rows, "N3", "hostile OFD CPU", national.hostile_rows, quick)
+            rows += got or []
+        if "qr" in only:
+            from bench import qr
+
+            log("[qr] QR licences: verify, photo reading, QR version (figures Q1-Q3)")
+            got = guarded(rows, "Q1", "QR licence figures", qr.rows, quick, ms)
             rows += got or []
         if "profile" in only:
             log("[profile] where verify_licence spends its time")

@@ -12,12 +12,13 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from keys import (
+    GeneralJWS,
     KeyMaterialError,
     MalformedJSON,
     PublicKey,
@@ -40,6 +41,7 @@ from trust_lists.text import shown
 from trust_lists.timeutil import parse_time
 
 PROG = "huren"
+_D = TypeVar("_D")
 MAX_JWK_BYTES = 64 * 1024
 _KID = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")
 
@@ -168,20 +170,78 @@ def with_path(exc: TrustStateError, path: str) -> TrustStateError:
     return type(exc)(f"{path}: {exc}")
 
 
-def read_list_file(path: str) -> tuple[TrustList, SignedTrustList | None]:
-    """A draft (the unsigned payload as JSON) or a signed envelope; the list and the envelope."""
-    data = read_bytes(path, MAX_TRUST_LIST_BYTES)
+def read_draft_or_signed(
+    path: str, limit: int, parse_signed: Callable[[bytes], _D], parse_draft: Callable[[Any], Any]
+) -> tuple[Any, _D | None]:
+    """A draft (the unsigned payload as JSON, read by `parse_draft`) or a signed envelope (read
+    by `parse_signed`): (the draft's document or None, the envelope or None)."""
+    data = read_bytes(path, limit)
     try:
-        doc = strict_json_loads(data, max_bytes=MAX_TRUST_LIST_BYTES)
+        doc = strict_json_loads(data, max_bytes=limit)
     except MalformedJSON as exc:
         raise MalformedDocument(f"{path}: {exc}") from exc
     try:
         if isinstance(doc, dict) and "payload" in doc and "signatures" in doc:
-            signed = SignedTrustList.parse(data)
-            return signed.trust_list, signed
-        return TrustList.from_dict(doc), None
+            return None, parse_signed(data)
+        return parse_draft(doc), None
     except TrustStateError as exc:
         raise with_path(exc, path) from exc
+
+
+def read_list_file(path: str) -> tuple[TrustList, SignedTrustList | None]:
+    """A draft (the unsigned payload as JSON) or a signed envelope; the list and the envelope."""
+    draft, signed = read_draft_or_signed(
+        path, MAX_TRUST_LIST_BYTES, SignedTrustList.parse, TrustList.from_dict
+    )
+    return (signed.trust_list if signed is not None else draft), signed
+
+
+class _Combinable(Protocol):
+    @property
+    def digest(self) -> str: ...
+
+    @property
+    def envelope(self) -> GeneralJWS: ...
+
+    def combine(self, other: Any) -> Any: ...
+
+
+_S = TypeVar("_S", bound=_Combinable)
+
+
+def combine_files(args: argparse.Namespace, read: Callable[[str], _S], what: str) -> int:
+    """`huren list|catalogue combine`: the signatures of separately signed copies of one
+    document, written to --out; copies of another document are refused."""
+    result = read(args.files[0])
+    for path in args.files[1:]:
+        part = read(path)
+        if part.digest != result.digest:
+            raise MalformedDocument(
+                f"{path} signs another {what} than {args.files[0]} "
+                f"(sha256:{part.digest[:16]}... vs sha256:{result.digest[:16]}...)"
+            )
+        result = result.combine(part)
+    write_output(args.out, result.envelope.to_json())
+    kids = ", ".join(s.kid for s in result.envelope.signatures)
+    say(args, f"combined {len(result.envelope.signatures)} signature(s) -> {args.out}: {kids}")
+    return 0
+
+
+def sign_and_combine_parsers(
+    actions: Any, what: str, sign: Callable[..., int], combine: Callable[..., int]
+) -> None:
+    """The `sign` and `combine` actions of `huren list` and `huren catalogue`."""
+    g = actions.add_parser("sign", help=f"sign a draft (or add a signature to a signed {what})")
+    g.add_argument("file", metavar="FILE", help=f"the draft, or a {what} signed by others")
+    g.add_argument("--key", required=True, help="operator private key (PEM), e.g. --key op1.pem")
+    passphrase_arg(g)
+    out_arg(g, f"the signed {what}")
+    g.set_defaults(func=sign)
+
+    g = actions.add_parser("combine", help=f"combine separately made signatures over one {what}")
+    g.add_argument("files", nargs="+", metavar="FILE", help=f"signed copies of the same {what}")
+    out_arg(g, f"the {what} with every signature")
+    g.set_defaults(func=combine)
 
 
 def read_signed_file(path: str) -> SignedTrustList:
@@ -396,7 +456,11 @@ def load_part(module: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
+        # The module, or its whole package (the image holds no demo/): missing either way.
         if exc.name == module:
             path = module.replace(".", "/") + ".py"
-            raise PartMissing(f"{what} is not available ({path} is missing)") from None
-        raise
+        elif exc.name is not None and module.startswith(f"{exc.name}."):
+            path = exc.name.replace(".", "/") + "/"
+        else:
+            raise
+        raise PartMissing(f"{what} is not available ({path} is missing)") from None

@@ -26,12 +26,11 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_export_server(args: argparse.Namespace) -> int:
-    from demo.export import ExportError, export_server_directory
-
+    export = load_part("demo.export", "the export")
     source, out = Path(args.dir), Path(args.out)
     try:
-        written = export_server_directory(source / "huren.json", out)
-    except ExportError as exc:
+        written = export.export_server_directory(source / "huren.json", out)
+    except export.ExportError as exc:
         raise UsageError(str(exc)) from exc
     print(f"server directory written to {out}: {', '.join(written)} (no operator keys)")
     print(f"  for the container image (uid 10001): chown -R 10001:10001 {out}")

@@ -15,6 +15,7 @@ from cli.common import (
     TIME_HELP,
     UsageError,
     at_arg,
+    combine_files,
     command_group,
     granted_from_arg,
     issued_at_arg,
@@ -22,7 +23,6 @@ from cli.common import (
     operators_arg,
     out_arg,
     pad,
-    passphrase_arg,
     positive_int,
     read_bytes,
     read_certificate_key,
@@ -35,6 +35,7 @@ from cli.common import (
     render_table,
     say,
     service_keys,
+    sign_and_combine_parsers,
     threshold_arg,
     time_arg,
     valid_days_arg,
@@ -49,7 +50,7 @@ from keys import (
 from trust_lists import authoring
 from trust_lists.anchors import load_anchors
 from trust_lists.diff import Change, ChangeKind, diff_trust_lists
-from trust_lists.errors import MalformedDocument, TrustStateError
+from trust_lists.errors import TrustStateError
 from trust_lists.model import KeyStatus, ServiceKey, ServiceKind, TrustList
 from trust_lists.signed import (
     MAX_TRUST_LIST_BYTES,
@@ -333,19 +334,7 @@ def cmd_list_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_list_combine(args: argparse.Namespace) -> int:
-    parts = [read_signed_file(p) for p in args.files]
-    result = parts[0]
-    for path, part in zip(args.files[1:], parts[1:], strict=True):
-        if part.digest != result.digest:
-            raise MalformedDocument(
-                f"{path} signs another list than {args.files[0]} "
-                f"(sha256:{part.digest[:16]}... vs sha256:{result.digest[:16]}...)"
-            )
-        result = result.combine(part)
-    write_output(args.out, result.to_json())
-    kids = ", ".join(s.kid for s in result.envelope.signatures)
-    say(args, f"combined {len(result.envelope.signatures)} signature(s) -> {args.out}: {kids}")
-    return 0
+    return combine_files(args, read_signed_file, "list")
 
 
 def _signature_report(signed: SignedTrustList, trusted: SignerSet | None) -> list[str]:
@@ -555,17 +544,7 @@ def add_parser(sub: Any) -> None:
     issued_at_arg(g)
     g.set_defaults(func=cmd_list_bump)
 
-    g = ls.add_parser("sign", help="sign a draft (or add a signature to a signed list)")
-    g.add_argument("file", metavar="FILE", help="the draft, or a list signed by others")
-    g.add_argument("--key", required=True, help="operator private key (PEM), e.g. --key op1.pem")
-    passphrase_arg(g)
-    out_arg(g, "the signed list")
-    g.set_defaults(func=cmd_list_sign)
-
-    g = ls.add_parser("combine", help="combine separately made signatures over one list")
-    g.add_argument("files", nargs="+", metavar="FILE", help="signed copies of the same list")
-    out_arg(g, "the list with every signature")
-    g.set_defaults(func=cmd_list_combine)
+    sign_and_combine_parsers(ls, "list", cmd_list_sign, cmd_list_combine)
 
     g = ls.add_parser("verify", help="check a signed list against anchors or the trust store")
     g.add_argument("file", metavar="FILE", help="the signed list")

@@ -6,8 +6,8 @@ A status list is edited as a draft (`trust_lists.status_authoring`), reviewed wi
 token is a compact JWS with exactly one signature (IETF Token Status List): the threshold of
 operators vouches for the issuer key in the trust list, and the issuer key signs the status list.
 
-cli/main.py registers it with `status_cli.add_parser(sub)` in build_parser(); the helpers shared
-with `huren list` (files, output, times, tables) are cli.main's own."""
+cli/main.py registers it with `status.add_parser(sub)` in build_parser(); the helpers shared
+with `huren list` (files, output, times, tables) are in cli/common.py."""
 
 from __future__ import annotations
 

@@ -6,15 +6,20 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
+import os
+import sys
 from typing import Any
 
 from cli.common import (
     at_arg,
     command_group,
     config_option,
+    config_path,
     open_store,
     read_bytes,
+    read_config,
     render_table,
     utc_now,
     with_path,
@@ -31,6 +36,7 @@ from trust_lists.signed import (
     is_unsigned_draft,
 )
 from trust_lists.status_list import MAX_STATUS_LIST_TOKEN_BYTES
+from trust_lists.store import TrustStore
 from trust_lists.text import shown
 from trust_lists.timeutil import format_time
 
@@ -56,28 +62,77 @@ def document_kind(data: bytes) -> str:
 
 
 def cmd_trust_submit(args: argparse.Namespace) -> int:
-    store = open_store(args.config)
+    """Offline submission, refused while a service holds the directory (its API is the one way
+    in then: judged against its state, audited, propagated); audited as an upload is."""
+    from api.obs.audit import AuditLog
+    from api.settings import Settings
+
+    anchors, directory, grace = read_config(args.config)
+    audit = AuditLog(Settings.load(config_path(args.config)).audit_log_path)
     limit = max(MAX_TRUST_LIST_BYTES, MAX_CATALOGUE_BYTES, MAX_STATUS_LIST_TOKEN_BYTES)
-    for path in args.files:
-        data = read_bytes(path, limit)
-        now = utc_now()
-        before = store.state
+
+    def record(path: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "time": utc_now().isoformat(timespec="milliseconds"),
+            "key_id": f"cli:uid-{os.getuid()}",  # no API key: the local user
+            "file": str(path),
+            **fields,
+        }
+
+    with contextlib.ExitStack() as held:
         try:
-            kind = document_kind(data)
-            if kind == "list":
-                signed = store.submit_trust_list(data, now=now)
-                tl = signed.trust_list
-                what = f"trust list {tl.jurisdiction} sequence {tl.sequence}"
-            elif kind == "catalogue":
-                cat = store.submit_catalogue(data, now=now)
-                what = f"catalogue sequence {cat.catalogue.sequence}"
-            else:
-                issued = store.submit_status_list(data, now=now)
-                what = f"status list {issued.status_list.uri}"
+            held.enter_context(directory.unserved())
         except TrustStateError as exc:
-            raise with_path(exc, path) from exc
-        verb = "already held:" if store.state is before else "accepted"
-        print(f"{verb} {what} from {path}; trust state version {store.state.version}")
+            for path in args.files:
+                audit.append(record(path, outcome="refused", code=exc.code, detail=str(exc)))
+            raise
+        store = TrustStore(anchors, directory, grace=grace)
+        for problem in store.load():
+            print(f"warning: {problem}", file=sys.stderr)
+        for path in args.files:
+            data = read_bytes(path, limit)
+            now = utc_now()
+            before = store.state
+            entry = record(path, old_version=before.version)
+            try:
+                kind = document_kind(data)
+                if kind == "list":
+                    signed = store.submit_trust_list(data, now=now)
+                    tl = signed.trust_list
+                    what = f"trust list {tl.jurisdiction} sequence {tl.sequence}"
+                    old = before.lists.get(tl.jurisdiction)
+                    entry.update(action="trust_list", jurisdiction=tl.jurisdiction)
+                    entry.update(
+                        old_sequence=old.trust_list.sequence if old else None,
+                        old_digest=old.digest if old else None,
+                        new_sequence=tl.sequence,
+                        new_digest=signed.digest,
+                    )
+                elif kind == "catalogue":
+                    cat = store.submit_catalogue(data, now=now)
+                    what = f"catalogue sequence {cat.catalogue.sequence}"
+                    old_cat = before.catalogue
+                    entry.update(action="catalogue", jurisdiction="catalogue")
+                    entry.update(
+                        old_sequence=old_cat.catalogue.sequence if old_cat else None,
+                        old_digest=old_cat.digest if old_cat else None,
+                        new_sequence=cat.catalogue.sequence,
+                        new_digest=cat.digest,
+                    )
+                else:
+                    issued = store.submit_status_list(data, now=now)
+                    what = f"status list {issued.status_list.uri}"
+                    entry.update(action="status_list", jurisdiction=issued.status_list.uri)
+                    entry.update(new_digest=issued.status_list.digest)
+            except TrustStateError as exc:
+                entry.update(outcome="refused", code=exc.code, detail=str(exc)[:500])
+                audit.append(entry)
+                raise with_path(exc, path) from exc
+            changed = store.state is not before
+            entry.update(outcome="accepted" if changed else "unchanged")
+            audit.append(entry)
+            verb = "accepted" if changed else "already held:"
+            print(f"{verb} {what} from {path}; trust state version {store.state.version}")
     return 0
 
 

@@ -2,8 +2,9 @@
 store on disk.
 
 FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), an SES_Signature
-value (.dat, with the data it signs as --data when at hand), or a compact JWS licence or seal;
-its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
+value (.dat, with the data it signs as --data when at hand), a compact JWS licence or seal, or a
+licence's QR form: its HR1: text (as the argument itself or in a file) or a photo or scan of the
+code; its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
 init`), or the huren.json itself. The store is loaded read-only (nothing is written). Exit status
 (EXIT_STATUS_HELP): the verdict's, or 2 when no verdict could be given.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +26,13 @@ from trust_lists.text import shown
 from trust_lists.timeutil import EARLIEST_VALIDATION_TIME, LATEST_VALIDATION_TIME
 from verifier import (
     DocumentKind,
+    Expectations,
     NationalFormat,
     Verdict,
     VerificationRequest,
     Verifier,
+    hr1,
+    scan,
 )
 from verifier.recognise import (
     OFD_AS_DATA,
@@ -63,7 +68,12 @@ def add_parser(sub: Any) -> None:
         epilog=EXIT_STATUS_HELP,
         formatter_class=HelpFormatter,
     )
-    g.add_argument("file", metavar="FILE", help=".ofd, .esl, .dat, or a compact JWS")
+    g.add_argument(
+        "file",
+        metavar="FILE",
+        help=".ofd, .esl, .dat, a compact JWS, a licence's QR code (its HR1: text given here or "
+        "in a file, or a photo or scan of the code)",
+    )
     g.add_argument(
         "--data",
         metavar="SIGNED_FILE",
@@ -80,6 +90,13 @@ def add_parser(sub: Any) -> None:
         metavar="TIME",
         type=_time,
         help="validation time, RFC 3339 UTC or now (default: now), e.g. --at 2026-11-26T08:00:00Z",
+    )
+    g.add_argument(
+        "--item",
+        metavar="CODE",
+        help="the service item being handled, by its code in the recognition catalogue: the "
+        "document is judged for that item (`huren catalogue items` lists them), e.g. "
+        "--item 440300-SCJG-0012",
     )
     g.add_argument("--json", action="store_true", help="print the full verdict(s) as JSON")
     g.add_argument(
@@ -126,9 +143,11 @@ def verify_file(
     *,
     signed_data: bytes | None = None,
     data_name: str = "Signature.xml",
+    item: str | None = None,
 ) -> tuple[Verdict, list[tuple[str, Verdict]]]:
     """(overall verdict, [(signature id, verdict)]) for any supported file; `signed_data` is
-    what an SES_Signature value signs (only with one)."""
+    what an SES_Signature value signs (only with one); `item` the service item asked about."""
+    expect = Expectations(service_item=item) if item is not None else None
     found = national_format(data)
     if signed_data is not None and found is not NationalFormat.SIGNATURE:
         raise ValueError("signed data goes with an SES_Signature value (.dat) only")
@@ -137,15 +156,30 @@ def verify_file(
         # The kind the API would ask on the endpoint taking this format.
         asked = DocumentKind.SEAL if found is NationalFormat.SEAL else DocumentKind.SEALED_DOCUMENT
         request = VerificationRequest(
-            asked, data, relying, at, document=signed_data, national=found, data_name=data_name
+            asked,
+            data,
+            relying,
+            at,
+            expect,
+            document=signed_data,
+            national=found,
+            data_name=data_name,
         )
         verdict = verifier.verify(request)
         return verdict, _signatures(verdict) if found is NationalFormat.OFD else []
+    if hr1.looks_like_hr1(data):  # a licence's QR form (its own rule on what surrounds it)
+        return verifier.verify(VerificationRequest(DocumentKind.LICENCE, data, relying, at)), []
     text = data.strip()
     kind = jws_kind(text)
     if kind in (DocumentKind.LICENCE, DocumentKind.SEAL):
-        return verifier.verify(VerificationRequest(kind, text, relying, at)), []
+        return verifier.verify(VerificationRequest(kind, text, relying, at, expect)), []
     unsupported = unsupported_format(data)
+    if unsupported in _PICTURES:  # a photo or scan of a licence's QR code
+        try:
+            qr_text = scan.read_qr(data)
+        except scan.ScanError as exc:
+            raise UnsupportedFormat(f"{unsupported_message(unsupported)}; {exc}") from exc
+        return verifier.verify(VerificationRequest(DocumentKind.LICENCE, qr_text, relying, at)), []
     if unsupported is not None:
         raise UnsupportedFormat(unsupported_message(unsupported))
     if kind is DocumentKind.SEALED_DOCUMENT:
@@ -156,6 +190,9 @@ def verify_file(
     raise UnsupportedFormat(
         "not a format huren verifies. Supported: " + "; ".join(SUPPORTED_FORMATS)
     )
+
+
+_PICTURES: Final = frozenset({"png", "jpeg", "gif", "tiff", "webp", "bmp"})
 
 
 def _signatures(overall: Verdict) -> list[tuple[str, Verdict]]:
@@ -218,7 +255,11 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     if relying is None or relying not in store.anchors:
         raise UsageError(f"relying jurisdiction {relying} is not configured in {args.config}")
     at: datetime | None = args.at
-    data = read_bytes(args.file, MAX_FILE_BYTES)
+    # os.path.exists: a scanned text is no file name (it may be too long for one: False)
+    if hr1.looks_like_hr1(args.file) and not os.path.exists(args.file):
+        data = args.file.encode("utf-8", "surrogateescape")  # the text a scanner typed
+    else:
+        data = read_bytes(args.file, MAX_FILE_BYTES)
     signed = None
     if args.data is not None:
         if national_format(data) is not NationalFormat.SIGNATURE:
@@ -229,7 +270,7 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     now = datetime.now(UTC)
     name = Path(args.data).name if args.data is not None else "Signature.xml"
     verdict, signatures = verify_file(
-        data, store, relying, at, now, signed_data=signed, data_name=name
+        data, store, relying, at, now, signed_data=signed, data_name=name, item=args.item
     )
     return verdict, signatures, relying
 

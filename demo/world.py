@@ -7,7 +7,9 @@ licences; Zhongshan's only the first two (so a Zhongshan food production licence
 scope). Shenzhen's issuer also holds a retired key (withdrawn 30 days ago) and a compromised one
 (revoked 10 days ago), for demonstrating those verdicts. The recognition catalogue, signed by both
 cities' operators, lets each city accept both cities' business licences, food business permits
-and all five seal types; food production licences are recognised in Shenzhen only.
+and all five seal types; food production licences are recognised in Shenzhen only. It also lists
+a handful of service items per city (SERVICE_ITEMS), among them the filing of collective-meal
+suppliers, which accepts food business permits of central kitchens from both cities.
 
 Tests use `build_demo_world(DEMO_EPOCH)` as their shared fixture; `huren demo init` calls
 `write_demo(directory, build_demo_world(now))`; `huren demo renew` (run by `make run`) calls
@@ -28,10 +30,12 @@ from typing import Any, Final
 
 from demo import national as national_demo
 from issuing.licences import issue_licence, make_seal, sign_sealed_document
+from issuing.qr import qr_from_jws, qr_image
 from keys import ES256, KeyMaterialError, SigningKey
 from trust_lists.anchors import anchors_to_json, load_anchors
 from trust_lists.authoring import add_service, change_key_status, new_trust_list, next_version
 from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCatalogue
+from trust_lists.items import HOLDER_ENTERPRISE, DataIncludes, ItemRule, ServiceItem
 from trust_lists.model import KeyStatus, ServiceKind, TrustList
 from trust_lists.signed import Anchor, SignedTrustList
 from trust_lists.status_authoring import StatusListDraft, renew
@@ -56,6 +60,116 @@ LICENCE_TYPES: Final = (
     DocumentType(BUSINESS_LICENCE, "营业执照", "Business licence"),
     DocumentType(FOOD_BUSINESS_PERMIT, "食品经营许可证", "Food business permit"),
     DocumentType(FOOD_PRODUCTION_LICENCE, "食品生产许可证", "Food production licence"),
+)
+
+# Service items (政务服务事项) of the demo catalogue. The food business permit of a central kitchen
+# or a collective-meal distributor counts, from either city, for the supplier filings; a
+# Zhongshan permit counts for nothing that needs a Shenzhen food production licence.
+CENTRAL_KITCHEN: Final = DataIncludes("主体业态", ("中央厨房", "集体用餐配送单位", "餐饮管理企业"))
+BOTH: Final = frozenset({SHENZHEN, ZHONGSHAN})
+_NO: Final[frozenset[str]] = frozenset()
+ITEM_SZ_MEAL_SUPPLIER: Final = "440300-SCJG-0012"
+ITEM_SZ_FOOD_PRODUCTION: Final = "440300-SCJG-0045"
+
+
+def _supplier_rules() -> tuple[ItemRule, ...]:
+    return (
+        ItemRule(
+            BOTH,
+            frozenset({FOOD_BUSINESS_PERMIT}),
+            _NO,
+            HOLDER_ENTERPRISE,
+            CENTRAL_KITCHEN,
+        ),
+        ItemRule(BOTH, frozenset({BUSINESS_LICENCE}), _NO, HOLDER_ENTERPRISE),
+        ItemRule(BOTH, _NO, frozenset({"official", "contract"})),
+    )
+
+
+def _construction_rules() -> tuple[ItemRule, ...]:
+    return (ItemRule(BOTH, frozenset({BUSINESS_LICENCE}), frozenset({"official", "contract"})),)
+
+
+SERVICE_ITEMS: Final = (
+    ServiceItem(
+        SHENZHEN,
+        ITEM_SZ_MEAL_SUPPLIER,
+        "集体用餐配送供应商备案",
+        "Filing of collective-meal suppliers",
+        "深圳市市场监督管理局",
+        "Shenzhen Administration for Market Regulation",
+        _supplier_rules(),
+    ),
+    ServiceItem(
+        SHENZHEN,
+        "440300-JYJ-0031",
+        "学校食堂承包经营单位登记",
+        "Registration of school-canteen catering operators",
+        "深圳市教育局",
+        "Shenzhen Education Bureau",
+        _supplier_rules()[:2],
+    ),
+    ServiceItem(
+        SHENZHEN,
+        ITEM_SZ_FOOD_PRODUCTION,
+        "食品生产许可证变更",
+        "Change of a food production licence",
+        "深圳市市场监督管理局",
+        "Shenzhen Administration for Market Regulation",
+        (ItemRule(frozenset({SHENZHEN}), frozenset({FOOD_PRODUCTION_LICENCE}), _NO),),
+    ),
+    ServiceItem(
+        SHENZHEN,
+        "440300-ZJJ-0210",
+        "建设工程施工合同备案",
+        "Filing of construction contracts",
+        "深圳市住房和建设局",
+        "Shenzhen Housing and Construction Bureau",
+        _construction_rules(),
+    ),
+    ServiceItem(
+        SHENZHEN,
+        "440300-SW-0102",
+        "增值税发票领用",
+        "Collection of VAT invoices",
+        "国家税务总局深圳市税务局",
+        "Shenzhen Tax Service, STA",
+    ),
+    ServiceItem(
+        ZHONGSHAN,
+        "442000-SCJG-0008",
+        "集体用餐配送供应商备案",
+        "Filing of collective-meal suppliers",
+        "中山市市场监督管理局",
+        "Zhongshan Administration for Market Regulation",
+        _supplier_rules(),
+    ),
+    ServiceItem(
+        ZHONGSHAN,
+        "442000-SCJG-0020",
+        "食品经营许可证延续",
+        "Renewal of a food business permit",
+        "中山市市场监督管理局",
+        "Zhongshan Administration for Market Regulation",
+        (ItemRule(frozenset({ZHONGSHAN}), frozenset({FOOD_BUSINESS_PERMIT}), _NO),),
+    ),
+    ServiceItem(
+        ZHONGSHAN,
+        "442000-ZJJ-0033",
+        "建设工程施工合同备案",
+        "Filing of construction contracts",
+        "中山市住房和城乡建设局",
+        "Zhongshan Housing and Urban-Rural Development Bureau",
+        _construction_rules(),
+    ),
+    ServiceItem(
+        ZHONGSHAN,
+        "442000-SW-0015",
+        "增值税发票领用",
+        "Collection of VAT invoices",
+        "国家税务总局中山市税务局",
+        "Zhongshan Tax Service, STA",
+    ),
 )
 
 LIST_VALIDITY: Final = timedelta(days=30)
@@ -437,6 +551,7 @@ def _catalogue(now: datetime) -> Catalogue:
         {t.code: t for t in LICENCE_TYPES},
         {t.code: t for t in seal_types},
         tuple(recognitions),
+        SERVICE_ITEMS,
     )
 
 
@@ -534,6 +649,12 @@ def build_demo_world(now: datetime) -> DemoWorld:
         "contract.txt": CONTRACT_TEXT,
         "contract.sig.jws": sealed_signature.encode("ascii") + b"\n",
         **national_demo.samples(national),
+        **_qr_samples(
+            {
+                "licence-sz-business": (licence_sz, world.issuer_key(SHENZHEN)),
+                "licence-zs-food": (licence_zs, world.issuer_key(ZHONGSHAN)),
+            }
+        ),
     }
     # Frozen dataclass: the documents are known only now, so build the final instance here.
     return DemoWorld(
@@ -555,6 +676,18 @@ def build_demo_world(now: datetime) -> DemoWorld:
         samples=samples,
         national=national,
     )
+
+
+def _qr_samples(licences: dict[str, tuple[str, SigningKey]]) -> dict[str, bytes]:
+    """Each sample licence in its QR form (docs/formats.md): the HR1 string, and the QR code as
+    PNG (to show on a phone or print) and SVG."""
+    out: dict[str, bytes] = {}
+    for name, (token, key) in licences.items():
+        text = qr_from_jws(token, key)
+        out[f"{name}.hr1.txt"] = text.encode("ascii") + b"\n"
+        out[f"{name}.qr.png"] = qr_image(text, "png").data
+        out[f"{name}.qr.svg"] = qr_image(text, "svg").data
+    return out
 
 
 DEMO_API_KEYS: Final = (

@@ -19,8 +19,17 @@ if [ ! -w "$STATE_DIR" ]; then
 fi
 if [ ! -d "$STATE_DIR/trust" ]; then
     # Copied aside and renamed: a start interrupted here leaves no half-seeded trust directory.
-    rm -rf "$STATE_DIR/.trust-seed"
-    cp -R "$SERVER_DIR/trust" "$STATE_DIR/.trust-seed"
+    # The seed is SERVER_DIR/trust, or SERVER_DIR/trust.tar (made by `tar -C srv -cf trust.tar
+    # trust`) where the server directory cannot hold subdirectories (a Kubernetes ConfigMap).
+    rm -rf "$STATE_DIR/.trust-seed" "$STATE_DIR/.trust-unpack"
+    if [ -d "$SERVER_DIR/trust" ]; then
+        cp -R "$SERVER_DIR/trust" "$STATE_DIR/.trust-seed"
+    else
+        mkdir "$STATE_DIR/.trust-unpack"
+        tar -xf "$SERVER_DIR/trust.tar" -C "$STATE_DIR/.trust-unpack"
+        mv "$STATE_DIR/.trust-unpack/trust" "$STATE_DIR/.trust-seed"
+        rmdir "$STATE_DIR/.trust-unpack"
+    fi
     mv "$STATE_DIR/.trust-seed" "$STATE_DIR/trust"
 fi
 

@@ -6,6 +6,7 @@ from trust_lists.catalogue import Catalogue, DocumentType, Recognition, SignedCa
 from trust_lists.errors import (
     AlreadyExpired,
     CatalogueOverreach,
+    DirectoryServed,
     DocumentTooLarge,
     DuplicateKeyId,
     JurisdictionMismatch,
@@ -21,6 +22,7 @@ from trust_lists.errors import (
     UnknownJurisdiction,
     UntrustedSigner,
 )
+from trust_lists.items import DataIncludes, ItemRule, ServiceItem
 from trust_lists.model import (
     KeyEntry,
     KeyState,
@@ -43,10 +45,13 @@ __all__ = [
     "Anchor",
     "Catalogue",
     "CatalogueOverreach",
+    "DataIncludes",
+    "DirectoryServed",
     "DocumentTooLarge",
     "DocumentType",
     "DuplicateKeyId",
     "IssuedStatusList",
+    "ItemRule",
     "JurisdictionMismatch",
     "KeyEntry",
     "KeyOfOtherJurisdiction",
@@ -58,6 +63,7 @@ __all__ = [
     "Recognition",
     "Rollback",
     "RotationNotAuthorised",
+    "ServiceItem",
     "ServiceKey",
     "ServiceKind",
     "SignedCatalogue",

@@ -1,6 +1,8 @@
 """The recognition catalogue: which licence and seal types each relying jurisdiction accepts from
-each issuing jurisdiction, and the catalogue of type codes with their names. Versioned, signed data
-(not code): every relying jurisdiction named must have signed it with its operators' threshold."""
+each issuing jurisdiction, the service items each relying jurisdiction handles (with what each
+accepts, trust_lists/items.py), and the catalogue of type codes with their names. Versioned,
+signed data (not code): every relying jurisdiction named must have signed it with its operators'
+threshold."""
 
 from __future__ import annotations
 
@@ -13,13 +15,23 @@ from typing import Any
 
 from keys import GeneralJWS, MalformedJWS, SigningKey, canonical_json
 from trust_lists.errors import DocumentTooLarge, MalformedDocument
+from trust_lists.items import (
+    BY_CITY_WIDE,
+    NOT_BY_CITY_WIDE,
+    ItemDecision,
+    ServiceItem,
+    decide_by_rules,
+    parse_items,
+)
 from trust_lists.model import _Fields
 from trust_lists.signed import parse_canonical_payload
 from trust_lists.timeutil import format_time
 
 CATALOGUE_TYP = "huren-catalogue+jws"
 FORMAT = "huren-recognition-catalogue"
-MAX_CATALOGUE_BYTES = 1024 * 1024
+# Room for a few thousand service items per city with their rules (a catalogue of 2 cities x
+# 1,000 items x 20 rules is about 6 MiB); parsing stays well under a second (bench/).
+MAX_CATALOGUE_BYTES = 16 * 1024 * 1024
 _CODE = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,63}\Z")
 _JURISDICTION = re.compile(r"\A[1-9][0-9]{5}\Z")
 MAX_SES_TYPE_NUMBERS = 16
@@ -52,10 +64,12 @@ class Catalogue:
     licence_types: Mapping[str, DocumentType]
     seal_types: Mapping[str, DocumentType]
     recognitions: tuple[Recognition, ...]
+    items: tuple[ServiceItem, ...] = ()
     # (relying, issuing) -> its recognition (the first, should a hand-built catalogue repeat a
     # pair): O(1) look-ups however many jurisdictions recognise each other.
     _by_pair: dict[tuple[str, str], Recognition] = field(init=False, repr=False, compare=False)
     _by_ses_number: dict[int, str] = field(init=False, repr=False, compare=False)
+    _items: dict[tuple[str, str], ServiceItem] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str, str], Recognition] = {}
@@ -67,6 +81,27 @@ class Catalogue:
             for n in t.ses_type_numbers:
                 numbers.setdefault(n, t.code)
         object.__setattr__(self, "_by_ses_number", numbers)
+        by_code: dict[tuple[str, str], ServiceItem] = {}
+        for item in self.items:
+            by_code.setdefault((item.relying, item.code), item)
+        object.__setattr__(self, "_items", by_code)
+
+    def item(self, relying: str, code: str) -> ServiceItem | None:
+        """O(1): the service item `code` of the relying jurisdiction, if the catalogue lists it."""
+        return self._items.get((relying, code))
+
+    def items_of(self, relying: str) -> tuple[ServiceItem, ...]:
+        return tuple(i for i in self.items if i.relying == relying)
+
+    def search_items(self, relying: str, query: str = "", limit: int = 50) -> list[ServiceItem]:
+        """The relying city's items whose code or name (zh or en) contains `query`, ignoring
+        case and outer spaces: the exact code first, then codes starting with it, then by code."""
+        q = query.strip().casefold()
+        found = [i for i in self.items_of(relying) if not q or i.matches(q)]
+        found.sort(
+            key=lambda i: (i.code.casefold() != q, not i.code.casefold().startswith(q), i.code)
+        )
+        return found[:limit]
 
     def seal_type_for_number(self, number: int) -> str | None:
         """The seal type this catalogue names for a GB/T 38540 type number, if any."""
@@ -89,9 +124,38 @@ class Catalogue:
             return seal_type in rec.seal_types
         return False
 
+    def decide_item(
+        self,
+        item: ServiceItem,
+        issuing: str,
+        *,
+        licence_type: str | None = None,
+        seal_type: str | None = None,
+        enterprise: bool = True,
+        data: Mapping[str, object] | None = None,
+    ) -> ItemDecision:
+        """Whether `item` accepts a document of this type issued in `issuing`: by the item's own
+        rules, or by its city's city-wide recognitions when it has none."""
+        if item.accepts is None:
+            ok = self.recognises(
+                item.relying, issuing, licence_type=licence_type, seal_type=seal_type
+            )
+            return BY_CITY_WIDE if ok else NOT_BY_CITY_WIDE
+        return decide_by_rules(
+            item,
+            issuing,
+            licence_type=licence_type,
+            seal_type=seal_type,
+            enterprise=enterprise,
+            data=data or {},
+        )
+
     @property
     def relying_jurisdictions(self) -> frozenset[str]:
-        return frozenset(r.relying for r in self.recognitions)
+        """Every city with entries here (recognitions or items): each must sign the catalogue."""
+        return frozenset(r.relying for r in self.recognitions) | frozenset(
+            i.relying for i in self.items
+        )
 
     @classmethod
     def from_dict(cls, data: object) -> Catalogue:
@@ -103,6 +167,7 @@ class Catalogue:
         licence_types = _types(f.get("licence_types", list), "catalogue.licence_types")
         seal_types = _types(f.get("seal_types", list), "catalogue.seal_types", numbered=True)
         raw = f.get("recognitions", list)
+        raw_items = f.get("items", list, optional=True)
         f.done()
         assert issued_at is not None
         if not 0 < sequence < 2**53:
@@ -126,7 +191,10 @@ class Catalogue:
             raise MalformedDocument("catalogue: one entry per relying/issuing pair")
         if not recs:
             raise MalformedDocument("catalogue: at least one recognition is needed")
-        return cls(sequence, issued_at, licence_types, seal_types, tuple(recs))
+        items = () if raw_items is None else parse_items(raw_items, licence_types, seal_types)
+        if raw_items is not None and not items:
+            raise MalformedDocument("catalogue.items: leave it out rather than list no items")
+        return cls(sequence, issued_at, licence_types, seal_types, tuple(recs), items)
 
     def to_dict(self) -> dict[str, Any]:
         def types(m: Mapping[str, DocumentType]) -> list[dict[str, Any]]:
@@ -138,7 +206,7 @@ class Catalogue:
                 out.append(d)
             return out
 
-        return {
+        out: dict[str, Any] = {
             "type": FORMAT,
             "sequence": self.sequence,
             "issued_at": format_time(self.issued_at),
@@ -154,6 +222,9 @@ class Catalogue:
                 for r in self.recognitions
             ],
         }
+        if self.items:  # absent, not empty: catalogues without items keep their bytes
+            out["items"] = [i.to_dict() for i in self.items]
+        return out
 
 
 def _types(raw: list[Any], where: str, *, numbered: bool = False) -> dict[str, DocumentType]:

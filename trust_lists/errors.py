@@ -83,3 +83,9 @@ class StorageError(TrustStateError):
     """The document was valid but could not be stored durably; memory was left unchanged."""
 
     code = "storage_failed"
+
+
+class DirectoryServed(StorageError):
+    """A running service holds the trust directory: write through its API instead."""
+
+    code = "directory_served"

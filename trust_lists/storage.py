@@ -4,18 +4,29 @@ Layout: <root>/<stream>/<version:016d>.jws for every accepted document, and <roo
 with the highest version ever accepted (the rollback guard, which outlives deleted files).
 Streams: lists/<jurisdiction>, status/<sha256(uri)>, catalogue. Every write goes to a temporary
 file, is fsynced, renamed into place, and the directory fsynced: a crash leaves old or new, never
-a torn file."""
+a torn file.
+
+Several processes may share one directory (`huren serve --workers N`, or instances on one
+volume). Writers hold `<root>/.lock` exclusively (flock) for a whole judge-and-store, and after
+storing replace `<root>/STAMP`; readers compare STAMP's identity with the one they last read
+before judging anything, and re-read the streams when it changed. A running service also holds
+`<root>/.served` shared for its lifetime, so that a writer outside it (the command line) can tell
+and refuse: its write would bypass the service's upload path (audit, propagation)."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
+import secrets
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from trust_lists.errors import StorageError
+from trust_lists.errors import DirectoryServed, StorageError
 
 _VERSION_FILE = re.compile(r"\A([0-9]{16})\.jws\Z")
 
@@ -54,9 +65,94 @@ def list_stream(jurisdiction: str) -> str:
 CATALOGUE_STREAM = "catalogue"
 
 
+WRITERS_LOCK = ".lock"
+SERVED_LOCK = ".served"
+STAMP = "STAMP"
+LOCK_FILES = frozenset({WRITERS_LOCK, SERVED_LOCK})  # empty files, only ever locked
+
+Stamp = tuple[int, int, int] | None
+
+
 class TrustDirectory:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._stamp_path = os.fspath(self.root / STAMP)  # stat()ed before every verdict
+
+    # -- sharing between processes ---------------------------------------------------------
+
+    def _lock_fd(self, name: str) -> int:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            return os.open(self.root / name, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot open {self.root / name}: {exc.strerror}") from exc
+
+    @contextlib.contextmanager
+    def locked(self, *, shared: bool = False) -> Iterator[None]:
+        """The writers' lock: exclusive for a judge-and-store, shared for reading a consistent
+        set of streams. Released when the block ends (or the process dies)."""
+        if shared and not self.root.is_dir():
+            yield  # nothing stored yet: nothing to read consistently
+            return
+        fd = self._lock_fd(WRITERS_LOCK)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def hold_for_service(self) -> BinaryIO | None:
+        """Mark the directory as served until the returned file is closed (or collected, or the
+        process ends): a shared lock, so several service processes hold it together. None if
+        the lock file cannot be made (a read-only directory, which nobody can write to either)."""
+        try:
+            fd = self._lock_fd(SERVED_LOCK)
+        except StorageError:
+            return None
+        fcntl.flock(fd, fcntl.LOCK_SH)  # waits out a command-line write in progress
+        return os.fdopen(fd, "rb")
+
+    @contextlib.contextmanager
+    def unserved(self) -> Iterator[None]:
+        """For writers outside the service: hold `.served` exclusively for the block, or raise
+        DirectoryServed if a running service holds the directory."""
+        fd = self._lock_fd(SERVED_LOCK)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise DirectoryServed(
+                    f"a running huren service holds {self.root}: upload through its API instead "
+                    "(PUT /v1/trust-lists/{jurisdiction}, POST /v1/status-lists, PUT "
+                    "/v1/catalogue with an admin key), so that it is judged against the state the "
+                    "service holds, audited and propagated to every instance; or stop the service "
+                    "first"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def stamp(self) -> Stamp:
+        """The identity of STAMP (inode, mtime, size): changes with every store()."""
+        try:
+            st = os.stat(self._stamp_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _bump_stamp(self) -> None:
+        """A new STAMP file (a new inode), renamed into place but not fsynced: other processes
+        see it through the page cache, and after a crash every process reads the directory
+        afresh anyway."""
+        tmp = self.root / f".{STAMP}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, secrets.token_hex(8).encode("ascii") + b"\n")
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.root / STAMP)
+
+    # -- streams ---------------------------------------------------------------------------
 
     def _dir(self, stream: str) -> Path:
         return self.root / stream
@@ -103,6 +199,7 @@ class TrustDirectory:
                     with contextlib.suppress(OSError):
                         target.unlink()
                 raise
+            self._bump_stamp()  # last: a reader that sees the new stamp finds the new files
         except OSError as exc:
             raise StorageError(f"cannot store {stream} version {version}: {exc.strerror}") from exc
         if keep is not None:

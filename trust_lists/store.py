@@ -40,10 +40,17 @@ from trust_lists.signed import (
     check_successor,
 )
 from trust_lists.status_list import StatusList, token_bytes
-from trust_lists.storage import CATALOGUE_STREAM, TrustDirectory, list_stream, status_stream
+from trust_lists.storage import (
+    CATALOGUE_STREAM,
+    Stamp,
+    TrustDirectory,
+    list_stream,
+    status_stream,
+)
 from trust_lists.timeutil import format_time, from_epoch, issued_in_future, require_aware, shift
 
 STATUS_VERSIONS_KEPT = 3
+_UNREAD = object()
 
 
 @contextmanager
@@ -145,6 +152,33 @@ class TrustStore:
         self._catalogue_highest = 0
         self._owners: tuple[tuple[tuple[str, str], ...], dict[str, list[_Owner]]] | None = None
         self._state = TrustState(MappingProxyType({}), MappingProxyType({}), None, grace)
+        self._seen_stamp: Stamp | object = _UNREAD  # the directory's STAMP when last read
+        self._status_read: dict[str, int] = {}  # status stream -> version last read from it
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One writer at a time: in this process (the lock) and among every process sharing the
+        directory (its writers' lock). What the others stored is read first, so a document is
+        judged against the newest accepted state, never overwriting a different one of the same
+        sequence."""
+        with self._lock:
+            if self.directory is None:
+                yield
+                return
+            with self.directory.locked():
+                self._read_newer()
+                yield
+                self._seen_stamp = self.directory.stamp()  # our own store() is held already
+
+    def refresh(self) -> list[str]:
+        """Before judging anything: if another process stored trust state in the shared
+        directory since this store last read it (its STAMP changed; one stat), read and verify
+        what is new. Returns problems found, as load() does."""
+        d = self.directory
+        if d is None or d.stamp() == self._seen_stamp:
+            return []
+        with self._lock, d.locked(shared=True):
+            return self._read_newer()
 
     @property
     def state(self) -> TrustState:
@@ -178,7 +212,7 @@ class TrustStore:
         require_aware(now)
         signed = SignedTrustList.parse(data)
         slot = jurisdiction or signed.trust_list.jurisdiction
-        with self._lock:
+        with self._writing():
             current = self._judge_list(signed, slot, now)
             if current is not None:
                 return current
@@ -341,7 +375,7 @@ class TrustStore:
 
     def submit_status_list(self, token: str | bytes, *, now: datetime) -> IssuedStatusList:
         require_aware(now)
-        with self._lock:
+        with self._writing():
             issued = self._check_status_list(token)
             sl = issued.status_list
             held = self._state.status_lists.get(sl.uri)
@@ -369,9 +403,9 @@ class TrustStore:
                     f"{format_time(now)}); renew it (`huren status renew`) and sign again"
                 )
             if self.directory is not None:
-                self.directory.store(
-                    status_stream(sl.uri), iat, token_bytes(token), keep=STATUS_VERSIONS_KEPT
-                )
+                stream = status_stream(sl.uri)
+                self.directory.store(stream, iat, token_bytes(token), keep=STATUS_VERSIONS_KEPT)
+                self._status_read[stream] = iat
             self._status_highest[sl.uri] = iat
             status_lists = dict(self._state.status_lists)
             status_lists[sl.uri] = issued
@@ -425,7 +459,7 @@ class TrustStore:
     def submit_catalogue(self, data: bytes, *, now: datetime) -> SignedCatalogue:
         require_aware(now)
         signed = SignedCatalogue.parse(data)
-        with self._lock:
+        with self._writing():
             held = self._state.catalogue
             if held is not None and held.digest == signed.digest:
                 return held
@@ -450,59 +484,77 @@ class TrustStore:
         a jurisdiction whose history is broken or truncated is left without a list (fail closed)."""
         if self.directory is None:
             return []
-        d = self.directory
-        problems: list[str] = []
         # Parsing large lists allocates hundreds of thousands of (acyclic) objects; the cyclic
         # collector would re-scan the whole heap several times meanwhile (slow in a big process)
         # and find nothing to free. It is paused for the load only; results do not depend on it.
         with self._lock, _collector_paused():
-            for code in self.jurisdictions:
-                stream = list_stream(code)
-                highest = d.highest(stream)
-                chain: list[SignedTrustList] = []
-                for seq in d.versions(stream):
-                    try:
-                        signed = SignedTrustList.parse(d.read(stream, seq))
-                        if signed.trust_list.sequence != seq:
-                            raise MalformedDocument("file name and sequence disagree")
-                        trusted = (
-                            SignerSet.of(chain[-1].trust_list.operators)
-                            if chain
-                            else self.anchors[code].signer_set_for(signed.trust_list)
-                        )
-                        last = chain[-1].trust_list.sequence if chain else 0
-                        check_successor(
-                            signed, slot=code, trusted=trusted, highest_sequence=last, now=None
-                        )
-                    except (TrustStateError, OSError) as exc:
-                        problems.append(f"{code}: stored list {seq} refused on reload: {exc}")
-                        break
-                    chain.append(signed)
-                top = chain[-1].trust_list.sequence if chain else 0
-                self._highest[code] = max(highest, top)
-                self._history[code] = chain
-                if top < highest:
-                    problems.append(
-                        f"{code}: newest verifiable list is {top} but {highest} was accepted; "
-                        "refusing to serve an older list"
+            self._history.clear()
+            self._status_read.clear()
+            return self._read_newer()
+
+    def _read_newer(self) -> list[str]:
+        """Read what the directory holds beyond what this store read from it last (everything,
+        the first time): each list verified as the successor of the one before. Lock held."""
+        d = self.directory
+        assert d is not None
+        self._seen_stamp = d.stamp()  # before the files: a store after this is seen next time
+        problems: list[str] = []
+        for code in self.jurisdictions:
+            stream = list_stream(code)
+            highest = d.highest(stream)
+            chain = list(self._history.get(code, ()))
+            last = chain[-1].trust_list.sequence if chain else 0
+            for seq in d.versions(stream):
+                if seq <= last:
+                    continue
+                try:
+                    signed = SignedTrustList.parse(d.read(stream, seq))
+                    if signed.trust_list.sequence != seq:
+                        raise MalformedDocument("file name and sequence disagree")
+                    trusted = (
+                        SignerSet.of(chain[-1].trust_list.operators)
+                        if chain
+                        else self.anchors[code].signer_set_for(signed.trust_list)
                     )
-                elif chain:
+                    check_successor(
+                        signed, slot=code, trusted=trusted, highest_sequence=last, now=None
+                    )
+                except (TrustStateError, OSError) as exc:
+                    problems.append(f"{code}: stored list {seq} refused on reload: {exc}")
+                    break
+                chain.append(signed)
+                last = seq
+            top = chain[-1].trust_list.sequence if chain else 0
+            self._highest[code] = max(highest, top, self._highest.get(code, 0))
+            self._history[code] = chain
+            if top < highest:
+                problems.append(
+                    f"{code}: newest verifiable list is {top} but {highest} was accepted; "
+                    "refusing to serve an older list"
+                )
+                if code in self._state.lists:
                     lists = dict(self._state.lists)
-                    lists[code] = chain[-1]
+                    del lists[code]
                     self._swap(lists=lists)
-            self._load_status_lists(problems)
-            self._load_catalogue(problems)
+            elif chain and self._state.lists.get(code) is not chain[-1]:
+                lists = dict(self._state.lists)
+                lists[code] = chain[-1]
+                self._swap(lists=lists)
+        self._load_status_lists(problems)
+        self._load_catalogue(problems)
         return problems
 
     def _load_status_lists(self, problems: list[str]) -> None:
         assert self.directory is not None
         d = self.directory
         status_lists = dict(self._state.status_lists)
+        changed = False
         for stream in d.streams("status"):
             versions = d.versions(stream)
             highest = d.highest(stream)
-            if not versions:
+            if not versions or versions[-1] <= self._status_read.get(stream, 0):
                 continue
+            self._status_read[stream] = versions[-1]
             try:
                 issued = self._check_status_list(d.read(stream, versions[-1]))
             except (TrustStateError, OSError) as exc:
@@ -512,16 +564,19 @@ class TrustStore:
             self._status_highest[uri] = max(highest, versions[-1])
             if versions[-1] >= highest:
                 status_lists[uri] = issued
+                changed = True
             else:
                 problems.append(f"status list {uri}: newest stored is older than the guard")
-        self._swap(status_lists=status_lists)
+        if changed:
+            self._swap(status_lists=status_lists)
 
     def _load_catalogue(self, problems: list[str]) -> None:
         assert self.directory is not None
         d = self.directory
         versions = d.versions(CATALOGUE_STREAM)
-        self._catalogue_highest = d.highest(CATALOGUE_STREAM)
-        if not versions:
+        held = self._state.catalogue
+        self._catalogue_highest = max(d.highest(CATALOGUE_STREAM), self._catalogue_highest)
+        if not versions or (held is not None and versions[-1] <= held.catalogue.sequence):
             return
         try:
             signed = SignedCatalogue.parse(d.read(CATALOGUE_STREAM, versions[-1]))

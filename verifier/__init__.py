@@ -26,6 +26,7 @@ from verifier.verdict import (
 )
 from verifier.verifier import (
     Expectations,
+    UnknownServiceItem,
     VerificationInputError,
     VerificationPolicy,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "NationalPolicy",
     "SubIndication",
     "TrustContext",
+    "UnknownServiceItem",
     "Verdict",
     "VerificationInputError",
     "VerificationPolicy",

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Final, Generic, NoReturn, Protocol, TypedDict, TypeVar
+from typing import Any, Final, Generic, NoReturn, Protocol, TypedDict, TypeVar
 
+from trust_lists.catalogue import DocumentType
+from trust_lists.items import ItemRule, ServiceItem
 from trust_lists.model import KeyEntry, KeyStatus, ServiceKey, ServiceKind, TrustedService
 from trust_lists.store import TrustState
 from trust_lists.timeutil import format_time, issued_in_future, shift
+from verifier import messages
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -71,6 +74,31 @@ def call_times(
     return relying, now, now if at is None else aware(at, "at")
 
 
+class UnknownServiceItem(VerificationInputError):
+    """The caller names a service item the held catalogue does not list for the relying city."""
+
+    code = "unknown_service_item"
+
+
+def resolve_item(state: TrustState, relying: str, code: object) -> ServiceItem | None:
+    """The service item `code` of `relying` in the snapshot's catalogue; None when no item is
+    asked or no catalogue is held (recognition then cannot be decided: INDETERMINATE)."""
+    if code is None:
+        return None
+    if not isinstance(code, str):
+        raise VerificationInputError("the service item must be a string")
+    signed = state.catalogue
+    if signed is None:
+        return None
+    item = signed.catalogue.item(relying, code)
+    if item is None:
+        raise UnknownServiceItem(
+            f"the recognition catalogue (version {signed.catalogue.sequence}) lists no service "
+            f"item {clip(code, 64)} for {relying}"
+        )
+    return item
+
+
 class _ServiceNames(TypedDict):
     service_zh: str
     service_en: str
@@ -97,6 +125,7 @@ class JobBase(Generic[_P]):
         "failed",
         "fresh_now",
         "indeterminate",
+        "item",
         "jurisdiction",
         "policy",
         "prefix",
@@ -129,6 +158,7 @@ class JobBase(Generic[_P]):
         self.prefix = ""  # the seal's prefix while judging the seal inside a signed document
         self.jurisdiction: str | None = None
         self.entry: KeyEntry | None = None
+        self.item: ServiceItem | None = None  # the service item the document is verified for
 
     # -- message tables (per format) ---------------------------------------------------------
 
@@ -291,9 +321,19 @@ class JobBase(Generic[_P]):
             self.stop("key.scope", **_named(service), type_zh=type_zh, type_en=type_en)
         self.ok("key.scope")
 
-    def recognition(self, issuing: str, type_code: str, *, licence: bool = False) -> None:
+    def recognition(
+        self,
+        issuing: str,
+        type_code: str,
+        *,
+        licence: bool = False,
+        enterprise: bool = True,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
         """Whether the relying jurisdiction recognises `issuing`'s documents of this type (a
-        licence type when `licence`, else a seal type), by the recognition catalogue."""
+        licence type when `licence`, else a seal type), by the recognition catalogue: for the
+        service item asked (`self.item`), else city-wide. `enterprise` and `data` are what the
+        document carries, for an item rule's conditions."""
         signed = self.state.catalogue
         if signed is None:
             self.flag("recognition.catalogue_missing")
@@ -303,24 +343,54 @@ class JobBase(Generic[_P]):
         t = types.get(type_code)
         if t is None:
             self.stop("recognition.type_unknown", type=type_code, seq=cat.sequence)
-        if licence:
-            ok = cat.recognises(self.relying, issuing, licence_type=type_code)
-        else:
-            ok = cat.recognises(self.relying, issuing, seal_type=type_code)
-        if not ok:
-            relying_zh, relying_en = self.jurisdiction_names(self.relying)
-            issuing_zh, issuing_en = self.jurisdiction_names(issuing)
-            self.stop(
-                "recognition.refused",
-                seq=cat.sequence,
-                relying_zh=relying_zh,
-                relying_en=relying_en,
-                issuing_zh=issuing_zh,
-                issuing_en=issuing_en,
-                type_zh=t.name_zh,
-                type_en=t.name_en,
+        lic, seal = (type_code, None) if licence else (None, type_code)
+        item = self.item
+        if item is None:
+            if not cat.recognises(self.relying, issuing, licence_type=lic, seal_type=seal):
+                self.stop("recognition.refused", **self._names(cat.sequence, issuing, t))
+            self.ok("recognition.accepted")
+            return
+        decision = cat.decide_item(
+            item, issuing, licence_type=lic, seal_type=seal, enterprise=enterprise, data=data
+        )
+        if not decision.accepted:
+            why_zh, why_en = _why(decision.by_item_rules, decision.unmet, enterprise)
+            names = self._names(cat.sequence, issuing, t, item)
+            self.stop("item.refused", why_zh=why_zh, why_en=why_en, **names)
+        # The passing check depends only on these (the names come from the snapshot).
+        key = (self.state.version, self.prefix, self.relying, issuing, licence, type_code,
+               item.code, decision.by_item_rules)  # fmt: skip
+        check = _ACCEPTED.get(key)
+        if check is None:
+            basis_zh, basis_en = ("", "") if decision.by_item_rules else _CITY_WIDE
+            names = self._names(cat.sequence, issuing, t, item)
+            check = messages.passed_with(
+                "item.accepted", self.prefix, basis_zh=basis_zh, basis_en=basis_en, **names
             )
-        self.ok("recognition.accepted")
+            if len(_ACCEPTED) >= _ACCEPTED_MAX:
+                _ACCEPTED.clear()  # bounded; a refill costs one message per question
+            _ACCEPTED[key] = check
+        self.checks.append(check)
+
+    def _names(
+        self, seq: int, issuing: str, t: DocumentType, item: ServiceItem | None = None
+    ) -> dict[str, Any]:
+        """The message parameters naming the catalogue version, both cities, the type and the
+        item (when one is asked)."""
+        relying_zh, relying_en = self.jurisdiction_names(self.relying)
+        issuing_zh, issuing_en = self.jurisdiction_names(issuing)
+        names: dict[str, Any] = {
+            "seq": seq,
+            "relying_zh": relying_zh,
+            "relying_en": relying_en,
+            "issuing_zh": issuing_zh,
+            "issuing_en": issuing_en,
+            "type_zh": t.name_zh,
+            "type_en": t.name_en,
+        }
+        if item is not None:
+            names |= {"item": item.code, "item_zh": item.name_zh, "item_en": item.name_en}
+        return names
 
     def jurisdiction_names(self, code: str) -> tuple[str, str]:
         tl = self.state.trust_list(code)
@@ -345,3 +415,31 @@ class JobBase(Generic[_P]):
                 "expect.type", actual_zh=a_zh, actual_en=a_en, expected_zh=e_zh, expected_en=e_en
             )
         self.ok("expect.type")
+
+
+# item.accepted checks by the question they answer (see JobBase.recognition).
+_ACCEPTED: dict[tuple[object, ...], Check] = {}
+_ACCEPTED_MAX = 4096
+
+_CITY_WIDE = (
+    "（该事项未另设规则，适用全市互认）",
+    " (the item has no rules of its own: the city-wide recognitions apply)",
+)
+
+
+def _why(by_item_rules: bool, unmet: ItemRule | None, enterprise: bool) -> tuple[str, str]:
+    """Why an item refuses a document, as the end of the reason (zh, en)."""
+    if not by_item_rules:
+        return _CITY_WIDE
+    if unmet is None:
+        return "", ""
+    if unmet.holder is not None and not enterprise:
+        return "：该事项要求持有人为企业", ": the item requires the holder to be an enterprise"
+    assert unmet.data_includes is not None
+    d = unmet.data_includes
+    values_zh = "、".join(f"「{v}」" for v in d.any_of)
+    values_en = ", ".join(f"“{v}”" for v in d.any_of)
+    return (
+        f"：该事项要求证照的「{d.field}」包含{values_zh}之一",
+        f": the item requires the licence's “{d.field}” to include one of {values_en}",
+    )

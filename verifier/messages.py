@@ -36,6 +36,8 @@ class CheckSpec:
     sub_indication: SubIndication | None = None
     failed_zh: str | None = None
     failed_en: str | None = None
+    # The passing messages are templates (filled per verdict by `passed_with`), not constants.
+    passed_params: bool = False
 
 
 _SPECS: Final[tuple[CheckSpec, ...]] = (
@@ -134,6 +136,65 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         _S.FORMAT_FAILURE,
         "文档内容不合规：缺少必需的声明、类型错误或含有未知声明",
         "The document's claims are malformed ({detail})",
+    ),
+    # -- the QR form of a licence (HR1: base45, zlib, CBOR, COSE_Sign1; docs/formats.md) -----
+    CheckSpec(
+        "format.qr_prefix",
+        "二维码内容以版本前缀 HR1: 开头",
+        "The QR content starts with the version prefix HR1:",
+        "二维码内容以 HR1: 开头",
+        "The QR content starts with HR1:",
+        _F,
+        _S.FORMAT_FAILURE,
+        "这不是 huren 的二维码证照：内容应以 HR1: 开头",
+        "This is not a huren QR licence: the content must start with HR1: ({detail})",
+    ),
+    CheckSpec(
+        "format.qr_encoding",
+        "前缀之后是合规的 Base45（RFC 9285）",
+        "Well-formed Base45 (RFC 9285) after the prefix",
+        "Base45 编码正确",
+        "The Base45 encoding is well-formed",
+        _F,
+        _S.FORMAT_FAILURE,
+        "二维码内容不是合规的 Base45 编码（可能扫描或复制时有字符损坏）",
+        "The QR content is not well-formed Base45 ({detail}); characters may have been damaged "
+        "in scanning or copying",
+    ),
+    CheckSpec(
+        "format.qr_compression",
+        "zlib 压缩数据完整，解压后不超过上限，其后没有多余数据",
+        "Complete zlib data, within the size limit when inflated, nothing after it",
+        "zlib 压缩数据完整",
+        "The zlib data is complete",
+        _F,
+        _S.FORMAT_FAILURE,
+        "二维码中的压缩数据损坏、过大或带有多余数据",
+        "The compressed data in the QR code is broken, too large or followed by other data "
+        "({detail})",
+    ),
+    CheckSpec(
+        "format.cbor",
+        "严格的 CBOR：定长、最短编码、无重复键、无浮点数、标签只在允许处",
+        "Strict CBOR: definite lengths, shortest forms, no duplicate keys, no floats, tags only "
+        "where allowed",
+        "CBOR 编码严格合规",
+        "The CBOR is strictly well-formed",
+        _F,
+        _S.FORMAT_FAILURE,
+        "二维码中的 CBOR 数据不合规，存在两种读法或超出上限，无法接受",
+        "The CBOR in the QR code is not well-formed ({detail})",
+    ),
+    CheckSpec(
+        "format.cose",
+        "严格的 COSE_Sign1：算法和 kid 在受保护头部，非受保护头部为空",
+        "A strict COSE_Sign1: alg and kid in the protected header, an empty unprotected header",
+        "COSE_Sign1 结构正确：算法和 kid 均受签名保护",
+        "Well-formed COSE_Sign1: alg and kid are covered by the signature",
+        _F,
+        _S.FORMAT_FAILURE,
+        "二维码中的签名结构（COSE_Sign1）不合规",
+        "The signature structure (COSE_Sign1) in the QR code is not well-formed ({detail})",
     ),
     # -- issuer and key ----------------------------------------------------------------------
     CheckSpec(
@@ -462,6 +523,29 @@ _SPECS: Final[tuple[CheckSpec, ...]] = (
         failed_en="Under the recognition catalogue (version {seq}), {relying_en} does not accept "
         "“{type_en}” issued in {issuing_en}",
     ),
+    # -- service items -----------------------------------------------------------------------
+    CheckSpec(
+        "item.accepted",
+        "依据互认目录，所办理的政务服务事项认可此文档",
+        "Under the recognition catalogue, the service item being handled accepts this document",
+        "依据互认目录（第 {seq} 版），{relying_zh}办理事项「{item_zh}」（{item}）认可"
+        "{issuing_zh}签发的「{type_zh}」{basis_zh}",
+        "Under the recognition catalogue (version {seq}), {relying_en} accepts “{type_en}” "
+        "issued in {issuing_en} for the service item “{item_en}” ({item}){basis_en}",
+        passed_params=True,
+    ),
+    CheckSpec(
+        "item.refused",
+        "依据互认目录，所办理的政务服务事项认可此文档",
+        "Under the recognition catalogue, the service item being handled accepts this document",
+        result=_F,
+        sub_indication=_S.SIG_CONSTRAINTS_FAILURE,
+        failed_zh="文档本身有效，但依据互认目录（第 {seq} 版），{relying_zh}办理事项「{item_zh}」"
+        "（{item}）不认可{issuing_zh}签发的「{type_zh}」{why_zh}",
+        failed_en="The document itself is valid, but under the recognition catalogue (version "
+        "{seq}), {relying_en} does not accept “{type_en}” issued in {issuing_en} for the service "
+        "item “{item_en}” ({item}){why_en}",
+    ),
     # -- caller expectations -----------------------------------------------------------------
     CheckSpec(
         "expect.holder",
@@ -581,7 +665,7 @@ _SEAL_EN: Final = "Seal: "
 def _build_passed(prefix: str, zh: str, en: str) -> dict[str, Check]:
     out: dict[str, Check] = {}
     for spec in _SPECS:
-        if spec.passed_zh is not None and spec.passed_en is not None:
+        if spec.passed_zh is not None and spec.passed_en is not None and not spec.passed_params:
             out[prefix + spec.code] = Check(
                 prefix + spec.code, CheckResult.PASSED, zh + spec.passed_zh, en + spec.passed_en
             )
@@ -596,6 +680,17 @@ PASSED: Final[Mapping[str, Check]] = MappingProxyType(
 
 def passed(code: str, prefix: str = "") -> Check:
     return PASSED[prefix + code]
+
+
+def passed_with(code: str, prefix: str = "", /, **params: object) -> Check:
+    """A passing check whose messages take parameters (CheckSpec.passed_params)."""
+    spec = SPECS[code]
+    assert spec.passed_params and spec.passed_zh is not None and spec.passed_en is not None
+    params = shown_params(params)
+    zh, en = spec.passed_zh.format(**params), spec.passed_en.format(**params)
+    if prefix:
+        zh, en = _SEAL_ZH + zh, _SEAL_EN + en
+    return Check(prefix + code, CheckResult.PASSED, zh, en)
 
 
 # The longest a parameter may run in a message (callers clip to less; this bounds the rest).
@@ -652,5 +747,6 @@ __all__ = [
     "failed",
     "markdown_table",
     "passed",
+    "passed_with",
     "shown_params",
 ]

@@ -21,17 +21,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
+from keys.cbor import MalformedCBOR
+from keys.cose import CoseCriticalHeader, CoseEmbeddedKey, CoseSign1, MalformedCOSE
 from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected
+from keys.public import PublicKey
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.status_list import Status
 from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
-from verifier import messages
-from verifier._job import JobBase, Stop, VerificationInputError, call_times
+from verifier import hr1, messages
+from verifier._job import (
+    JobBase,
+    Stop,
+    UnknownServiceItem,
+    VerificationInputError,
+    call_times,
+    resolve_item,
+)
 from verifier._job import clip as _clip
 from verifier.formats import (
     KNOWN_TYPS,
@@ -60,6 +70,17 @@ from verifier.verdict import (
 )
 
 Clock = Callable[[], datetime]
+
+
+class SignedToken(Protocol):
+    """A parsed signed licence or seal in either encoding (CompactJWS, CoseSign1)."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def verify_with(self, key: PublicKey) -> bool: ...
+
+
 _T = TypeVar("_T")
 
 
@@ -77,11 +98,16 @@ class Expectations:
 
     holder_id: the holder's credit code (or personal id); for seals and sealed documents the
     enterprise's credit code. licence_type applies to licences, seal_type to seals and sealed
-    documents."""
+    documents. service_item is not an expectation about the document but the question asked:
+    a document not accepted for the item is FAILED item.refused."""
 
     holder_id: str | None = None
     licence_type: str | None = None
     seal_type: str | None = None
+    # The code of a service item (政务服务事项) of the relying city in the recognition catalogue:
+    # recognition is then judged for that item (item.accepted / item.refused), not city-wide. An
+    # item the held catalogue does not list raises UnknownServiceItem.
+    service_item: str | None = None
 
 
 # ASCII whitespace (what a copy adds); other bytes outside the alphabet are format.jws's.
@@ -206,8 +232,21 @@ class JwsVerifier:
         expect: Expectations | None = None,
     ) -> Verdict:
         """Verify an e-licence for use in `relying` at validation time `at` (default: now)."""
-        job = self._job(relying, at)
+        job = self._job(relying, at, expect)
         return job.licence(_as_bytes(token, "token"), expect)
+
+    def verify_licence_qr(
+        self,
+        text: bytes | str,
+        relying: str,
+        at: datetime | None = None,
+        *,
+        expect: Expectations | None = None,
+    ) -> Verdict:
+        """Verify an e-licence in its QR form (the `HR1:` string a scanner reads); the same
+        checks and verdicts as verify_licence, after the QR form's own format checks."""
+        job = self._job(relying, at, expect)
+        return job.licence_qr(_as_bytes(text, "text"), expect)
 
     def verify_seal(
         self,
@@ -219,7 +258,7 @@ class JwsVerifier:
         expect: Expectations | None = None,
     ) -> Verdict:
         """Verify an enterprise e-seal; when the seal image is given it must match its digest."""
-        job = self._job(relying, at)
+        job = self._job(relying, at, expect)
         img = _as_bytes(image, "image", text=False) if image is not None else None
         return job.seal(_as_bytes(token, "token"), img, expect)
 
@@ -237,7 +276,7 @@ class JwsVerifier:
         """Verify a document sealed by an enterprise: `signature` is the sealed-document JWS over
         the document's SHA-256. The seal travels inside the signature or, when the signature
         carries only a reference, is passed as `seal` (an embedded seal wins over `seal`)."""
-        job = self._job(relying, at)
+        job = self._job(relying, at, expect)
         return job.sealed(
             _as_bytes(document, "document", text=False),
             _as_bytes(signature, "signature"),
@@ -246,11 +285,13 @@ class JwsVerifier:
             expect,
         )
 
-    def _job(self, relying: object, at: object) -> _Job:
+    def _job(self, relying: object, at: object, expect: Expectations | None) -> _Job:
         relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
-        return _Job(
-            self.policy, self._store.anchors, self._store.state, relying=relying, now=now, at=when
-        )
+        state = self._store.state
+        job = _Job(self.policy, self._store.anchors, state, relying=relying, now=now, at=when)
+        if expect is not None:
+            job.item = resolve_item(state, relying, expect.service_item)
+        return job
 
 
 class _Job(JobBase[VerificationPolicy]):
@@ -276,24 +317,53 @@ class _Job(JobBase[VerificationPolicy]):
         try:
             jws = self.parse_jws(raw, LICENCE_TYP, _LICENCE)
             claims = self.claims(jws, parse_licence_claims)
-            self.jurisdiction = claims.jurisdiction
-            entry = self.resolve_key(
-                jws, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
-            )
-            self.key_status(entry.key, claims.issued_at)
-            self.holder_ids(claims.holder)
-            self.fresh(claims.jurisdiction)
-            self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
-            self.status(claims.status, entry, claims.jurisdiction, None)
-            self.recognition(claims.jurisdiction, claims.licence_type, licence=True)
-            if expect is not None:
-                self.expect_holder(expect.holder_id, claims.holder.id)
-                self.expect_type(
-                    expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
-                )
+            self.judge_licence(jws, claims, expect)
         except Stop:
             pass
         return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+
+    def licence_qr(self, raw: bytes, expect: Expectations | None) -> Verdict:
+        """The QR form (HR1:, docs/formats.md): its own format checks, then the licence's."""
+        claims: LicenceClaims | None = None
+        try:
+            cose = self.parse_hr1(raw)
+            try:
+                claims = parse_licence_claims(hr1.cwt_to_claims(cose.payload))
+            except MalformedCBOR as exc:
+                self.stop("format.cbor", detail=_clip(str(exc)))
+            except ValueError as exc:  # ClaimError and CWT claim keys
+                self.stop("format.claims", detail=_clip(str(exc), 200))
+            self.ok("format.claims")
+            self.judge_licence(cose, claims, expect)
+        except Stop:
+            pass
+        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+
+    def judge_licence(
+        self, signed: SignedToken, claims: LicenceClaims, expect: Expectations | None
+    ) -> None:
+        """Everything about a parsed licence, whatever its encoding."""
+        self.jurisdiction = claims.jurisdiction
+        entry = self.resolve_key(
+            signed, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
+        )
+        self.key_status(entry.key, claims.issued_at)
+        self.holder_ids(claims.holder)
+        self.fresh(claims.jurisdiction)
+        self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
+        self.status(claims.status, entry, claims.jurisdiction, None)
+        self.recognition(
+            claims.jurisdiction,
+            claims.licence_type,
+            licence=True,
+            enterprise=claims.holder.uscc is not None,
+            data=claims.data,
+        )
+        if expect is not None:
+            self.expect_holder(expect.holder_id, claims.holder.id)
+            self.expect_type(
+                expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
+            )
 
     def seal(self, raw: bytes, image: bytes | None, expect: Expectations | None) -> Verdict:
         claims: SealClaims | None = None
@@ -452,6 +522,50 @@ class _Job(JobBase[VerificationPolicy]):
         self.ok("format.typ")
         return jws
 
+    def parse_hr1(self, raw: bytes) -> CoseSign1:
+        """The HR1 layers down to a COSE_Sign1 whose header passed its rules."""
+        limit = hr1.MAX_HR1_CHARS
+        if len(raw) > limit:
+            self.stop("format.size", size=len(raw), limit=limit)
+        self.ok("format.size")
+        packed = raw
+        for layer, code in (
+            (hr1.unprefix, "format.qr_prefix"),
+            (hr1.b45decode, "format.qr_encoding"),
+            (hr1.inflate, "format.qr_compression"),
+        ):
+            try:
+                packed = layer(packed)
+            except hr1.LayerError as exc:
+                self.stop(exc.code, detail=_clip(str(exc)))
+            self.ok(code)
+        try:
+            cose = CoseSign1.parse(packed, max_bytes=hr1.MAX_INFLATED_BYTES)
+        except MalformedCBOR as exc:
+            self.stop("format.cbor", detail=_clip(str(exc)))
+        except UnsupportedAlgorithm as exc:
+            self.stop("format.alg", detail=_clip(str(exc)))
+        except CoseEmbeddedKey as exc:
+            self.stop("format.embedded_key", detail=_clip(str(exc)))
+        except CoseCriticalHeader as exc:
+            self.stop("format.crit", detail=_clip(str(exc)))
+        except MalformedCOSE as exc:
+            self.stop("format.cose", detail=_clip(str(exc)))
+        self.ok("format.cbor")
+        self.ok("format.cose")
+        if cose.typ != hr1.LICENCE_CWT_TYP:
+            zh, en, _ = _DOC_NAMES[_LICENCE]
+            self.stop(
+                "format.typ",
+                expected_zh=zh,
+                expected_en=en,
+                actual=_clip(cose.typ, 64),
+                hint_zh="",
+                hint_en="",
+            )
+        self.ok("format.typ")
+        return cose
+
     def claims(self, jws: CompactJWS, parse: Callable[[dict[str, Any]], _T]) -> _T:
         try:
             claims = parse(jws.payload_json(self.policy.max_token_bytes))
@@ -464,7 +578,7 @@ class _Job(JobBase[VerificationPolicy]):
 
     def resolve_key(
         self,
-        jws: CompactJWS,
+        jws: SignedToken,
         jurisdiction: str,
         issuer: str,
         doc_kind: DocumentKind,
@@ -511,7 +625,7 @@ class _Job(JobBase[VerificationPolicy]):
         self.scope(service, type_code, partial(self.type_names, doc_kind))
         return entry
 
-    def signature_elsewhere(self, jws: CompactJWS) -> None:
+    def signature_elsewhere(self, jws: SignedToken) -> None:
         """Before "the signer cannot be confirmed" for a kid the claimed jurisdiction's list does
         not hold: a kid is its key's RFC 7638 thumbprint, so another held list with that kid
         holds that very key, and a signature it does not verify is alteration (FAILED), whatever
@@ -701,4 +815,10 @@ class _Job(JobBase[VerificationPolicy]):
         )
 
 
-__all__ = ["Expectations", "JwsVerifier", "VerificationInputError", "VerificationPolicy"]
+__all__ = [
+    "Expectations",
+    "JwsVerifier",
+    "UnknownServiceItem",
+    "VerificationInputError",
+    "VerificationPolicy",
+]

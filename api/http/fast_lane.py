@@ -33,7 +33,7 @@ from verifier import DocumentKind
 
 LICENCE_PATH: Final = "/v1/licences/verify"
 # The query strings served here, and whether each asks for the detailed report; any other
-# (encoded, repeated, unknown value) is the route's to read (routes_verify.report_level).
+# (encoded, repeated, unknown value) is the route's to read (api.routes.verify.report_level).
 _REPORT_QUERY: Final = {b"": False, b"report=simple": False, b"report=detailed": True}
 # Every member name the model knows, as it appears in a body without escapes.
 _MEMBER_NAMES: Final = tuple(
@@ -148,7 +148,7 @@ class FastLane:
         fields["key_id"] = principal.key_id or "anonymous"
         scope["route"] = self.route  # the route template for the access log and metrics
         try:
-            await ctx.sync.ensure_current()
+            await ctx.ensure_current()
             outcome = await ctx.service.verify(inp)
         except ProblemError as exc:  # as the route's problem handler answers it
             await problem_for(exc, state["request_id"])(scope, _no_receive, send)

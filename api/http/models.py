@@ -20,6 +20,8 @@ from trust_lists.timeutil import (
 JURISDICTION_PATTERN = r"^[1-9][0-9]{5}$"
 CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
 TYPE_CODE_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+# A service item's code in the recognition catalogue (trust_lists/items.py ITEM_CODE).
+SERVICE_ITEM_PATTERN = r"^[0-9A-Z][0-9A-Z._-]{0,63}$"
 # Standard base64 with padding (RFC 4648 section 4), exactly.
 BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 MAX_TOKEN_CHARS = 1024 * 1024
@@ -70,6 +72,18 @@ class Expect(_Strict):
         str | None,
         Field(default=None, pattern=TYPE_CODE_PATTERN, description="Expected document type code"),
     ] = None
+    service_item: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=SERVICE_ITEM_PATTERN,
+            description="The service item (政务服务事项) being handled, by its code in the "
+            "recognition catalogue (GET /v1/catalogue/items): the document is judged for that "
+            "item (item.accepted / item.refused). An item the catalogue does not list for the "
+            "relying jurisdiction is refused (422 unknown_service_item)",
+            examples=["442000-SCJG-0008"],
+        ),
+    ] = None
 
 
 class _Common(_Strict):
@@ -99,7 +113,8 @@ class _Token(_Strict):
     token: str = Field(
         min_length=1,
         max_length=MAX_TOKEN_CHARS,
-        description="The signed document as a compact JWS",
+        description="The signed document as a compact JWS (a licence also as the `HR1:` text of "
+        "its QR code, docs/formats.md)",
         examples=[EXAMPLE_JWS],
     )
 
@@ -340,6 +355,42 @@ class AcceptedCatalogue(BaseModel):
     issued_at: str
     changed: bool
     trust_state_version: str
+
+
+class ItemRuleView(BaseModel):
+    issuing: list[str] = Field(description="Issuing jurisdictions whose documents count")
+    licence_types: list[str]
+    seal_types: list[str]
+    holder: Literal["enterprise"] | None = Field(
+        default=None, description="`enterprise`: the holder must have a credit code"
+    )
+    data_includes: dict[str, Any] | None = Field(
+        default=None,
+        description="`{field, any_of}`: the licence's data field, cut at ；;，,、, includes one "
+        "of these values",
+    )
+
+
+class ServiceItemView(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    department_zh: str | None
+    department_en: str | None
+    city_wide: bool = Field(
+        description="True: the item has no rules of its own; the city-wide recognitions apply"
+    )
+    accepts: list[ItemRuleView] = Field(description="The item's rules (empty when city_wide)")
+
+
+class ServiceItemList(BaseModel):
+    relying_jurisdiction: str
+    query: str
+    catalogue_sequence: int
+    trust_state_version: str
+    items: list[ServiceItemView] = Field(
+        description="Exact code first, then codes starting with the query, then by code"
+    )
 
 
 class Health(BaseModel):

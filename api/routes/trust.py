@@ -11,16 +11,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.context import AppContext, get_ctx, log_fields
 from api.http.auth import Permission
 from api.http.models import (
+    JURISDICTION_PATTERN,
     AcceptedCatalogue,
     AcceptedStatusList,
     AcceptedTrustList,
+    ServiceItemList,
     StatusListIndex,
     TrustListHistory,
     TrustListIndex,
@@ -87,7 +90,7 @@ async def _submit(
     """Run a store submission off the event loop; audit it whatever the outcome. The store
     judges it after catching up with the other instances (as before a verdict): the rules
     between cities compare it with what the other cities' lists hold now, not a lagging copy."""
-    await ctx.sync.ensure_current()
+    await ctx.ensure_current()
     key_id = log_fields(request).get("key_id")
     record: dict[str, Any] = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -410,6 +413,66 @@ async def get_catalogue(request: Request) -> Response:
     if signed is None:
         raise ProblemError(404, "not_found", "no recognition catalogue has been accepted")
     return _signed_response(signed.to_json(), signed.digest)
+
+
+MAX_ITEM_QUERY_CHARS = 100
+
+
+@router.get(
+    "/catalogue/items",
+    summary="Search the service items (政务服务事项) a relying jurisdiction handles",
+    description=(
+        "The items of the held recognition catalogue for `relying`, whose code or name (Chinese "
+        "or English) contains `q` (case and outer spaces ignored; empty: every item), with what "
+        "each accepts. Pass an item's `code` as `expect.service_item` to verify a document for "
+        "it."
+    ),
+    response_model=ServiceItemList,
+    responses=problem_responses(400, 404, 413, 422, 500),
+    openapi_extra=_PUBLIC,
+)
+async def search_items(
+    request: Request,
+    relying: str = Query(pattern=JURISDICTION_PATTERN, examples=["440300"]),
+    q: str = Query(default="", max_length=MAX_ITEM_QUERY_CHARS, examples=["食品"]),
+    limit: int = Query(default=50, ge=1, le=200),
+) -> dict[str, Any]:
+    for name in ("relying", "q", "limit"):  # one reading: a parameter given twice is refused
+        if len(request.query_params.getlist(name)) > 1:
+            raise RequestValidationError(
+                [{"loc": ("query", name), "msg": "given more than once", "type": "value_error"}]
+            )
+    ctx = get_ctx(request)
+    if relying not in ctx.store.anchors:  # as GET /v1/trust-lists/{jurisdiction}: not here
+        raise ProblemError(
+            404,
+            "unknown_jurisdiction",
+            f"jurisdiction {relying} is not configured on this service "
+            f"(configured: {', '.join(ctx.store.jurisdictions)})",
+        )
+    state = ctx.store.state
+    signed = state.catalogue
+    if signed is None:
+        raise ProblemError(404, "not_found", "no recognition catalogue has been accepted")
+    items = signed.catalogue.search_items(relying, q, limit)
+    return {
+        "relying_jurisdiction": relying,
+        "query": q,
+        "catalogue_sequence": signed.catalogue.sequence,
+        "trust_state_version": state.version,
+        "items": [
+            {
+                "code": i.code,
+                "name_zh": i.name_zh,
+                "name_en": i.name_en,
+                "department_zh": i.department_zh,
+                "department_en": i.department_en,
+                "city_wide": i.accepts is None,
+                "accepts": [r.to_dict() for r in i.accepts or ()],
+            }
+            for i in items
+        ],
+    }
 
 
 async def _upload_catalogue(request: Request) -> JSONResponse:

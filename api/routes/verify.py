@@ -21,6 +21,7 @@ from api.http.jsonbody import RenderedJSONResponse, dump_json, read_json
 from api.http.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
+    SERVICE_ITEM_PATTERN,
     TYPE_CODE_PATTERN,
     VALIDATION_TIME_OUT_OF_RANGE,
     BatchVerifyRequest,
@@ -38,7 +39,8 @@ from api.http.models import (
 )
 from api.http.problems import ProblemError, problem_responses
 from api.verification import BATCH_SLICE, Outcome, VerifyInput
-from verifier import DocumentKind
+from api.workers import VerificationPool
+from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
@@ -66,6 +68,7 @@ class FormFields(BaseModel):
     validation_time: str | None = None
     expect_holder_credit_code: str | None = Field(default=None, pattern=CREDIT_CODE_PATTERN)
     expect_type_code: str | None = Field(default=None, pattern=TYPE_CODE_PATTERN)
+    expect_service_item: str | None = Field(default=None, pattern=SERVICE_ITEM_PATTERN)
     receipt: Literal["true", "false"] = "false"
 
     @field_validator("validation_time")
@@ -136,6 +139,7 @@ def input_from_model(
         "at": at,
         "holder_credit_code": expect.holder_credit_code if expect else None,
         "type_code": expect.type_code if expect else None,
+        "service_item": expect.service_item if expect else None,
     }
     image = _decode(model.image, (*loc, "image")) if kind != DocumentKind.LICENCE else None
     if kind == DocumentKind.SEALED_DOCUMENT:
@@ -152,7 +156,7 @@ def input_from_model(
 
 
 _FORM_FILES: dict[DocumentKind, frozenset[str]] = {
-    DocumentKind.LICENCE: frozenset({"file"}),
+    DocumentKind.LICENCE: frozenset({"file", "image"}),  # image: a photo of its QR code
     DocumentKind.SEAL: frozenset({"file", "image", "data"}),
     DocumentKind.SEALED_DOCUMENT: frozenset({"file", "image", "signature", "seal", "data"}),
 }
@@ -183,6 +187,8 @@ async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[Verify
                 files[name] = value.encode("utf-8", "surrogateescape")
             else:
                 texts[name] = value
+    if kind == DocumentKind.LICENCE and "image" in files:
+        files["file"] = await _licence_from_picture(files, get_ctx(request).service.pool)
     if "file" not in files:
         raise _field_error(("body", "file"), "the document file is required", "missing")
     try:
@@ -194,6 +200,7 @@ async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[Verify
         "at": validation_time(fields.validation_time) if fields.validation_time else None,
         "holder_credit_code": fields.expect_holder_credit_code,
         "type_code": fields.expect_type_code,
+        "service_item": fields.expect_service_item,
         "image": files.get("image"),
     }
     # A signed OFD document or a GB/T 38540 seal (by content type or sniffed): api/http/uploads.py.
@@ -209,6 +216,23 @@ async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[Verify
     else:
         inp = VerifyInput(kind, files["file"], **common)
     return inp, fields.receipt == "true"
+
+
+async def _licence_from_picture(files: dict[str, bytes], pool: VerificationPool | None) -> bytes:
+    """The HR1 text of the one QR code in a licence's `image` (a photo or scan), read in the
+    verification pool (bounded: busy is a 503, and so is passing the deadline); no code or
+    several codes is a 422 naming which."""
+    picture = files.pop("image")
+    if "file" in files:
+        raise _field_error(("body", "image"), "give the licence as `file` or as `image`, not both")
+    try:
+        if pool is None:  # a service built without one
+            text = await asyncio.to_thread(scan.read_qr, picture)
+        else:
+            text = await pool.run(pool.deadline(), scan.read_qr, picture)
+    except scan.ScanError as exc:
+        raise ProblemError(422, exc.code, str(exc)) from exc
+    return text.encode("utf-8", "surrogatepass")
 
 
 async def read_input(kind: DocumentKind, request: Request) -> tuple[VerifyInput, bool]:
@@ -297,7 +321,7 @@ async def _verify_one(kind: DocumentKind, request: Request, *, anonymous: bool) 
     ctx.authorise(request, PERMISSION[kind], anonymous_allowed=anonymous)
     detailed = report_level(request)
     inp, receipt = await read_input(kind, request)
-    await ctx.sync.ensure_current()
+    await ctx.ensure_current()
     outcome = await ctx.service.verify(inp)
     log_fields(request).update(outcome_fields(kind, outcome))
     return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
@@ -319,6 +343,11 @@ _FORM_COMMON: dict[str, Any] = {
     },
     "expect_holder_credit_code": {"type": "string", "pattern": CREDIT_CODE_PATTERN},
     "expect_type_code": {"type": "string", "pattern": TYPE_CODE_PATTERN},
+    "expect_service_item": {
+        "type": "string",
+        "pattern": SERVICE_ITEM_PATTERN,
+        "description": "The service item being handled (its code in the recognition catalogue)",
+    },
     "receipt": {"type": "string", "enum": ["true", "false"], "default": "false"},
 }
 
@@ -332,7 +361,8 @@ def _form_schema(kind: DocumentKind) -> dict[str, Any]:
         "file": {
             **_BINARY,
             "description": {
-                DocumentKind.LICENCE: "The signed token (compact JWS) as a file",
+                DocumentKind.LICENCE: "The licence as a file: a compact JWS, or the HR1: text "
+                "of its QR code",
                 DocumentKind.SEAL: "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an "
                 "SES_Signature value (.dat)",
                 DocumentKind.SEALED_DOCUMENT: "The sealed document's bytes, a signed OFD document "
@@ -340,8 +370,16 @@ def _form_schema(kind: DocumentKind) -> dict[str, Any]:
             }[kind],
         }
     }
-    required = ["file", "relying_jurisdiction"]
-    if kind != DocumentKind.LICENCE:
+    licence = kind == DocumentKind.LICENCE
+    required = ["relying_jurisdiction"] if licence else ["file", "relying_jurisdiction"]
+    if licence:
+        props["image"] = {
+            **_BINARY,
+            "description": "Instead of `file`: a photo or scan (PNG, JPEG) of the licence's QR "
+            "code, read on the server; 422 `qr_not_found` or `qr_several` when it holds no QR "
+            "code or several, `image_unreadable` when it is not a picture",
+        }
+    else:
         props["image"] = {**_BINARY, "description": "The seal picture"}
         props["data"] = {
             **_BINARY,
@@ -359,12 +397,15 @@ def _form_schema(kind: DocumentKind) -> dict[str, Any]:
             "description": "The seal (compact JWS) when the signature only references it",
         }
         required.append("signature")
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {**props, **_FORM_COMMON},
         "required": required,
         "additionalProperties": False,
     }
+    if kind == DocumentKind.LICENCE:  # the token as text, or a picture of its QR code
+        schema["oneOf"] = [{"required": ["file"]}, {"required": ["image"]}]
+    return schema
 
 
 _REPORT_PARAMETER: dict[str, Any] = {
@@ -407,7 +448,11 @@ _OK: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/licences/verify",
     summary="Verify an e-licence",
-    description="Roles: counter, admin. JSON body or multipart upload (`file` = the token).",
+    description=(
+        "Roles: counter, admin. JSON body (`token`: a compact JWS or the `HR1:` text of the "
+        "licence's QR code, told apart by its prefix) or multipart upload (`file` = the token, "
+        "or `image` = a photo or scan of the QR code)."
+    ),
     responses={**_OK, **_VERIFY_ERRORS},
     openapi_extra={**_request_body(DocumentKind.LICENCE), "x-huren-permission": "verify_licence"},
     response_class=JSONResponse,
@@ -496,7 +541,8 @@ async def verify_batch(request: Request) -> JSONResponse:
         inputs, receipt = await pool.run(until, _batch_inputs, *read)
     for inp in inputs:
         ctx.service.check_relying(inp.relying)
-    await ctx.sync.ensure_current()
+        ctx.service.check_item(inp.relying, inp.service_item)
+    await ctx.ensure_current()
     outcomes = await ctx.service.verify_batch(inputs, until)
     results: list[bytes] = []
     counts: dict[str, int] = {}

@@ -126,15 +126,16 @@ redis.call(ARGV[9], ARGV[5], ARGV[6])
 return {inc, epoch, stored}
 """
 
-# KEYS: a hash of documents; ARGV: the largest document worth hashing, then pairs of a field
-# and the length it had when last probed at the same sequence (-1: none). For each field its
-# length and, if not empty and not larger, the SHA-1 hex of its bytes; "=" instead if the length
-# is the one given (not hashed again: the caller knows the digest).
+# KEYS: a hash of documents; ARGV: triples of a field, the length it had when last probed at the
+# same sequence (-1: none) and the largest document of its kind. For each field its length and,
+# if not empty and not larger than its kind allows, the SHA-1 hex of its bytes; "=" instead if
+# the length is the one given (not hashed again: the caller knows the digest). An oversized
+# document is never hashed: it is refused by its length alone.
 _PROBE_LUA = """
 local out = {}
-local largest = tonumber(ARGV[1])
-for i = 2, #ARGV, 2 do
+for i = 1, #ARGV, 3 do
   local length = redis.call('HSTRLEN', KEYS[1], ARGV[i])
+  local largest = tonumber(ARGV[i + 2])
   local digest = ''
   if length > 0 and length == tonumber(ARGV[i + 1]) then
     digest = '='
@@ -327,6 +328,10 @@ class TrustSync:
         self._catalogue_judged_with: dict[str, str] = {}
         # (hash key, field) -> (sequence, length, SHA-1) when last probed
         self._probed: dict[tuple[str, str], tuple[bytes, int, str]] = {}
+        # Redis answers but refuses sync's commands (CROSSSLOT, READONLY, NOAUTH...): other
+        # instances may be publishing what this one cannot read. Monotonic start, last reply.
+        self.refusing_since: float | None = None
+        self.last_refusal = ""
         self._stopping = False
         self._pulling = False
 
@@ -456,37 +461,44 @@ class TrustSync:
     async def _epoch(self) -> list[Any]:
         """[epoch, incarnation] as MGET gives them; raises _RedisFailure like _redis()."""
         lean = self.redis.lean_for(self._epoch_key) if self.redis else None
+        result: list[Any]
         if lean is None or self._client is None:
             # Both keys share the trust slot: one single-slot MGET, on the master.
             try:
-                return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+                result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
             except _RedisFailure:
                 if self.redis is None or self.redis.mode != "cluster":
                     raise
-            # The slot's master may have just changed: read the slot map again, once.
-            await self.redis.refresh()
-            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
-        try:
-            # No asyncio.timeout here: the client bounds every wait by the timeout itself.
-            result = await lean.mget(self._epoch_key, self._inc_key)
-        except Exception as exc:
-            if self.redis is None or self.redis.mode != "cluster":
-                raise self._failure(exc) from exc
-            # In a cluster the slot map may be stale (a failover, a reshard): read it again and
-            # ask through redis-py, which follows redirects.
-            if classify(exc) not in ("moved", "ask"):
-                self._failure(exc)
-            await self.redis.refresh()
-            return await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
-        self._mark_up()
+                # The slot's master may have just changed: read the slot map again, once.
+                await self.redis.refresh()
+                result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+        else:
+            try:
+                # No asyncio.timeout here: the client bounds every wait by the timeout itself.
+                result = await lean.mget(self._epoch_key, self._inc_key)
+            except Exception as exc:
+                if self.redis is None or self.redis.mode != "cluster":
+                    raise self._failure(exc) from exc
+                # In a cluster the slot map may be stale (a failover, a reshard): read it again
+                # and ask through redis-py, which follows redirects.
+                if classify(exc) not in ("moved", "ask"):
+                    self._failure(exc)
+                await self.redis.refresh()
+                result = await self._redis(lambda c: c.mget([self._epoch_key, self._inc_key]))
+            else:
+                self._mark_up()
+        self.refusing_since = None  # the epoch read is what staying current rests on
         return result
 
     def _failure(self, exc: BaseException) -> _RedisFailure:
         """Count a failed command (an outage unless Redis answered) and say so to the caller."""
         self.redis_errors += 1
         kind = self._mark_down(exc)
-        if kind == "refused":  # Redis answered: it is up, but refused it
-            log.warning("trust sync: Redis refused a command: %s", exc)
+        if kind not in ("timeout", "connection", "no_master"):  # Redis answered, and refused
+            self.last_refusal = str(exc)[:200]
+            if self.refusing_since is None:  # once per episode, beside the outage's own line
+                self.refusing_since = time.monotonic()
+                log.warning("trust sync: Redis refused a command: %s", exc)
         return _RedisFailure(f"{kind}: {exc}")
 
     def _mark_down(self, exc: BaseException) -> str:
@@ -843,8 +855,10 @@ class TrustSync:
         args: list[str] = []
         for name, seq in entries:
             known = self._probed.get((key, name))
-            args += [name, str(known[1]) if known and known[0] == seq else "-1"]
-        raw = await self._redis(lambda c: c.eval(_PROBE_LUA, 1, key, str(_LARGEST_DOCUMENT), *args))
+            kind = _kind_of(name)
+            largest = _MAX_BYTES[kind] if kind is not None else _LARGEST_DOCUMENT
+            args += [name, str(known[1]) if known and known[0] == seq else "-1", str(largest)]
+        raw = await self._redis(lambda c: c.eval(_PROBE_LUA, 1, key, *args))
         items = raw if isinstance(raw, list) and len(raw) == 2 * len(entries) else []
         if len(self._probed) >= _REFUSALS_KEPT:
             self._probed.clear()

@@ -160,8 +160,13 @@ def test_one_city_cannot_erase_the_others_catalogue_entries(pair: Pair) -> None:
     every entry Zhongshan signed. Refused; Zhongshan's counters still recognise both cities."""
     w = pair.world
     own = tuple(r for r in w.catalogue.recognitions if r.relying == SZ)
+    own_items = tuple(i for i in w.catalogue.items if i.relying == SZ)  # Zhongshan's are its too
     shrunk = dataclasses.replace(
-        w.catalogue, sequence=w.catalogue.sequence + 1, issued_at=now(), recognitions=own
+        w.catalogue,
+        sequence=w.catalogue.sequence + 1,
+        issued_at=now(),
+        recognitions=own,
+        items=own_items,
     )
     by_sz = SignedCatalogue.create(shrunk, w.operators(SZ)[:2]).to_json()
     problem = refused(pair, "PUT", "/v1/catalogue", by_sz, JSON, "catalogue_overreach")

@@ -836,6 +836,7 @@ def _request_body(case: Case) -> dict[str, object]:
         body["expect"] = {
             "holder_credit_code": case.expect.holder_id,
             "type_code": case.expect.licence_type or case.expect.seal_type,
+            "service_item": case.expect.service_item,
         }
     return body
 

@@ -390,6 +390,27 @@ def test_the_image_entry_point_serves_as_uid_10001(image_root):
     assert set(_private_key_files(server)) == {"receipt.pem"}
 
 
+def test_the_entry_point_seeds_from_trust_tar_where_the_server_directory_is_flat(image_root):
+    """In Kubernetes the server directory is a ConfigMap and a Secret, which hold no folders:
+    the seed trust directory comes as trust.tar (docs/deployment.md, "Kubernetes")."""
+    server, state = _image_layout(image_root)
+    subprocess.run(
+        ["tar", "-C", str(server), "-cf", str(server / "trust.tar"), "trust"], check=True
+    )
+    guard = (server / "trust" / "lists" / SHENZHEN / "HIGHEST").read_bytes()
+    shutil.rmtree(server / "trust")
+    os.chown(server / "trust.tar", IMAGE_UID, IMAGE_UID)
+    port = free_port()
+    proc = _run_entrypoint(image_root, server, state, port)
+    try:
+        ready = _wait_ready(proc, f"http://127.0.0.1:{port}")
+        assert ready.status_code == 200, ready.text
+    finally:
+        stop(proc)  # type: ignore[arg-type]
+    assert (state / "trust" / "lists" / SHENZHEN / "HIGHEST").read_bytes() == guard
+    assert sorted(p.name for p in state.iterdir() if p.name.startswith(".trust")) == []
+
+
 def test_the_entry_point_names_the_fix_when_ownership_is_wrong(image_root):
     """The finding: as root made them (0750 directory, 0600 secrets), the files cannot be read by
     the image's user; the entry point says so and how to fix it, before anything starts."""

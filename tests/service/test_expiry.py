@@ -38,7 +38,8 @@ def client(demo_world: DemoWorld, tmp_path: Path, clock: Clock) -> Iterator[Test
 
 def _gauge(text: str, name: str, **labels: str) -> float:
     inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    m = re.search(rf"^{name}\{{{re.escape(inner)}\}} (\S+)$", text, re.M)
+    braces = rf"\{{{re.escape(inner)}\}}" if inner else ""
+    m = re.search(rf"^{name}{braces} (\S+)$", text, re.M)
     assert m, (name, labels)
     return float(m.group(1))
 
@@ -69,13 +70,21 @@ def test_status_list_expiry_is_warned_ahead_and_measured(
         for w in warnings
     ), warnings
 
-    # Expired: the warning says what it means; the gauge goes negative.
+    text = client.get("/metrics").text
+    assert _gauge(text, "huren_expiry_warnings") >= 1 and _gauge(text, "huren_ready") == 1
+
+    # Expired: its documents can only be INDETERMINATE, so the instance is not ready; the
+    # warning says what it means; the gauge goes negative.
     clock.now = expires + timedelta(seconds=5)
-    warnings = _ready(client)
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json()["code"] == "not_ready", r.text
+    assert r.json()["checks"][f"status_list:{URI}"].startswith("expired at ")
+    warnings = r.json()["warnings"]
     assert any(w.startswith(f"status list {URI} expired at ") for w in warnings), warnings
     assert "INDETERMINATE" in " ".join(warnings)
     text = client.get("/metrics").text
     assert _gauge(text, "huren_status_list_seconds_until_expiry", jurisdiction=SZ, uri=URI) == -5
+    assert _gauge(text, "huren_ready") == 0
 
     # A renewed list uploaded by the admin clears this URI's warning.
     token = demo_world.sign_status_list(URI, issued_at=clock.now - timedelta(seconds=1))
@@ -85,7 +94,16 @@ def test_status_list_expiry_is_warned_ahead_and_measured(
         headers={**auth("admin"), "Content-Type": "application/statuslist+jwt"},
     )
     assert r.status_code == 200, r.text
-    assert not any(URI in w for w in _ready(client))
+    r = client.get("/readyz")
+    assert r.json()["checks"][f"status_list:{URI}"] == "ok"
+    assert not any(URI in w for w in r.json()["warnings"])
+
+
+def _warnings(client: TestClient) -> list[str]:
+    """The warnings, ready or not (the demo's status lists expire weeks before its lists)."""
+    r = client.get("/readyz")
+    assert r.status_code in (200, 503), r.text
+    return list(r.json()["warnings"])
 
 
 def test_trust_list_going_stale_is_warned_and_the_window_is_a_setting(
@@ -94,12 +112,12 @@ def test_trust_list_going_stale_is_warned_and_the_window_is_a_setting(
     stale_from = demo_world.trust_lists[SZ].next_update
     clock.now = stale_from - timedelta(hours=1)
     with _client(demo_world, tmp_path / "a", clock) as c:
-        warnings = _ready(c)
+        warnings = _warnings(c)
     assert any(
         w.startswith(f"trust list {SZ} goes stale at ") and "(in 3600 s)" in w for w in warnings
     ), warnings
     with _client(demo_world, tmp_path / "b", clock, expiry_warning_seconds=1800) as c:
-        assert not any(w.startswith("trust list") for w in _ready(c))
+        assert not any(w.startswith("trust list") for w in _warnings(c))
     # Once stale, readiness fails (as before) and the body keeps the warnings.
     clock.now = stale_from
     with _client(demo_world, tmp_path / "c", clock) as c:

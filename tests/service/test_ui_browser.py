@@ -73,8 +73,9 @@ def chromium_binary() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@contextmanager
+def launched(*extra_flags: str) -> Iterator[Browser]:
+    """Debian's Chromium with FLAGS and `extra_flags` (e.g. a fake camera), or a loud skip."""
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
@@ -85,7 +86,9 @@ def browser() -> Iterator[Browser]:
     pw = sync_playwright().start()
     try:
         # launch() gives every run a new, empty user-data-dir of its own.
-        chromium = pw.chromium.launch(executable_path=binary, args=FLAGS, headless=True)
+        chromium = pw.chromium.launch(
+            executable_path=binary, args=[*FLAGS, *extra_flags], headless=True
+        )
     except Error as exc:
         pw.stop()
         _unavailable(f"Chromium at {binary} did not start: {str(exc)[:300]}")
@@ -94,6 +97,12 @@ def browser() -> Iterator[Browser]:
     finally:
         chromium.close()
         pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launched() as chromium:
+        yield chromium
 
 
 @dataclass
@@ -165,14 +174,21 @@ def _new_page(browser: Browser, seen: Seen, **options: Any) -> Page:
     return page
 
 
-@pytest.fixture
-def page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+@contextmanager
+def clean_page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+    """A new page; once the test is done, nothing was loaded from elsewhere and no error."""
     p = _new_page(browser, seen)
     try:
         yield p
     finally:
         p.context.close()
     _assert_clean(seen, demo.url)
+
+
+@pytest.fixture
+def page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+    with clean_page(browser, demo, seen) as p:
+        yield p
 
 
 def _assert_clean(seen: Seen, url: str) -> None:
@@ -302,6 +318,49 @@ def test_licence_passes_for_the_other_city(page: Page, demo: Demo, tmp_path: Pat
     jwk = next(k for k in jwks["keys"] if k["kid"] == kid)
     claims = jwt.decode(receipt, jwt.PyJWK(jwk).key, algorithms=["ES256"])
     assert claims["verdict"]["indication"] == "PASSED"
+
+
+def pick_item(page: Page, query: str, code: str) -> None:
+    """Search the relying city's service items and choose one from the results."""
+    page.fill("#item-search", query)
+    option = page.wait_for_selector(f'#item-results button[data-code="{code}"]')
+    assert option is not None
+    option.click()
+    page.wait_for_selector(f'#item-chosen [data-item="{code}"]')
+
+
+def test_the_clerk_picks_a_service_item(page: Page, demo: Demo) -> None:
+    """The Zhongshan central kitchen's food permit, in Shenzhen: accepted for the filing of
+    collective-meal suppliers, refused for a change of a food production licence."""
+    open_page(page, demo)
+    page.select_option("#relying", SZ)
+    assert "全市互认" in (page.text_content("#item-chosen") or "")  # no item: city-wide
+    page.fill("#item-search", "备案")
+    wait_until(page, "document.querySelectorAll('#item-results button').length == 2")
+    found = texts(page, "#item-results button")
+    assert any("集体用餐配送供应商备案" in x for x in found), found
+    assert any("建设工程施工合同备案" in x for x in found), found
+    page.fill("#item-search", "没有这种事项")
+    page.wait_for_selector("#item-results li.hint")
+    pick_item(page, "collective", "440300-SCJG-0012")
+    permit = [demo.sample("licence-zs-food.jws")]
+    assert verify(page, permit, relying=SZ, key=demo.key("counter")) == "PASSED"
+    trust = page.text_content("#result-trust") or ""
+    assert "集体用餐配送供应商备案（440300-SCJG-0012）" in trust
+    shot(page, "16-item-accepted.png")
+
+    pick_item(page, "0045", "440300-SCJG-0045")
+    assert verify(page, permit, relying=SZ, key=demo.key("counter")) == "FAILED"
+    reasons = " ".join(texts(page, ".checks li"))
+    assert "食品生产许可证变更" in reasons and "文档本身有效" in reasons, reasons
+    shot(page, "17-item-refused.png")
+
+    # Items belong to one city: another relying city forgets the choice.
+    page.select_option("#relying", ZS)
+    assert "全市互认" in (page.text_content("#item-chosen") or "")
+    page.click("#lang-toggle")
+    assert "city-wide" in (page.text_content("#item-chosen") or "")
+    page.click("#lang-toggle")
 
 
 def test_tampered_licence_fails_with_the_reason(page: Page, demo: Demo, tmp_path: Path) -> None:

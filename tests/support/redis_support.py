@@ -314,6 +314,10 @@ class RedisClusterSet:
                     "nodes.conf",
                     "--cluster-node-timeout",
                     str(CLUSTER_NODE_TIMEOUT_MS),
+                    # Redis 7 waits 5 s by default before a diskless full sync (to gather
+                    # replicas): a replica would miss the first WAIT of a test.
+                    "--repl-diskless-sync-delay",
+                    "0",
                 ),
             )
             for i in range(masters * (1 + replicas))
@@ -346,13 +350,19 @@ class RedisClusterSet:
         return [n for n in self.nodes if n.pid is not None and _alive(n.pid)]
 
     def wait_healthy(self, timeout: float = 30.0) -> None:
-        """Every live node says cluster_state:ok and every slot has a live master."""
+        """Every live node says cluster_state:ok, every slot has a live master, and every live
+        replica is in sync with its master (an upload waits for one: WAIT)."""
 
         def ok() -> bool:
             for node in self.alive():
                 conn = client(node.url, timeout=0.5)
                 try:
                     if conn.cluster("info").get("cluster_state") != "ok":
+                        return False
+                    replication = conn.info("replication")
+                    if replication.get("role") == "slave" and (
+                        replication.get("master_link_status") != "up"
+                    ):
                         return False
                 except (redis.RedisError, OSError):
                     return False

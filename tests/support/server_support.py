@@ -5,12 +5,16 @@ HUREN_* settings the caller adds. Stopped by its own pid only."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,9 +73,11 @@ def start(
     timeout: float = 30.0,
     huren_serve: bool = False,
     host: str = "127.0.0.1",
+    serve_args: tuple[str, ...] = (),
 ) -> ServiceProcess:
     """Serve directory/huren.json; wait until /healthz answers. `huren_serve`: through the
-    production entry point (`huren serve`, api/server.py's uvicorn settings) instead."""
+    production entry point (`huren serve`, api/server.py's uvicorn settings) instead, with
+    `serve_args` added (e.g. --workers 2) and no drain on SIGTERM unless `env` sets one."""
     port = port or free_port()
     log = directory.parent / f"server-{port}.log"
     environment = {
@@ -80,6 +86,7 @@ def start(
         "HUREN_API_KEYS": api_keys_json(),
         "HUREN_CACHE_SECRET": "fault-test-cache-secret-0123456789",
         "PYTHONUNBUFFERED": "1",
+        "HUREN_DRAIN_SECONDS": "0",  # stop() at once; the drain has its own tests
     }
     environment.pop("HUREN_REDIS_URL", None)
     environment.update(env or {})
@@ -93,7 +100,7 @@ def start(
     if huren_serve:
         config = str(directory / "huren.json")
         args = [sys.executable, "-m", "cli.main", "serve", "--config", config, "--port", str(port)]
-        args += ["--host", host]
+        args += ["--host", host, *serve_args]
     with log.open("ab") as out:
         proc = subprocess.Popen(
             args,
@@ -124,3 +131,52 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+def last_verdict(output: str) -> dict[str, object]:
+    """The verdict of the last curl's answer (curl prints no newline after a body)."""
+    answer = json.loads(output[output.rindex('{"verdict"') :])
+    assert isinstance(answer["verdict"], dict)
+    return answer["verdict"]
+
+
+def run_script(script: str, cwd: Path) -> str:
+    """Run a README section with bash -eu in `cwd`, without the HUREN_* variables of the test
+    process; its standard output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
+    done = subprocess.run(
+        ["bash", "-eu", "-c", script],
+        cwd=cwd,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return done.stdout
+
+
+def readme_section(title: str) -> str:
+    """The one shell block of the README section `title`."""
+    text = (REPO / "README.md").read_text()
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
+@contextmanager
+def readme_checkout(folder: Path) -> Iterator[tuple[Path, ServiceProcess]]:
+    """For running README sections as written: a checkout-like directory under `folder` (a demo
+    in .demo, the installed huren as .venv/bin/huren) and a real service over that demo."""
+    root = folder / "checkout"
+    demo = root / ".demo"
+    demo_directory(demo)
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "bin" / "huren").symlink_to(Path(sys.executable).parent / "huren")
+    service = start(demo, env={"HUREN_API_KEYS": (demo / "api-keys.json").read_text()})
+    try:
+        yield root, service
+    finally:
+        service.stop()

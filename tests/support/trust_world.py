@@ -18,7 +18,7 @@ from trust_lists import authoring
 from trust_lists.errors import TrustStateError
 from trust_lists.model import ServiceKind, TrustList, replace_services
 from trust_lists.signed import TRUST_LIST_TYP, Anchor, SignedTrustList
-from trust_lists.storage import TrustDirectory
+from trust_lists.storage import LOCK_FILES, STAMP, TrustDirectory
 from trust_lists.store import TrustStore
 from trust_lists.uscc import make_uscc
 
@@ -147,13 +147,15 @@ def make_store(
 
 
 def disk(root: Path) -> dict[str, str]:
-    """Every file under root (including HIGHEST and any temporary file) with its SHA-256."""
+    """Every file under root (including HIGHEST and any temporary file) with its SHA-256; the
+    empty lock files and STAMP (what processes sharing the directory watch) are no trust state
+    and are left out."""
     if not root.exists():
         return {}
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.relative_to(root).as_posix() not in LOCK_FILES | {STAMP}
     }
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests/test_verifier_*.py files: crafting raw tokens, building stores
+"""Helpers shared by the tests/unit/test_verifier_*.py files: crafting raw tokens, building stores
 with a changed trust state, and running a verification case."""
 
 from __future__ import annotations

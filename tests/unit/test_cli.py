@@ -607,7 +607,11 @@ def test_serve_imports_the_server_lazily(
     fake.serve = lambda *args: calls.append(args)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "api.server", fake)
     ok(run("serve", "--config", tmp_path / "huren.json", "--host", "0.0.0.0", "--port", "9000"))
-    assert calls == [(str(tmp_path / "huren.json"), "0.0.0.0", 9000)]
+    ok(run("serve", "--config", tmp_path / "huren.json", "--workers", "3"))
+    assert calls == [
+        (str(tmp_path / "huren.json"), "0.0.0.0", 9000, None),  # None: the workers setting
+        (str(tmp_path / "huren.json"), "127.0.0.1", 8000, 3),
+    ]
     monkeypatch.setitem(sys.modules, "api.server", None)
     result = run("serve", "--config", "x.json")
     assert result.code == 1 and "api/server.py is missing" in result.err

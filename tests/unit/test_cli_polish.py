@@ -8,8 +8,10 @@ import argparse
 import importlib.metadata
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +263,38 @@ def test_time_and_sequence_refusals_give_what_they_compared(run: InProcess, worl
     rollback = run("list", "verify", world.signed, "--config", world.config)
     rollback.refused("[rollback]")
     assert "sequence 1 is not above the highest accepted (2): make the next version" in rollback.err
+
+
+class _NotInstalled:
+    """A finder that finds nothing of one package, as the import system says when none does."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def find_spec(self, fullname: str, path: object, target: object = None) -> None:
+        if fullname == self.package or fullname.startswith(f"{self.package}."):
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+
+
+@pytest.mark.parametrize(
+    ("action", "part"),
+    [("init", "the demo world"), ("renew", "the demo world"), ("export-server", "the export")],
+)
+def test_a_package_left_out_of_the_image_is_one_clean_line(
+    run: InProcess, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, action: str, part: str
+) -> None:
+    """The container image holds no demo/ (nor issuing/): the whole package is absent, not one
+    module of it, and `huren demo ...` says so in one line, not as an internal error."""
+    (tmp_path / "world").mkdir()
+    if action != "init":
+        (tmp_path / "world" / "huren.json").write_text("{}")
+    for name in [m for m in sys.modules if m == "demo" or m.startswith("demo.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [_NotInstalled("demo"), *sys.meta_path])
+    out = [tmp_path / "srv"] if action == "export-server" else []
+    result = run("demo", action, tmp_path / "world", *out)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == f"huren: error: {part} is not available (demo/ is missing)\n"
+    assert (
+        sorted(p.name for p in tmp_path.rglob("*")) == ["huren.json", "world"][action == "init" :]
+    )

@@ -16,7 +16,7 @@ DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 
 OUTSIDE = re.compile(
     r"DOMAIN\.md|TOOLING\.md|\.\./shared/(?!vectors\b)|/work/"
-    r"|\bGitHub issues?\b|\bissue #?\d+|\bissues #\d+|\bfindings? #?\d+"
+    r"|\bGitHub issues?\b|\bissue[ -]#?\d+|\bissues #\d+|\bfindings? #?\d+"
     r"|\b(?:PR|pull request) #?\d+",
     re.IGNORECASE,
 )
@@ -56,6 +56,7 @@ def test_relative_links_point_into_the_repository(doc: Path):
         "see Issue #12",
         "fixed in PR #7",
         "see /work/shared/TOOLING.md",
+        "only the issue-7 tests",
     ],
 )
 def test_the_check_finds_citations_outside(text: str):
@@ -68,3 +69,45 @@ def test_the_check_allows_the_vectors_and_ordinary_words():
         "attack/test_canonical.py::test_finding5_one_p256_key_as_two_service_keys"
     )
     assert citations_outside(text) == []
+
+
+# A file of the repository a doc names: a test module (from tests/ or from its room, as the
+# threat table does), a module of a package, or a glob of either, as in a command to run.
+NAMED_FILE = re.compile(
+    r"(?<![\w/.])((?:tests/)?(?:unit|service|attack|fault|vectors|support)/[\w*]+\.py"
+    r"|tests/[\w*]+\.py"
+    r"|(?:keys|trust_lists|verifier|issuing|demo|cli|api|bench|deploy)/[\w/*]+\.(?:py|sh)"
+    r"|docs/[\w/.-]+\.(?:md|patch))\b"
+)
+
+
+def files_named_but_absent(text: str) -> list[str]:
+    absent = []
+    for name in sorted(set(NAMED_FILE.findall(text))):
+        path = name if name.split("/", 1)[0] not in ROOMS else f"tests/{name}"
+        if not any(ROOT.glob(path)):
+            absent.append(name)
+    return absent
+
+
+ROOMS = ("unit", "service", "attack", "fault", "vectors", "support")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_files_the_docs_name_exist(doc: Path):
+    """After a move, a command or a test cited by its old path still reads as right."""
+    assert files_named_but_absent(doc.read_text()) == []
+
+
+def test_the_check_finds_moved_files():
+    text = (
+        "`.venv/bin/pytest tests/test_attack_*.py`, api/fastpath.py, unit/test_gone.py; "
+        "docs/hooks.patch; but docs/security.md, tests/attack/test_clients.py, "
+        "service/test_app.py, verifier/national/*.py are here"
+    )
+    assert files_named_but_absent(text) == [
+        "api/fastpath.py",
+        "docs/hooks.patch",
+        "tests/test_attack_*.py",
+        "unit/test_gone.py",
+    ]

@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import TypeGuard
 
 import pytest
 
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = {"keys": 0, "trust_lists": 1, "verifier": 2, "api": 3}
 # Beside the layers: they may use the layers, the layers never use them.
 BESIDE = ("issuing", "demo", "cli")
+# Not in the container image (the Dockerfile COPYs neither): the service must run without them.
+NOT_IN_IMAGE = ("issuing", "demo")
 PACKAGES = tuple(p for p in (*LAYERS, *BESIDE) if (ROOT / p / "__init__.py").is_file())
 # Cycles that existed before this test and are being taken apart; the list may only shrink.
 KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset()
@@ -42,9 +45,11 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imported(name: str, path: Path) -> Iterator[tuple[str, int]]:
+def _imported(
+    name: str, path: Path, modules: dict[str, Path] | None = None
+) -> Iterator[tuple[str, int]]:
     """(module, line) of every import statement of the module, resolved to our modules."""
-    modules = _modules()
+    modules = _modules() if modules is None else modules
     is_package = path.name == "__init__.py"
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
@@ -53,6 +58,11 @@ def _imported(name: str, path: Path) -> Iterator[tuple[str, int]]:
                 target = _ours(alias.name, modules)
                 if target is not None:
                     yield target, node.lineno
+        elif _is_import_module(node) and isinstance(node.args[0], ast.Constant):
+            # import_module("pkg.mod") or the CLI's load_part: an import all the same, only later.
+            target = _ours(str(node.args[0].value), modules)
+            if target is not None:
+                yield target, node.lineno
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -65,6 +75,14 @@ def _imported(name: str, path: Path) -> Iterator[tuple[str, int]]:
                 target = sub if sub in modules else _ours(base, modules)
                 if target is not None:
                     yield target, node.lineno
+
+
+def _is_import_module(node: ast.AST) -> TypeGuard[ast.Call]:
+    if not isinstance(node, ast.Call) or not node.args:
+        return False
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name in ("import_module", "__import__", "load_part")
 
 
 def _ours(dotted: str, modules: dict[str, Path]) -> str | None:
@@ -131,10 +149,22 @@ def test_the_walk_sees_the_packages_and_their_imports() -> None:
     assert "keys.x509" in graph["keys.sm2"]
     assert "verifier.national.job" in graph["verifier.national.seal"]
     assert "trust_lists.store" in graph["verifier._job"]
+    # A lazy command group is loaded by name: the walk reads the name as an import.
+    assert "demo.world" in graph["cli.demo"]
     # Tarjan finds a circle of three and leaves out the module that only points into it.
     assert _cycles({"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {"a": 1}}) == [
         frozenset({"a", "b", "c"})
     ]
+
+
+def test_the_service_needs_nothing_the_image_leaves_out() -> None:
+    """The Dockerfile copies exactly the packages the service may import."""
+    copied = {
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("COPY ") and (ROOT / line.split()[1] / "__init__.py").is_file()
+    }
+    assert copied == set(PACKAGES) - set(NOT_IN_IMAGE), copied
 
 
 def test_no_new_import_cycle() -> None:
@@ -164,7 +194,65 @@ def test_layers_import_downwards_only(package: str) -> None:
         for target, line in edges.items():
             other = _package(target)
             upward = other in LAYERS and LAYERS[other] > rank
-            beside = other in BESIDE and rank < LAYERS["api"]
+            beside = other in BESIDE and (rank < LAYERS["api"] or other in NOT_IN_IMAGE)
             if upward or beside:
                 wrong.append(f"{_modules()[name].relative_to(ROOT)}:{line} imports {target}")
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
+
+
+# Unit tests that still reach the service (a test client or a server); the list may only shrink.
+KNOWN_UNIT_TESTS_OF_THE_SERVICE = frozenset(
+    {"tests.unit.test_cli_polish", "tests.unit.test_status_cli"}
+)
+
+
+def _unit_tests_reaching_the_service() -> dict[str, list[str]]:
+    """tests/unit modules importing api, a service test, or a support module that imports api."""
+    modules = dict(_modules())
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        modules[_module_name(path)] = path
+
+    def service_side(target: str) -> bool:
+        return _package(target) == "api" or target.startswith("tests.service.")
+
+    support = {
+        name: {t for t, _ in _imported(name, path, modules)}
+        for name, path in modules.items()
+        if name.startswith("tests.support.")
+    }
+    support_of_the_service: set[str] = set()
+    while True:  # a support module importing one that reaches the service reaches it too
+        more = {
+            name
+            for name, targets in support.items()
+            if any(service_side(t) or t in support_of_the_service for t in targets)
+        }
+        if more <= support_of_the_service:
+            break
+        support_of_the_service |= more
+    found: dict[str, list[str]] = {}
+    for name, path in modules.items():
+        if not name.startswith("tests.unit."):
+            continue
+        wrong = [
+            f"{path.relative_to(ROOT)}:{line} imports {target}"
+            for target, line in _imported(name, path, modules)
+            if service_side(target) or target in support_of_the_service
+        ]
+        if wrong:
+            found[name] = wrong
+    return found
+
+
+def test_unit_tests_do_not_reach_the_service() -> None:
+    """tests/unit holds the layers and the command line; what needs the service is in service/."""
+    found = _unit_tests_reaching_the_service()
+    new = [
+        line
+        for name, lines in found.items()
+        if name not in KNOWN_UNIT_TESTS_OF_THE_SERVICE
+        for line in lines
+    ]
+    assert not new, "unit tests reaching the service:\n" + "\n".join(new)
+    gone = sorted(KNOWN_UNIT_TESTS_OF_THE_SERVICE - set(found))
+    assert not gone, f"these no longer reach the service, take them off the list: {gone}"

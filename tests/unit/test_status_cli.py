@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 from demo.world import CITY, IDX_REVOKED, IDX_SUSPENDED, SHENZHEN, build_demo_world, write_demo
 from keys import SigningKey
 from tests.support import server_support
-from tests.support.server_support import REPO
+from tests.support.server_support import last_verdict, readme_section, run_script
 from tests.unit.test_cli import InProcess, Result, ok
 from trust_lists.anchors import load_anchors
 from trust_lists.status_authoring import StatusListDraft
@@ -157,62 +155,22 @@ def test_malformed_drafts_are_refused_in_one_line(
     refused(run("status", "show", "n.json"), "n.json", message)
 
 
-def _readme_section(title: str) -> str:
-    text = (REPO / "README.md").read_text()
-    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-    assert len(blocks) == 1, blocks
-    return blocks[0]
-
-
 @pytest.mark.parametrize("after_tour", [False, True], ids=["fresh-demo", "after-the-tour"])
 def test_readme_revoke_a_licence_runs_as_written(tmp_path: Path, after_tour: bool) -> None:
     """The README section's commands, unchanged except for the service's address, in a
     checkout-like directory (.demo, .venv/bin/huren) against a real service: the licence that
     passed before is FAILED REVOKED after; also after the tour, whose step 3 withdraws the issuer
     key the demo signed its status lists with."""
-    root = tmp_path / "checkout"
-    demo = root / ".demo"
-    server_support.demo_directory(demo)
-    (root / ".venv" / "bin").mkdir(parents=True)
-    (root / ".venv" / "bin" / "huren").symlink_to(Path(sys.executable).parent / "huren")
-    service = server_support.start(
-        demo, env={"HUREN_API_KEYS": (demo / "api-keys.json").read_text()}
-    )
-    try:
-        script = _readme_section("Revoke a licence").replace("http://127.0.0.1:8000", service.url)
+    with server_support.readme_checkout(tmp_path) as (root, service):
+        script = readme_section("Revoke a licence").replace("http://127.0.0.1:8000", service.url)
         verify = script[script.index("C=$(awk") :]
-        before = _bash(verify, root)
-        assert _last_verdict(before)["indication"] == "PASSED"
+        before = run_script(verify, root)
+        assert last_verdict(before)["indication"] == "PASSED"
         if after_tour:
-            tour = _readme_section("Try it (after `make run`, in a second terminal)")
-            _bash(tour.replace("http://127.0.0.1:8000", service.url), root)
-        out = _bash(script, root)
-    finally:
-        service.stop()
+            tour = readme_section("Try it (after `make run`, in a second terminal)")
+            run_script(tour.replace("http://127.0.0.1:8000", service.url), root)
+        out = run_script(script, root)
     assert '"changed":true' in out.replace(" ", ""), out
     assert "~ entry 0: valid -> revoked" in out
-    verdict = _last_verdict(out)
+    verdict = last_verdict(out)
     assert (verdict["indication"], verdict["sub_indication"]) == ("FAILED", "REVOKED"), verdict
-
-
-def _last_verdict(output: str) -> dict[str, object]:
-    """The verdict of the last curl's answer (curl prints no newline after a body)."""
-    answer = json.loads(output[output.rindex('{"verdict"') :])
-    assert isinstance(answer["verdict"], dict)
-    return answer["verdict"]
-
-
-def _bash(script: str, cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUREN_")}
-    done = subprocess.run(
-        ["bash", "-eu", "-c", script],
-        cwd=cwd,
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, (done.stdout, done.stderr)
-    return done.stdout

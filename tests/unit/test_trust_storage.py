@@ -380,3 +380,28 @@ def test_truncated_history_keeps_the_rotated_operators_in_charge(root: Path) -> 
     # The current operators can restore service with a new list.
     fresh.submit_trust_list(sign(dataclasses.replace(third, sequence=4), "b1", "b2"), now=NOW)
     assert fresh.state.trust_list(SZ) is not None
+
+
+def test_two_stores_on_one_directory_see_each_others_writes_and_never_overwrite(
+    root: Path,
+) -> None:
+    """Two processes (here two stores) writing one trust directory: each reads what the other
+    stored before judging (the writers' lock, then STAMP), so the second can neither store a
+    different list under the sequence the first stored nor serve the older list afterwards."""
+    first, second = make_store(root), make_store(root)
+    sz1 = base_list(SZ)
+    first.submit_trust_list(sign(sz1, "a1", "a2"), now=NOW)
+    assert second.refresh() == []  # before its next verdict: one stat, then the new files
+    assert second.state.lists[SZ].trust_list.sequence == 1
+    before = second.state
+    assert second.refresh() == [] and second.state is before  # nothing new: not even a swap
+
+    sz2 = bump(sz1)
+    other2 = authoring.remove_service(sz2, f"seal-{SZ}")  # another list with sequence 2
+    second.submit_trust_list(sign(sz2, "a1", "a2"), now=NOW)
+    stored = list_file(root, SZ, 2).read_bytes()
+    held = first.state  # not refreshed yet: it would judge against sequence 1 without the lock
+    with pytest.raises(Rollback):
+        first.submit_trust_list(sign(other2, "a1", "a2"), now=NOW)
+    assert list_file(root, SZ, 2).read_bytes() == stored  # never overwritten
+    assert first.state is not held and first.state.lists[SZ].trust_list.sequence == 2

@@ -5,8 +5,10 @@ names is a DocumentKind; and what an upload is gets recognised in the verifier."
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +170,35 @@ def test_what_an_upload_is(demo_world: DemoWorld) -> None:
     assert jws_kind(b"e30.e30.e30") is None  # a header without a typ
     assert unsupported_format(b"%PDF-1.7\n") == "pdf"
     assert unsupported_format(s[SAMPLE_OFD]) is None
+
+
+def _kinds_spelt_as_strings(source: str) -> list[int]:
+    """Lines comparing something named kind with a DocumentKind's value written as a string."""
+    values = {k.value for k in DocumentKind}
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        named_kind = any(
+            (isinstance(s, ast.Name) and s.id == "kind")
+            or (isinstance(s, ast.Attribute) and s.attr == "kind")
+            for s in sides
+        )
+        if named_kind and any(isinstance(s, ast.Constant) and s.value in values for s in sides):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_a_kind_is_compared_as_a_document_kind_not_a_string() -> None:
+    """One vocabulary: a renamed value is then an AttributeError, not a branch never taken."""
+    assert _kinds_spelt_as_strings('if self.kind == "sealed_document": pass') == [1]
+    assert _kinds_spelt_as_strings("if kind == DocumentKind.SEAL: pass") == []
+    root = Path(__file__).resolve().parents[2]
+    found = [
+        f"{path.relative_to(root)}:{line}"
+        for package in ("verifier", "api", "cli", "demo", "issuing")
+        for path in sorted((root / package).rglob("*.py"))
+        for line in _kinds_spelt_as_strings(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

@@ -17,6 +17,8 @@ from demo.world import (
     FOOD_PRODUCTION_LICENCE,
     IDX_REVOKED,
     IDX_SUSPENDED,
+    ITEM_SZ_FOOD_PRODUCTION,
+    ITEM_SZ_MEAL_SUPPLIER,
     SHENZHEN,
     SZ_ENTERPRISE,
     ZHONGSHAN,
@@ -860,6 +862,29 @@ ROWS: list[Row] = [
         S.TRY_LATER,
         "recognition.catalogue_missing",
     ),
+    # service items
+    Row(
+        "item-accepts-the-permit",
+        lambda w: Case(
+            "licence",
+            w.licence_zs,
+            relying=SHENZHEN,
+            expect=Expectations(service_item=ITEM_SZ_MEAL_SUPPLIER),
+        ),
+        P,
+    ),
+    Row(
+        "item-refuses-a-valid-permit",
+        lambda w: Case(
+            "licence",
+            w.licence_zs,
+            relying=SHENZHEN,
+            expect=Expectations(service_item=ITEM_SZ_FOOD_PRODUCTION),
+        ),
+        F,
+        S.SIG_CONSTRAINTS_FAILURE,
+        "item.refused",
+    ),
     # caller expectations
     Row(
         "expected-other-holder",
@@ -1152,9 +1177,20 @@ def test_row_ids_are_unique() -> None:
 
 # Failure codes reached in other files (they need a trust state the table cannot express).
 ELSEWHERE = {"status.untrusted"}
+# The QR form's own layers, each decided by a row of tests/unit/test_qr_licence.py::HOSTILE.
+QR_FORM = {
+    "format.qr_prefix",
+    "format.qr_encoding",
+    "format.qr_compression",
+    "format.cbor",
+    "format.cose",
+}
 
 
 def test_every_failure_code_has_a_row() -> None:
-    decided = {r.code.removeprefix(SEAL_PREFIX) for r in ROWS if r.code} | ELSEWHERE
+    from tests.unit.test_qr_licence import HOSTILE
+
+    assert {code for *_, code in HOSTILE} >= QR_FORM
+    decided = {r.code.removeprefix(SEAL_PREFIX) for r in ROWS if r.code} | ELSEWHERE | QR_FORM
     failing = {code for code, spec in SPECS.items() if spec.result is not None}
     assert failing - decided == set()

@@ -58,7 +58,7 @@ class Job(JobBase[NationalPolicy]):
         self.digest = digest
 
     def fork(self) -> Job:
-        return Job(
+        job = Job(
             self.policy,
             self.anchors,
             self.state,
@@ -68,6 +68,8 @@ class Job(JobBase[NationalPolicy]):
             at=self.at,
             digest=self.digest,
         )
+        job.item = self.item  # the service item asked about, for every signature alike
+        return job
 
     # -- recording ---------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from keys.x509 import SIGNATURE_CACHE_SIZE, SignatureCache
 from trust_lists.store import TrustStore
-from verifier._job import call_times
+from verifier._job import call_times, resolve_item
 from verifier.national import asn1, ofd
 from verifier.national.document import DocumentVerdicts, SignatureVerdict, judge_document
 from verifier.national.job import Job
@@ -57,18 +57,22 @@ class NationalVerifier:
         # Certificate signatures judged once per process, not once per document (bounded).
         self._chain_cache = SignatureCache(chain_cache_size)
 
-    def _job(self, relying: object, at: object, digest: str) -> Job:
+    def _job(self, relying: object, at: object, digest: str, expect: Expectations | None) -> Job:
         relying, now, when = call_times(self._store.anchors, self._clock, relying, at)
-        return Job(
+        state = self._store.state
+        job = Job(
             self.policy,
             self._store.anchors,
-            self._store.state,
+            state,
             self._chain_cache,
             relying=relying,
             now=now,
             at=when,
             digest=digest,
         )
+        if expect is not None:
+            job.item = resolve_item(state, relying, expect.service_item)
+        return job
 
     def verify_seal(
         self,
@@ -80,7 +84,7 @@ class NationalVerifier:
     ) -> Verdict:
         """A bare SES_Seal (.esl), judged at the validation time `at` (default: now)."""
         raw = _bytes(data, "data")
-        job = self._job(relying, at, hashlib.sha256(raw).hexdigest())
+        job = self._job(relying, at, hashlib.sha256(raw).hexdigest(), expect)
         return seal_alone(job, raw, expect)
 
     def verify_signature(
@@ -101,7 +105,7 @@ class NationalVerifier:
         xml = _bytes(signature_xml, "signature_xml") if signature_xml is not None else None
         inputs = [("signed_value", raw)] + ([("signature_xml", xml)] if xml is not None else [])
         digest = inputs_digest(inputs)
-        job = self._job(relying, at, digest)
+        job = self._job(relying, at, digest, expect)
         return ses_signature(
             job, raw, xml=xml, xml_name=data_name, pkg=None, info=None, expect=expect
         )
@@ -117,7 +121,7 @@ class NationalVerifier:
         """A signed OFD document: every signature judged on its own, against one snapshot."""
         raw = _bytes(data, "data")
         digest = hashlib.sha256(raw).hexdigest()
-        return judge_document(self._job(relying, at, digest), raw, expect)
+        return judge_document(self._job(relying, at, digest, expect), raw, expect)
 
 
 def _bytes(value: object, what: str) -> bytes:
