@@ -17,6 +17,7 @@ Cache policy (see docs/service.md):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -52,6 +53,13 @@ from verifier.verdict import Verdict
 from verifier.verifier import inputs_digest
 
 log = logging.getLogger("huren.verification")
+
+# A batch with fewer distinct misses than twice this is verified in one worker thread: below it
+# the hand-over to a second thread costs more than it saves.
+BATCH_SPLIT_MIN = 32
+# Batch items per turn of the event loop where a batch is served on it (cache hits, answers):
+# about a millisecond, so a batch of 10,000 never holds other requests for long.
+BATCH_SLICE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,34 +276,77 @@ class VerificationService:
 
         return self._outcome(inp, await self.flight.run(key, compute), False, digest)
 
-    async def verify_slice(self, inputs: list[VerifyInput], until: float) -> list[Outcome]:
-        """Batch items: looked up in the cache here, the misses computed together in one task of
-        the worker pool (one hand-over per slice, not per item), answered by `until`."""
+    async def verify_batch(self, inputs: list[VerifyInput], until: float | None) -> list[Outcome]:
+        """A batch's verdicts in order, as one loop: every key looked up first, the distinct
+        misses verified back to back in the worker pool (split over its threads, one admission,
+        answered by `until`), stored, and every outcome counted once per label. A repeated item
+        is verified once; its copies are answered as served from the cache (when its verdict may
+        be cached at all)."""
         version = self.store.state.version
-        digests = [inp.input_sha256 for inp in inputs]
-        keys = [self._key(inp, d, version) for inp, d in zip(inputs, digests, strict=True)]
-        hits = [await self._get(key) for key in keys]
-        missed = [i for i, hit in enumerate(hits) if hit is None]
-        computed: list[tuple[CachedVerdict, float]] = []
-        if missed:
-            todo = [inputs[i] for i in missed]
-            if self.pool is None:
-                computed = self._compute_all(todo, version)
+        if until is None or self.pool is None:  # a service built without a pool
+            digests, keys = self._keys(inputs, version)
+        else:  # hashing every item: off the event loop
+            digests, keys = await self.pool.run(until, self._keys, inputs, version)
+        cache = self.cache
+        synchronous = isinstance(cache, InProcessVerdictCache) and cache.synchronous
+        hits: list[CachedVerdict | None] = []
+        for start in range(0, len(keys), BATCH_SLICE):
+            if start:
+                await asyncio.sleep(0)
+            if synchronous:
+                assert isinstance(cache, InProcessVerdictCache)
+                hits += [self._usable(cache.lookup(k)) for k in keys[start : start + BATCH_SLICE]]
             else:
-                computed = await self.pool.run(until, self._compute_all, todo, version)
-        fresh = dict(zip(missed, computed, strict=True))
-        outcomes = []
+                hits += [await self._get(k) for k in keys[start : start + BATCH_SLICE]]
+        first: dict[str, int] = {}  # the item that computes each missed key
+        for i, hit in enumerate(hits):
+            if hit is None:
+                first.setdefault(keys[i], i)
+        todo = [inputs[i] for i in first.values()]
+        computed: list[tuple[CachedVerdict, float]] = []
+        if until is None or self.pool is None:  # a service built without a pool
+            computed = self._compute_all(todo, version)
+        elif todo:
+            parts = self.pool.workers if len(todo) >= 2 * BATCH_SPLIT_MIN else 1
+            size = -(-len(todo) // parts)
+            calls = [(todo[n : n + size], version) for n in range(0, len(todo), size)]
+            for part in await self.pool.map(until, self._compute_all, calls):
+                computed.extend(part)
+        fresh = dict(zip(first.values(), computed, strict=True))
+        outcomes: list[Outcome] = []
+        tally: dict[tuple[str, str, str], int] = {}  # verdicts by metric labels
+        hit_count = 0
         for i, inp in enumerate(inputs):
-            hit = hits[i]
-            if hit is not None:
-                self._hit.inc()
-                outcomes.append(self._outcome(inp, hit, True, digests[i]))
-                continue
-            self._miss.inc()
-            entry, ttl = fresh[i]
-            await self._store(keys[i], entry, ttl)
-            outcomes.append(self._outcome(inp, entry, False, digests[i]))
+            if i and not i % BATCH_SLICE:
+                await asyncio.sleep(0)
+            entry = hits[i]
+            cached = entry is not None
+            if entry is None:
+                key = keys[i]
+                origin = first[key]
+                entry, ttl = fresh[origin]
+                if origin == i:
+                    if ttl > 0:
+                        if synchronous:
+                            cache.store(key, entry, ttl)  # type: ignore[attr-defined]
+                        else:
+                            await self._store(key, entry, ttl)
+                else:
+                    cached = ttl > 0  # as the cache would have served it
+            hit_count += cached
+            labels = (str(inp.kind), str(entry.indication), entry.sub_indication or "")
+            tally[labels] = tally.get(labels, 0) + 1
+            outcomes.append(Outcome(entry, cached, digests[i]))
+        self._hit.inc(hit_count)
+        self._miss.inc(len(inputs) - hit_count)
+        for counted, n in tally.items():
+            self._verdict_child(counted).inc(n)
         return outcomes
+
+    def _keys(self, inputs: list[VerifyInput], version: str) -> tuple[list[str], list[str]]:
+        """Each input's digest and verdict-cache key under trust state `version`."""
+        digests = [inp.input_sha256 for inp in inputs]
+        return digests, [self._key(inp, d, version) for inp, d in zip(inputs, digests, strict=True)]
 
     def _compute_all(
         self, inputs: list[VerifyInput], version: str
@@ -317,14 +368,16 @@ class VerificationService:
     def _outcome(
         self, inp: VerifyInput, entry: CachedVerdict, cached: bool, digest: str
     ) -> Outcome:
-        labels = (inp.kind, str(entry.indication), entry.sub_indication or "")
+        self._verdict_child((inp.kind, str(entry.indication), entry.sub_indication or "")).inc()
+        return Outcome(entry, cached, digest)
+
+    def _verdict_child(self, labels: tuple[str, str, str]) -> Any:
         child = self._verdicts.get(labels)
         if child is None:
             child = self.metrics.verdicts.labels(*labels)
             if len(self._verdicts) < 1024:  # kinds x indications x sub-indications: a few dozen
                 self._verdicts[labels] = child
-        child.inc()
-        return Outcome(entry, cached, digest)
+        return child
 
     def _usable(self, hit: CachedVerdict | None) -> CachedVerdict | None:
         # RFC 3339 'YYYY-MM-DDTHH:MM:SSZ' strings compare in time order.
@@ -373,4 +426,4 @@ def _unknown_item(detail: str) -> ProblemError:
     return ProblemError(422, UnknownServiceItem.code, detail)
 
 
-__all__ = ["Outcome", "VerificationService", "VerifyInput"]
+__all__ = ["BATCH_SLICE", "Outcome", "VerificationService", "VerifyInput"]

@@ -59,9 +59,19 @@ class VerificationPool:
 
     async def run(self, until: float, fn: Callable[..., T], *args: object) -> T:
         """fn(*args) in a worker thread, answered by `until`; else a 503 problem."""
+        return (await self.map(until, fn, [args]))[0]
+
+    async def map(
+        self, until: float, fn: Callable[..., T], calls: list[tuple[Any, ...]]
+    ) -> list[T]:
+        """fn(*args) for each args of `calls`, spread over the worker threads, answered in order
+        by `until`; else a 503 problem. All of them are one admission: a batch split over the
+        threads holds one body and counts once towards the capacity."""
         remaining = until - time.monotonic()
         if remaining <= 0:
             raise self._timeout()
+        if not calls:
+            return []
         with self._lock:
             if self._admitted >= self.capacity:
                 self.on_refused("busy")
@@ -76,17 +86,27 @@ class VerificationPool:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="huren-verify")
             executor = self._executor
+        release = _Countdown(len(calls), self._release)
+        futures: list[Future[T]] = []
         try:
-            future = executor.submit(_bounded, until, fn, args)
+            for args in calls:
+                future = executor.submit(_bounded, until, fn, args)
+                future.add_done_callback(release)
+                futures.append(future)
         except BaseException:
-            self._release(None)
+            for future in futures:
+                future.cancel()
+            release.cancel(len(calls) - len(futures))  # never submitted
             raise
-        future.add_done_callback(self._release)
         try:
-            # Cancelling the wrapper on timeout cancels the work if it has not started.
-            return await asyncio.wait_for(asyncio.wrap_future(future), remaining)
+            # Cancelling the wrappers on timeout cancels the work that has not started.
+            waiting = asyncio.gather(*(asyncio.wrap_future(f) for f in futures))
+            return list(await asyncio.wait_for(waiting, remaining))
         except (TimeoutError, DeadlineExceeded):
             raise self._timeout() from None
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure: the calls not started yet (else a no-op)
 
     def _release(self, _: Future[Any] | None) -> None:
         with self._lock:
@@ -110,6 +130,25 @@ class VerificationPool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Countdown:
+    """Calls `done` once, when the last of `n` futures is done (or given up)."""
+
+    def __init__(self, n: int, done: Callable[[Future[Any] | None], None]) -> None:
+        self._left = n
+        self._done = done
+        self._lock = threading.Lock()
+
+    def __call__(self, future: Future[Any] | None) -> None:
+        self.cancel(1)
+
+    def cancel(self, n: int) -> None:
+        with self._lock:
+            self._left -= n
+            last = self._left == 0
+        if last:
+            self._done(None)
 
 
 def _bounded(until: float, fn: Callable[..., T], args: tuple[object, ...]) -> T:

@@ -8,9 +8,10 @@ its reason, never a crash.
 
 Sections (for --only): library (1), scale (4), trustlist (6b), items (I1, I2: a catalogue of
 1,000 service items x 2 cities x 20 rules), qr (Q1-Q3: QR licences), uncached (2, 7), cached (3),
-batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), profile
-(where verify_licence spends its time); groups: micro
-(library, scale, trustlist), http (uncached, cached, batch, startup)."""
+batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), bigbatch (8: one
+batch of 10,000 licences, memory per item and /healthz meanwhile), profile (where verify_licence
+spends its time); groups: micro (library, scale, trustlist, items, national, qr), http (uncached,
+cached, batch, startup, hostile, bigbatch)."""
 
 from __future__ import annotations
 
@@ -40,11 +41,12 @@ SECTIONS = (
     "batch",
     "startup",
     "hostile",
+    "bigbatch",
     "profile",
 )
 GROUPS = {
     "micro": ("library", "scale", "trustlist", "items", "national", "qr"),
-    "http": ("uncached", "cached", "batch", "startup", "hostile"),
+    "http": ("uncached", "cached", "batch", "startup", "hostile", "bigbatch"),
     "all": SECTIONS,
 }
 
@@ -172,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
             got = guarded(rows, "H1", "healthz under hostile uploads", hostile.rows, work,
                           quick=quick, log=log)  # fmt: skip
             rows += got or []
-        http_sections = only & set(GROUPS["http"]) - {"hostile"}
+        if "bigbatch" in only:
+            from bench import bigbatch
+
+            log("[bigbatch] one batch of 10,000 licences: memory and /healthz (figures 8a, 8b)")
+            got = guarded(rows, "8", "batch of 10,000", bigbatch.rows, proj, work, log=log)
+            rows += got or []
+        http_sections = only & set(GROUPS["http"]) - {"hostile", "bigbatch"}
         if http_sections:
             from bench import http_run
 

@@ -11,7 +11,7 @@ from bench.procs import RedisServer
 from bench.report import Row
 
 FIGS = {
-    "uncached": ("2a", "2b", "7a", "7b"),
+    "uncached": ("2a", "2b", "7a", "7b", "7c"),
     "cached": ("3a", "3b", "3c", "7b"),
     "batch": ("5", "7b"),
     "startup": ("6a",),

@@ -44,6 +44,10 @@ class Job:
     warmup: float = 1.0
     host: str = "127.0.0.1"
     timeout: float = 10.0
+    # Requests per second over all connections (None: as fast as the server answers). Each
+    # connection waits conns/rate between an answer and its next request: a paced closed loop,
+    # so a slow answer delays the next one (no coordinated-omission correction, as in wrk).
+    rate: float | None = None
 
 
 def wrk_path() -> str:
@@ -114,6 +118,10 @@ if file ~= "" then
     return wrk.format(method, path, hdrs, b)
   end
 end
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if pause then
+  function delay() return pause end
+end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -142,6 +150,8 @@ def run(job: Job) -> dict[str, Any]:
                 "BENCH_THREADS": str(threads),
             }
         )
+        if job.rate:
+            env["BENCH_DELAY_MS"] = str(max(1, round(job.conns * 1000 / job.rate)))
         if job.method != "GET" and "Content-Type" not in job.headers:
             env["BENCH_HEADERS"] += "\nContent-Type: application/json"
         url = f"http://{job.host}:{job.port}{job.path}"

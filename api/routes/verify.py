@@ -38,7 +38,7 @@ from api.http.models import (
     validation_time,
 )
 from api.http.problems import ProblemError, problem_responses
-from api.verification import Outcome, VerifyInput
+from api.verification import BATCH_SLICE, Outcome, VerifyInput
 from api.workers import VerificationPool
 from verifier import DocumentKind, scan
 
@@ -283,9 +283,6 @@ def render(
             now=ctx.clock(),
         )
     return out
-
-
-BATCH_SLICE = 16  # batch items per task of the worker pool (and per turn of the event loop)
 
 
 _TAIL: dict[tuple[bool, bool], bytes] = {
@@ -546,25 +543,29 @@ async def verify_batch(request: Request) -> JSONResponse:
         ctx.service.check_relying(inp.relying)
         ctx.service.check_item(inp.relying, inp.service_item)
     await ctx.ensure_current()
+    outcomes = await ctx.service.verify_batch(inputs, until)
     results: list[bytes] = []
     counts: dict[str, int] = {}
     for start in range(0, len(inputs), BATCH_SLICE):
         if start:
-            # A slice of hits in the in-process cache never suspends: without this a batch
-            # would hold the event loop (every other request) while it serves them.
             await asyncio.sleep(0)
-        part = inputs[start : start + BATCH_SLICE]
-        if until is None:  # no pool (a service built without one)
-            outcomes = [await ctx.service.verify(inp) for inp in part]
-        else:
-            outcomes = await ctx.service.verify_slice(part, until)
-        for inp, outcome in zip(part, outcomes, strict=True):
+        for inp, outcome in zip(
+            inputs[start : start + BATCH_SLICE],
+            outcomes[start : start + BATCH_SLICE],
+            strict=True,
+        ):
             indication = str(outcome.entry.indication)
             counts[indication] = counts.get(indication, 0) + 1
             results.append(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
     # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
-    return RenderedJSONResponse(b'{"results":[' + b",".join(results) + b"]}")
+    # The ends go onto the first and last item, so the answer (~13 MB for 10,000 items) is
+    # copied once, by the join.
+    if not results:
+        return RenderedJSONResponse(b'{"results":[]}')
+    results[0] = b'{"results":[' + results[0]
+    results[-1] += b"]}"
+    return RenderedJSONResponse(b",".join(results))
 
 
 def _batch_inputs(

@@ -354,3 +354,43 @@ def anyio_backend() -> str:
 
 
 __all__ = ["HealthProbe", "costly_ofd"]
+
+
+@pytest.mark.anyio
+async def test_a_split_batch_is_one_admission_over_every_thread() -> None:
+    """pool.map: the calls run on different threads at once, answer in order, and take one place
+    of the capacity, freed when the last is done."""
+    pool = VerificationPool(workers=2, queue=0, deadline_seconds=5)
+    both = threading.Barrier(2, timeout=5)  # breaks (and fails the call) unless both run at once
+
+    def part(n: int) -> tuple[int, str]:
+        both.wait()
+        return n, threading.current_thread().name
+
+    try:
+        answers = await pool.map(pool.deadline(), part, [(0,), (1,)])
+        assert [n for n, _ in answers] == [0, 1]
+        assert len({name for _, name in answers}) == 2
+        assert _wait(lambda: pool.admitted == 0)
+        assert await pool.map(pool.deadline(), part, []) == []
+        assert pool.admitted == 0
+    finally:
+        pool.close()
+
+
+@pytest.mark.anyio
+async def test_a_failed_part_of_a_split_batch_frees_its_place() -> None:
+    pool = VerificationPool(workers=1, queue=0, deadline_seconds=5)
+
+    def part(n: int) -> int:
+        if n == 0:
+            raise ValueError("bad item")
+        return n
+
+    try:
+        with pytest.raises(ValueError, match="bad item"):
+            await pool.map(pool.deadline(), part, [(0,), (1,), (2,)])
+        assert _wait(lambda: pool.admitted == 0)
+        assert await pool.run(pool.deadline(), part, 5) == 5
+    finally:
+        pool.close()
