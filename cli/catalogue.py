@@ -15,6 +15,7 @@ from cli.common import (
     combine_files,
     command_group,
     config_option,
+    edit_draft,
     issued_at_arg,
     open_store,
     out_arg,
@@ -64,15 +65,15 @@ def _write_draft(cat: Catalogue, path: str) -> Catalogue:
 
 
 def _edit(args: argparse.Namespace, edit: Callable[[Catalogue], Catalogue], done: str) -> int:
-    cat, signed = read_catalogue_file(args.file)
-    target = args.out or args.file
-    if signed is not None and not args.out:
-        raise UsageError(f"{args.file} is a signed catalogue; give --out for the new draft")
-    new = _write_draft(edit(cat), target)
-    say(args, f"{done} -> draft {target} (sequence {new.sequence})")
-    if signed is not None and new.sequence <= cat.sequence:
-        say(args, f"note: the sequence is still {new.sequence}; run `huren catalogue bump`")
-    return 0
+    return edit_draft(
+        args,
+        read_catalogue_file,
+        _write_draft,
+        edit,
+        done,
+        kind="catalogue",
+        bump="huren catalogue bump",
+    )
 
 
 def _codes(text: str | None) -> frozenset[str]:

@@ -269,6 +269,38 @@ def say(args: argparse.Namespace, text: str) -> None:
     print(text, file=sys.stdout if to_stdout else sys.stderr)
 
 
+class _Draft(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=_Draft)
+
+
+def edit_draft(
+    args: argparse.Namespace,
+    read: Callable[[str], tuple[_T, object | None]],
+    write: Callable[[_T, str], _T],
+    edit: Callable[[_T], _T],
+    done: str,
+    *,
+    kind: str,
+    bump: str,
+) -> int:
+    """Edit the draft or signed `kind` in args.file into a draft at --out (or in place when
+    it is a draft); a signed one is never overwritten by a draft. `bump` is the command that
+    raises the sequence, suggested when the edit left it where the signed one was."""
+    doc, signed = read(args.file)
+    target = args.out or args.file
+    if signed is not None and not args.out:
+        raise UsageError(f"{args.file} is a signed {kind}; give --out for the new draft")
+    new = write(edit(doc), target)
+    say(args, f"{done} -> draft {target} (sequence {new.sequence})")
+    if signed is not None and new.sequence <= doc.sequence:
+        say(args, f"note: the sequence is still {new.sequence}; run `{bump}`")
+    return 0
+
+
 def write_output(path: str, data: bytes) -> None:
     """Write a file atomically; `-` is standard output. Never replaces anything but a regular
     file (an atomic rename onto /dev/null would replace the device itself)."""

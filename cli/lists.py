@@ -17,6 +17,7 @@ from cli.common import (
     at_arg,
     combine_files,
     command_group,
+    edit_draft,
     granted_from_arg,
     issued_at_arg,
     non_negative_int,
@@ -236,15 +237,9 @@ def cmd_list_new(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace, edit: Callable[[TrustList], TrustList], done: str) -> int:
-    tl, signed = read_list_file(args.file)
     target = args.out or args.file
-    if signed is not None and not args.out:
-        raise UsageError(f"{args.file} is a signed list; give --out for the new draft")
-    new = write_draft(edit(tl), target)
-    say(args, f"{done} -> draft {target} (sequence {new.sequence})")
-    if signed is not None and new.sequence <= tl.sequence:
-        say(args, f"note: the sequence is still {new.sequence}; run `huren list bump {target}`")
-    return 0
+    bump = f"huren list bump {target}"
+    return edit_draft(args, read_list_file, write_draft, edit, done, kind="list", bump=bump)
 
 
 def cmd_list_add_service(args: argparse.Namespace) -> int:
