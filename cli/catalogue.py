@@ -15,6 +15,7 @@ from cli.common import (
     combine_files,
     command_group,
     config_option,
+    edit_command,
     edit_draft,
     issued_at_arg,
     open_store,
@@ -235,14 +236,7 @@ def add_parser(sub: Any) -> None:
     )
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
-        e: argparse.ArgumentParser = cs.add_parser(name, help=help_text)
-        e.add_argument(
-            "file", metavar="FILE", help="draft (edited in place unless --out) or signed"
-        )
-        e.add_argument(
-            "--out", metavar="FILE", help="write the new draft here (needed for a signed one)"
-        )
-        return e
+        return edit_command(cs, name, help_text, signed="catalogue")
 
     def item(e: argparse.ArgumentParser) -> None:
         e.add_argument("--relying", required=True, help="the city handling the item, e.g. 440300")

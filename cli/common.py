@@ -301,6 +301,20 @@ def edit_draft(
     return 0
 
 
+def edit_command(
+    group: Any, name: str, help_text: str, *, signed: str, metavar: str | None = "FILE"
+) -> argparse.ArgumentParser:
+    """A command of `group` that edits a draft, or a signed `signed` into a new draft."""
+    e: argparse.ArgumentParser = group.add_parser(name, help=help_text)
+    e.add_argument(
+        "file", metavar=metavar, help=f"draft (edited in place unless --out) or signed {signed}"
+    )
+    e.add_argument(
+        "--out", metavar=metavar, help=f"write the new draft here (needed for a signed {signed})"
+    )
+    return e
+
+
 def write_output(path: str, data: bytes) -> None:
     """Write a file atomically; `-` is standard output. Never replaces anything but a regular
     file (an atomic rename onto /dev/null would replace the device itself)."""

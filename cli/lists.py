@@ -17,6 +17,7 @@ from cli.common import (
     at_arg,
     combine_files,
     command_group,
+    edit_command,
     edit_draft,
     granted_from_arg,
     issued_at_arg,
@@ -431,14 +432,7 @@ def add_parser(sub: Any) -> None:
     ls = command_group(sub, "list", "author, sign, verify, show and diff trust lists")
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
-        e: argparse.ArgumentParser = ls.add_parser(name, help=help_text)
-        e.add_argument(
-            "file", metavar="FILE", help="draft (edited in place unless --out) or signed list"
-        )
-        e.add_argument(
-            "--out", metavar="FILE", help="write the new draft here (needed for a signed list)"
-        )
-        return e
+        return edit_command(ls, name, help_text, signed="list")
 
     g = ls.add_parser("new", help="create a draft trust list")
     g.add_argument("--jurisdiction", required=True, help="six-digit GB/T 2260 code, e.g. 440300")

@@ -21,6 +21,7 @@ from cli.common import (
     UsageError,
     command_group,
     config_option,
+    edit_command,
     non_negative_int,
     open_store,
     positive_int,
@@ -265,10 +266,7 @@ def add_parser(sub: Any) -> None:
     )
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
-        e: argparse.ArgumentParser = ss.add_parser(name, help=help_text)
-        e.add_argument("file", help="draft (edited in place unless --out) or signed token")
-        e.add_argument("--out", help="write the new draft here (needed for a signed token)")
-        return e
+        return edit_command(ss, name, help_text, signed="token", metavar=None)
 
     def validity(g: argparse.ArgumentParser) -> None:
         g.add_argument(

@@ -4,15 +4,13 @@ TrustSync publish before the acknowledgement and ensure_current before every ver
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from demo.world import DemoWorld, build_demo_world
-from tests.support.api_support import SZ, ZS, auth, next_list, redis_pair
+from tests.support.api_support import SZ, ZS, auth, next_list
 from tests.support.endpoints import LICENCE
 
 
@@ -20,14 +18,6 @@ from tests.support.endpoints import LICENCE
 def live_world() -> DemoWorld:
     # TrustSync judges adopted documents on the real clock, so the world is built at real now.
     return build_demo_world(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def pair(
-    live_world: DemoWorld, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> Iterator[tuple[TestClient, TestClient]]:
-    with redis_pair(live_world, tmp_path, redis_url, redis_prefix) as clients:
-        yield clients
 
 
 def test_instances_share_verdicts_and_trust_changes(

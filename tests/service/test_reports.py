@@ -23,7 +23,6 @@ from tests.support.api_support import (
     auth,
     b64,
     demo_client,
-    redis_pair,
 )
 from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
@@ -182,14 +181,6 @@ def test_openapi_documents_the_report_parameter(client: tuple[TestClient, Clock]
 @pytest.fixture(scope="module")
 def live_world() -> DemoWorld:
     return build_demo_world(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1))
-
-
-@pytest.fixture
-def pair(
-    live_world: DemoWorld, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> Iterator[tuple[TestClient, TestClient]]:
-    with redis_pair(live_world, tmp_path, redis_url, redis_prefix) as clients:
-        yield clients
 
 
 def test_redis_shared_verdicts_serve_each_level_as_asked(
