@@ -21,13 +21,12 @@ from cli.common import (
     open_store,
     out_arg,
     read_draft_or_signed,
-    read_passphrase,
     render_table,
     say,
     sign_and_combine_parsers,
+    sign_file,
     write_output,
 )
-from keys import SigningKey
 from trust_lists import catalogue_authoring as authoring
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, Catalogue, SignedCatalogue
 from trust_lists.errors import MalformedDocument
@@ -196,11 +195,7 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     cat, signed = read_catalogue_file(args.file)
-    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
-    result = SignedCatalogue.create(cat, [key]) if signed is None else signed.add_signature(key)
-    write_output(args.out, result.to_json())
-    say(args, f"signed catalogue sequence {cat.sequence} with {key.kid} -> {args.out}")
-    say(args, f"  digest sha256:{result.digest}")
+    sign_file(args, cat, signed, SignedCatalogue.create, "catalogue")
     return 0
 
 

@@ -22,6 +22,7 @@ from keys import (
     KeyMaterialError,
     MalformedJSON,
     PublicKey,
+    SigningKey,
     public_key_from_jwk,
     strict_json_loads,
 )
@@ -313,6 +314,32 @@ def edit_command(
         "--out", metavar=metavar, help=f"write the new draft here (needed for a signed {signed})"
     )
     return e
+
+
+class _Signed(Protocol):
+    @property
+    def digest(self) -> str: ...
+
+    def add_signature(self, key: SigningKey) -> Any: ...
+
+    def to_json(self) -> bytes: ...
+
+
+def sign_file(
+    args: argparse.Namespace,
+    doc: _T,
+    signed: _Signed | None,
+    create: Callable[[_T, list[SigningKey]], _Signed],
+    what: str,
+) -> SigningKey:
+    """`huren list|catalogue sign`: sign the draft with --key, or add --key's signature to the
+    signed document; write it to --out. The key is returned for the caller's own checks."""
+    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
+    result = create(doc, [key]) if signed is None else signed.add_signature(key)
+    write_output(args.out, result.to_json())
+    say(args, f"signed {what} sequence {doc.sequence} with {key.kid} -> {args.out}")
+    say(args, f"  digest sha256:{result.digest}")
+    return key
 
 
 def write_output(path: str, data: bytes) -> None:

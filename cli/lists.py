@@ -30,7 +30,6 @@ from cli.common import (
     read_certificate_key,
     read_config,
     read_list_file,
-    read_passphrase,
     read_public_key,
     read_signed_file,
     relative,
@@ -38,16 +37,15 @@ from cli.common import (
     say,
     service_keys,
     sign_and_combine_parsers,
+    sign_file,
     threshold_arg,
     time_arg,
     valid_days_arg,
     with_path,
     write_draft,
-    write_output,
 )
 from keys import (
     PublicKey,
-    SigningKey,
 )
 from trust_lists import authoring
 from trust_lists.anchors import load_anchors
@@ -315,11 +313,7 @@ def cmd_list_bump(args: argparse.Namespace) -> int:
 
 def cmd_list_sign(args: argparse.Namespace) -> int:
     tl, signed = read_list_file(args.file)
-    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
-    result = SignedTrustList.create(tl, [key]) if signed is None else signed.add_signature(key)
-    write_output(args.out, result.to_json())
-    say(args, f"signed {tl.jurisdiction} sequence {tl.sequence} with {key.kid} -> {args.out}")
-    say(args, f"  digest sha256:{result.digest}")
+    key = sign_file(args, tl, signed, SignedTrustList.create, tl.jurisdiction)
     if key.kid not in tl.operators.by_kid:
         say(
             args,
