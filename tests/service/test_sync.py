@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +86,18 @@ def instance(root: Path, config: SimpleNamespace, *initial: bytes) -> Instance:
     return Instance(store, sync, adopted)
 
 
+@contextlib.asynccontextmanager
+async def running(*instances: Instance) -> AsyncIterator[None]:
+    """Start each instance's TrustSync in order; stop them all after, whatever happened."""
+    for i in instances:
+        await i.sync.start()
+    try:
+        yield
+    finally:
+        for i in instances:
+            await i.sync.stop()
+
+
 async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -132,9 +144,7 @@ def test_an_accepted_list_reaches_the_other_instance(
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
         b = instance(tmp_path / "b", config, LIST1)
-        await a.sync.start()
-        await b.sync.start()
-        try:
+        async with running(a, b):
             a.store.submit_trust_list(LIST2, now=NOW)
             await a.sync.publish("trust_list", LIST2)
             await eventually(lambda: b.store.highest_sequence(SZ) == 2)
@@ -143,9 +153,6 @@ def test_an_accepted_list_reaches_the_other_instance(
             await eventually(lambda: b.adopted == ["trust_list"])
             assert a.adopted == []  # its own notification changes nothing
             assert b.sync.adopted_from_redis == 1
-        finally:
-            await a.sync.stop()
-            await b.sync.stop()
 
     run(main())
     assert redis_client.hget(trust_key(redis_prefix, "trust-docs"), f"trust_list:{SZ}") == LIST2
@@ -211,15 +218,12 @@ def test_a_late_instance_catches_up_at_start(
         await a.sync.stop()
 
         late = instance(tmp_path / "late", config)  # knows only its anchors
-        await late.sync.start()
-        try:
+        async with running(late):
             assert late.store.highest_sequence(SZ) == 2
             assert URI1 in late.store.state.status_lists
             assert late.store.state.catalogue is not None
             assert late.store.state.version == a.store.state.version
             assert late.adopted == ["trust_list", "trust_list", "status_list", "catalogue"]
-        finally:
-            await late.sync.stop()
 
     run(main())
 
@@ -293,12 +297,9 @@ def test_a_late_instance_replays_an_operator_rotation(
             a.store.submit_trust_list(data, now=NOW)
             await a.sync.publish("trust_list", data)
         await a.sync.stop()
-        await b.sync.start()
-        try:
+        async with running(b):
             assert b.store.highest_sequence(SZ) == 3
             assert b.store.state.version == a.store.state.version
-        finally:
-            await b.sync.stop()
 
     run(main())
 
@@ -311,8 +312,7 @@ def test_forged_documents_in_redis_are_refused(
 
     async def main() -> None:
         b = instance(tmp_path / "b", config, LIST1)
-        await b.sync.start()
-        try:
+        async with running(b):
             before = b.store.state
             cases = [
                 (f"trust_list:{SZ}", FORGED, "9"),
@@ -339,8 +339,6 @@ def test_forged_documents_in_redis_are_refused(
             await b.sync.ensure_current()
             await asyncio.sleep(0.1)
             assert b.sync.refused_from_redis == len(cases)
-        finally:
-            await b.sync.stop()
 
     run(main())
 
@@ -351,9 +349,7 @@ def test_redis_outage_and_recovery(tmp_path: Path, redis_server: redis_support.R
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
         b = instance(tmp_path / "b", config, LIST1)
-        await a.sync.start()
-        await b.sync.start()
-        try:
+        async with running(a, b):
             redis_server.stop()
             start = time.monotonic()
             for _ in range(10):
@@ -372,9 +368,6 @@ def test_redis_outage_and_recovery(tmp_path: Path, redis_server: redis_support.R
             await b.sync.ensure_current()
             assert b.store.highest_sequence(SZ) == 2
             assert b.sync.outages == 1
-        finally:
-            await a.sync.stop()
-            await b.sync.stop()
 
     run(main())
 
