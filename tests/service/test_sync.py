@@ -77,6 +77,12 @@ class Instance:
     adopted: list[str] = field(default_factory=list)
 
 
+@pytest.fixture
+def config(redis_url: str, redis_prefix: str) -> SimpleNamespace:
+    """The sync settings of instances sharing this test's Redis and key prefix."""
+    return settings(redis_url=redis_url, redis_prefix=redis_prefix)
+
+
 def instance(root: Path, config: SimpleNamespace, *initial: bytes) -> Instance:
     store = make_store(root)
     for data in initial:
@@ -137,10 +143,8 @@ def test_without_redis_everything_is_a_no_op(tmp_path: Path) -> None:
 
 
 def test_an_accepted_list_reaches_the_other_instance(
-    tmp_path: Path, redis_url: str, redis_prefix: str, redis_client: redis.Redis
+    tmp_path: Path, config: SimpleNamespace, redis_prefix: str, redis_client: redis.Redis
 ) -> None:
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
-
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
         b = instance(tmp_path / "b", config, LIST1)
@@ -200,11 +204,7 @@ def test_ensure_current_catches_up_synchronously_after_publish_returns(
     run(main())
 
 
-def test_a_late_instance_catches_up_at_start(
-    tmp_path: Path, redis_url: str, redis_prefix: str
-) -> None:
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
-
+def test_a_late_instance_catches_up_at_start(tmp_path: Path, config: SimpleNamespace) -> None:
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1, ZS_LIST1)
         await a.sync.start()
@@ -229,14 +229,13 @@ def test_a_late_instance_catches_up_at_start(
 
 
 def test_a_catalogue_met_before_a_citys_list_is_adopted_once_the_list_arrives(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, config: SimpleNamespace
 ) -> None:
     """Issue 19 review: a catch-up that met the catalogue before Zhongshan's list (a fresh
     instance while Zhongshan's list is not in Redis, e.g. expired) refused it for
     unknown_jurisdiction and remembered that for good: the instance held no catalogue ever
     after, which is the state in which one city alone could install its own. A catalogue is
     judged against the lists held; once they change it is judged again."""
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
     both = SignedCatalogue.create(
         Catalogue(
             1,
@@ -278,11 +277,10 @@ def test_a_catalogue_met_before_a_citys_list_is_adopted_once_the_list_arrives(
 
 
 def test_a_late_instance_replays_an_operator_rotation(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, config: SimpleNamespace
 ) -> None:
     """The newest list is signed only by rotated operator keys; an instance still at list 1 can
     verify it only through list 2 (signed by old and new keys), which Redis keeps in history."""
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
     rotated = authoring.set_operators(
         bump(base_list(sequence=1)), [key(n).public_key for n in ("b1", "b2", "b3")], 2
     )
@@ -305,10 +303,9 @@ def test_a_late_instance_replays_an_operator_rotation(
 
 
 def test_forged_documents_in_redis_are_refused(
-    tmp_path: Path, redis_url: str, redis_prefix: str, redis_client: redis.Redis
+    tmp_path: Path, config: SimpleNamespace, redis_prefix: str, redis_client: redis.Redis
 ) -> None:
     """Whoever can write to Redis cannot change trust: B verifies against its own anchors."""
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
 
     async def main() -> None:
         b = instance(tmp_path / "b", config, LIST1)
