@@ -7,7 +7,7 @@ noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cor
 its reason, never a crash.
 
 Sections (for --only): library (1), scale (4), trustlist (6b), items (I1, I2: a catalogue of
-1,000 service items x 2 cities x 20 rules), uncached (2, 7), cached (3),
+1,000 service items x 2 cities x 20 rules), qr (Q1-Q3: QR licences), uncached (2, 7), cached (3),
 batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), profile
 (where verify_licence spends its time); groups: micro
 (library, scale, trustlist), http (uncached, cached, batch, startup)."""
@@ -34,6 +34,7 @@ SECTIONS = (
     "trustlist",
     "items",
     "national",
+    "qr",
     "uncached",
     "cached",
     "batch",
@@ -42,7 +43,7 @@ SECTIONS = (
     "profile",
 )
 GROUPS = {
-    "micro": ("library", "scale", "trustlist", "items", "national"),
+    "micro": ("library", "scale", "trustlist", "items", "national", "qr"),
     "http": ("uncached", "cached", "batch", "startup", "hostile"),
     "all": SECTIONS,
 }
@@ -154,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
             rows += got or []
             log("[national] hostile OFD packages vs legitimate ones of the same size (N3)")
             got = guarded(rows, "N3", "hostile OFD CPU", national.hostile_rows, quick)
+            rows += got or []
+        if "qr" in only:
+            from bench import qr
+
+            log("[qr] QR licences: verify, photo reading, QR version (figures Q1-Q3)")
+            got = guarded(rows, "Q1", "QR licence figures", qr.rows, quick, ms)
             rows += got or []
         if "profile" in only:
             log("[profile] where verify_licence spends its time")

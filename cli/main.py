@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import catalogue, demo, keys, lists, serve, status, trust, verify
+from cli import catalogue, demo, keys, licence, lists, serve, status, trust, verify
 from cli.common import PROG, Parser, PartMissing, UsageError, one_line
 from trust_lists.errors import TrustStateError
 
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for group in (keys, lists, catalogue, trust, demo, verify, status, serve):
+    for group in (keys, lists, catalogue, trust, demo, licence, verify, status, serve):
         group.add_parser(sub)
     return p
 

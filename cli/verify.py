@@ -2,8 +2,9 @@
 store on disk.
 
 FILE may be a signed OFD document (.ofd), a GB/T 38540 / GM/T 0031 seal (.esl), an SES_Signature
-value (.dat, with the data it signs as --data when at hand), or a compact JWS licence or seal;
-its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
+value (.dat, with the data it signs as --data when at hand), a compact JWS licence or seal, or a
+licence's QR form: its HR1: text (as the argument itself or in a file) or a photo or scan of the
+code; its kind is sniffed. DIR is a service directory holding huren.json (as made by `huren demo
 init`), or the huren.json itself. The store is loaded read-only (nothing is written). Exit status
 (EXIT_STATUS_HELP): the verdict's, or 2 when no verdict could be given.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +31,8 @@ from verifier import (
     Verdict,
     VerificationRequest,
     Verifier,
+    hr1,
+    scan,
 )
 from verifier.recognise import (
     OFD_AS_DATA,
@@ -64,7 +68,12 @@ def add_parser(sub: Any) -> None:
         epilog=EXIT_STATUS_HELP,
         formatter_class=HelpFormatter,
     )
-    g.add_argument("file", metavar="FILE", help=".ofd, .esl, .dat, or a compact JWS")
+    g.add_argument(
+        "file",
+        metavar="FILE",
+        help=".ofd, .esl, .dat, a compact JWS, a licence's QR code (its HR1: text given here or "
+        "in a file, or a photo or scan of the code)",
+    )
     g.add_argument(
         "--data",
         metavar="SIGNED_FILE",
@@ -158,11 +167,19 @@ def verify_file(
         )
         verdict = verifier.verify(request)
         return verdict, _signatures(verdict) if found is NationalFormat.OFD else []
+    if hr1.looks_like_hr1(data):  # a licence's QR form (its own rule on what surrounds it)
+        return verifier.verify(VerificationRequest(DocumentKind.LICENCE, data, relying, at)), []
     text = data.strip()
     kind = jws_kind(text)
     if kind in (DocumentKind.LICENCE, DocumentKind.SEAL):
         return verifier.verify(VerificationRequest(kind, text, relying, at, expect)), []
     unsupported = unsupported_format(data)
+    if unsupported in _PICTURES:  # a photo or scan of a licence's QR code
+        try:
+            qr_text = scan.read_qr(data)
+        except scan.ScanError as exc:
+            raise UnsupportedFormat(f"{unsupported_message(unsupported)}; {exc}") from exc
+        return verifier.verify(VerificationRequest(DocumentKind.LICENCE, qr_text, relying, at)), []
     if unsupported is not None:
         raise UnsupportedFormat(unsupported_message(unsupported))
     if kind is DocumentKind.SEALED_DOCUMENT:
@@ -173,6 +190,9 @@ def verify_file(
     raise UnsupportedFormat(
         "not a format huren verifies. Supported: " + "; ".join(SUPPORTED_FORMATS)
     )
+
+
+_PICTURES: Final = frozenset({"png", "jpeg", "gif", "tiff", "webp", "bmp"})
 
 
 def _signatures(overall: Verdict) -> list[tuple[str, Verdict]]:
@@ -235,7 +255,11 @@ def _verify(args: argparse.Namespace) -> tuple[Verdict, list[tuple[str, Verdict]
     if relying is None or relying not in store.anchors:
         raise UsageError(f"relying jurisdiction {relying} is not configured in {args.config}")
     at: datetime | None = args.at
-    data = read_bytes(args.file, MAX_FILE_BYTES)
+    # os.path.exists: a scanned text is no file name (it may be too long for one: False)
+    if hr1.looks_like_hr1(args.file) and not os.path.exists(args.file):
+        data = args.file.encode("utf-8", "surrogateescape")  # the text a scanner typed
+    else:
+        data = read_bytes(args.file, MAX_FILE_BYTES)
     signed = None
     if args.data is not None:
         if national_format(data) is not NationalFormat.SIGNATURE:

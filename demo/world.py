@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from demo import national as national_demo
 from issuing.licences import issue_licence, make_seal, sign_sealed_document
+from issuing.qr import qr_from_jws, qr_image
 from keys import ES256, KeyMaterialError, SigningKey
 from trust_lists.anchors import anchors_to_json, load_anchors
 from trust_lists.authoring import add_service, change_key_status, new_trust_list, next_version
@@ -648,6 +649,12 @@ def build_demo_world(now: datetime) -> DemoWorld:
         "contract.txt": CONTRACT_TEXT,
         "contract.sig.jws": sealed_signature.encode("ascii") + b"\n",
         **national_demo.samples(national),
+        **_qr_samples(
+            {
+                "licence-sz-business": (licence_sz, world.issuer_key(SHENZHEN)),
+                "licence-zs-food": (licence_zs, world.issuer_key(ZHONGSHAN)),
+            }
+        ),
     }
     # Frozen dataclass: the documents are known only now, so build the final instance here.
     return DemoWorld(
@@ -669,6 +676,18 @@ def build_demo_world(now: datetime) -> DemoWorld:
         samples=samples,
         national=national,
     )
+
+
+def _qr_samples(licences: dict[str, tuple[str, SigningKey]]) -> dict[str, bytes]:
+    """Each sample licence in its QR form (docs/formats.md): the HR1 string, and the QR code as
+    PNG (to show on a phone or print) and SVG."""
+    out: dict[str, bytes] = {}
+    for name, (token, key) in licences.items():
+        text = qr_from_jws(token, key)
+        out[f"{name}.hr1.txt"] = text.encode("ascii") + b"\n"
+        out[f"{name}.qr.png"] = qr_image(text, "png").data
+        out[f"{name}.qr.svg"] = qr_image(text, "svg").data
+    return out
 
 
 DEMO_API_KEYS: Final = (

@@ -45,6 +45,11 @@ SM3_DIGEST_NAMES: Final[frozenset[str]] = frozenset(
     {"SM3", "sm3", "1.2.156.10197.1.401", "1.2.156.10197.1.401.1"}
 )
 
+# COSE (RFC 9053) algorithm ids for the same allow-list: a QR licence (COSE_Sign1) may name only
+# these; every other id (PS256 -37, ES384 -35, ...) is refused like an unknown JWS alg.
+COSE_ALGORITHMS: Final[Mapping[int, str]] = MappingProxyType({-7: ES256, -8: EDDSA})
+COSE_IDS: Final[Mapping[str, int]] = MappingProxyType({v: k for k, v in COSE_ALGORITHMS.items()})
+
 # Minimum RSA modulus, kept here so the rule has a home before RSA is ever admitted.
 MIN_RSA_BITS: Final = 2048
 
@@ -54,6 +59,13 @@ def require_allowed(alg: object) -> str:
     if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS:
         raise UnsupportedAlgorithm(f"algorithm {alg!r} is not allowed")
     return alg
+
+
+def require_allowed_cose(alg: object) -> str:
+    """The JWS name of a COSE algorithm id on the allow-list (-7 ES256, -8 EdDSA), or raise."""
+    if type(alg) is not int or alg not in COSE_ALGORITHMS:
+        raise UnsupportedAlgorithm(f"COSE algorithm {alg!r} is not allowed")
+    return COSE_ALGORITHMS[alg]
 
 
 def require_key_algorithm(alg: object) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from trust_lists.store import TrustStore
+from verifier import hr1
 from verifier.national.verifier import NationalPolicy, NationalVerifier
 from verifier.recognise import NationalFormat
 from verifier.verdict import DocumentKind, Verdict
@@ -33,7 +34,8 @@ class VerificationRequest:
     document); `national` says `data` is a national file rather than a compact JWS."""
 
     kind: DocumentKind
-    # The licence or seal token, the sealed document's JWS signature; or the national file:
+    # The licence or seal token (a licence also as the HR1: text of its QR code), the sealed
+    # document's JWS signature; or the national file:
     # an .ofd, a bare .esl seal, an SES_Signature value.
     data: bytes | str
     relying: str  # the relying jurisdiction, e.g. "442000"
@@ -71,6 +73,8 @@ class Verifier(JwsVerifier):
             return self._national(r)
         match r.kind:
             case DocumentKind.LICENCE:
+                if hr1.looks_like_hr1(r.data):  # the licence's QR form, told by its prefix
+                    return self.verify_licence_qr(r.data, r.relying, r.at, expect=r.expect)
                 return self.verify_licence(r.data, r.relying, r.at, expect=r.expect)
             case DocumentKind.SEAL:
                 return self.verify_seal(r.data, r.relying, r.at, image=r.image, expect=r.expect)

@@ -73,6 +73,7 @@ SUPPORTED_FORMATS: Final = (
     "SES_Signature values (.dat), with the data they sign when it is at hand",
     "compact JWS e-licences and e-seals (huren-licence+jwt, huren-seal+jwt)",
     "a document with its JWS seal signature (huren-sealed-doc+jwt)",
+    "e-licences in their QR form (the HR1: text, or a photo of the code)",
 )
 
 # Formats recognisably not verified here: a stable id (the problem's `format`) and its name.

@@ -21,16 +21,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
+from keys.cbor import MalformedCBOR
+from keys.cose import CoseCriticalHeader, CoseEmbeddedKey, CoseSign1, MalformedCOSE
 from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected
+from keys.public import PublicKey
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.status_list import Status
 from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time
 from trust_lists.uscc import is_valid_uscc
-from verifier import messages
+from verifier import hr1, messages
 from verifier._job import (
     JobBase,
     Stop,
@@ -67,6 +70,17 @@ from verifier.verdict import (
 )
 
 Clock = Callable[[], datetime]
+
+
+class SignedToken(Protocol):
+    """A parsed signed licence or seal in either encoding (CompactJWS, CoseSign1)."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def verify_with(self, key: PublicKey) -> bool: ...
+
+
 _T = TypeVar("_T")
 
 
@@ -221,6 +235,19 @@ class JwsVerifier:
         job = self._job(relying, at, expect)
         return job.licence(_as_bytes(token, "token"), expect)
 
+    def verify_licence_qr(
+        self,
+        text: bytes | str,
+        relying: str,
+        at: datetime | None = None,
+        *,
+        expect: Expectations | None = None,
+    ) -> Verdict:
+        """Verify an e-licence in its QR form (the `HR1:` string a scanner reads); the same
+        checks and verdicts as verify_licence, after the QR form's own format checks."""
+        job = self._job(relying, at, expect)
+        return job.licence_qr(_as_bytes(text, "text"), expect)
+
     def verify_seal(
         self,
         token: bytes | str,
@@ -290,30 +317,53 @@ class _Job(JobBase[VerificationPolicy]):
         try:
             jws = self.parse_jws(raw, LICENCE_TYP, _LICENCE)
             claims = self.claims(jws, parse_licence_claims)
-            self.jurisdiction = claims.jurisdiction
-            entry = self.resolve_key(
-                jws, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
-            )
-            self.key_status(entry.key, claims.issued_at)
-            self.holder_ids(claims.holder)
-            self.fresh(claims.jurisdiction)
-            self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
-            self.status(claims.status, entry, claims.jurisdiction, None)
-            self.recognition(
-                claims.jurisdiction,
-                claims.licence_type,
-                licence=True,
-                enterprise=claims.holder.uscc is not None,
-                data=claims.data,
-            )
-            if expect is not None:
-                self.expect_holder(expect.holder_id, claims.holder.id)
-                self.expect_type(
-                    expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
-                )
+            self.judge_licence(jws, claims, expect)
         except Stop:
             pass
         return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+
+    def licence_qr(self, raw: bytes, expect: Expectations | None) -> Verdict:
+        """The QR form (HR1:, docs/formats.md): its own format checks, then the licence's."""
+        claims: LicenceClaims | None = None
+        try:
+            cose = self.parse_hr1(raw)
+            try:
+                claims = parse_licence_claims(hr1.cwt_to_claims(cose.payload))
+            except MalformedCBOR as exc:
+                self.stop("format.cbor", detail=_clip(str(exc)))
+            except ValueError as exc:  # ClaimError and CWT claim keys
+                self.stop("format.claims", detail=_clip(str(exc), 200))
+            self.ok("format.claims")
+            self.judge_licence(cose, claims, expect)
+        except Stop:
+            pass
+        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+
+    def judge_licence(
+        self, signed: SignedToken, claims: LicenceClaims, expect: Expectations | None
+    ) -> None:
+        """Everything about a parsed licence, whatever its encoding."""
+        self.jurisdiction = claims.jurisdiction
+        entry = self.resolve_key(
+            signed, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
+        )
+        self.key_status(entry.key, claims.issued_at)
+        self.holder_ids(claims.holder)
+        self.fresh(claims.jurisdiction)
+        self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
+        self.status(claims.status, entry, claims.jurisdiction, None)
+        self.recognition(
+            claims.jurisdiction,
+            claims.licence_type,
+            licence=True,
+            enterprise=claims.holder.uscc is not None,
+            data=claims.data,
+        )
+        if expect is not None:
+            self.expect_holder(expect.holder_id, claims.holder.id)
+            self.expect_type(
+                expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
+            )
 
     def seal(self, raw: bytes, image: bytes | None, expect: Expectations | None) -> Verdict:
         claims: SealClaims | None = None
@@ -472,6 +522,50 @@ class _Job(JobBase[VerificationPolicy]):
         self.ok("format.typ")
         return jws
 
+    def parse_hr1(self, raw: bytes) -> CoseSign1:
+        """The HR1 layers down to a COSE_Sign1 whose header passed its rules."""
+        limit = hr1.MAX_HR1_CHARS
+        if len(raw) > limit:
+            self.stop("format.size", size=len(raw), limit=limit)
+        self.ok("format.size")
+        packed = raw
+        for layer, code in (
+            (hr1.unprefix, "format.qr_prefix"),
+            (hr1.b45decode, "format.qr_encoding"),
+            (hr1.inflate, "format.qr_compression"),
+        ):
+            try:
+                packed = layer(packed)
+            except hr1.LayerError as exc:
+                self.stop(exc.code, detail=_clip(str(exc)))
+            self.ok(code)
+        try:
+            cose = CoseSign1.parse(packed, max_bytes=hr1.MAX_INFLATED_BYTES)
+        except MalformedCBOR as exc:
+            self.stop("format.cbor", detail=_clip(str(exc)))
+        except UnsupportedAlgorithm as exc:
+            self.stop("format.alg", detail=_clip(str(exc)))
+        except CoseEmbeddedKey as exc:
+            self.stop("format.embedded_key", detail=_clip(str(exc)))
+        except CoseCriticalHeader as exc:
+            self.stop("format.crit", detail=_clip(str(exc)))
+        except MalformedCOSE as exc:
+            self.stop("format.cose", detail=_clip(str(exc)))
+        self.ok("format.cbor")
+        self.ok("format.cose")
+        if cose.typ != hr1.LICENCE_CWT_TYP:
+            zh, en, _ = _DOC_NAMES[_LICENCE]
+            self.stop(
+                "format.typ",
+                expected_zh=zh,
+                expected_en=en,
+                actual=_clip(cose.typ, 64),
+                hint_zh="",
+                hint_en="",
+            )
+        self.ok("format.typ")
+        return cose
+
     def claims(self, jws: CompactJWS, parse: Callable[[dict[str, Any]], _T]) -> _T:
         try:
             claims = parse(jws.payload_json(self.policy.max_token_bytes))
@@ -484,7 +578,7 @@ class _Job(JobBase[VerificationPolicy]):
 
     def resolve_key(
         self,
-        jws: CompactJWS,
+        jws: SignedToken,
         jurisdiction: str,
         issuer: str,
         doc_kind: DocumentKind,
@@ -531,7 +625,7 @@ class _Job(JobBase[VerificationPolicy]):
         self.scope(service, type_code, partial(self.type_names, doc_kind))
         return entry
 
-    def signature_elsewhere(self, jws: CompactJWS) -> None:
+    def signature_elsewhere(self, jws: SignedToken) -> None:
         """Before "the signer cannot be confirmed" for a kid the claimed jurisdiction's list does
         not hold: a kid is its key's RFC 7638 thumbprint, so another held list with that kid
         holds that very key, and a signature it does not verify is alteration (FAILED), whatever

@@ -113,7 +113,8 @@ class _Token(_Strict):
     token: str = Field(
         min_length=1,
         max_length=MAX_TOKEN_CHARS,
-        description="The signed document as a compact JWS",
+        description="The signed document as a compact JWS (a licence also as the `HR1:` text of "
+        "its QR code, docs/formats.md)",
         examples=[EXAMPLE_JWS],
     )
 

@@ -39,7 +39,8 @@ from api.http.models import (
 )
 from api.http.problems import ProblemError, problem_responses
 from api.verification import Outcome, VerifyInput
-from verifier import DocumentKind
+from api.workers import VerificationPool
+from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
 
@@ -155,7 +156,7 @@ def input_from_model(
 
 
 _FORM_FILES: dict[DocumentKind, frozenset[str]] = {
-    DocumentKind.LICENCE: frozenset({"file"}),
+    DocumentKind.LICENCE: frozenset({"file", "image"}),  # image: a photo of its QR code
     DocumentKind.SEAL: frozenset({"file", "image", "data"}),
     DocumentKind.SEALED_DOCUMENT: frozenset({"file", "image", "signature", "seal", "data"}),
 }
@@ -186,6 +187,8 @@ async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[Verify
                 files[name] = value.encode("utf-8", "surrogateescape")
             else:
                 texts[name] = value
+    if kind == DocumentKind.LICENCE and "image" in files:
+        files["file"] = await _licence_from_picture(files, get_ctx(request).service.pool)
     if "file" not in files:
         raise _field_error(("body", "file"), "the document file is required", "missing")
     try:
@@ -213,6 +216,23 @@ async def _input_from_form(kind: DocumentKind, request: Request) -> tuple[Verify
     else:
         inp = VerifyInput(kind, files["file"], **common)
     return inp, fields.receipt == "true"
+
+
+async def _licence_from_picture(files: dict[str, bytes], pool: VerificationPool | None) -> bytes:
+    """The HR1 text of the one QR code in a licence's `image` (a photo or scan), read in the
+    verification pool (bounded: busy is a 503, and so is passing the deadline); no code or
+    several codes is a 422 naming which."""
+    picture = files.pop("image")
+    if "file" in files:
+        raise _field_error(("body", "image"), "give the licence as `file` or as `image`, not both")
+    try:
+        if pool is None:  # a service built without one
+            text = await asyncio.to_thread(scan.read_qr, picture)
+        else:
+            text = await pool.run(pool.deadline(), scan.read_qr, picture)
+    except scan.ScanError as exc:
+        raise ProblemError(422, exc.code, str(exc)) from exc
+    return text.encode("utf-8", "surrogatepass")
 
 
 async def read_input(kind: DocumentKind, request: Request) -> tuple[VerifyInput, bool]:
@@ -344,7 +364,8 @@ def _form_schema(kind: DocumentKind) -> dict[str, Any]:
         "file": {
             **_BINARY,
             "description": {
-                DocumentKind.LICENCE: "The signed token (compact JWS) as a file",
+                DocumentKind.LICENCE: "The licence as a file: a compact JWS, or the HR1: text "
+                "of its QR code",
                 DocumentKind.SEAL: "The seal: a compact JWS, a GB/T 38540 seal (.esl) or an "
                 "SES_Signature value (.dat)",
                 DocumentKind.SEALED_DOCUMENT: "The sealed document's bytes, a signed OFD document "
@@ -352,8 +373,16 @@ def _form_schema(kind: DocumentKind) -> dict[str, Any]:
             }[kind],
         }
     }
-    required = ["file", "relying_jurisdiction"]
-    if kind != DocumentKind.LICENCE:
+    licence = kind == DocumentKind.LICENCE
+    required = ["relying_jurisdiction"] if licence else ["file", "relying_jurisdiction"]
+    if licence:
+        props["image"] = {
+            **_BINARY,
+            "description": "Instead of `file`: a photo or scan (PNG, JPEG) of the licence's QR "
+            "code, read on the server; 422 `qr_not_found` or `qr_several` when it holds no QR "
+            "code or several, `image_unreadable` when it is not a picture",
+        }
+    else:
         props["image"] = {**_BINARY, "description": "The seal picture"}
         props["data"] = {
             **_BINARY,
@@ -371,12 +400,15 @@ def _form_schema(kind: DocumentKind) -> dict[str, Any]:
             "description": "The seal (compact JWS) when the signature only references it",
         }
         required.append("signature")
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": {**props, **_FORM_COMMON},
         "required": required,
         "additionalProperties": False,
     }
+    if kind == DocumentKind.LICENCE:  # the token as text, or a picture of its QR code
+        schema["oneOf"] = [{"required": ["file"]}, {"required": ["image"]}]
+    return schema
 
 
 _REPORT_PARAMETER: dict[str, Any] = {
@@ -419,7 +451,11 @@ _OK: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/licences/verify",
     summary="Verify an e-licence",
-    description="Roles: counter, admin. JSON body or multipart upload (`file` = the token).",
+    description=(
+        "Roles: counter, admin. JSON body (`token`: a compact JWS or the `HR1:` text of the "
+        "licence's QR code, told apart by its prefix) or multipart upload (`file` = the token, "
+        "or `image` = a photo or scan of the QR code)."
+    ),
     responses={**_OK, **_VERIFY_ERRORS},
     openapi_extra={**_request_body(DocumentKind.LICENCE), "x-huren-permission": "verify_licence"},
     response_class=JSONResponse,

@@ -19,7 +19,16 @@
       "drop.text": "把文件拖放到这里，或",
       "drop.choose": "选择文件",
       "drop.hint": "证照文件（.jws）、电子印章及其图片（.jws / .esl、.png）、盖章文档及其签名（原文件 + .sig.jws，或 .ofd；签章数据 .dat 可附原文）",
-      "paste.label": "或粘贴令牌（紧凑 JWS）",
+      "paste.label": "或粘贴令牌（紧凑 JWS，或二维码内容 HR1:）",
+      "scan.heading": "柜台扫码：证照二维码",
+      "scan.camera": "用摄像头扫码",
+      "scan.photo": "上传照片",
+      "scan.hint": "扫描手机上或纸上的证照二维码（HR1: 开头）。扫码枪可直接扫入下面的文本框。",
+      "scan.stop": "停止扫码",
+      "scan.looking": "请把证照二维码对准摄像头…",
+      "scan.notLicence": "扫到的二维码不是电子证照（应以 HR1: 开头），请扫描证照上的二维码。",
+      "scan.noCamera": "此浏览器无法使用摄像头（需要 HTTPS 或本机地址）；请改用“上传照片”或扫码枪。",
+      "scan.denied": "无法打开摄像头（未获允许或没有摄像头）；请改用“上传照片”或扫码枪。",
       "kind.label": "文件种类",
       "kind.auto": "自动识别",
       "kind.licence": "电子证照",
@@ -252,7 +261,16 @@
       "drop.text": "Drop files here, or",
       "drop.choose": "choose files",
       "drop.hint": "Licence files (.jws), e-seals and their picture (.jws / .esl, .png), stamped documents with their signature (the file + .sig.jws, or .ofd; a .dat signature value with the data it signs)",
-      "paste.label": "Or paste a token (compact JWS)",
+      "paste.label": "Or paste a token (compact JWS, or a QR code's HR1: text)",
+      "scan.heading": "At the counter: a licence's QR code",
+      "scan.camera": "Scan with camera",
+      "scan.photo": "Upload a photo",
+      "scan.hint": "Scan the licence's QR code on a phone or on paper (it starts with HR1:). A barcode scanner can type into the text box below.",
+      "scan.stop": "Stop scanning",
+      "scan.looking": "Hold the licence's QR code in front of the camera…",
+      "scan.notLicence": "That QR code is not an e-licence (it should start with HR1:); scan the code on the licence.",
+      "scan.noCamera": "This browser cannot use a camera here (it needs HTTPS or a local address); use “Upload a photo” or a barcode scanner.",
+      "scan.denied": "The camera could not be opened (not allowed, or none); use “Upload a photo” or a barcode scanner.",
       "kind.label": "Kind of document",
       "kind.auto": "Detect",
       "kind.licence": "E-licence",
@@ -456,6 +474,9 @@
   const RELYING_STORE = "huren.relying";
   const IMAGE_EXT = new Set(["png", "jpg", "jpeg", "gif", "webp", "bmp", "svg"]);
   const ROLES = ["token", "seal", "signature", "document", "image"];
+  // A licence's QR form (docs/formats.md): its prefix, and the typ the page gives it.
+  const HR1 = /^HR1:/i;
+  const QR_TYP = "huren-licence+qr";
   const SOON_MS = 3 * 24 * 3600 * 1000;
 
   let lang = "zh";
@@ -806,7 +827,9 @@
     if (ext === "esl" || ext === "ses") return { role: "token", national: "seal" };
     if (ext === "dat") return { role: "signature", national: "signature" };
     if (file.size <= 1024 * 1024) {
-      const typ = jwsTyp(await file.text());
+      const text = await file.text();
+      if (HR1.test(text.replace(/^[\r\n\t]+/, ""))) return { role: "token", typ: QR_TYP };
+      const typ = jwsTyp(text);
       if (typ !== null) return { role: roleForTyp(typ), typ };
     }
     return { role: "document" };
@@ -888,6 +911,9 @@
   function pastedToken() {
     const area = $("#token-text");
     const note = $("#paste-note");
+    // A QR licence: only what a scanner adds around it goes (Base45 has spaces of its own).
+    const scanned = area.value.replace(/^[\r\n\t]+|[\r\n\t]+$/g, "");
+    if (HR1.test(scanned)) return scanned;
     const blanks = (area.value.match(/\s/g) || []).length;
     const token = area.value.replace(/\s+/g, "");
     const jws = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
@@ -907,7 +933,7 @@
     }
     const pasted = pastedToken();
     if (pasted) {
-      const typ = jwsTyp(pasted);
+      const typ = HR1.test(pasted) ? QR_TYP : jwsTyp(pasted);
       const role = typ === null ? "token" : roleForTyp(typ);
       const entry = {
         file: new File([pasted], "pasted.jws", { type: "application/jose" }),
@@ -925,6 +951,7 @@
       if (byRole.document || byRole.signature) kind = "sealed_document";
       else if (byRole.token && byRole.token.national === "seal") kind = "seal";
       else if (byRole.token && byRole.token.typ === "huren-licence+jwt") kind = "licence";
+      else if (byRole.token && byRole.token.typ === QR_TYP) kind = "licence";
       else if (byRole.token && byRole.token.typ === "huren-seal+jwt") kind = "seal";
       else if (byRole.seal && !byRole.token) kind = "seal";
       else if (byRole.token) return { error: { key: "err.unknownKind" } };
@@ -987,13 +1014,19 @@
     for (const [name, entry] of Object.entries(p.parts)) {
       fd.append(name, entry.file, entry.file.name);
     }
+    const image = p.parts.image ? { url: p.parts.image.url || URL.createObjectURL(p.parts.image.file), name: p.parts.image.file.name } : null;
+    await submit(p.kind, fd, relying, image);
+  }
+
+  /** Send a verification (the form's, or a photo of a QR code) and show its verdict. */
+  async function submit(kind, fd, relying, image) {
     fd.append("relying_jurisdiction", relying);
     if (state.item) fd.append("expect_service_item", state.item.code);
     fd.append("receipt", "true");
     const button = $("#verify-btn");
     button.disabled = true;
     $("#busy").textContent = t("busy");
-    const r = await call(ENDPOINT[p.kind], { method: "POST", body: fd, headers: authHeaders() });
+    const r = await call(ENDPOINT[kind], { method: "POST", body: fd, headers: authHeaders() });
     button.disabled = false;
     $("#busy").textContent = "";
     if (!r.ok || !r.body || !r.body.verdict) {
@@ -1001,8 +1034,7 @@
       renderFormError();
       return;
     }
-    const image = p.parts.image ? { url: p.parts.image.url || URL.createObjectURL(p.parts.image.file), name: p.parts.image.file.name } : null;
-    state.result = { kind: p.kind, response: r.body, image, item: state.item };
+    state.result = { kind, response: r.body, image, item: state.item };
     renderFormError();
     renderResult();
     // The verdict at the top of the screen, with the focus (a screen reader reads it out).
@@ -1013,6 +1045,107 @@
     }
     // The trust context shows when the list goes stale: refresh the index quietly.
     loadJurisdictions();
+  }
+
+  // -- at the counter: the QR code of a licence ----------------------------------------------
+
+  let scanStream = null;
+  let scanCanvas = null;
+
+  function scanProblem(key) {
+    state.formError = { key };
+    renderFormError();
+  }
+
+  async function startCamera() {
+    state.formError = null;
+    renderFormError();
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.jsQR) {
+      scanProblem("scan.noCamera");
+      return;
+    }
+    try {
+      scanStream = await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "environment" },
+        audio: false,
+      });
+    } catch (e) {
+      scanProblem("scan.denied");
+      return;
+    }
+    const video = $("#scan-video");
+    video.srcObject = scanStream;
+    $("#scan-box").hidden = false;
+    $("#scan-status").textContent = t("scan.looking");
+    try {
+      await video.play();
+    } catch (e) {
+      /* autoplay of a muted stream is allowed; if not, frames still come */
+    }
+    scanCanvas = scanCanvas || document.createElement("canvas");
+    scanFrame();
+  }
+
+  function scanFrame() {
+    if (!scanStream) return;
+    const video = $("#scan-video");
+    if (video.readyState >= 2 && video.videoWidth) {
+      const w = video.videoWidth;
+      const hgt = video.videoHeight;
+      scanCanvas.width = w;
+      scanCanvas.height = hgt;
+      const ctx = scanCanvas.getContext("2d", { willReadFrequently: true });
+      ctx.drawImage(video, 0, 0, w, hgt);
+      const found = window.jsQR(ctx.getImageData(0, 0, w, hgt).data, w, hgt, {
+        inversionAttempts: "attemptBoth",
+      });
+      if (found && found.data) {
+        if (HR1.test(found.data)) {
+          stopCamera();
+          $("#token-text").value = found.data;
+          $("#kind").value = "licence";
+          $("#check-form").requestSubmit();
+          return;
+        }
+        $("#scan-status").textContent = t("scan.notLicence");
+      }
+    }
+    setTimeout(scanFrame, 120);
+  }
+
+  function stopCamera() {
+    if (scanStream) for (const track of scanStream.getTracks()) track.stop();
+    scanStream = null;
+    $("#scan-video").srcObject = null;
+    $("#scan-box").hidden = true;
+  }
+
+  /** A photo or scan of the QR code: read by the service (multipart `image`). */
+  async function verifyPhoto() {
+    const input = $("#photo-input");
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (!file) return;
+    stopCamera();
+    state.formError = null;
+    state.result = null;
+    renderResult();
+    const relying = $("#relying").value;
+    if (!relying) {
+      scanProblem("err.noRelying");
+      return;
+    }
+    const fd = new FormData();
+    fd.append("image", file, file.name);
+    await submit("licence", fd, relying, { url: URL.createObjectURL(file), name: file.name });
+  }
+
+  /** A barcode scanner types the text and presses Enter: that is a submit, not a new line. */
+  function scannerEnter(ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && HR1.test(ev.target.value.trim())) {
+      ev.preventDefault();
+      $("#check-form").requestSubmit();
+    }
   }
 
   function renderFormError() {
@@ -1028,6 +1161,7 @@
   }
 
   function clearForm() {
+    stopCamera();
     for (const f of state.files) releaseFile(f);
     state.files = [];
     state.result = null;
@@ -1693,6 +1827,10 @@
     });
     $("#check-form").addEventListener("submit", verify);
     $("#clear-btn").addEventListener("click", clearForm);
+    $("#scan-camera").addEventListener("click", startCamera);
+    $("#scan-stop").addEventListener("click", stopCamera);
+    $("#photo-input").addEventListener("change", verifyPhoto);
+    $("#token-text").addEventListener("keydown", scannerEnter);
     $("#diff-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       if (state.history) loadDiff(state.history.code, $("#diff-from").value, $("#diff-to").value);

@@ -73,8 +73,9 @@ def chromium_binary() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+@contextmanager
+def launched(*extra_flags: str) -> Iterator[Browser]:
+    """Debian's Chromium with FLAGS and `extra_flags` (e.g. a fake camera), or a loud skip."""
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
@@ -85,7 +86,9 @@ def browser() -> Iterator[Browser]:
     pw = sync_playwright().start()
     try:
         # launch() gives every run a new, empty user-data-dir of its own.
-        chromium = pw.chromium.launch(executable_path=binary, args=FLAGS, headless=True)
+        chromium = pw.chromium.launch(
+            executable_path=binary, args=[*FLAGS, *extra_flags], headless=True
+        )
     except Error as exc:
         pw.stop()
         _unavailable(f"Chromium at {binary} did not start: {str(exc)[:300]}")
@@ -94,6 +97,12 @@ def browser() -> Iterator[Browser]:
     finally:
         chromium.close()
         pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launched() as chromium:
+        yield chromium
 
 
 @dataclass
@@ -165,14 +174,21 @@ def _new_page(browser: Browser, seen: Seen, **options: Any) -> Page:
     return page
 
 
-@pytest.fixture
-def page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+@contextmanager
+def clean_page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+    """A new page; once the test is done, nothing was loaded from elsewhere and no error."""
     p = _new_page(browser, seen)
     try:
         yield p
     finally:
         p.context.close()
     _assert_clean(seen, demo.url)
+
+
+@pytest.fixture
+def page(browser: Browser, demo: Demo, seen: Seen) -> Iterator[Page]:
+    with clean_page(browser, demo, seen) as p:
+        yield p
 
 
 def _assert_clean(seen: Seen, url: str) -> None:

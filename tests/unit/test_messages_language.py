@@ -20,6 +20,8 @@ ALLOWED_LATIN = frozenset(
         "s", "typ", "x5c", "x5u", "zip",
         # zip container terms (ofd.zip_*): a checksum, an encoding, a compression, a format
         "CRC", "UTF-8", "Unicode", "deflate", "zip64",
+        # the QR form of a licence (format.qr_*, format.cbor, format.cose): its layers by name
+        "HR1", "Base45", "RFC", "zlib", "CBOR", "COSE", "Sign1", "kid", "huren",
     }
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")

@@ -412,3 +412,19 @@ def test_the_verdict_names_the_trust_it_was_judged_under(
     v = verify_licence(demo_world, store, demo_world.licence_zs, SHENZHEN, ITEM_SZ_MEAL_SUPPLIER)
     assert v.trust.catalogue_sequence == demo_world.catalogue.sequence
     assert f"（第 {demo_world.catalogue.sequence} 版）" in check(v, "item.accepted").message_zh
+
+
+def test_the_qr_form_of_a_licence_is_judged_for_the_item_as_the_jws_form(
+    demo_world: DemoWorld, store: TrustStore
+) -> None:
+    """The same permit as an HR1: string: accepted for the supplier filing, refused for the food
+    production item, and an unlisted item refused as a request — as its JWS form."""
+    text = demo_world.samples["licence-zs-food.hr1.txt"].decode().strip()
+    verifier = demo_world.verifier(store)
+    ok = verifier.verify_licence_qr(text, SHENZHEN, expect=item_of(ITEM_SZ_MEAL_SUPPLIER))
+    assert ok.indication is Indication.PASSED, ok.checks
+    assert check(ok, "item.accepted").result is CheckResult.PASSED
+    refused = verifier.verify_licence_qr(text, SHENZHEN, expect=item_of(ITEM_SZ_FOOD_PRODUCTION))
+    assert (refused.indication, refused.checks[-1].code) == (Indication.FAILED, "item.refused")
+    with pytest.raises(UnknownServiceItem):
+        verifier.verify_licence_qr(text, SHENZHEN, expect=item_of("440300-NOPE-0001"))
