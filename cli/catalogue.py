@@ -15,17 +15,18 @@ from cli.common import (
     combine_files,
     command_group,
     config_option,
+    edit_command,
+    edit_draft,
     issued_at_arg,
     open_store,
     out_arg,
     read_draft_or_signed,
-    read_passphrase,
     render_table,
     say,
     sign_and_combine_parsers,
+    sign_file,
     write_output,
 )
-from keys import SigningKey
 from trust_lists import catalogue_authoring as authoring
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, Catalogue, SignedCatalogue
 from trust_lists.errors import MalformedDocument
@@ -64,15 +65,15 @@ def _write_draft(cat: Catalogue, path: str) -> Catalogue:
 
 
 def _edit(args: argparse.Namespace, edit: Callable[[Catalogue], Catalogue], done: str) -> int:
-    cat, signed = read_catalogue_file(args.file)
-    target = args.out or args.file
-    if signed is not None and not args.out:
-        raise UsageError(f"{args.file} is a signed catalogue; give --out for the new draft")
-    new = _write_draft(edit(cat), target)
-    say(args, f"{done} -> draft {target} (sequence {new.sequence})")
-    if signed is not None and new.sequence <= cat.sequence:
-        say(args, f"note: the sequence is still {new.sequence}; run `huren catalogue bump`")
-    return 0
+    return edit_draft(
+        args,
+        read_catalogue_file,
+        _write_draft,
+        edit,
+        done,
+        kind="catalogue",
+        bump="huren catalogue bump",
+    )
 
 
 def _codes(text: str | None) -> frozenset[str]:
@@ -194,11 +195,7 @@ def cmd_items(args: argparse.Namespace) -> int:
 
 def cmd_sign(args: argparse.Namespace) -> int:
     cat, signed = read_catalogue_file(args.file)
-    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
-    result = SignedCatalogue.create(cat, [key]) if signed is None else signed.add_signature(key)
-    write_output(args.out, result.to_json())
-    say(args, f"signed catalogue sequence {cat.sequence} with {key.kid} -> {args.out}")
-    say(args, f"  digest sha256:{result.digest}")
+    sign_file(args, cat, signed, SignedCatalogue.create, "catalogue")
     return 0
 
 
@@ -234,14 +231,7 @@ def add_parser(sub: Any) -> None:
     )
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
-        e: argparse.ArgumentParser = cs.add_parser(name, help=help_text)
-        e.add_argument(
-            "file", metavar="FILE", help="draft (edited in place unless --out) or signed"
-        )
-        e.add_argument(
-            "--out", metavar="FILE", help="write the new draft here (needed for a signed one)"
-        )
-        return e
+        return edit_command(cs, name, help_text, signed="catalogue")
 
     def item(e: argparse.ArgumentParser) -> None:
         e.add_argument("--relying", required=True, help="the city handling the item, e.g. 440300")

@@ -22,6 +22,7 @@ from keys import (
     KeyMaterialError,
     MalformedJSON,
     PublicKey,
+    SigningKey,
     public_key_from_jwk,
     strict_json_loads,
 )
@@ -267,6 +268,78 @@ def say(args: argparse.Namespace, text: str) -> None:
     """Progress for the administrator: on stdout, or stderr when stdout carries the output."""
     to_stdout = getattr(args, "out", None) != "-"
     print(text, file=sys.stdout if to_stdout else sys.stderr)
+
+
+class _Draft(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+_T = TypeVar("_T", bound=_Draft)
+
+
+def edit_draft(
+    args: argparse.Namespace,
+    read: Callable[[str], tuple[_T, object | None]],
+    write: Callable[[_T, str], _T],
+    edit: Callable[[_T], _T],
+    done: str,
+    *,
+    kind: str,
+    bump: str,
+) -> int:
+    """Edit the draft or signed `kind` in args.file into a draft at --out (or in place when
+    it is a draft); a signed one is never overwritten by a draft. `bump` is the command that
+    raises the sequence, suggested when the edit left it where the signed one was."""
+    doc, signed = read(args.file)
+    target = args.out or args.file
+    if signed is not None and not args.out:
+        raise UsageError(f"{args.file} is a signed {kind}; give --out for the new draft")
+    new = write(edit(doc), target)
+    say(args, f"{done} -> draft {target} (sequence {new.sequence})")
+    if signed is not None and new.sequence <= doc.sequence:
+        say(args, f"note: the sequence is still {new.sequence}; run `{bump}`")
+    return 0
+
+
+def edit_command(
+    group: Any, name: str, help_text: str, *, signed: str, metavar: str | None = "FILE"
+) -> argparse.ArgumentParser:
+    """A command of `group` that edits a draft, or a signed `signed` into a new draft."""
+    e: argparse.ArgumentParser = group.add_parser(name, help=help_text)
+    e.add_argument(
+        "file", metavar=metavar, help=f"draft (edited in place unless --out) or signed {signed}"
+    )
+    e.add_argument(
+        "--out", metavar=metavar, help=f"write the new draft here (needed for a signed {signed})"
+    )
+    return e
+
+
+class _Signed(Protocol):
+    @property
+    def digest(self) -> str: ...
+
+    def add_signature(self, key: SigningKey) -> Any: ...
+
+    def to_json(self) -> bytes: ...
+
+
+def sign_file(
+    args: argparse.Namespace,
+    doc: _T,
+    signed: _Signed | None,
+    create: Callable[[_T, list[SigningKey]], _Signed],
+    what: str,
+) -> SigningKey:
+    """`huren list|catalogue sign`: sign the draft with --key, or add --key's signature to the
+    signed document; write it to --out. The key is returned for the caller's own checks."""
+    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
+    result = create(doc, [key]) if signed is None else signed.add_signature(key)
+    write_output(args.out, result.to_json())
+    say(args, f"signed {what} sequence {doc.sequence} with {key.kid} -> {args.out}")
+    say(args, f"  digest sha256:{result.digest}")
+    return key
 
 
 def write_output(path: str, data: bytes) -> None:

@@ -17,6 +17,8 @@ from cli.common import (
     at_arg,
     combine_files,
     command_group,
+    edit_command,
+    edit_draft,
     granted_from_arg,
     issued_at_arg,
     non_negative_int,
@@ -28,7 +30,6 @@ from cli.common import (
     read_certificate_key,
     read_config,
     read_list_file,
-    read_passphrase,
     read_public_key,
     read_signed_file,
     relative,
@@ -36,16 +37,15 @@ from cli.common import (
     say,
     service_keys,
     sign_and_combine_parsers,
+    sign_file,
     threshold_arg,
     time_arg,
     valid_days_arg,
     with_path,
     write_draft,
-    write_output,
 )
 from keys import (
     PublicKey,
-    SigningKey,
 )
 from trust_lists import authoring
 from trust_lists.anchors import load_anchors
@@ -236,15 +236,9 @@ def cmd_list_new(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace, edit: Callable[[TrustList], TrustList], done: str) -> int:
-    tl, signed = read_list_file(args.file)
     target = args.out or args.file
-    if signed is not None and not args.out:
-        raise UsageError(f"{args.file} is a signed list; give --out for the new draft")
-    new = write_draft(edit(tl), target)
-    say(args, f"{done} -> draft {target} (sequence {new.sequence})")
-    if signed is not None and new.sequence <= tl.sequence:
-        say(args, f"note: the sequence is still {new.sequence}; run `huren list bump {target}`")
-    return 0
+    bump = f"huren list bump {target}"
+    return edit_draft(args, read_list_file, write_draft, edit, done, kind="list", bump=bump)
 
 
 def cmd_list_add_service(args: argparse.Namespace) -> int:
@@ -319,11 +313,7 @@ def cmd_list_bump(args: argparse.Namespace) -> int:
 
 def cmd_list_sign(args: argparse.Namespace) -> int:
     tl, signed = read_list_file(args.file)
-    key = SigningKey.load(args.key, read_passphrase(args.passphrase_env))
-    result = SignedTrustList.create(tl, [key]) if signed is None else signed.add_signature(key)
-    write_output(args.out, result.to_json())
-    say(args, f"signed {tl.jurisdiction} sequence {tl.sequence} with {key.kid} -> {args.out}")
-    say(args, f"  digest sha256:{result.digest}")
+    key = sign_file(args, tl, signed, SignedTrustList.create, tl.jurisdiction)
     if key.kid not in tl.operators.by_kid:
         say(
             args,
@@ -436,14 +426,7 @@ def add_parser(sub: Any) -> None:
     ls = command_group(sub, "list", "author, sign, verify, show and diff trust lists")
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
-        e: argparse.ArgumentParser = ls.add_parser(name, help=help_text)
-        e.add_argument(
-            "file", metavar="FILE", help="draft (edited in place unless --out) or signed list"
-        )
-        e.add_argument(
-            "--out", metavar="FILE", help="write the new draft here (needed for a signed list)"
-        )
-        return e
+        return edit_command(ls, name, help_text, signed="list")
 
     g = ls.add_parser("new", help="create a draft trust list")
     g.add_argument("--jurisdiction", required=True, help="six-digit GB/T 2260 code, e.g. 440300")

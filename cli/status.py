@@ -19,8 +19,10 @@ from typing import Any
 from cli.common import (
     PROG,
     UsageError,
+    at_arg,
     command_group,
     config_option,
+    edit_command,
     non_negative_int,
     open_store,
     positive_int,
@@ -265,10 +267,7 @@ def add_parser(sub: Any) -> None:
     )
 
     def edit(name: str, help_text: str) -> argparse.ArgumentParser:
-        e: argparse.ArgumentParser = ss.add_parser(name, help=help_text)
-        e.add_argument("file", help="draft (edited in place unless --out) or signed token")
-        e.add_argument("--out", help="write the new draft here (needed for a signed token)")
-        return e
+        return edit_command(ss, name, help_text, signed="token", metavar=None)
 
     def validity(g: argparse.ArgumentParser) -> None:
         g.add_argument(
@@ -333,13 +332,7 @@ def add_parser(sub: Any) -> None:
 
     g = ss.add_parser("show", help="show a draft or signed status list")
     g.add_argument("file", metavar="FILE", help="a draft or signed token")
-    g.add_argument(
-        "--at",
-        type=time_arg,
-        default="now",
-        metavar="TIME",
-        help="expiry as of this time: RFC 3339 UTC or now",
-    )
+    at_arg(g, "expiry as of this time")
     g.set_defaults(func=cmd_status_show)
 
     g = ss.add_parser("diff", help="what changed between two versions (review before signing)")
@@ -350,13 +343,7 @@ def add_parser(sub: Any) -> None:
     g = ss.add_parser("verify", help="check a signed token as the service would, storing nothing")
     g.add_argument("file", help="the signed token")
     config_option(g)
-    g.add_argument(
-        "--at",
-        type=time_arg,
-        default="now",
-        metavar="TIME",
-        help="check as of this time: RFC 3339 UTC or now",
-    )
+    at_arg(g, "check as of this time")
     g.set_defaults(func=cmd_status_verify)
 
     g = ss.add_parser("export", help="write the status list the trust store holds for a URI")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 import redis
@@ -104,18 +106,33 @@ def demo_world() -> DemoWorld:
     return build_demo_world(DEMO_EPOCH)
 
 
+class _Servers(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+_RedisSet = TypeVar("_RedisSet", bound=_Servers)
+
+
+def _private_redis(
+    kind: Callable[[Path], _RedisSet], factory: pytest.TempPathFactory, folder: str
+) -> Iterator[_RedisSet]:
+    """Start a private set of redis-server processes in a new folder; stop it after."""
+    redis_support.need_redis_binaries()
+    servers = kind(factory.mktemp(folder))
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.stop()
+
+
 @pytest.fixture
 def redis_cluster(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[redis_support.RedisClusterSet]:
     """A private 6-node Redis Cluster (3 masters, 3 replicas) for this test; stopped after."""
-    redis_support.need_redis_binaries()
-    cluster = redis_support.RedisClusterSet(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _private_redis(redis_support.RedisClusterSet, tmp_path_factory, "redis-cluster")
 
 
 @pytest.fixture
@@ -123,10 +140,4 @@ def redis_sentinel(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[redis_support.RedisSentinelSet]:
     """A private master, replica and three sentinels for this test; stopped after."""
-    redis_support.need_redis_binaries()
-    sentinels = redis_support.RedisSentinelSet(tmp_path_factory.mktemp("redis-sentinel"))
-    try:
-        sentinels.start()
-        yield sentinels
-    finally:
-        sentinels.stop()
+    yield from _private_redis(redis_support.RedisSentinelSet, tmp_path_factory, "redis-sentinel")

@@ -31,17 +31,22 @@ from trust_lists.errors import DirectoryServed, StorageError
 _VERSION_FILE = re.compile(r"\A([0-9]{16})\.jws\Z")
 
 
+def write_synced(fd: int, data: bytes) -> None:
+    """Write all of data to the open file fd (continuing after short writes), fsync it and close
+    it, also when writing fails."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_synced(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), data)
         os.replace(tmp, path)
         dfd = os.open(path.parent, os.O_RDONLY)
         try:

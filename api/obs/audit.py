@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trust_lists.storage import write_synced
+
 log = logging.getLogger("huren.audit")
 
 
@@ -37,13 +39,7 @@ class AuditLog:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-                try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                write_synced(fd, data)
             except OSError as exc:
                 log.error(
                     "audit log %s not written (%s); the record is in this line",

@@ -21,10 +21,9 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from demo.world import CITY, DemoWorld, build_demo_world
 from tests.attack.test_trust_state import assert_problem
-from tests.support.api_support import SZ, ZS, auth, service_dir, settings_for
+from tests.support.api_support import SZ, ZS, auth, redis_pair
 from tests.support.redis_support import match_prefix
 from tests.support.trust_world import disk, replace_services, with_status_uri
 from trust_lists import SignedCatalogue, authoring
@@ -66,16 +65,8 @@ def pair(
     redis_prefix: str,
     redis_client: redis.Redis,
 ) -> Iterator[Pair]:
-    roots, clients = [], []
-    for name in ("a", "b"):
-        root = service_dir(live_world, tmp_path / name)
-        settings = settings_for(
-            root, redis_url=redis_url, redis_prefix=redis_prefix, instance_id=f"test-{name}"
-        )
-        roots.append(root)
-        clients.append(TestClient(create_app(settings), raise_server_exceptions=False))
-    with clients[0] as a, clients[1] as b:
-        p = Pair(live_world, (a, b), (roots[0], roots[1]), redis_client, redis_prefix)
+    with redis_pair(live_world, tmp_path, redis_url, redis_prefix) as clients:
+        p = Pair(live_world, clients, (tmp_path / "a", tmp_path / "b"), redis_client, redis_prefix)
         # Something in Redis to keep: Zhongshan's issuer publishes a newer status list.
         newer = live_world.sign_status_list(ZS_URI, issued_at=now() - timedelta(minutes=30))
         accepted(p, "POST", "/v1/status-lists", newer, TOKEN)

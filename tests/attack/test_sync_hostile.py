@@ -29,6 +29,7 @@ from tests.service.test_sync import (
     ZS_LIST1,
     instance,
     run,
+    running,
     settings,
     status_token,
 )
@@ -94,8 +95,7 @@ def test_a_hostile_history_field_is_refused_once_and_remembered(
 
     async def main() -> None:
         b = instance(tmp_path / "b", config, LIST1)
-        await b.sync.start()
-        try:
+        async with running(b):
             before = b.store.state
             hostile.put(f"trust_list:{SZ}", forged, "4")
             hostile.history(SZ, {"7" * 5000: forged})
@@ -113,8 +113,6 @@ def test_a_hostile_history_field_is_refused_once_and_remembered(
             assert b.sync.refused_by_reason == {"threshold_not_met": 1, "malformed_sequence": 1}
             assert b.sync.lag_seconds() == 0 and b.sync.readiness() == "ok"
             assert b.store.state is before
-        finally:
-            await b.sync.stop()
 
     run(main())
 
@@ -183,8 +181,7 @@ def test_oversized_documents_and_histories_are_refused_unread(
 
     async def main() -> None:
         b = instance(tmp_path / "b", config, LIST1)
-        await b.sync.start()
-        try:
+        async with running(b):
             hostile.put("catalogue", b"{" * (MAX_CATALOGUE_BYTES + 1), "7")
             hostile.put(f"trust_list:{SZ}", forged, "3")
             hostile.history(SZ, {str(n): forged for n in range(2, 200)})
@@ -198,8 +195,6 @@ def test_oversized_documents_and_histories_are_refused_unread(
             }
             assert b.sync.fetched_from_redis == 1  # the forged list itself, once
             assert b.store.highest_sequence(SZ) == 1
-        finally:
-            await b.sync.stop()
 
     run(main())
 

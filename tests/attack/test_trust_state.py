@@ -40,7 +40,7 @@ from tests.support.api_support import (
     service_dir,
     settings_for,
 )
-from tests.support.trust_world import disk
+from tests.support.trust_world import Snapshot, snapshot
 from trust_lists import SignedTrustList, authoring, model
 from trust_lists.catalogue import SignedCatalogue
 from trust_lists.model import ServiceKind, TrustList
@@ -83,11 +83,9 @@ def svc(demo_world: DemoWorld, tmp_path: Path) -> Iterator[Service]:
 
 
 @dataclass
-class Observed:
-    state: object
-    version: str
-    highest: dict[str, int]
-    files: dict[str, str]
+class Observed(Snapshot):
+    """The trust store's snapshot and what the service serves from it."""
+
     index: Any
     lists: dict[str, bytes]
     status_lists: Any
@@ -107,11 +105,13 @@ def observe(svc: Service) -> Observed:
         )
         v = r.json()["verdict"]
         verdicts.append((v["indication"], v["sub_indication"], v["trust"].get("list_sequence")))
+    held = snapshot(svc.store)
+    assert held.files, "the trust directory was not read"
     return Observed(
-        state=svc.store.state,
-        version=svc.store.state.version,
-        highest={j: svc.store.highest_sequence(j) for j in svc.store.jurisdictions},
-        files=disk(svc.root / "trust"),
+        held.state,
+        held.version,
+        held.highest,
+        held.files,
         index=c.get("/v1/trust-lists").json(),
         lists={j: c.get(f"/v1/trust-lists/{j}").content for j in (SZ, ZS)},
         status_lists=c.get("/v1/status-lists").json(),

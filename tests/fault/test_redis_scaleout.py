@@ -295,12 +295,36 @@ def _failover_run(
     return load, acked, refused, recovery
 
 
+def _failover_instances(
+    tmp_path: Path, name: str, env: Callable[[str], dict[str, str]]
+) -> tuple[DemoWorld, list[server_support.ServiceProcess], str]:
+    """Two instances on a fresh key prefix, and the Redis key of the trust sequences."""
+    prefix = redis_support.random_prefix(name)
+    world, services = instances(tmp_path, env(prefix))
+    return world, services, trust_key(prefix, "trust-seqs")
+
+
+def _held_sequence(conn: Any, seqs_key: str) -> int:
+    """Shenzhen's list sequence Redis holds, read on `conn`, which is closed after."""
+    try:
+        return int(conn.hget(seqs_key, f"trust_list:{SZ}") or 0)
+    finally:
+        conn.close()
+
+
+def _served_throughout(load: Load) -> None:
+    """No request failed, the load was real, and each input got one verdict all along."""
+    assert load.errors == [], load.errors[:5]
+    assert load.ok > 100
+    assert all(len(v) == 1 for v in load.verdicts.values())
+
+
 def test_kill_9_of_the_master_holding_the_trust_keys_under_load(
     redis_cluster: RedisClusterSet, tmp_path: Path
 ) -> None:
-    prefix = redis_support.random_prefix("failover")
-    world, services = instances(tmp_path, cluster_env(redis_cluster, prefix))
-    seqs_key = trust_key(prefix, "trust-seqs")
+    world, services, seqs_key = _failover_instances(
+        tmp_path, "failover", lambda prefix: cluster_env(redis_cluster, prefix)
+    )
 
     def redis_seq() -> int:
         conn = redis.RedisCluster(
@@ -308,10 +332,7 @@ def test_kill_9_of_the_master_holding_the_trust_keys_under_load(
                 redis.cluster.ClusterNode("127.0.0.1", n.port) for n in redis_cluster.alive()
             ]
         )
-        try:
-            return int(conn.hget(seqs_key, f"trust_list:{SZ}") or 0)
-        finally:
-            conn.close()
+        return _held_sequence(conn, seqs_key)
 
     def kill() -> None:
         redis_cluster.kill9(redis_cluster.master_of(seqs_key))
@@ -323,9 +344,7 @@ def test_kill_9_of_the_master_holding_the_trust_keys_under_load(
     finally:
         for s in services:
             s.stop()
-    assert load.errors == [], load.errors[:5]
-    assert load.ok > 100
-    assert all(len(v) == 1 for v in load.verdicts.values())
+    _served_throughout(load)
     assert len(acked) >= 2, (acked, refused)
     print(f"cluster failover: {load.ok} verdicts, uploads acked {acked}, 503 {refused}, "
           f"back after {recovery:.1f} s")  # fmt: skip
@@ -334,19 +353,16 @@ def test_kill_9_of_the_master_holding_the_trust_keys_under_load(
 def test_sentinel_failover_under_load_and_the_old_master_is_never_written(
     redis_sentinel: RedisSentinelSet, tmp_path: Path
 ) -> None:
-    prefix = redis_support.random_prefix("sentinel")
-    world, services = instances(tmp_path, sentinel_env(redis_sentinel, prefix))
-    seqs_key = trust_key(prefix, "trust-seqs")
+    world, services, seqs_key = _failover_instances(
+        tmp_path, "sentinel", lambda prefix: sentinel_env(redis_sentinel, prefix)
+    )
     old = redis_sentinel.master
 
     def redis_seq() -> int:
         port = redis_sentinel.current_master_port()
         assert port is not None
         conn = redis_support.client(f"redis://127.0.0.1:{port}/0")
-        try:
-            return int(conn.hget(seqs_key, f"trust_list:{SZ}") or 0)
-        finally:
-            conn.close()
+        return _held_sequence(conn, seqs_key)
 
     def kill() -> None:
         redis_sentinel.kill9(old)
@@ -369,9 +385,7 @@ def test_sentinel_failover_under_load_and_the_old_master_is_never_written(
     finally:
         for s in services:
             s.stop()
-    assert load.errors == [], load.errors[:5]
-    assert load.ok > 100
-    assert all(len(v) == 1 for v in load.verdicts.values())
+    _served_throughout(load)
     print(f"sentinel failover: {load.ok} verdicts, uploads acked {acked}, 503 {refused}, "
           f"back after {recovery:.1f} s")  # fmt: skip
 

@@ -46,6 +46,7 @@ from tests.support.api_support import (
     Clock,
     RecordingSync,
     auth,
+    demo_client,
     next_list,
     service_dir,
     settings_for,
@@ -261,9 +262,7 @@ class Svc:
 
 @contextlib.contextmanager
 def service(world: DemoWorld, root: Path) -> Iterator[Svc]:
-    service_dir(world, root)
-    app = create_app(settings_for(root), clock=Clock(NOW), sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with demo_client(world, root, clock=Clock(NOW)) as client:
         yield Svc(client, root, world)
 
 

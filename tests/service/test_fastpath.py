@@ -239,11 +239,7 @@ def test_report_levels_answer_exactly_as_the_route(
         "?x=1",
         "?report=detailed&x=1",
     ]
-    hdrs = {
-        "Authorization": f"Bearer {SECRETS['counter']}",
-        "Content-Type": "application/json",
-        "X-Request-ID": "report-level",
-    }
+    hdrs = _counter_json("report-level")
     good = {"token": demo_world.licence_sz, "relying_jurisdiction": ZS}
     for body in (good, {**good, "token": "garbage"}, {**good, "validation_time": "x"}):
         raw = json.dumps(body).encode()
@@ -265,12 +261,8 @@ def test_fast_path_is_taken_and_logs_like_the_route(
 ) -> None:
     fast, slow = clients
     served = lane.served
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
-    hdrs = {
-        "Authorization": f"Bearer {SECRETS['counter']}",
-        "Content-Type": "application/json",
-        "X-Request-ID": "fast-1",
-    }
+    body = _licence_body(demo_world)
+    hdrs = _counter_json("fast-1")
     with caplog.at_level(logging.INFO, logger="huren.access"):
         a = fast.post(LICENCE, content=body, headers=hdrs)
         b = slow.post(LICENCE, content=body, headers=hdrs)
@@ -298,6 +290,19 @@ def test_dump_json_matches_the_json_module() -> None:
     assert jsonbody.dump_json({1: "x"}) == b'{"1":"x"}'
 
 
+def _counter_json(request_id: str | None = None) -> dict[str, str]:
+    """Headers of a counter's JSON request, with the request id the access log should carry."""
+    headers = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    if request_id is not None:
+        headers["X-Request-ID"] = request_id
+    return headers
+
+
+def _licence_body(world: DemoWorld) -> bytes:
+    """The raw JSON body asking for the Shenzhen licence's verdict in Zhongshan."""
+    return json.dumps({"token": world.licence_sz, "relying_jurisdiction": ZS}).encode()
+
+
 def _chunks(body: bytes, size: int = 10) -> Iterator[bytes]:
     for i in range(0, len(body), size):
         yield body[i : i + size]
@@ -311,12 +316,8 @@ def test_body_limits_hold_in_the_fast_lane(
     served, and one that grows past the limit is cut off with the route's 413."""
     fast, slow = clients
     parsed = lane.looked
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
-    auth = {
-        "Authorization": f"Bearer {SECRETS['counter']}",
-        "Content-Type": "application/json",
-        "X-Request-ID": "body-limits",
-    }
+    body = _licence_body(demo_world)
+    auth = _counter_json("body-limits")
     chunked = [c.post(LICENCE, content=_chunks(body), headers=auth) for c in (fast, slow)]
     _same(*chunked)
     assert chunked[0].status_code == 200 and chunked[0].json()["verdict"]["indication"] == "PASSED"
@@ -364,7 +365,7 @@ async def test_a_client_gone_mid_body_reaches_the_app_as_a_disconnect(
 ) -> None:
     """What the hot path read before the client went away is replayed, disconnect included:
     the app logs the request as 499 and sends nothing, as without the hot path."""
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
+    body = _licence_body(demo_world)
     for fast in (True, False):
         app = _app(demo_world, tmp_path / f"gone-{fast}", fast=fast)
         messages = [
@@ -404,12 +405,8 @@ def test_a_surprise_before_the_decision_leaves_the_request_to_the_app(
         raise RuntimeError("surprise")
 
     monkeypatch.setattr(fastpath, "_licence_input", broken)
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
-    hdrs = {
-        "Authorization": f"Bearer {SECRETS['counter']}",
-        "Content-Type": "application/json",
-        "X-Request-ID": "surprise-1",
-    }
+    body = _licence_body(demo_world)
+    hdrs = _counter_json("surprise-1")
     answers = [c.post(LICENCE, content=body, headers=hdrs) for c in (fast, slow)]
     _same(*answers)
     assert answers[0].json()["verdict"]["indication"] == "PASSED"
@@ -424,11 +421,7 @@ def test_a_validation_time_beyond_datetime_in_utc_is_a_422(
     body = json.dumps(
         {"token": demo_world.licence_sz, "relying_jurisdiction": ZS, "validation_time": when}
     ).encode()
-    hdrs = {
-        "Authorization": f"Bearer {SECRETS['counter']}",
-        "Content-Type": "application/json",
-        "X-Request-ID": "overflow-1",
-    }
+    hdrs = _counter_json("overflow-1")
     answers = [c.post(LICENCE, content=body, headers=hdrs) for c in clients]
     _same(*answers)
     assert answers[0].status_code == 422, answers[0].text
@@ -505,8 +498,8 @@ def test_a_middleware_added_later_sees_the_requests_the_fast_lane_serves(
     app = _app(demo_world, tmp_path / "later", fast=True)
     seen: list[tuple[str, int]] = []
     app.add_middleware(_Seen, seen=seen)
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
-    hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    body = _licence_body(demo_world)
+    hdrs = _counter_json()
     with TestClient(app) as client:
         answer = client.post(LICENCE, content=body, headers=hdrs)
     assert answer.status_code == 200 and served == [body]  # the fast lane served it
@@ -520,8 +513,8 @@ def test_fast_lane_off_leaves_every_request_to_the_route(
         assert Settings.load(env={"HUREN_FAST_LANE": raw}).fast_lane is on
     assert Settings().fast_lane
     looked = lane.looked
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
-    hdrs = {"Authorization": f"Bearer {SECRETS['counter']}", "Content-Type": "application/json"}
+    body = _licence_body(demo_world)
+    hdrs = _counter_json()
     with TestClient(_app(demo_world, tmp_path / "off", fast=False)) as client:
         answer = client.post(LICENCE, content=body, headers=hdrs)
     assert answer.status_code == 200 and answer.json()["verdict"]["indication"] == "PASSED"
@@ -549,12 +542,8 @@ def test_a_failing_verification_is_answered_as_by_the_route(
 
     for client in clients:
         monkeypatch.setattr(client.app.state.ctx.service, "verify", broken)  # type: ignore[attr-defined]
-    body = json.dumps({"token": demo_world.licence_sz, "relying_jurisdiction": ZS}).encode()
-    hdrs = {
-        "Authorization": f"Bearer {SECRETS['counter']}",
-        "Content-Type": "application/json",
-        "X-Request-ID": "failing-1",
-    }
+    body = _licence_body(demo_world)
+    hdrs = _counter_json("failing-1")
     caplog.set_level(logging.INFO)
     fast, slow = clients
     a = fast.post(LICENCE, content=body, headers=hdrs)

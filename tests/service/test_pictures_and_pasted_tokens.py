@@ -13,16 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from demo.world import DEMO_EPOCH, DemoWorld
+from demo.world import DemoWorld
 from tests.support.api_support import (
     SZ,
     ZS,
-    Clock,
-    RecordingSync,
     auth,
-    service_dir,
-    settings_for,
+    demo_client,
 )
 from tests.support.endpoints import LICENCE, SEAL, SEALED
 
@@ -63,9 +59,7 @@ def _resaved(png: bytes) -> bytes:
 
 @pytest.fixture
 def client(demo_world: DemoWorld, tmp_path: Path) -> Iterator[TestClient]:
-    service_dir(demo_world, tmp_path)
-    app = create_app(settings_for(tmp_path), clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with demo_client(demo_world, tmp_path) as c:
         yield c
 
 
@@ -177,15 +171,9 @@ def _hinted(verdict: dict[str, Any], position: int) -> None:
 def fast_and_route(
     demo_world: DemoWorld, tmp_path: Path
 ) -> Iterator[tuple[TestClient, TestClient]]:
-    apps = []
-    for name in ("fast", "route"):
-        service_dir(demo_world, tmp_path / name)
-        settings = settings_for(tmp_path / name, fast_lane=name == "fast")
-        app = create_app(settings, clock=Clock(DEMO_EPOCH), sync=RecordingSync())  # type: ignore[arg-type]
-        apps.append(app)
     with (
-        TestClient(apps[0], raise_server_exceptions=False) as fast,
-        TestClient(apps[1], raise_server_exceptions=False) as route,
+        demo_client(demo_world, tmp_path / "fast", fast_lane=True) as fast,
+        demo_client(demo_world, tmp_path / "route", fast_lane=False) as route,
     ):
         yield fast, route
 

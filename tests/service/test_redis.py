@@ -4,16 +4,13 @@ TrustSync publish before the acknowledgement and ensure_current before every ver
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from demo.world import DemoWorld, build_demo_world
-from tests.support.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
+from tests.support.api_support import SZ, ZS, auth, next_list
 from tests.support.endpoints import LICENCE
 
 
@@ -21,24 +18,6 @@ from tests.support.endpoints import LICENCE
 def live_world() -> DemoWorld:
     # TrustSync judges adopted documents on the real clock, so the world is built at real now.
     return build_demo_world(datetime.now(UTC).replace(microsecond=0))
-
-
-@pytest.fixture
-def pair(
-    live_world: DemoWorld, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> Iterator[tuple[TestClient, TestClient]]:
-    clients = []
-    for name in ("a", "b"):
-        root = service_dir(live_world, tmp_path / name)
-        settings = settings_for(
-            root, redis_url=redis_url, redis_prefix=redis_prefix, instance_id=f"test-{name}"
-        )
-        clients.append(TestClient(create_app(settings), raise_server_exceptions=False))
-    with clients[0] as a, clients[1] as b:
-        yield a, b
-    from tests.support import redis_support
-
-    redis_support.delete_prefix(redis_url, redis_prefix)
 
 
 def test_instances_share_verdicts_and_trust_changes(

@@ -15,7 +15,6 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from demo.world import DEMO_EPOCH, DemoWorld, build_demo_world
 from tests.support.api_support import (
     SZ,
@@ -24,8 +23,6 @@ from tests.support.api_support import (
     auth,
     b64,
     demo_client,
-    service_dir,
-    settings_for,
 )
 from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 
@@ -184,24 +181,6 @@ def test_openapi_documents_the_report_parameter(client: tuple[TestClient, Clock]
 @pytest.fixture(scope="module")
 def live_world() -> DemoWorld:
     return build_demo_world(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1))
-
-
-@pytest.fixture
-def pair(
-    live_world: DemoWorld, tmp_path: Path, redis_url: str, redis_prefix: str
-) -> Iterator[tuple[TestClient, TestClient]]:
-    clients = []
-    for name in ("a", "b"):
-        root = service_dir(live_world, tmp_path / name)
-        settings = settings_for(
-            root, redis_url=redis_url, redis_prefix=redis_prefix, instance_id=f"test-{name}"
-        )
-        clients.append(TestClient(create_app(settings), raise_server_exceptions=False))
-    with clients[0] as a, clients[1] as b:
-        yield a, b
-    from tests.support import redis_support
-
-    redis_support.delete_prefix(redis_url, redis_prefix)
 
 
 def test_redis_shared_verdicts_serve_each_level_as_asked(

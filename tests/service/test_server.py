@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from demo.world import DemoWorld, build_demo_world, write_demo
+from tests.support.server_support import free_port, stop
 from trust_lists import authoring
 
 SZ, ZS = "440300", "442000"
@@ -39,12 +39,6 @@ class Server:
         return {"Authorization": f"Bearer {self.keys[role]}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _credentials(path: Path) -> dict[str, str]:
     keys = {}
     for line in path.read_text().splitlines():
@@ -55,7 +49,7 @@ def _credentials(path: Path) -> dict[str, str]:
 
 
 def _start(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HUREN_CONFIG": str(directory / "huren.json"),
@@ -97,18 +91,8 @@ def _start(directory: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
                 return proc, url
         except httpx.HTTPError:
             time.sleep(0.05)
-    _stop(proc)
+    stop(proc)
     raise RuntimeError(f"the service did not start; log:\n{log.read_text()[-4000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +106,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         yield Server(url, world, directory, _credentials(directory / "demo-credentials.txt"), log)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.fixture
@@ -295,7 +279,7 @@ def test_sigterm_loses_no_log_line(tmp_path: Path):
         )
         assert r.status_code == 200
     finally:
-        _stop(proc)
+        stop(proc)
     assert proc.returncode == -signal.SIGTERM
     lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
     assert any(x.get("request_id") == "last-one" for x in lines)

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,6 +77,12 @@ class Instance:
     adopted: list[str] = field(default_factory=list)
 
 
+@pytest.fixture
+def config(redis_url: str, redis_prefix: str) -> SimpleNamespace:
+    """The sync settings of instances sharing this test's Redis and key prefix."""
+    return settings(redis_url=redis_url, redis_prefix=redis_prefix)
+
+
 def instance(root: Path, config: SimpleNamespace, *initial: bytes) -> Instance:
     store = make_store(root)
     for data in initial:
@@ -84,6 +90,18 @@ def instance(root: Path, config: SimpleNamespace, *initial: bytes) -> Instance:
     adopted: list[str] = []
     sync = TrustSync(config, store, adopted.append, clock=lambda: NOW)
     return Instance(store, sync, adopted)
+
+
+@contextlib.asynccontextmanager
+async def running(*instances: Instance) -> AsyncIterator[None]:
+    """Start each instance's TrustSync in order; stop them all after, whatever happened."""
+    for i in instances:
+        await i.sync.start()
+    try:
+        yield
+    finally:
+        for i in instances:
+            await i.sync.stop()
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -125,16 +143,12 @@ def test_without_redis_everything_is_a_no_op(tmp_path: Path) -> None:
 
 
 def test_an_accepted_list_reaches_the_other_instance(
-    tmp_path: Path, redis_url: str, redis_prefix: str, redis_client: redis.Redis
+    tmp_path: Path, config: SimpleNamespace, redis_prefix: str, redis_client: redis.Redis
 ) -> None:
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
-
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
         b = instance(tmp_path / "b", config, LIST1)
-        await a.sync.start()
-        await b.sync.start()
-        try:
+        async with running(a, b):
             a.store.submit_trust_list(LIST2, now=NOW)
             await a.sync.publish("trust_list", LIST2)
             await eventually(lambda: b.store.highest_sequence(SZ) == 2)
@@ -143,9 +157,6 @@ def test_an_accepted_list_reaches_the_other_instance(
             await eventually(lambda: b.adopted == ["trust_list"])
             assert a.adopted == []  # its own notification changes nothing
             assert b.sync.adopted_from_redis == 1
-        finally:
-            await a.sync.stop()
-            await b.sync.stop()
 
     run(main())
     assert redis_client.hget(trust_key(redis_prefix, "trust-docs"), f"trust_list:{SZ}") == LIST2
@@ -193,11 +204,7 @@ def test_ensure_current_catches_up_synchronously_after_publish_returns(
     run(main())
 
 
-def test_a_late_instance_catches_up_at_start(
-    tmp_path: Path, redis_url: str, redis_prefix: str
-) -> None:
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
-
+def test_a_late_instance_catches_up_at_start(tmp_path: Path, config: SimpleNamespace) -> None:
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1, ZS_LIST1)
         await a.sync.start()
@@ -211,28 +218,24 @@ def test_a_late_instance_catches_up_at_start(
         await a.sync.stop()
 
         late = instance(tmp_path / "late", config)  # knows only its anchors
-        await late.sync.start()
-        try:
+        async with running(late):
             assert late.store.highest_sequence(SZ) == 2
             assert URI1 in late.store.state.status_lists
             assert late.store.state.catalogue is not None
             assert late.store.state.version == a.store.state.version
             assert late.adopted == ["trust_list", "trust_list", "status_list", "catalogue"]
-        finally:
-            await late.sync.stop()
 
     run(main())
 
 
 def test_a_catalogue_met_before_a_citys_list_is_adopted_once_the_list_arrives(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, config: SimpleNamespace
 ) -> None:
     """Issue 19 review: a catch-up that met the catalogue before Zhongshan's list (a fresh
     instance while Zhongshan's list is not in Redis, e.g. expired) refused it for
     unknown_jurisdiction and remembered that for good: the instance held no catalogue ever
     after, which is the state in which one city alone could install its own. A catalogue is
     judged against the lists held; once they change it is judged again."""
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
     both = SignedCatalogue.create(
         Catalogue(
             1,
@@ -274,11 +277,10 @@ def test_a_catalogue_met_before_a_citys_list_is_adopted_once_the_list_arrives(
 
 
 def test_a_late_instance_replays_an_operator_rotation(
-    tmp_path: Path, redis_url: str, redis_prefix: str
+    tmp_path: Path, config: SimpleNamespace
 ) -> None:
     """The newest list is signed only by rotated operator keys; an instance still at list 1 can
     verify it only through list 2 (signed by old and new keys), which Redis keeps in history."""
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
     rotated = authoring.set_operators(
         bump(base_list(sequence=1)), [key(n).public_key for n in ("b1", "b2", "b3")], 2
     )
@@ -293,26 +295,21 @@ def test_a_late_instance_replays_an_operator_rotation(
             a.store.submit_trust_list(data, now=NOW)
             await a.sync.publish("trust_list", data)
         await a.sync.stop()
-        await b.sync.start()
-        try:
+        async with running(b):
             assert b.store.highest_sequence(SZ) == 3
             assert b.store.state.version == a.store.state.version
-        finally:
-            await b.sync.stop()
 
     run(main())
 
 
 def test_forged_documents_in_redis_are_refused(
-    tmp_path: Path, redis_url: str, redis_prefix: str, redis_client: redis.Redis
+    tmp_path: Path, config: SimpleNamespace, redis_prefix: str, redis_client: redis.Redis
 ) -> None:
     """Whoever can write to Redis cannot change trust: B verifies against its own anchors."""
-    config = settings(redis_url=redis_url, redis_prefix=redis_prefix)
 
     async def main() -> None:
         b = instance(tmp_path / "b", config, LIST1)
-        await b.sync.start()
-        try:
+        async with running(b):
             before = b.store.state
             cases = [
                 (f"trust_list:{SZ}", FORGED, "9"),
@@ -339,8 +336,6 @@ def test_forged_documents_in_redis_are_refused(
             await b.sync.ensure_current()
             await asyncio.sleep(0.1)
             assert b.sync.refused_from_redis == len(cases)
-        finally:
-            await b.sync.stop()
 
     run(main())
 
@@ -351,9 +346,7 @@ def test_redis_outage_and_recovery(tmp_path: Path, redis_server: redis_support.R
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
         b = instance(tmp_path / "b", config, LIST1)
-        await a.sync.start()
-        await b.sync.start()
-        try:
+        async with running(a, b):
             redis_server.stop()
             start = time.monotonic()
             for _ in range(10):
@@ -372,9 +365,6 @@ def test_redis_outage_and_recovery(tmp_path: Path, redis_server: redis_support.R
             await b.sync.ensure_current()
             assert b.store.highest_sequence(SZ) == 2
             assert b.sync.outages == 1
-        finally:
-            await a.sync.stop()
-            await b.sync.stop()
 
     run(main())
 

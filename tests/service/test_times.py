@@ -115,6 +115,11 @@ def _edges(test: Any) -> Any:
     return test
 
 
+def _at_any_time(test: Any) -> Any:
+    """Run `test` for hypothesis' local times and offsets, and always for the edges above."""
+    return HYPOTHESIS(given(local=_LOCAL, offset=_OFFSET)(_edges(test)))
+
+
 def _multipart(client: TestClient, path: str, name: str, data: bytes, when: str, **kw: Any) -> Any:
     return client.post(
         path,
@@ -124,9 +129,7 @@ def _multipart(client: TestClient, path: str, name: str, data: bytes, when: str,
     )
 
 
-@HYPOTHESIS
-@given(local=_LOCAL, offset=_OFFSET)
-@_edges
+@_at_any_time
 def test_licence_hot_path_and_route(
     client: TestClient, demo_world: DemoWorld, local: datetime, offset: int
 ) -> None:
@@ -139,9 +142,7 @@ def test_licence_hot_path_and_route(
     _judged_or_refused(form, ok)
 
 
-@HYPOTHESIS
-@given(local=_LOCAL, offset=_OFFSET)
-@_edges
+@_at_any_time
 def test_jws_seals_and_sealed_documents(
     client: TestClient, demo_world: DemoWorld, local: datetime, offset: int
 ) -> None:
@@ -157,9 +158,7 @@ def test_jws_seals_and_sealed_documents(
     _judged_or_refused(client.post(SEALED, json=doc, headers=auth("counter")), ok)
 
 
-@HYPOTHESIS
-@given(local=_LOCAL, offset=_OFFSET)
-@_edges
+@_at_any_time
 def test_national_seals_and_documents(
     client: TestClient, demo_world: DemoWorld, local: datetime, offset: int
 ) -> None:
@@ -172,9 +171,7 @@ def test_national_seals_and_documents(
     _judged_or_refused(document, ok)
 
 
-@HYPOTHESIS
-@given(local=_LOCAL, offset=_OFFSET)
-@_edges
+@_at_any_time
 def test_batch(client: TestClient, demo_world: DemoWorld, local: datetime, offset: int) -> None:
     when, ok = _text(local, offset), _in_range(local, offset)
     common = {"relying_jurisdiction": ZS, "validation_time": when}

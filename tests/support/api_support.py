@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -152,3 +153,24 @@ def demo_client(
         settings_for(root, **changes), clock=clock or Clock(DEMO_EPOCH), sync=RecordingSync()
     )  # type: ignore[arg-type]
     return TestClient(app, raise_server_exceptions=False)
+
+
+@contextmanager
+def redis_pair(
+    world: DemoWorld, folder: Path, redis_url: str, redis_prefix: str
+) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two instances ("a", "b") of the service over `world` on the real clock, sharing the Redis
+    at redis_url under redis_prefix; only that prefix's keys are deleted after."""
+    from api.app import create_app
+    from tests.support import redis_support
+
+    clients = []
+    for name in ("a", "b"):
+        root = service_dir(world, folder / name)
+        settings = settings_for(
+            root, redis_url=redis_url, redis_prefix=redis_prefix, instance_id=f"test-{name}"
+        )
+        clients.append(TestClient(create_app(settings), raise_server_exceptions=False))
+    with clients[0] as a, clients[1] as b:
+        yield a, b
+    redis_support.delete_prefix(redis_url, redis_prefix)

@@ -50,17 +50,22 @@ def demo(tmp_path: Path) -> tuple[DemoWorld, Path]:
     return world, tmp_path / "demo"
 
 
+def _seal_centre(common_name: str) -> dict[str, str]:
+    """The subject of a certificate of the new Shenzhen seal-making centre."""
+    return {
+        "country_name": "CN",
+        "organization_name": "深圳市新制章中心",
+        "common_name": common_name,
+    }
+
+
 def _sm2_ca_and_stamped_document() -> tuple[bytes, bytes]:
     """A new SM2 seal-making CA (its certificate) and a contract stamped with a seal made under
     it by the project's national issuer."""
     ca = Sm2PrivateKey.generate()
     ca_cert = issue.make_certificate(
         issuer_key=ca,
-        subject={
-            "country_name": "CN",
-            "organization_name": "深圳市新制章中心",
-            "common_name": "新 CA",
-        },
+        subject=_seal_centre("新 CA"),
         subject_point=ca.point,
         not_before=NOW - timedelta(days=400),
         not_after=NOW + timedelta(days=3650),
@@ -72,11 +77,7 @@ def _sm2_ca_and_stamped_document() -> tuple[bytes, bytes]:
     maker_cert = issue.make_certificate(
         issuer_key=ca,
         issuer_certificate=ca_cert,
-        subject={
-            "country_name": "CN",
-            "organization_name": "深圳市新制章中心",
-            "common_name": "制章",
-        },
+        subject=_seal_centre("制章"),
         subject_point=maker.point,
         not_before=NOW - timedelta(days=400),
         not_after=NOW + timedelta(days=1000),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tests.support.trust_world import SZ, T0, ZS, base_list, bump, key, uscc
@@ -134,25 +135,12 @@ def test_rewritten_history_is_flagged() -> None:
     assert change.subject == kid and change.warning and "rewritten" in change.warning
 
 
-def _with_keys(service: TrustedService, keys: tuple[ServiceKey, ...]) -> TrustedService:
-    return TrustedService(
-        service.id,
-        service.kind,
-        service.name_zh,
-        service.name_en,
-        service.credit_code,
-        service.scope,
-        keys,
-        service.status_lists,
-    )
-
-
 def test_key_moved_between_services() -> None:
     tl = base_list(SZ)
     amr, seal = tl.services
     fresh = ServiceKey(key("fresh-amr").public_key, (StatusChange(KeyStatus.GRANTED, T0),))
     new = replace_services(
-        bump(tl), [_with_keys(amr, (fresh,)), _with_keys(seal, (*seal.keys, amr.keys[0]))]
+        bump(tl), [replace(amr, keys=(fresh,)), replace(seal, keys=(*seal.keys, amr.keys[0]))]
     )
     (change,) = diff_trust_lists(tl, new).of_kind(ChangeKind.KEY_MOVED)
     assert (change.old, change.new) == (amr.id, seal.id) and change.warning

@@ -4,6 +4,7 @@ by the trust store: each refusal breaks one rule and changes nothing."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from trust_lists.errors import (
     Rollback,
     StatusUriClaimed,
     ThresholdNotMet,
+    TrustStateError,
     UnknownJurisdiction,
     UntrustedSigner,
 )
@@ -115,48 +117,92 @@ def test_status_list_accepted(store: TrustStore, root: Path) -> None:
     assert store.state is state
 
 
-def test_status_list_from_another_service_refused(store: TrustStore) -> None:
-    """The seal authority's key is trusted, but not for the licence issuer's status list."""
-    refused(
-        store,
-        UntrustedSigner,
-        "untrusted_signer",
-        lambda: store.submit_status_list(token(f"edseal1-{SZ}"), now=NOW),
-        match="does not publish",
-    )
-
-
-def test_status_list_uri_not_declared_refused(store: TrustStore) -> None:
-    refused(
-        store,
-        UntrustedSigner,
-        "untrusted_signer",
-        lambda: store.submit_status_list(token(uri=URI2), now=NOW),
-        match="does not publish",
-    )
-
-
-def test_status_list_by_unknown_key_refused(store: TrustStore) -> None:
-    refused(
-        store,
-        UntrustedSigner,
-        "untrusted_signer",
-        lambda: store.submit_status_list(token("stranger"), now=NOW),
-        match="no trust list",
-    )
-
-
-def test_status_list_with_bad_signature_refused(store: TrustStore) -> None:
+def _forged_signature() -> str:
+    """Header and payload of one token with the signature of another."""
     a = token(statuses=[0, 0, 0, 0]).split(".")
     b = token(statuses=[1, 1, 1, 1]).split(".")
-    forged = f"{a[0]}.{a[1]}.{b[2]}"
-    refused(
-        store,
-        UntrustedSigner,
-        "untrusted_signer",
-        lambda: store.submit_status_list(forged, now=NOW),
-        match="does not verify",
-    )
+    return f"{a[0]}.{a[1]}.{b[2]}"
+
+
+def _inflate_bomb() -> str:
+    """A validly signed list whose few kilobytes inflate past MAX_STATUS_LIST_ENTRIES."""
+    limit = MAX_STATUS_LIST_ENTRIES * 1 // 8
+    bomb = zlib.compress(b"\x00" * (limit + 1), 9)
+    assert len(bomb) < 16 * 1024
+    claims = {
+        "sub": URI1,
+        "iat": int((NOW - timedelta(minutes=5)).timestamp()),
+        "exp": int((NOW + timedelta(days=1)).timestamp()),
+        "status_list": {"bits": 1, "lst": b64url_encode(bomb)},
+    }
+    return sign_compact(claims, key(ISSUER), typ=STATUS_LIST_TYP)
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "code", "match"),
+    [
+        # The seal authority's key is trusted, but not for the licence issuer's status list.
+        pytest.param(
+            lambda: token(f"edseal1-{SZ}"),
+            UntrustedSigner,
+            "untrusted_signer",
+            "does not publish",
+            id="from-another-service",
+        ),
+        pytest.param(
+            lambda: token(uri=URI2),
+            UntrustedSigner,
+            "untrusted_signer",
+            "does not publish",
+            id="uri-not-declared",
+        ),
+        pytest.param(
+            lambda: token("stranger"),
+            UntrustedSigner,
+            "untrusted_signer",
+            "no trust list",
+            id="by-unknown-key",
+        ),
+        pytest.param(
+            _forged_signature,
+            UntrustedSigner,
+            "untrusted_signer",
+            "does not verify",
+            id="bad-signature",
+        ),
+        pytest.param(
+            lambda: token(iat_minutes=-120, valid=timedelta(hours=1)),
+            AlreadyExpired,
+            "already_expired",
+            None,
+            id="expired",
+        ),
+        pytest.param(
+            lambda: token(iat_minutes=10),
+            NotYetIssued,
+            "issued_in_future",
+            None,
+            id="from-the-future",
+        ),
+        pytest.param(
+            _inflate_bomb,
+            DocumentTooLarge,
+            "too_large",
+            "inflates beyond",
+            id="inflate-bomb-capped",
+        ),
+    ],
+)
+def test_status_list_refused(
+    store: TrustStore,
+    make: Callable[[], str],
+    error: type[TrustStateError],
+    code: str,
+    match: str | None,
+) -> None:
+    """Each token breaks one rule: refused with the rule's code, and nothing changed."""
+    data = make()
+    refused(store, error, code, lambda: store.submit_status_list(data, now=NOW), match=match)
 
 
 def test_older_status_list_is_a_rollback_and_the_guard_persists(
@@ -195,26 +241,6 @@ def test_only_the_newest_status_lists_are_kept(store: TrustStore, root: Path) ->
     assert len(files) == 3
 
 
-def test_expired_status_list_refused(store: TrustStore) -> None:
-    refused(
-        store,
-        AlreadyExpired,
-        "already_expired",
-        lambda: store.submit_status_list(
-            token(iat_minutes=-120, valid=timedelta(hours=1)), now=NOW
-        ),
-    )
-
-
-def test_status_list_from_the_future_refused(store: TrustStore) -> None:
-    refused(
-        store,
-        NotYetIssued,
-        "issued_in_future",
-        lambda: store.submit_status_list(token(iat_minutes=10), now=NOW),
-    )
-
-
 def test_status_list_signed_by_a_revoked_key_refused(store: TrustStore, sz1: TrustList) -> None:
     revoked = authoring.change_key_status(
         bump(sz1), key(ISSUER).kid, KeyStatus.REVOKED, effective=NOW + timedelta(days=1)
@@ -246,26 +272,6 @@ def test_status_list_signed_outside_the_keys_grant_refused(
             lambda signer=signer: store.submit_status_list(token(signer), now=NOW),
             match="not in force",
         )
-
-
-def test_status_list_inflate_bomb_capped(store: TrustStore) -> None:
-    limit = MAX_STATUS_LIST_ENTRIES * 1 // 8
-    bomb = zlib.compress(b"\x00" * (limit + 1), 9)
-    assert len(bomb) < 16 * 1024
-    claims = {
-        "sub": URI1,
-        "iat": int((NOW - timedelta(minutes=5)).timestamp()),
-        "exp": int((NOW + timedelta(days=1)).timestamp()),
-        "status_list": {"bits": 1, "lst": b64url_encode(bomb)},
-    }
-    data = sign_compact(claims, key(ISSUER), typ=STATUS_LIST_TYP)
-    refused(
-        store,
-        DocumentTooLarge,
-        "too_large",
-        lambda: store.submit_status_list(data, now=NOW),
-        match="inflates beyond",
-    )
 
 
 @pytest.mark.parametrize(
