@@ -35,25 +35,32 @@ LICENCE_PATH: Final = "/v1/licences/verify"
 # The query strings served here, and whether each asks for the detailed report; any other
 # (encoded, repeated, unknown value) is the route's to read (api.routes.verify.report_level).
 _REPORT_QUERY: Final = {b"": False, b"report=simple": False, b"report=detailed": True}
-# Every member name the model knows, as it appears in a body without escapes.
-_MEMBER_NAMES: Final = tuple(
-    f'"{name}"'.encode() for model in (LicenceVerifyRequest, Expect) for name in model.model_fields
-)
+# Every member name the models know, as it appears in a body without escapes.
+_QUOTED: Final = {
+    name: f'"{name}"'.encode()
+    for model in (LicenceVerifyRequest, Expect)
+    for name in model.model_fields
+}
 _JSON_CONTENT_TYPE: Final = (b"content-type", b"application/json")
 
 
 def _licence_input(body: bytes) -> tuple[VerifyInput, bool] | None:
     """The request and its receipt flag if the route's model accepts the body as the route's
     strict reader (api/http/jsonbody.py::read_json) would read it, else None."""
-    # pydantic's reader keeps the last of duplicate members, where the route refuses them as
-    # ambiguous_json. Without a backslash (which also rules out lone surrogates) every quote
-    # delimits a string, so a member name occurs twice iff its quoted text does (or a value
-    # equals it: declined too, harmlessly).
-    if b"\\" in body or any(body.count(name) > 1 for name in _MEMBER_NAMES):
+    if b"\\" in body:  # escapes (lone surrogates, ...): the route's own reader
         return None
     try:
         request = LicenceVerifyRequest.model_validate_json(body)
     except ValidationError:
+        return None
+    # pydantic's reader keeps the last of duplicate members, where the route refuses them as
+    # ambiguous_json. The models forbid unknown members, so every member of the body is among
+    # the fields set; without a backslash every quote delimits a string, so a member occurs
+    # twice iff its quoted name does (or a value equals it: declined too, harmlessly).
+    names = request.model_fields_set
+    if request.expect is not None:
+        names = names | request.expect.model_fields_set
+    if any(body.count(_QUOTED[name]) > 1 for name in names):
         return None
     return input_from_model(DocumentKind.LICENCE, request), request.receipt
 

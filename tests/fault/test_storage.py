@@ -58,7 +58,9 @@ NOW = DEMO_EPOCH
 ISSUED = NOW - timedelta(minutes=1)
 REPO = Path(__file__).resolve().parents[2]
 # Every os function the trust directory uses to write (storage.atomic_write, TrustDirectory.store).
-WRITE_STEPS = ("mkdir", "open", "write", "fsync", "close", "replace", "unlink")
+WRITE_STEPS = (
+    "mkdir", "open", "write", "pwrite", "ftruncate", "fsync", "close", "replace", "unlink"
+)  # fmt: skip
 
 
 # -- killed mid-write -----------------------------------------------------------------------------
@@ -81,9 +83,9 @@ def _kill_child(root: Path, world: DemoWorld, data: bytes, kill_at: int, torn: b
                 count += 1
                 if count == kill_at:
                     if torn:
-                        if name != "write":
+                        if name not in ("write", "pwrite"):
                             os._exit(4)  # not a write: nothing to tear at this step
-                        real(args[0], bytes(args[1])[: max(1, len(args[1]) // 2)])
+                        real(args[0], bytes(args[1])[: max(1, len(args[1]) // 2)], *args[2:])
                     os.kill(os.getpid(), signal.SIGKILL)
                 return real(*args, **kwargs)
 
@@ -156,7 +158,7 @@ def test_upload_killed_at_every_step_of_the_write(demo_world: DemoWorld, tmp_pat
             shutil.rmtree(root)
     # atomic_write of the list file and of HIGHEST: open, write, fsync, close, replace, open dir,
     # fsync, close each, plus the mkdir; then STAMP (for processes sharing the directory: open,
-    # write, close, replace, no fsync); the three writes torn.
+    # write in place with pwrite, close, no fsync); the three writes torn.
     assert kills >= 21 and torn_writes == 3, (kills, torn_writes)
     assert outcomes["old"] and outcomes["new"], outcomes
 

@@ -18,7 +18,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.app import ServiceApp, create_app
+from api.http.middleware import ServiceMiddleware
 from api.http.problems import PROBLEM_MEDIA_TYPE
 from api.settings import Settings
 from api.state.cache import InProcessVerdictCache
@@ -658,6 +659,27 @@ def test_unexpected_errors_are_a_bare_500(
     assert "secret internals" not in r.text and "RuntimeError" not in r.text
     assert body["request_id"] == r.headers["x-request-id"]
     assert any("secret internals" in (rec.exc_text or "") or rec.exc_info for rec in caplog.records)
+
+
+def test_service_middleware_is_outermost(svc: Service, demo_world: DemoWorld):
+    """FastAPI's own outer layers (a plain-text 500, an OpenTelemetry hook, a body limit) are
+    unlinked, each redundant under ServiceMiddleware: it meets every request first, and errors
+    keep their problem answers (the test above, and the 413s of test_body_size_limit)."""
+    r = svc.client.post(LICENCE, json=licence_body(demo_world), headers=auth("counter"))
+    assert r.status_code == 200
+    assert isinstance(svc.app.middleware_stack, ServiceMiddleware)
+
+
+def test_an_unknown_outer_layer_keeps_fastapis_whole_stack(
+    demo_world: DemoWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """If a FastAPI release put a layer we do not know above the user middleware, the stack is
+    kept as FastAPI built it rather than cut at a guess."""
+    monkeypatch.setattr(ServiceApp, "_REDUNDANT_OUTER", ("ServerErrorMiddleware",))
+    for service in _service(demo_world, tmp_path / "svc"):
+        r = service.client.post(LICENCE, json=licence_body(demo_world), headers=auth("counter"))
+        assert r.status_code == 200 and r.headers["x-request-id"]
+        assert type(service.app.middleware_stack).__name__ == "ServerErrorMiddleware"
 
 
 def test_request_id_is_echoed_and_logs_hold_no_secrets(

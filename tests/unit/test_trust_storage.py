@@ -391,7 +391,7 @@ def test_two_stores_on_one_directory_see_each_others_writes_and_never_overwrite(
     first, second = make_store(root), make_store(root)
     sz1 = base_list(SZ)
     first.submit_trust_list(sign(sz1, "a1", "a2"), now=NOW)
-    assert second.refresh() == []  # before its next verdict: one stat, then the new files
+    assert second.refresh() == []  # before its next verdict: STAMP changed, so the new files
     assert second.state.lists[SZ].trust_list.sequence == 1
     before = second.state
     assert second.refresh() == [] and second.state is before  # nothing new: not even a swap
@@ -405,3 +405,53 @@ def test_two_stores_on_one_directory_see_each_others_writes_and_never_overwrite(
         first.submit_trust_list(sign(other2, "a1", "a2"), now=NOW)
     assert list_file(root, SZ, 2).read_bytes() == stored  # never overwritten
     assert first.state is not held and first.state.lists[SZ].trust_list.sequence == 2
+
+
+def test_stamp_is_written_in_place_and_read_through_a_held_descriptor(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers keep STAMP open and read its bytes before every verdict (a pread, not a stat of
+    the path), so a writer changes that file itself, never replaces it; a STAMP replaced behind
+    the service's back anyway (a restore) is opened afresh within STAMP_RECHECK_SECONDS."""
+    writer, reader = make_store(root), make_store(root)
+    sz1 = base_list(SZ)
+    writer.submit_trust_list(sign(sz1, "a1", "a2"), now=NOW)
+    assert reader.refresh() == [] and reader.state.lists[SZ].trust_list.sequence == 1
+    stamp_file = root / storage.STAMP
+    inode, token = stamp_file.stat().st_ino, stamp_file.read_bytes()
+    assert len(token) == 17 and token.endswith(b"\n")
+
+    sz2 = bump(sz1)
+    writer.submit_trust_list(sign(sz2, "a1", "a2"), now=NOW)
+    assert stamp_file.stat().st_ino == inode and stamp_file.read_bytes() != token
+    assert reader.refresh() == [] and reader.state.lists[SZ].trust_list.sequence == 2
+
+    # Replaced by another file (as `cp -a` of a backup would): seen at the next recheck.
+    replaced = root / "STAMP.restored"
+    replaced.write_bytes(b"0123456789abcdef\n")
+    os.replace(replaced, stamp_file)
+    directory = reader.directory
+    assert directory is not None
+    now = storage.time.monotonic()
+    monkeypatch.setattr(storage, "_monotonic", lambda: now)
+    assert directory.stamp() != b"0123456789abcdef\n"  # still the old file's descriptor
+    now += storage.TrustDirectory.STAMP_RECHECK_SECONDS
+    assert directory.stamp() == b"0123456789abcdef\n"
+    writer.submit_trust_list(sign(bump(sz2), "a1", "a2"), now=NOW)
+    assert reader.refresh() == [] and reader.state.lists[SZ].trust_list.sequence == 3
+
+
+def test_a_stamp_of_another_size_is_rewritten_to_the_mapped_size(root: Path) -> None:
+    """An empty or foreign STAMP (an older layout, a damaged file, one truncated under a reader)
+    reads as what it holds, never a crash, and the next store gives it the one size."""
+    store = make_store(root)
+    store.submit_trust_list(sign(base_list(SZ), "a1", "a2"), now=NOW)
+    stamp_file = root / storage.STAMP
+    held = store.directory
+    assert held is not None and held.stamp() is not None
+    stamp_file.write_bytes(b"")  # truncated in place under a reader that holds it
+    fresh = storage.TrustDirectory(root)
+    assert fresh.stamp() == b"" and held.stamp() == b""
+    store.submit_trust_list(sign(bump(base_list(SZ)), "a1", "a2"), now=NOW)
+    assert len(stamp_file.read_bytes()) == 17
+    assert fresh.stamp() == held.stamp() == stamp_file.read_bytes()
