@@ -48,7 +48,6 @@ from api.sync.pull import (
     DEFAULT_PULL_TIMEOUT,
     Fetcher,
     Puller,
-    Source,
     TrustDocumentKind,
 )
 from trust_lists.catalogue import MAX_CATALOGUE_BYTES, SignedCatalogue
@@ -335,44 +334,6 @@ class TrustSync:
         self._stopping = False
         self._pulling = False
 
-    # -- the pull (api/sync/pull.py), as this object has always shown it ---------------------
-
-    @property
-    def sources(self) -> tuple[Source, ...]:
-        return self.puller.sources
-
-    @property
-    def last_pull(self) -> dict[str, dict[str, Any]]:
-        return self.puller.last_pull
-
-    @property
-    def adopted_from_pull(self) -> int:
-        return self.puller.adopted_count
-
-    @property
-    def pull_interval(self) -> float:
-        return self.puller.interval
-
-    @property
-    def pull_timeout(self) -> float:
-        return self.puller.timeout
-
-    @pull_timeout.setter
-    def pull_timeout(self, seconds: float) -> None:
-        self.puller.timeout = seconds  # read when the fetcher is made
-
-    @property
-    def pull_max_bytes(self) -> int:
-        return self.puller.max_bytes
-
-    @property
-    def pull_retry_base(self) -> float:
-        return self.puller.retry_base
-
-    async def pull_once(self) -> None:
-        """Fetch every configured source once (concurrently). Diagnostics in `last_pull`."""
-        await self.puller.pull_once()
-
     async def _pulled(self, kind: TrustDocumentKind, data: bytes) -> None:
         """A pulled document was adopted: publish it for the other instances, then notify."""
         try:
@@ -413,10 +374,10 @@ class TrustSync:
             self._client = self.redis.client()
             await self._check_once(force=True)
             self._spawn(self._listen(), "huren-sync-listen")
-        if self.sources and not self._pulling:
+        if self.puller.sources and not self._pulling:
             self._pulling = True
             self.puller.stopping = False
-            for source in self.sources:
+            for source in self.puller.sources:
                 self._spawn(self.puller.loop(source), f"huren-pull-{source.name}")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

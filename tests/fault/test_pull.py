@@ -40,7 +40,7 @@ def test_hostile_source_then_staleness_is_reported(
     sync = ctx.sync
     # A trickling source is cut off after this long; long enough for a loaded machine to serve
     # a plain answer, far shorter than the trickle (one byte per 0.2 s: minutes for a list).
-    sync.pull_timeout = 3.0
+    sync.puller.timeout = 3.0  # read when the fetcher is made
     name = f"trust_list:{SZ}"
     list2 = next_list(demo_world, SZ, issued_at=NOW - timedelta(minutes=1))
 
@@ -50,8 +50,8 @@ def test_hostile_source_then_staleness_is_reported(
 
             async def pull(body: bytes, mode: str = "plain") -> dict[str, Any]:
                 routes.set("/sz.jws", body, mode=mode)
-                await sync.pull_once()
-                return dict(sync.last_pull[name])
+                await sync.puller.pull_once()
+                return dict(sync.puller.last_pull[name])
 
             async def sz_entry() -> dict[str, Any]:
                 index = (await c.get("/v1/trust-lists")).json()["jurisdictions"]
@@ -113,7 +113,7 @@ def test_hostile_source_then_staleness_is_reported(
             await hostile_answers_change_nothing(2)
             entry = await sz_entry()
             assert entry["stale"] is True and entry["stale_from"] == entry["next_update"]
-            assert sync.last_pull[name]["failures"] == 4  # consecutive, since the older list
+            assert sync.puller.last_pull[name]["failures"] == 4  # consecutive, since the older list
             ready = await c.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["checks"][f"trust_list:{SZ}"] == "stale"

@@ -90,9 +90,12 @@ def test_pull_and_resync_settings_from_file_and_environment(tmp_path: Path) -> N
     assert settings.status_sources == ("https://status.example/1",)
     assert settings.pull_max_bytes == 8192  # the environment wins
     sync = TrustSync(settings, None, lambda kind: None)  # type: ignore[arg-type]
-    assert (sync.pull_timeout, sync.pull_max_bytes, sync.pull_retry_base) == (3.0, 8192, 0.5)
+    assert (sync.puller.timeout, sync.puller.max_bytes, sync.puller.retry_base) == (3.0, 8192, 0.5)
     assert sync.resync_seconds == 12.0
-    assert [s.name for s in sync.sources] == ["status_list:https://status.example/1", "catalogue"]
+    assert [s.name for s in sync.puller.sources] == [
+        "status_list:https://status.example/1",
+        "catalogue",
+    ]
     with pytest.raises(SettingsError, match="list of URLs"):
         Settings.load(None, env={"HUREN_STATUS_SOURCES": '"https://one"'})
     with pytest.raises(SettingsError, match="pull_timeout_seconds must be positive"):

@@ -459,15 +459,15 @@ def test_pull_adopts_good_lists_and_ignores_bad_ones(
 
         async def pull(body: bytes, mode: str = "plain", status: int = 200) -> dict[str, Any]:
             routes.set("/sz.jws", body, mode=mode, status=status)
-            await a.sync.pull_once()
-            return a.sync.last_pull[name]
+            await a.sync.puller.pull_once()
+            return a.sync.puller.last_pull[name]
 
         try:
             routes.set("/status", status_token().encode())
             got = await pull(LIST2)
             assert (got["status"], got["error"]) == ("adopted", None)
             assert a.store.highest_sequence(SZ) == 2
-            assert a.sync.last_pull[f"status_list:{base}/status"]["status"] == "adopted"
+            assert a.sync.puller.last_pull[f"status_list:{base}/status"]["status"] == "adopted"
             assert sorted(a.adopted) == ["status_list", "trust_list"]
             held = a.store.state.lists[SZ]
 
@@ -488,8 +488,8 @@ def test_pull_adopts_good_lists_and_ignores_bad_ones(
                 assert time.monotonic() - start < 2.0
                 assert a.store.state.lists[SZ] is held  # never removes the good list
             # Consecutive failures since the rollback (an older list is not a failure).
-            assert a.sync.last_pull[name]["failures"] == 4
-            assert a.sync.last_pull[name]["last_success"]
+            assert a.sync.puller.last_pull[name]["failures"] == 4
+            assert a.sync.puller.last_pull[name]["last_success"]
             assert sorted(a.adopted) == ["status_list", "trust_list"]
         finally:
             await a.sync.stop()
@@ -503,9 +503,9 @@ def test_pull_of_an_unreachable_source_keeps_the_list(tmp_path: Path) -> None:
 
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
-        await a.sync.pull_once()
+        await a.sync.puller.pull_once()
         await a.sync.stop()
-        entry = a.sync.last_pull[f"trust_list:{SZ}"]
+        entry = a.sync.puller.last_pull[f"trust_list:{SZ}"]
         assert (entry["status"], entry["error"]) == ("error", "unreachable")
         assert a.store.highest_sequence(SZ) == 1
 
@@ -519,10 +519,10 @@ def test_pull_uses_etags(tmp_path: Path, http_routes: tuple[Routes, str]) -> Non
     async def main() -> None:
         a = instance(tmp_path / "a", config, LIST1)
         routes.set("/sz.jws", LIST2, mode="etag")
-        await a.sync.pull_once()
-        await a.sync.pull_once()
+        await a.sync.puller.pull_once()
+        await a.sync.puller.pull_once()
         await a.sync.stop()
-        assert a.sync.last_pull[f"trust_list:{SZ}"]["status"] == "unchanged"
+        assert a.sync.puller.last_pull[f"trust_list:{SZ}"]["status"] == "unchanged"
         assert a.store.highest_sequence(SZ) == 2
 
     run(main())
@@ -551,7 +551,7 @@ def test_periodic_pull_adopts_and_publishes_to_other_instances(
         await a.sync.start()
         try:
             await eventually(lambda: routes.hits.get("/sz.jws", 0) >= 3)
-            assert a.sync.last_pull[f"trust_list:{SZ}"]["failures"] >= 2
+            assert a.sync.puller.last_pull[f"trust_list:{SZ}"]["failures"] >= 2
             assert a.store.highest_sequence(SZ) == 1
             routes.set("/sz.jws", LIST2)
             await eventually(lambda: a.store.highest_sequence(SZ) == 2)
