@@ -9,8 +9,8 @@ one process (bench/asgi_loop.py): 10 requests, then 10 + N; the difference over 
 one request, start-up excluded. Both trees run in this environment (the base tree first on
 sys.path), so a base whose dependencies differ may refuse to start: then it says so.
 
-Instructions are not time (cache misses, branch mispredictions and the GIL hand-offs of a real
-server are not in them): this complements the wrk figures of `python -m bench`, it does not
+Instructions are not time (the kernel's work in system calls, cache misses, branch
+mispredictions and the GIL hand-offs of a real server are not in them): this complements the wrk figures of `python -m bench`, it does not
 replace them. Needs valgrind (Debian package valgrind); takes 5-10 minutes."""
 
 from __future__ import annotations
