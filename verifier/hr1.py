@@ -181,6 +181,7 @@ def _text_keys(value: object, where: str) -> None:
 
 
 _SCALARS: Final = frozenset({int, str, bytes, bool, type(None)})
+_CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # dict.get: faster than the proxy
 _USUAL_DEPTH: Final = 4  # a licence nests maps two deep (status.status_list); 4 is plenty
 
 
@@ -222,7 +223,7 @@ def _usual_claims(payload: bytes) -> dict[str, Any] | None:
         # type(key), not CWT_CLAIMS.get alone: True and 1.0 hash as 1.
         if type(key) is not int and type(key) is not str:
             return None
-        name = CWT_CLAIMS.get(key)
+        name = _CLAIM_NAMES.get(key)
         if name is None:
             return None
         t = type(item)
