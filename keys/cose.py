@@ -18,7 +18,7 @@ attached, never detached."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
 from cbor2 import CBORTag
@@ -52,33 +52,41 @@ class CoseCriticalHeader(MalformedCOSE):
     code = "cose_crit_unsupported"
 
 
-def _bstr(data: bytes, at: int) -> tuple[bytes, int] | None:
-    """The byte string whose head is at `at` (shortest length form only), and where it ends."""
-    if at >= len(data) or data[at] >> 5 != 2:
+def _bstr(data: bytes, at: int) -> tuple[int, int] | None:
+    """Where the content of the byte string whose head is at `at` starts and ends (shortest
+    length form only, up to 65535 bytes), or None."""
+    try:
+        first = data[at]
+    except IndexError:
         return None
-    info = data[at] & 0x1F
-    if info < 24:
-        size, at = info, at + 1
-    elif info in (24, 25):
-        width = 1 if info == 24 else 2
-        size = int.from_bytes(data[at + 1 : at + 1 + width], "big")
-        if size < (24 if width == 1 else 256):
-            return None  # not the shortest form: the general path names it
-        at += 1 + width
+    if 0x40 <= first < 0x58:
+        start, end = at + 1, at + 1 + first - 0x40
+    elif first == 0x58:
+        start = at + 2
+        end = start + data[at + 1] if start <= len(data) else 0
+        if end - start < 24:
+            return None  # not the shortest form (or truncated): the general path names it
+    elif first == 0x59:
+        start = at + 3
+        end = start + int.from_bytes(data[at + 1 : start], "big") if start <= len(data) else 0
+        if end - start < 256:
+            return None
     else:
         return None
-    end = at + size
-    return (data[at:end], end) if end <= len(data) else None
+    return (start, end) if end <= len(data) else None
 
 
-def _usual_shape(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+def _usual_shape(data: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
     """What every huren issuer writes, read by hand: tag 18, an array of four, the protected
     header, an empty unprotected map, the payload and the signature, nothing after. Anything else
-    (None) takes the general path, which accepts or names the fault."""
+    (None) takes the general path, which accepts or names the fault.
+
+    Also gives the Sig_structure: its protected header and payload are these very byte strings,
+    heads included (all shortest forms), so it is cut from the input rather than written."""
     if data[:2] != b"\xd2\x84":
         return None
     protected = _bstr(data, 2)
-    if protected is None or protected[1] >= len(data) or data[protected[1]] != 0xA0:
+    if protected is None or data[protected[1] : protected[1] + 1] != b"\xa0":
         return None
     payload = _bstr(data, protected[1] + 1)
     if payload is None:
@@ -86,7 +94,10 @@ def _usual_shape(data: bytes) -> tuple[bytes, bytes, bytes] | None:
     signature = _bstr(data, payload[1])
     if signature is None or signature[1] != len(data):
         return None
-    return protected[0], payload[0], signature[0]
+    p0, p1 = protected
+    q0, q1 = payload
+    signing_input = b"".join((_SIG1_PREFIX, data[2:p1], b"\x40", data[p1 + 1 : q1]))
+    return data[p0:p1], data[q0:q1], data[signature[0] :], signing_input
 
 
 def _any_shape(data: bytes, max_bytes: int) -> tuple[bytes, bytes, bytes]:
@@ -161,9 +172,35 @@ def _protected_header(protected: bytes) -> tuple[dict[int, Any], str, str]:
     return entry
 
 
+_SIG1_PREFIX: Final = b"\x84\x6aSignature1"  # an array of four, then the text "Signature1"
+
+
+def _bstr_head(size: int) -> bytes:
+    """The shortest head of a byte string of `size` bytes (RFC 8949 3.1)."""
+    if size < 24:
+        return bytes((0x40 + size,))
+    if size < 0x100:
+        return bytes((0x58, size))
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big")
+    if size < 0x100000000:
+        return b"\x5a" + size.to_bytes(4, "big")
+    return b"\x5b" + size.to_bytes(8, "big")
+
+
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
-    """RFC 9052 4.4: ["Signature1", protected, external_aad (empty), payload]."""
-    return cbor.dumps(["Signature1", protected, b"", payload])
+    """RFC 9052 4.4: ["Signature1", protected, external_aad (empty), payload], in deterministic
+    CBOR (what keys.cbor.dumps writes, without building the list)."""
+    return b"".join(
+        (
+            _SIG1_PREFIX,
+            _bstr_head(len(protected)),
+            protected,
+            b"\x40",
+            _bstr_head(len(payload)),
+            payload,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +213,8 @@ class CoseSign1:
     signature: bytes
     alg: str
     kid: str  # base64url of the kid bytes: the trust list's key id
+    # The Sig_structure (sig_structure(protected, payload)): what the signature covers.
+    signing_input: bytes = field(repr=False, compare=False)
 
     @property
     def typ(self) -> object:
@@ -185,22 +224,44 @@ class CoseSign1:
     def parse(cls, data: bytes, *, max_bytes: int) -> CoseSign1:
         if len(data) > max_bytes:
             raise cbor.MalformedCBOR(f"larger than {max_bytes} bytes")
-        parts = _usual_shape(data)
-        if parts is None:
-            parts = _any_shape(data, max_bytes)
-        protected, payload, signature = parts
+        usual = _usual_shape(data)
+        if usual is not None:
+            protected, payload, signature, signing_input = usual
+        else:
+            protected, payload, signature = _any_shape(data, max_bytes)
+            signing_input = b""
         if not signature:
             raise MalformedCOSE("the signature must be non-empty bytes")
         header, alg, kid = _protected_header(protected)
-        return cls(header, protected, payload, signature, alg, kid)
-
-    @property
-    def signing_input(self) -> bytes:
-        return sig_structure(self.protected, self.payload)
+        if not signing_input:
+            signing_input = sig_structure(protected, payload)
+        # What the generated __init__ does (a frozen dataclass sets each slot through
+        # object.__setattr__), at about half the cost: this runs for every QR licence.
+        token = _new(cls)
+        _set_header(token, header)
+        _set_protected(token, protected)
+        _set_payload(token, payload)
+        _set_signature(token, signature)
+        _set_alg(token, alg)
+        _set_kid(token, kid)
+        _set_signing_input(token, signing_input)
+        return token
 
     def verify_with(self, key: PublicKey) -> bool:
         """True iff the key's algorithm is the header's and the signature verifies."""
         return key.alg == self.alg and key.verify(self.signature, self.signing_input)
+
+
+_new = object.__new__
+(
+    _set_header,
+    _set_protected,
+    _set_payload,
+    _set_signature,
+    _set_alg,
+    _set_kid,
+    _set_signing_input,
+) = (CoseSign1.__dict__[f.name].__set__ for f in fields(CoseSign1))
 
 
 def sign1(payload: bytes, key: SigningKey, *, typ: str | None = None) -> bytes:

@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 import base45
+import cbor2
 
 from keys import cbor
 
@@ -123,16 +124,15 @@ def b45decode(text: bytes) -> bytes:
         # The digits as one big integer of three-byte groups [d0 d1 d2]; masks pick each digit
         # of every group at once, and each group's value d0 + 45*d1 + 2025*d2 < 2**24 stays in
         # its own three bytes.
-        number = int.from_bytes(digits[: 3 * groups], "big")
+        number = int.from_bytes(digits[:-2] if rest else digits, "big")
         high, middle, low = _lane_masks(groups)
-        total = (
-            ((number & high) >> 16) + 45 * ((number & middle) >> 8) + 2025 * (number & low)
-        ).to_bytes(3 * groups, "big")
-        if total[0::3].strip(b"\0"):
+        total = ((number & high) >> 16) + 45 * ((number & middle) >> 8) + 2025 * (number & low)
+        if total & high:  # the first byte of a group: set only above 65535
             raise LayerError("format.qr_encoding", "a group of three characters above 65535")
+        lanes = total.to_bytes(3 * groups, "big")
         out = bytearray(2 * groups)
-        out[0::2] = total[1::3]
-        out[1::2] = total[2::3]
+        out[0::2] = lanes[1::3]
+        out[1::2] = lanes[2::3]
     if rest == 2:
         value = digits[-2] + 45 * digits[-1]
         if value > 0xFF:
@@ -180,10 +180,74 @@ def _text_keys(value: object, where: str) -> None:
         raise ValueError(f"{where}: arrays are not part of a licence")
 
 
+_SCALARS: Final = frozenset({int, str, bytes, bool, type(None)})
+_CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # dict.get: faster than the proxy
+_USUAL_DEPTH: Final = 4  # a licence nests maps two deep (status.status_list); 4 is plenty
+
+
+def _usual_map(value: dict[Any, Any], depth: int) -> bool:
+    """True iff a nested claims map has text keys, and values that are scalars of the CBOR
+    profile or such maps, at most _USUAL_DEPTH deep (no arrays)."""
+    if depth > _USUAL_DEPTH:
+        return False
+    for k, v in value.items():
+        if type(k) is not str:
+            return False
+        t = type(v)
+        if t is dict:
+            if not _usual_map(v, depth + 1):
+                return False
+        elif t not in _SCALARS:
+            return False
+    return True
+
+
+def _usual_claims(payload: bytes) -> dict[str, Any] | None:
+    """The claims of a payload that is plainly right, in one pass; None for anything else,
+    which the strict path below then accepts or refuses (and names the fault).
+
+    It returns claims only when the strict path would return the same ones: cbor2 decodes a
+    map of documented claim keys whose values hold only profile scalars and text-keyed maps
+    (a subset of keys.cbor._plain and of _text_keys both), and cbor2 writes the value back to
+    exactly these bytes (the round-trip test keys.cbor.loads makes on its fast path)."""
+    if len(payload) > MAX_INFLATED_BYTES or len(payload) > cbor.MAX_ITEMS:
+        return None
+    try:
+        value = cbor2.loads(payload)
+    except Exception:  # the strict path names the fault
+        return None
+    if type(value) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        # type(key), not CWT_CLAIMS.get alone: True and 1.0 hash as 1.
+        if type(key) is not int and type(key) is not str:
+            return None
+        name = _CLAIM_NAMES.get(key)
+        if name is None:
+            return None
+        t = type(item)
+        if t is dict:
+            if not _usual_map(item, 1):
+                return None
+        elif t not in _SCALARS:
+            return None
+        out[name] = item
+    if cbor2.dumps(value) != payload:
+        return None
+    return out
+
+
 def cwt_to_claims(payload: bytes) -> dict[str, Any]:
     """The CWT claims (strict CBOR) as the JSON claims dict of a licence; ValueError (with
     keys.cbor.MalformedCBOR for the CBOR itself) when the claim keys are not the documented
     ones."""
+    usual = _usual_claims(payload)
+    return usual if usual is not None else _strict_claims(payload)
+
+
+def _strict_claims(payload: bytes) -> dict[str, Any]:
+    """cwt_to_claims in full: keys.cbor's profile, then the claim keys and nested maps."""
     value = cbor.loads(payload, max_bytes=MAX_INFLATED_BYTES)
     if not isinstance(value, dict):
         raise ValueError("the CWT claims are not a map")
