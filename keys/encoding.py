@@ -6,7 +6,6 @@ import base64
 import binascii
 import itertools
 import json
-import re
 from array import array
 from typing import Any
 
@@ -100,7 +99,8 @@ def _depth(value: Any, limit: int) -> bool:
 
 # The fast path of strict_json_loads (below) and what it relies on.
 _SLOW: Any = object()
-_MEMBER_NAME = re.compile(rb'"[ \t\n\r]*:')  # a quote, JSON whitespace, a colon
+# The pattern counted: a quote, JSON whitespace, a colon (see _fast_loads).
+_JSON_WS = b" \t\n\r"
 # orjson reads integers beyond 64 bits as floats: texts with 19 digits in a row go the slow way.
 _DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 _LONG_DIGITS = b"0" * 19
@@ -123,11 +123,11 @@ def _fast_loads(data: bytes, max_depth: int) -> Any:
         again = orjson.dumps(value)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _SLOW  # malformed, or beyond what orjson represents exactly
-    if b" :" in data or b"\t:" in data or b"\n:" in data or b"\r:" in data:
-        if len(_MEMBER_NAME.findall(data)) != len(_MEMBER_NAME.findall(again)):
-            return _SLOW  # a duplicate member
-    elif data.count(b'":') != again.count(b'":'):  # the same count where no space precedes ":"
-        return _SLOW
+    # With JSON whitespace deleted, each occurrence of the pattern is exactly one '":' (two
+    # matches cannot overlap: only their first byte is a quote); a deletion is one C pass, where
+    # looking for the four whitespace-colon pairs first took four.
+    if data.translate(None, _JSON_WS).count(b'":') != again.translate(None, _JSON_WS).count(b'":'):
+        return _SLOW  # a duplicate member
     if data.count(b"{") + data.count(b"[") > max_depth:
         # Without backslashes, the pieces between quotes alternate: outside, string, outside...
         outside = b"".join(data.split(b'"')[::2])

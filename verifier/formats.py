@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from keys import KeyMaterialError, PublicKey, public_key_from_jwk
+from keys.frozen import positional_maker
 from trust_lists.timeutil import LAST_EPOCH_SECOND
 
 LICENCE_TYP: Final = "huren-licence+jwt"
@@ -126,6 +127,12 @@ class SealedDocClaims:
     signed_at: datetime
 
 
+# Positional makers (keys/frozen.py): every licence builds these.
+_make_holder = positional_maker(Holder)
+_make_status = positional_maker(StatusRef)
+_make_licence = positional_maker(LicenceClaims)
+
+
 def _members(
     value: object, where: str, required: frozenset[str], optional: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
@@ -192,7 +199,7 @@ def _holder(value: object) -> Holder:
     uscc, pid = h.get("uscc"), h.get("pid")
     if (uscc is None) == (pid is None):
         raise ClaimError("holder needs exactly one of uscc (enterprise) and pid (person)")
-    return Holder(
+    return _make_holder(
         _text(h["name"], "holder.name"),
         _text(uscc, "holder.uscc", 64) if uscc is not None else None,
         _text(pid, "holder.pid", 64) if pid is not None else None,
@@ -201,7 +208,7 @@ def _holder(value: object) -> Holder:
 
 def _enterprise(value: object) -> Holder:
     e = _members(value, "ent.", _ENTERPRISE)
-    return Holder(_text(e["name"], "ent.name"), _text(e["uscc"], "ent.uscc", 64))
+    return _make_holder(_text(e["name"], "ent.name"), _text(e["uscc"], "ent.uscc", 64), None)
 
 
 _STATUS = frozenset({"status_list"})
@@ -216,7 +223,7 @@ def _status(value: object) -> StatusRef:
         raise ClaimError("status.status_list.idx must be a non-negative integer")
     if not uri.startswith("https://"):
         raise ClaimError("status.status_list.uri must be an https URI")
-    return StatusRef(idx, uri)
+    return _make_status(idx, uri)
 
 
 def _data(value: object) -> Mapping[str, str | int | bool]:
@@ -252,7 +259,7 @@ def parse_licence_claims(claims: object) -> LicenceClaims:
     raw_data, raw_status = c.get("data"), c.get("status")
     data = _data(raw_data) if raw_data is not None else _NO_DATA
     status = _status(raw_status) if raw_status is not None else None
-    return LicenceClaims(jur, iss, number, lic_type, holder, iat, nbf, exp, data, status)
+    return _make_licence(jur, iss, number, lic_type, holder, iat, nbf, exp, data, status)
 
 
 _NO_DATA: Mapping[str, str | int | bool] = MappingProxyType({})

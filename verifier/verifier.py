@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol, TypeVar
 from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
 from keys.cbor import MalformedCBOR
 from keys.cose import CoseCriticalHeader, CoseEmbeddedKey, CoseSign1, MalformedCOSE
-from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected
+from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected, make_compact
 from keys.public import PublicKey
 from trust_lists.model import KeyEntry, ServiceKind
 from trust_lists.status_list import Status
@@ -67,6 +67,7 @@ from verifier.verdict import (
     DocumentSummary,
     SubIndication,
     Verdict,
+    make_summary,
 )
 
 Clock = Callable[[], datetime]
@@ -167,7 +168,7 @@ def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
                 raise MalformedJWS(f"bad base64url: {exc}") from exc
             if not signature:
                 raise MalformedJWS("empty signature")
-            return CompactJWS(header, payload, parts[0] + b"." + parts[1], signature)
+            return make_compact(header, payload, parts[0] + b"." + parts[1], signature)
     jws = CompactJWS.parse(raw, max_bytes=limit)
     h64 = parts[0]
     if len(h64) <= _HEADER_CACHE_ENTRY_MAX:
@@ -737,7 +738,7 @@ class _Job(JobBase[VerificationPolicy]):
             extra["data"] = dict(c.data)
         if c.status is not None:
             extra["status_list"] = {"idx": c.status.idx, "uri": c.status.uri}
-        return DocumentSummary(
+        return make_summary(
             _LICENCE,
             c.number,
             c.licence_type,
@@ -765,7 +766,7 @@ class _Job(JobBase[VerificationPolicy]):
             extra["seal_name"] = c.name
         if c.status is not None:
             extra["status_list"] = {"idx": c.status.idx, "uri": c.status.uri}
-        return DocumentSummary(
+        return make_summary(
             _SEAL,
             c.seal_id,
             c.seal_type,
@@ -796,7 +797,7 @@ class _Job(JobBase[VerificationPolicy]):
         extra["seal_id"] = seal.seal_id
         type_zh, type_en = self.type_names(_SEAL, seal.seal_type)
         name_zh, name_en = self.issuer_names(seal.issuer)
-        return DocumentSummary(
+        return make_summary(
             _SEALED,
             c.doc_sha256,
             seal.seal_type,
