@@ -201,6 +201,20 @@ _PASSED_SEAL: Final[dict[str, Check]] = {
 }
 
 
+# Passing checks that follow one another when all goes well, recorded in one go (same order).
+_RUNS: Final[dict[str, dict[str, tuple[Check, ...]]]] = {
+    prefix: {
+        run: tuple(table[code] for code in codes)
+        for run, codes in {
+            "parsed": ("format.jws", "format.typ"),
+            "key_found": ("issuer.jurisdiction", "trust.list_available", "key.found"),
+            "service": ("key.issuer", "key.service_kind", "key.scope"),
+        }.items()
+    }
+    for prefix, table in (("", _PASSED_PLAIN), (SEAL_PREFIX, _PASSED_SEAL))
+}
+
+
 @lru_cache(maxsize=65536)
 def _valid_uscc(code: str) -> bool:
     # Counters see the same enterprises again and again; the check is pure.
@@ -321,7 +335,8 @@ class _Job(JobBase[VerificationPolicy]):
             self.judge_licence(jws, claims, expect)
         except Stop:
             pass
-        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+        # inputs_digest of the one input: the token's SHA-256.
+        return self.verdict(hashlib.sha256(raw).hexdigest(), self.licence_summary(claims))
 
     def licence_qr(self, raw: bytes, expect: Expectations | None) -> Verdict:
         """The QR form (HR1:, docs/formats.md): its own format checks, then the licence's."""
@@ -507,21 +522,21 @@ class _Job(JobBase[VerificationPolicy]):
             if position is not None:
                 self.stop("format.whitespace", position=position)
             self.stop("format.jws", detail=_clip(str(exc)))
-        self.ok("format.jws")
         actual = jws.header.get("typ")
-        if actual != typ:
-            known = KNOWN_TYPS.get(actual) if isinstance(actual, str) else None
-            zh, en, _ = _DOC_NAMES[kind]
-            self.stop(
-                "format.typ",
-                expected_zh=zh,
-                expected_en=en,
-                actual=_clip(actual, 64),
-                hint_zh=f"（{known[0]}）" if known else "",
-                hint_en=f" ({known[1]})" if known else "",
-            )
-        self.ok("format.typ")
-        return jws
+        if actual == typ:
+            self.checks += _RUNS[self.prefix]["parsed"]
+            return jws
+        self.ok("format.jws")
+        known = KNOWN_TYPS.get(actual) if isinstance(actual, str) else None
+        zh, en, _ = _DOC_NAMES[kind]
+        self.stop(
+            "format.typ",
+            expected_zh=zh,
+            expected_en=en,
+            actual=_clip(actual, 64),
+            hint_zh=f"（{known[0]}）" if known else "",
+            hint_en=f" ({known[1]})" if known else "",
+        )
 
     def parse_hr1(self, raw: bytes) -> CoseSign1:
         """The HR1 layers down to a COSE_Sign1 whose header passed its rules."""
@@ -589,6 +604,36 @@ class _Job(JobBase[VerificationPolicy]):
         any other trust decision) the signature with that key, then the key belonging to the
         service the document names, of the right kind, with the type in its scope."""
         kid = jws.kid
+        # The usual case first: every rule below passes, its checks recorded in one go; else
+        # the rules one by one, which end in the failing check.
+        signed = self.state.lists.get(jurisdiction) if jurisdiction in self.anchors else None
+        entry = signed.trust_list.find_key(kid) if signed is not None else None
+        if entry is not None:
+            self.checks += _RUNS[self.prefix]["key_found"]
+        else:
+            entry = self.find_key(jws, jurisdiction)
+        if not jws.verify_with(entry.key.key):
+            self.stop("signature.valid")
+        self.ok("signature.valid")
+        self.entry = entry
+        service = entry.service
+        wanted = ServiceKind.LICENCE_ISSUER if doc_kind == _LICENCE else ServiceKind.SEAL_AUTHORITY
+        if service.id == issuer and service.kind is wanted and type_code in service.scope:
+            self.checks += _RUNS[self.prefix]["service"]
+            return entry
+        if service.id != issuer:
+            self.stop("key.issuer", claimed=issuer, actual=service.id)
+        self.ok("key.issuer")
+        if service.kind is not wanted:
+            doc_zh, _, doc_en = _DOC_NAMES[doc_kind]
+            self.wrong_service_kind(service, doc_zh, doc_en)
+        self.ok("key.service_kind")
+        self.scope(service, type_code, partial(self.type_names, doc_kind))
+        return entry
+
+    def find_key(self, jws: SignedToken, jurisdiction: str) -> KeyEntry:
+        """The kid's entry in the claimed jurisdiction's list, rule by rule."""
+        kid = jws.kid
         if jurisdiction not in self.anchors:
             self.signature_elsewhere(jws)
             self.stop("issuer.jurisdiction", jur=jurisdiction)
@@ -610,20 +655,6 @@ class _Job(JobBase[VerificationPolicy]):
                 jur_en=tl.name_en,
             )
         self.ok("key.found")
-        if not jws.verify_with(entry.key.key):
-            self.stop("signature.valid")
-        self.ok("signature.valid")
-        self.entry = entry
-        service = entry.service
-        if service.id != issuer:
-            self.stop("key.issuer", claimed=issuer, actual=service.id)
-        self.ok("key.issuer")
-        wanted = ServiceKind.LICENCE_ISSUER if doc_kind == _LICENCE else ServiceKind.SEAL_AUTHORITY
-        if service.kind is not wanted:
-            doc_zh, _, doc_en = _DOC_NAMES[doc_kind]
-            self.wrong_service_kind(service, doc_zh, doc_en)
-        self.ok("key.service_kind")
-        self.scope(service, type_code, partial(self.type_names, doc_kind))
         return entry
 
     def signature_elsewhere(self, jws: SignedToken) -> None:
@@ -659,21 +690,20 @@ class _Job(JobBase[VerificationPolicy]):
         if ref is None:
             self.ok("status.not_referenced")
             return
-        uri = _clip(ref.uri, 200)
         service = entry.service
         if ref.uri not in service.status_lists:
-            self.flag("status.undeclared", uri=uri)
+            self.flag("status.undeclared", uri=_clip(ref.uri, 200))
             return
         issued = self.state.status_lists.get(ref.uri)
         if issued is None:
-            self.flag("status.missing", uri=uri)
+            self.flag("status.missing", uri=_clip(ref.uri, 200))
             return
         sl = issued.status_list
         if issued.jurisdiction != jurisdiction or issued.service_id != service.id:
             by = f"{issued.jurisdiction}/{issued.service_id}"
             self.flag(
                 "status.untrusted",
-                uri=uri,
+                uri=_clip(ref.uri, 200),
                 reason_zh=f"它由 {by} 签发，而非本文档的签发机构",
                 reason_en=f"it was signed by {by}, not by this document's issuer",
             )
@@ -683,19 +713,19 @@ class _Job(JobBase[VerificationPolicy]):
         if signer is None or (revoked is not None and revoked <= self.fresh_now):
             self.flag(
                 "status.untrusted",
-                uri=uri,
+                uri=_clip(ref.uri, 200),
                 reason_zh="签发它的密钥已不在信任列表中或已被吊销",
                 reason_en="the key that signed it is no longer listed or has been revoked",
             )
             return
         self.bound(revoked)
         if sl.expires_at <= self.fresh_now:
-            self.flag("status.expired", uri=uri, exp=format_time(sl.expires_at))
+            self.flag("status.expired", uri=_clip(ref.uri, 200), exp=format_time(sl.expires_at))
             return
         self.bound(sl.expires_at)
         value = sl.status(ref.idx)
         if value is None:
-            self.flag("status.out_of_range", uri=uri, idx=ref.idx, size=sl.size)
+            self.flag("status.out_of_range", uri=_clip(ref.uri, 200), idx=ref.idx, size=sl.size)
         elif value == Status.VALID:
             self.ok("status.valid")
         elif value == Status.INVALID:
