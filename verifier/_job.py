@@ -54,6 +54,8 @@ def clip(value: object, limit: int = 120) -> str:
 
 
 def aware(value: object, what: str) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # what every clock here gives: already aware and in UTC
     if not isinstance(value, datetime):
         raise VerificationInputError(f"{what} must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:

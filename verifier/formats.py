@@ -254,6 +254,12 @@ def parse_licence_claims(claims: object) -> LicenceClaims:
     return fast if fast is not None else _licence_long(claims)
 
 
+# (jur, iss, lic_type) triples that matched their patterns: a few issuers and types make all
+# the licences, so the three matches are mostly one set lookup. Pure: never invalidated.
+_GOOD_CODES: set[tuple[str, str, str]] = set()
+_GOOD_CODES_MAX = 4096
+
+
 def _licence_fast(c: object) -> LicenceClaims | None:
     """_licence_long's answer for claims that break no rule but perhaps one of their data, in
     a few calls instead of some thirty; None at the first doubt, and the long way then decides
@@ -272,15 +278,18 @@ def _licence_fast(c: object) -> LicenceClaims | None:
     if len(c) != _N_REQUIRED + ("exp" in c) + ("data" in c) + ("status" in c):
         return None
     exp = c.get("exp")
+    if not (type(jur) is str and type(iss) is str and type(lic_type) is str):
+        return None  # (and so never an unhashable list or object in the set lookup)
+    codes = (jur, iss, lic_type)
+    if codes not in _GOOD_CODES:
+        if not (_JURISDICTION.match(jur) and _IDENT.match(iss) and _IDENT.match(lic_type)):
+            return None
+        if len(_GOOD_CODES) >= _GOOD_CODES_MAX:
+            _GOOD_CODES.clear()  # bounded; a refill costs three matches per issuer and type
+        _GOOD_CODES.add(codes)
     if not (
-        type(jur) is str
-        and _JURISDICTION.match(jur)
-        and type(iss) is str
-        and _IDENT.match(iss)
-        and type(number) is str
+        type(number) is str
         and 0 < len(number) <= 64
-        and type(lic_type) is str
-        and _IDENT.match(lic_type)
         and type(h) is dict
         and "name" in h
         and len(h) == 1 + ("uscc" in h) + ("pid" in h)
@@ -317,14 +326,15 @@ def _licence_fast(c: object) -> LicenceClaims | None:
         status = _make_status(idx, uri)
     raw_data = c.get("data")
     data = _data(raw_data) if raw_data is not None else _NO_DATA
+    issued = datetime.fromtimestamp(iat, UTC)
     return _make_licence(
         jur,
         iss,
         number,
         lic_type,
         _make_holder(name, uscc, pid),
-        datetime.fromtimestamp(iat, UTC),
-        datetime.fromtimestamp(nbf, UTC),
+        issued,
+        issued if nbf == iat else datetime.fromtimestamp(nbf, UTC),  # often the same second
         datetime.fromtimestamp(exp, UTC) if exp is not None else None,
         data,
         status,

@@ -191,3 +191,22 @@ def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
     assert _outcome_of(formats.parse_licence_claims, claims) == _outcome_of(
         formats._licence_long, claims
     )
+
+
+def test_the_good_codes_memo_is_bounded_and_changes_no_answer() -> None:
+    import copy
+
+    peak = 0
+    for i in range(formats._GOOD_CODES_MAX + 10):
+        claims = copy.deepcopy(_VALID_CLAIMS)
+        claims["iss"] = f"issuer-{i}"
+        assert formats.parse_licence_claims(claims) == formats._licence_long(claims)
+        peak = max(peak, len(formats._GOOD_CODES))
+    assert peak == formats._GOOD_CODES_MAX
+    bad = copy.deepcopy(_VALID_CLAIMS) | {"iss": "Not-An-Id"}
+    assert _outcome_of(formats.parse_licence_claims, bad) == (
+        "error",
+        "iss must be a trust-list service id",
+    )
+    for odd in (["440300"], {"a": 1}, 440300):  # unhashable or not text: refused, never raised
+        assert _outcome_of(formats.parse_licence_claims, _VALID_CLAIMS | {"jur": odd})[0] == "error"
