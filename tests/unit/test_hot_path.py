@@ -1,5 +1,5 @@
 """The positional makers (keys/frozen.py) build exactly what the dataclass's own __init__ builds,
-and the hot-path shortcuts of issue 18 answer what the long way answers."""
+and the licence path's shortcuts answer what the long way answers."""
 
 from __future__ import annotations
 
