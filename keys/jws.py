@@ -16,6 +16,7 @@ from typing import Any
 from keys.algorithms import require_allowed
 from keys.encoding import b64url_decode, b64url_encode, canonical_json, strict_json_loads
 from keys.errors import MalformedJSON, MalformedJWS, UnsupportedAlgorithm
+from keys.frozen import positional_maker
 from keys.private import SigningKey
 from keys.public import PublicKey
 
@@ -129,7 +130,7 @@ class CompactJWS:
         check_header(header, typ=typ, understood_crit=understood_crit)
         if not signature:
             raise MalformedJWS("empty signature")
-        return cls(header, payload, h64 + b"." + p64, signature)
+        return make_compact(header, payload, h64 + b"." + p64, signature)
 
     def payload_json(self, max_bytes: int) -> dict[str, Any]:
         return _load_json(self.payload, "payload", max_bytes)
@@ -137,6 +138,9 @@ class CompactJWS:
     def verify_with(self, key: PublicKey) -> bool:
         """True iff the key's algorithm is the header's and the signature verifies."""
         return key.alg == self.alg and key.verify(self.signature, self.signing_input)
+
+
+make_compact = positional_maker(CompactJWS)  # every verification parses one
 
 
 def sign_compact(

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from keys.algorithms import EDDSA, ES256, require_key_algorithm
 from keys.encoding import b64url_decode, b64url_encode, canonical_json
@@ -22,6 +21,26 @@ from keys.errors import KeyMaterialError
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # immutable; built once, not per verification
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_ORDER_BYTES = _P256_ORDER.to_bytes(32, "big")
+_ZERO_32 = bytes(32)
+
+
+def raw_to_der(signature: bytes) -> bytes | None:
+    """A 64-byte JWS ES256 signature r||s as the DER SEQUENCE of two INTEGERs `cryptography`
+    verifies, or None unless 0 < r, s < n. encode_dss_signature(r, s) does the same from ints;
+    on the bytes (equal-length big-endian compares as the numbers do) it costs half as much."""
+    r, s = signature[:32], signature[32:]
+    if not (_ZERO_32 < r < _ORDER_BYTES and _ZERO_32 < s < _ORDER_BYTES):
+        return None
+    r, s = r.lstrip(b"\0"), s.lstrip(b"\0")  # minimal INTEGERs: never empty, as r, s > 0
+    if r[0] >= 0x80:
+        r = b"\0" + r  # positive: a set top bit needs a leading zero
+    if s[0] >= 0x80:
+        s = b"\0" + s
+    lr, ls = len(r), len(s)  # at most 33 each: short-form lengths throughout
+    return b"".join((b"\x30", bytes((lr + ls + 4, 2, lr)), r, bytes((2, ls)), s))
+
+
 _P256_PRIME = 2**256 - 2**224 + 2**192 + 2**96 - 1
 
 # Ed25519: y coordinates (mod p) of the eight small-order points (orders 1, 2, 4, 8). A public key
@@ -141,12 +160,11 @@ class EcP256PublicKey(PublicKey):
     def verify(self, signature: bytes, data: bytes) -> bool:
         if len(signature) != 64:
             return False
-        r = int.from_bytes(signature[:32], "big")
-        s = int.from_bytes(signature[32:], "big")
-        if not (0 < r < _P256_ORDER and 0 < s < _P256_ORDER):
+        der = raw_to_der(signature)
+        if der is None:
             return False
         try:
-            self._key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+            self._key.verify(der, data, _ECDSA_SHA256)
         except InvalidSignature:
             return False
         return True

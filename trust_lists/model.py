@@ -140,6 +140,11 @@ class ServiceKey:
         change = self.history[i - 1]
         return KeyState(change.status, change.since, nxt)
 
+    def granted_at(self, when: datetime) -> bool:
+        """state_at(when).status is GRANTED, without building the KeyState (every document)."""
+        i = bisect_right(self._times, when)
+        return i > 0 and self.history[i - 1].status is KeyStatus.GRANTED
+
     @property
     def revoked_since(self) -> datetime | None:
         last = self.history[-1]

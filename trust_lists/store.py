@@ -82,8 +82,12 @@ class TrustState:
     catalogue: SignedCatalogue | None
     grace: timedelta
     version: str = field(init=False)
+    # stale_from by jurisdiction, computed once here rather than for every document.
+    _stale: Mapping[str, datetime] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        stale = {c: shift(s.trust_list.next_update, self.grace) for c, s in self.lists.items()}
+        object.__setattr__(self, "_stale", stale)
         h = hashlib.sha256()
         for code in sorted(self.lists):
             h.update(
@@ -106,8 +110,7 @@ class TrustState:
 
     def stale_from(self, jurisdiction: str) -> datetime | None:
         """When the jurisdiction's list goes stale (next_update plus grace), or None if absent."""
-        tl = self.trust_list(jurisdiction)
-        return shift(tl.next_update, self.grace) if tl else None
+        return self._stale.get(jurisdiction)
 
     def is_stale(self, jurisdiction: str, now: datetime) -> bool:
         stale_from = self.stale_from(jurisdiction)

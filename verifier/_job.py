@@ -23,6 +23,8 @@ from verifier.verdict import (
     SubIndication,
     TrustContext,
     Verdict,
+    make_trust,
+    make_verdict,
 )
 
 
@@ -52,6 +54,8 @@ def clip(value: object, limit: int = 120) -> str:
 
 
 def aware(value: object, what: str) -> datetime:
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # what every clock here gives: already aware and in UTC
     if not isinstance(value, datetime):
         raise VerificationInputError(f"{what} must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
@@ -209,7 +213,7 @@ class JobBase(Generic[_P]):
     def _trust(self, jurisdiction: str | None) -> TrustContext:
         signed = self.state.lists.get(jurisdiction) if jurisdiction is not None else None
         cat = self.state.catalogue
-        return TrustContext(
+        return make_trust(
             self.relying,
             jurisdiction,
             signed.trust_list.sequence if signed is not None else None,
@@ -220,7 +224,7 @@ class JobBase(Generic[_P]):
 
     def _verdict(self, summary: DocumentSummary, digest: str) -> Verdict:
         indication, sub = self._indication()
-        return Verdict(
+        return make_verdict(
             indication,
             sub,
             tuple(self.checks),
@@ -235,8 +239,8 @@ class JobBase(Generic[_P]):
 
     def key_status(self, key: ServiceKey, signed: datetime) -> None:
         """The key's status at the signing time the document claims, then its revocation."""
-        state = key.state_at(signed)
-        if state.status is not KeyStatus.GRANTED:
+        if not key.granted_at(signed):
+            state = key.state_at(signed)
             signed_text = format_time(signed)
             since = format_time(state.since) if state.since else ""
             if state.status is None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from keys.frozen import positional_maker
 from trust_lists.timeutil import format_time, parse_time
 
 
@@ -248,6 +249,12 @@ class Verdict:
             parse_time(d["valid_until"], "valid_until") if d["valid_until"] else None,
             d["document_sha256"],
         )
+
+
+# Positional makers (keys/frozen.py) for the objects every verification builds.
+make_verdict = positional_maker(Verdict)
+make_summary = positional_maker(DocumentSummary)
+make_trust = positional_maker(TrustContext)
 
 
 def _dump(plain: dict[str, Any]) -> bytes:

@@ -26,12 +26,12 @@ from typing import Any, Final, Protocol, TypeVar
 from keys import CompactJWS, KeyMaterialError, MalformedJWS, UnsupportedAlgorithm, b64url_decode
 from keys.cbor import MalformedCBOR
 from keys.cose import CoseCriticalHeader, CoseEmbeddedKey, CoseSign1, MalformedCOSE
-from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected
+from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected, make_compact
 from keys.public import PublicKey
-from trust_lists.model import KeyEntry, ServiceKind
+from trust_lists.model import KeyEntry, ServiceKey, ServiceKind
 from trust_lists.status_list import Status
 from trust_lists.store import TrustStore
-from trust_lists.timeutil import format_time
+from trust_lists.timeutil import format_time, issued_in_future
 from trust_lists.uscc import is_valid_uscc
 from verifier import hr1, messages
 from verifier._job import (
@@ -67,6 +67,7 @@ from verifier.verdict import (
     DocumentSummary,
     SubIndication,
     Verdict,
+    make_summary,
 )
 
 Clock = Callable[[], datetime]
@@ -167,7 +168,7 @@ def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
                 raise MalformedJWS(f"bad base64url: {exc}") from exc
             if not signature:
                 raise MalformedJWS("empty signature")
-            return CompactJWS(header, payload, parts[0] + b"." + parts[1], signature)
+            return make_compact(header, payload, parts[0] + b"." + parts[1], signature)
     jws = CompactJWS.parse(raw, max_bytes=limit)
     h64 = parts[0]
     if len(h64) <= _HEADER_CACHE_ENTRY_MAX:
@@ -197,6 +198,36 @@ _PASSED_SEAL: Final[dict[str, Check]] = {
     code.removeprefix(SEAL_PREFIX): check
     for code, check in PASSED.items()
     if code.startswith(SEAL_PREFIX)
+}
+
+
+# Passing checks that follow one another when all goes well, recorded in one go (same order).
+_RUNS: Final[dict[str, dict[str, tuple[Check, ...]]]] = {
+    prefix: {
+        run: tuple(table[code] for code in codes)
+        for run, codes in {
+            "parsed": ("format.jws", "format.typ"),
+            "key_found": ("issuer.jurisdiction", "trust.list_available", "key.found"),
+            "service": ("key.issuer", "key.service_kind", "key.scope"),
+        }.items()
+    }
+    for prefix, table in (("", _PASSED_PLAIN), (SEAL_PREFIX, _PASSED_SEAL))
+}
+# _Job.usual_licence's checks, by (uscc given) + 2 * (pid given).
+_USUAL: Final[dict[str, tuple[tuple[Check, ...], ...]]] = {
+    prefix: tuple(
+        tuple(
+            table[code]
+            for code in ("key.status", "key.revocation", *ids, "trust.fresh", "validity.window")
+        )
+        for ids in (
+            (),
+            ("identifier.uscc",),
+            ("identifier.pid",),
+            ("identifier.uscc", "identifier.pid"),
+        )
+    )
+    for prefix, table in (("", _PASSED_PLAIN), (SEAL_PREFIX, _PASSED_SEAL))
 }
 
 
@@ -320,7 +351,8 @@ class _Job(JobBase[VerificationPolicy]):
             self.judge_licence(jws, claims, expect)
         except Stop:
             pass
-        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+        # inputs_digest of the one input: the token's SHA-256.
+        return self.verdict(hashlib.sha256(raw).hexdigest(), self.licence_summary(claims))
 
     def licence_qr(self, raw: bytes, expect: Expectations | None) -> Verdict:
         """The QR form (HR1:, docs/formats.md): its own format checks, then the licence's."""
@@ -347,10 +379,11 @@ class _Job(JobBase[VerificationPolicy]):
         entry = self.resolve_key(
             signed, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
         )
-        self.key_status(entry.key, claims.issued_at)
-        self.holder_ids(claims.holder)
-        self.fresh(claims.jurisdiction)
-        self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
+        if not self.usual_licence(entry.key, claims):
+            self.key_status(entry.key, claims.issued_at)
+            self.holder_ids(claims.holder)
+            self.fresh(claims.jurisdiction)
+            self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
         self.status(claims.status, entry, claims.jurisdiction, None)
         self.recognition(
             claims.jurisdiction,
@@ -364,6 +397,32 @@ class _Job(JobBase[VerificationPolicy]):
             self.expect_type(
                 expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
             )
+
+    def usual_licence(self, key: ServiceKey, claims: LicenceClaims) -> bool:
+        """key_status, holder_ids, fresh and validity in one go when all four pass, recording
+        what they would (the same checks in the same order, the same bounds); False, having
+        recorded nothing, when any of them would not: the four steps then run one by one."""
+        at, issued, holder = self.at, claims.issued_at, claims.holder
+        revoked = key.revoked_since
+        stale_from = self.state.stale_from(claims.jurisdiction)
+        valid_to = claims.valid_to
+        if not (
+            key.granted_at(issued)
+            and (revoked is None or revoked > at)
+            and (holder.uscc is None or _valid_uscc(holder.uscc))
+            and (holder.pid is None or is_valid_pid(holder.pid))
+            and stale_from is not None
+            and self.fresh_now < stale_from
+            and not issued_in_future(issued, at, self.policy.max_clock_skew)
+            and at >= claims.valid_from
+            and (valid_to is None or at < valid_to)
+        ):
+            return False
+        self.checks += _USUAL[self.prefix][(holder.uscc is not None) + 2 * (holder.pid is not None)]
+        self.bound(revoked)
+        self.bound(stale_from)
+        self.bound(valid_to)
+        return True
 
     def seal(self, raw: bytes, image: bytes | None, expect: Expectations | None) -> Verdict:
         claims: SealClaims | None = None
@@ -506,21 +565,21 @@ class _Job(JobBase[VerificationPolicy]):
             if position is not None:
                 self.stop("format.whitespace", position=position)
             self.stop("format.jws", detail=_clip(str(exc)))
-        self.ok("format.jws")
         actual = jws.header.get("typ")
-        if actual != typ:
-            known = KNOWN_TYPS.get(actual) if isinstance(actual, str) else None
-            zh, en, _ = _DOC_NAMES[kind]
-            self.stop(
-                "format.typ",
-                expected_zh=zh,
-                expected_en=en,
-                actual=_clip(actual, 64),
-                hint_zh=f"（{known[0]}）" if known else "",
-                hint_en=f" ({known[1]})" if known else "",
-            )
-        self.ok("format.typ")
-        return jws
+        if actual == typ:
+            self.checks += _RUNS[self.prefix]["parsed"]
+            return jws
+        self.ok("format.jws")
+        known = KNOWN_TYPS.get(actual) if isinstance(actual, str) else None
+        zh, en, _ = _DOC_NAMES[kind]
+        self.stop(
+            "format.typ",
+            expected_zh=zh,
+            expected_en=en,
+            actual=_clip(actual, 64),
+            hint_zh=f"（{known[0]}）" if known else "",
+            hint_en=f" ({known[1]})" if known else "",
+        )
 
     def parse_hr1(self, raw: bytes) -> CoseSign1:
         """The HR1 layers down to a COSE_Sign1 whose header passed its rules."""
@@ -588,6 +647,36 @@ class _Job(JobBase[VerificationPolicy]):
         any other trust decision) the signature with that key, then the key belonging to the
         service the document names, of the right kind, with the type in its scope."""
         kid = jws.kid
+        # The usual case first: every rule below passes, its checks recorded in one go; else
+        # the rules one by one, which end in the failing check.
+        signed = self.state.lists.get(jurisdiction) if jurisdiction in self.anchors else None
+        entry = signed.trust_list.find_key(kid) if signed is not None else None
+        if entry is not None:
+            self.checks += _RUNS[self.prefix]["key_found"]
+        else:
+            entry = self.find_key(jws, jurisdiction)
+        if not jws.verify_with(entry.key.key):
+            self.stop("signature.valid")
+        self.ok("signature.valid")
+        self.entry = entry
+        service = entry.service
+        wanted = ServiceKind.LICENCE_ISSUER if doc_kind == _LICENCE else ServiceKind.SEAL_AUTHORITY
+        if service.id == issuer and service.kind is wanted and type_code in service.scope:
+            self.checks += _RUNS[self.prefix]["service"]
+            return entry
+        if service.id != issuer:
+            self.stop("key.issuer", claimed=issuer, actual=service.id)
+        self.ok("key.issuer")
+        if service.kind is not wanted:
+            doc_zh, _, doc_en = _DOC_NAMES[doc_kind]
+            self.wrong_service_kind(service, doc_zh, doc_en)
+        self.ok("key.service_kind")
+        self.scope(service, type_code, partial(self.type_names, doc_kind))
+        return entry
+
+    def find_key(self, jws: SignedToken, jurisdiction: str) -> KeyEntry:
+        """The kid's entry in the claimed jurisdiction's list, rule by rule."""
+        kid = jws.kid
         if jurisdiction not in self.anchors:
             self.signature_elsewhere(jws)
             self.stop("issuer.jurisdiction", jur=jurisdiction)
@@ -609,20 +698,6 @@ class _Job(JobBase[VerificationPolicy]):
                 jur_en=tl.name_en,
             )
         self.ok("key.found")
-        if not jws.verify_with(entry.key.key):
-            self.stop("signature.valid")
-        self.ok("signature.valid")
-        self.entry = entry
-        service = entry.service
-        if service.id != issuer:
-            self.stop("key.issuer", claimed=issuer, actual=service.id)
-        self.ok("key.issuer")
-        wanted = ServiceKind.LICENCE_ISSUER if doc_kind == _LICENCE else ServiceKind.SEAL_AUTHORITY
-        if service.kind is not wanted:
-            doc_zh, _, doc_en = _DOC_NAMES[doc_kind]
-            self.wrong_service_kind(service, doc_zh, doc_en)
-        self.ok("key.service_kind")
-        self.scope(service, type_code, partial(self.type_names, doc_kind))
         return entry
 
     def signature_elsewhere(self, jws: SignedToken) -> None:
@@ -658,21 +733,20 @@ class _Job(JobBase[VerificationPolicy]):
         if ref is None:
             self.ok("status.not_referenced")
             return
-        uri = _clip(ref.uri, 200)
         service = entry.service
         if ref.uri not in service.status_lists:
-            self.flag("status.undeclared", uri=uri)
+            self.flag("status.undeclared", uri=_clip(ref.uri, 200))
             return
         issued = self.state.status_lists.get(ref.uri)
         if issued is None:
-            self.flag("status.missing", uri=uri)
+            self.flag("status.missing", uri=_clip(ref.uri, 200))
             return
         sl = issued.status_list
         if issued.jurisdiction != jurisdiction or issued.service_id != service.id:
             by = f"{issued.jurisdiction}/{issued.service_id}"
             self.flag(
                 "status.untrusted",
-                uri=uri,
+                uri=_clip(ref.uri, 200),
                 reason_zh=f"它由 {by} 签发，而非本文档的签发机构",
                 reason_en=f"it was signed by {by}, not by this document's issuer",
             )
@@ -682,19 +756,19 @@ class _Job(JobBase[VerificationPolicy]):
         if signer is None or (revoked is not None and revoked <= self.fresh_now):
             self.flag(
                 "status.untrusted",
-                uri=uri,
+                uri=_clip(ref.uri, 200),
                 reason_zh="签发它的密钥已不在信任列表中或已被吊销",
                 reason_en="the key that signed it is no longer listed or has been revoked",
             )
             return
         self.bound(revoked)
         if sl.expires_at <= self.fresh_now:
-            self.flag("status.expired", uri=uri, exp=format_time(sl.expires_at))
+            self.flag("status.expired", uri=_clip(ref.uri, 200), exp=format_time(sl.expires_at))
             return
         self.bound(sl.expires_at)
         value = sl.status(ref.idx)
         if value is None:
-            self.flag("status.out_of_range", uri=uri, idx=ref.idx, size=sl.size)
+            self.flag("status.out_of_range", uri=_clip(ref.uri, 200), idx=ref.idx, size=sl.size)
         elif value == Status.VALID:
             self.ok("status.valid")
         elif value == Status.INVALID:
@@ -737,7 +811,7 @@ class _Job(JobBase[VerificationPolicy]):
             extra["data"] = dict(c.data)
         if c.status is not None:
             extra["status_list"] = {"idx": c.status.idx, "uri": c.status.uri}
-        return DocumentSummary(
+        return make_summary(
             _LICENCE,
             c.number,
             c.licence_type,
@@ -765,7 +839,7 @@ class _Job(JobBase[VerificationPolicy]):
             extra["seal_name"] = c.name
         if c.status is not None:
             extra["status_list"] = {"idx": c.status.idx, "uri": c.status.uri}
-        return DocumentSummary(
+        return make_summary(
             _SEAL,
             c.seal_id,
             c.seal_type,
@@ -796,7 +870,7 @@ class _Job(JobBase[VerificationPolicy]):
         extra["seal_id"] = seal.seal_id
         type_zh, type_en = self.type_names(_SEAL, seal.seal_type)
         name_zh, name_en = self.issuer_names(seal.issuer)
-        return DocumentSummary(
+        return make_summary(
             _SEALED,
             c.doc_sha256,
             seal.seal_type,
