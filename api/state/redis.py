@@ -23,6 +23,7 @@ and at INFO when it ends.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import logging
 import random
@@ -83,6 +84,18 @@ _EXPLAINED = {
 }
 DEFAULT_TIMEOUT = 0.25
 DEFAULT_WAIT_SECONDS = 1.0
+
+
+def key_slot(key: str) -> int:
+    """The cluster slot of `key` (CRC16 of its hash tag, or of the whole key without one), as
+    redis.crc.key_slot computes it, without importing redis-py."""
+    raw = key.encode("utf-8")
+    start = raw.find(b"{")
+    if start > -1:
+        end = raw.find(b"}", start + 1)
+        if end > start + 1:
+            raw = raw[start + 1 : end]
+    return binascii.crc_hqx(raw, 0) & 16383
 
 
 class RedisConfigError(ValueError):
@@ -322,8 +335,9 @@ class SharedRedis:
         self._sentinel: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.lean: RespClient | None = None
-        # Cluster mode: one lean client per master, by address, for the hot path (below).
-        self._lean_nodes: dict[tuple[str, int], RespClient] = {}
+        # Cluster mode: one lean client per master, by redis-py's node name (host:port), for the
+        # hot path (below).
+        self._lean_nodes: dict[str, RespClient] = {}
         self._refreshing: asyncio.Task[Any] | None = None
         if config.mode == "standalone" and config.url and not config.tls_ca_file:
             try:
@@ -421,20 +435,19 @@ class SharedRedis:
         cluster = self._client
         if cluster is None or self.config.tls_ca_file:
             return None
-        from redis.crc import key_slot
-
-        try:
-            node = cluster.nodes_manager.get_node_from_slot(key_slot(key.encode("utf-8")))
-        except Exception:  # slot map not read yet, or a slot without master
-            return None
-        address = (str(node.host), int(node.port))
-        lean = self._lean_nodes.get(address)
+        # redis-py's map as it is now (it replaces it on a refresh and edits it on a redirect):
+        # the slot's first node is its master. Read per call, so a move is followed at once.
+        nodes = cluster.nodes_manager.slots_cache.get(key_slot(key))
+        if not nodes:
+            return None  # slot map not read yet, or a slot without master
+        node = nodes[0]
+        lean = self._lean_nodes.get(node.name)
         if lean is None:
             c = self.config
             endpoint = Endpoint(
-                address[0], address[1], tls=c.tls, username=c.username, password=c.password
+                str(node.host), int(node.port), tls=c.tls, username=c.username, password=c.password
             )
-            lean = self._lean_nodes[address] = RespClient(endpoint, timeout=c.timeout)
+            lean = self._lean_nodes[node.name] = RespClient(endpoint, timeout=c.timeout)
         return lean
 
     async def trust_primary(self, *, timeout: float | None = None) -> aioredis.Redis:
@@ -517,5 +530,6 @@ __all__ = [
     "SharedRedis",
     "check_prefix",
     "classify",
+    "key_slot",
     "parse_address",
 ]

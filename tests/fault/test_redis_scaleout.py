@@ -25,7 +25,13 @@ import redis
 from demo.world import DemoWorld, write_demo
 from tests.support import redis_support, server_support
 from tests.support.api_support import SZ, ZS, auth
-from tests.support.redis_support import RedisClusterSet, RedisSentinelSet, RedisServer, trust_key
+from tests.support.redis_support import (
+    RedisClusterSet,
+    RedisSentinelSet,
+    RedisServer,
+    migrate_slot,
+    trust_key,
+)
 from trust_lists import authoring
 
 WORKERS = 8
@@ -398,32 +404,6 @@ async def _uploads(url: str, world: DemoWorld, count: int) -> None:
 
 
 # ---------------------------------------------------------------------------- reshard
-
-
-def migrate_slot(
-    cluster: RedisClusterSet, slot: int, source: RedisServer, target: RedisServer
-) -> None:
-    """Move one slot, keys and all, from source to target (what `redis-cli --cluster reshard`
-    does, for one chosen slot)."""
-    src = redis_support.client(source.url, timeout=5)
-    dst = redis_support.client(target.url, timeout=5)
-    try:
-        src_id = src.execute_command("CLUSTER", "MYID")
-        dst_id = dst.execute_command("CLUSTER", "MYID")
-        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
-        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
-        while True:
-            keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
-            if not keys:
-                break
-            src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
-        for port in cluster.masters():
-            conn = redis_support.client(cluster.by_port(port).url, timeout=5)
-            conn.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-            conn.close()
-    finally:
-        src.close()
-        dst.close()
 
 
 def test_resharding_the_trust_slot_under_load(

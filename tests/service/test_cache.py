@@ -421,6 +421,61 @@ def test_an_entry_that_could_not_be_read_back_is_not_written(
     run(main())
 
 
+def test_entries_verified_once_are_known_by_their_bytes_only(
+    redis_url: str, redis_prefix: str, redis_client: redis.Redis
+) -> None:
+    """A hot entry is authenticated once (when written or first read), then recognised by its
+    exact bytes under its key; any other bytes there, authentic or not, are verified afresh; the
+    memory of verified entries stays within its bound."""
+    stored_key = redis_prefix + key().removeprefix("huren:v1:")
+
+    async def main() -> None:
+        cache = RedisVerdictCache(redis_url, secret=SECRET, prefix=redis_prefix)
+        other = RedisVerdictCache(redis_url, secret=SECRET, prefix=redis_prefix)
+        macs: list[str] = []
+        mac = cache._mac
+        cache._mac = lambda k, *parts: (macs.append(k), mac(k, *parts))[1]  # type: ignore[method-assign]
+        try:
+            await cache.set(key(), VERDICT, 30)
+            assert macs == [key()]  # sealing it
+            for _ in range(3):
+                assert await cache.get(key()) == VERDICT
+            assert macs == [key()]  # known: not verified again
+            # Another instance rewrites the key with another authentic verdict: verified, served.
+            changed = {**VERDICT, "checks": [{"code": "b", "n": 2}]}
+            await other.set(key(), changed, 30)
+            assert await cache.get(key()) == changed and await cache.get(key()) == changed
+            assert macs == [key(), key()]
+            # Tampered bytes are never taken for the known ones.
+            good = redis_client.get(stored_key)
+            assert isinstance(good, bytes)
+            for bad in _tamper_cases(good):
+                redis_client.set(stored_key, bad)
+                assert await cache.get(key()) is None
+            redis_client.set(stored_key, good)
+            assert await cache.get(key()) == changed
+            assert cache.rejected_entries == len(_tamper_cases(good))
+            assert cache.hits == 6 and cache.errors == 0
+            # Bounded: a small memory keeps the newest entries only, and the others still answer.
+            small = RedisVerdictCache(
+                redis_url, secret=SECRET, prefix=redis_prefix, memo_bytes=32 * (len(good) + 64)
+            )
+            try:
+                for n in range(20):
+                    await small.set(key(n), VERDICT, 30)
+                    assert small._verified_bytes <= small.memo_bytes
+                assert 0 < len(small._verified) < 20
+                assert [await small.get(key(n)) for n in range(20)] == [VERDICT] * 20
+                assert small.rejected_entries == 0
+            finally:
+                await small.close()
+        finally:
+            await cache.close()
+            await other.close()
+
+    run(main())
+
+
 # ---------------------------------------------------------------------------- report levels
 
 LEVELS = {

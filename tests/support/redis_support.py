@@ -414,6 +414,32 @@ class RedisClusterSet:
                 node.stop()
 
 
+def migrate_slot(
+    cluster: RedisClusterSet, slot: int, source: RedisServer, target: RedisServer
+) -> None:
+    """Move one slot, keys and all, from source to target (what `redis-cli --cluster reshard`
+    does, for one chosen slot)."""
+    src = client(source.url, timeout=5)
+    dst = client(target.url, timeout=5)
+    try:
+        src_id = src.execute_command("CLUSTER", "MYID")
+        dst_id = dst.execute_command("CLUSTER", "MYID")
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+        while True:
+            keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, 100)
+            if not keys:
+                break
+            src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+        for port in cluster.masters():
+            conn = client(cluster.by_port(port).url, timeout=5)
+            conn.execute_command("CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+            conn.close()
+    finally:
+        src.close()
+        dst.close()
+
+
 class RedisSentinelSet:
     """A master, one replica and three sentinels (quorum 2, down after 1 s) on loopback."""
 
