@@ -29,7 +29,7 @@ def read_json(body: bytes, max_bytes: int) -> Any:
         if body.startswith(b"\xef\xbb\xbf"):
             raise MalformedJSON("byte order mark")
         value = strict_json_loads(body, max_bytes=max_bytes)
-        if not _exact_numbers(value):
+        if not exact_numbers(value):
             raise MalformedJSON("a number beyond +-2^53")
     except MalformedJSON as exc:
         if not _lenient_json(body):
@@ -53,7 +53,8 @@ def _lenient_json(body: bytes) -> bool:
     return True
 
 
-def _exact_numbers(value: Any) -> bool:
+def exact_numbers(value: Any) -> bool:
+    """No NaN, no infinity, no number beyond +-2^53 anywhere in a parsed value."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -90,4 +91,4 @@ class RenderedJSONResponse(JSONResponse):
         return content if isinstance(content, bytes) else super().render(content)
 
 
-__all__ = ["AMBIGUOUS_JSON", "RenderedJSONResponse", "dump_json", "read_json"]
+__all__ = ["AMBIGUOUS_JSON", "RenderedJSONResponse", "dump_json", "exact_numbers", "read_json"]

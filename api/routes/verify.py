@@ -17,6 +17,7 @@ from starlette.datastructures import UploadFile
 from api.context import AppContext, get_ctx, log_fields
 from api.http import uploads as national
 from api.http.auth import Permission, Principal
+from api.http.batchbody import PIECE_BYTES, read_items
 from api.http.jsonbody import RenderedJSONResponse, dump_json, read_json
 from api.http.models import (
     CREDIT_CODE_PATTERN,
@@ -24,6 +25,7 @@ from api.http.models import (
     SERVICE_ITEM_PATTERN,
     TYPE_CODE_PATTERN,
     VALIDATION_TIME_OUT_OF_RANGE,
+    BatchItem,
     BatchVerifyRequest,
     BatchVerifyResponse,
     LicenceItem,
@@ -539,9 +541,11 @@ async def verify_batch(request: Request) -> JSONResponse:
         inputs, receipt = _batch_inputs(*read)
     else:
         inputs, receipt = await pool.run(until, _batch_inputs, *read)
-    for inp in inputs:
-        ctx.service.check_relying(inp.relying)
-        ctx.service.check_item(inp.relying, inp.service_item)
+    # Each distinct (jurisdiction, item) once, in the order of first use: the first refused is
+    # the first item's that would be.
+    for relying, item in dict.fromkeys((inp.relying, inp.service_item) for inp in inputs):
+        ctx.service.check_relying(relying)
+        ctx.service.check_item(relying, item)
     await ctx.ensure_current()
     outcomes = await ctx.service.verify_batch(inputs, until)
     results: list[bytes] = []
@@ -569,33 +573,65 @@ async def verify_batch(request: Request) -> JSONResponse:
 
 
 def _batch_inputs(
+    body: bytes, max_bytes: int, principal: Principal, limit: int, piece_bytes: int = PIECE_BYTES
+) -> tuple[list[VerifyInput], bool]:
+    """The items of a batch body and its receipt flag, checked (the route runs this in the
+    worker pool). The body is read and its items validated in pieces (api/http/batchbody.py),
+    so that no single call holds the GIL, and with it the event loop, for long; any body or item
+    the pieces do not take as they are is read whole by `_batch_inputs_whole`, which decides
+    every refusal (the same problem answers as before)."""
+    read = read_items(body, max_bytes, piece_bytes)
+    if read is None:
+        return _batch_inputs_whole(body, max_bytes, principal, limit)
+    pieces, receipt = read
+    if sum(map(len, pieces)) > limit:
+        raise _too_large(limit)
+    items: list[BatchItem] = []
+    for piece in pieces:
+        try:
+            items += BatchVerifyRequest.model_validate({"items": piece, "receipt": receipt}).items
+        except ValidationError:
+            return _batch_inputs_whole(body, max_bytes, principal, limit)  # its exact errors
+    del pieces
+    return _checked_inputs(items, principal), receipt
+
+
+def _batch_inputs_whole(
     body: bytes, max_bytes: int, principal: Principal, limit: int
 ) -> tuple[list[VerifyInput], bool]:
-    """The items of a batch body and its receipt flag, checked (a body up to max_body_bytes:
-    the route runs this in the worker pool)."""
+    """`_batch_inputs` reading the body at once: the reference for every answer."""
     value = read_json(body, max_bytes)
     items = value.get("items") if isinstance(value, dict) else None
     if isinstance(items, list) and len(items) > limit:  # before a model is built for each
-        raise ProblemError(
-            422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
-        )
+        raise _too_large(limit)
     try:
         batch = BatchVerifyRequest.model_validate(value)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
-    kinds: list[DocumentKind] = [_ITEM_KIND[type(item)] for item in batch.items]
-    for i, kind in enumerate(kinds):
-        if not principal.may(PERMISSION[kind]):
-            raise ProblemError(
-                403,
-                "forbidden",
-                f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
-            )
-    inputs = [
+    return _checked_inputs(batch.items, principal), batch.receipt
+
+
+def _too_large(limit: int) -> ProblemError:
+    return ProblemError(
+        422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
+    )
+
+
+def _checked_inputs(items: list[BatchItem], principal: Principal) -> list[VerifyInput]:
+    """Every item's kind allowed to the caller (the first that is not: 403), then the inputs."""
+    kinds: list[DocumentKind] = [_ITEM_KIND[type(item)] for item in items]
+    allowed = {kind: principal.may(PERMISSION[kind]) for kind in set(kinds)}
+    if not all(allowed.values()):
+        i, kind = next((i, kind) for i, kind in enumerate(kinds) if not allowed[kind])
+        raise ProblemError(
+            403,
+            "forbidden",
+            f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
+        )
+    return [
         input_from_model(kind, item, ("body", "items", i))
-        for i, (kind, item) in enumerate(zip(kinds, batch.items, strict=True))
+        for i, (kind, item) in enumerate(zip(kinds, items, strict=True))
     ]
-    return inputs, batch.receipt
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
