@@ -18,7 +18,7 @@ from api.context import AppContext, get_ctx, log_fields
 from api.http import uploads as national
 from api.http.auth import Permission, Principal
 from api.http.batchbody import PIECE_BYTES, read_items
-from api.http.jsonbody import RenderedJSONResponse, dump_json, read_json
+from api.http.jsonbody import JoinedJSONResponse, RenderedJSONResponse, dump_json, read_json
 from api.http.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
@@ -550,26 +550,18 @@ async def verify_batch(request: Request) -> JSONResponse:
     outcomes = await ctx.service.verify_batch(inputs, until)
     results: list[bytes] = []
     counts: dict[str, int] = {}
-    for start in range(0, len(inputs), BATCH_SLICE):
-        if start:
+    while inputs:  # a slice per turn of the event loop, each freed once rendered
+        if results:
             await asyncio.sleep(0)
-        for inp, outcome in zip(
-            inputs[start : start + BATCH_SLICE],
-            outcomes[start : start + BATCH_SLICE],
-            strict=True,
-        ):
+        for inp, outcome in zip(inputs[:BATCH_SLICE], outcomes[:BATCH_SLICE], strict=True):
             indication = str(outcome.entry.indication)
             counts[indication] = counts.get(indication, 0) + 1
             results.append(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
+        del inputs[:BATCH_SLICE], outcomes[:BATCH_SLICE]
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
-    # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
-    # The ends go onto the first and last item, so the answer (~13 MB for 10,000 items) is
-    # copied once, by the join.
-    if not results:
-        return RenderedJSONResponse(b'{"results":[]}')
-    results[0] = b'{"results":[' + results[0]
-    results[-1] += b"]}"
-    return RenderedJSONResponse(b",".join(results))
+    # dump_json({"results": [...]}): each item's bytes are already rendered; they are sent a
+    # slice at a time, never joined into one copy of the whole answer (~13 MB for 10,000 items).
+    return JoinedJSONResponse(b'{"results":[', results, b",", b"]}", BATCH_SLICE)
 
 
 def _batch_inputs(

@@ -6,6 +6,7 @@ with either reading answers with the same status and bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import random
@@ -20,7 +21,9 @@ from fastapi.exceptions import RequestValidationError
 import api.routes.verify as route
 from api.http.auth import Principal, Role
 from api.http.batchbody import PIECE_BYTES, read_items
+from api.http.jsonbody import JoinedJSONResponse, RenderedJSONResponse
 from api.http.problems import ProblemError
+from api.verification import BATCH_SLICE
 from demo.world import DemoWorld
 from tests.support.api_support import ZS, auth, b64, demo_client
 from tests.support.endpoints import BATCH
@@ -232,6 +235,7 @@ def test_the_route_answers_alike_with_either_reading(
             answers[reading] = []
             for name in names:
                 r = client.post(BATCH, content=bodies[name], headers=headers)
+                assert r.headers["content-length"] == str(len(r.content)), name
                 answers[reading].append((r.status_code, _blanked(r.content)))
     assert answers["pieces"] == answers["whole"]
     assert {s for s, _ in answers["whole"]} >= {200, 400, 422}
@@ -242,3 +246,42 @@ def _blanked(content: bytes) -> bytes:
     (its own jti) each time, and every request has its own id."""
     content = re.sub(rb'"receipt":"[^"]*"', b'"receipt":""', content)
     return re.sub(rb'"request_id":"[^"]*"', b'"request_id":""', content)
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7, 9])
+def test_a_joined_answer_is_the_rendered_one_sent_in_pieces(count: int) -> None:
+    """The batch's answer, sent a few parts per message: the same start message (status,
+    headers, Content-Length of the whole) and, put together, the same bytes."""
+    parts = [_dump({"n": n, "text": "票据" * n}) for n in range(count)]
+    whole = b'{"results":[' + b",".join(parts) + b"]}"
+    expected = asyncio.run(_sent(RenderedJSONResponse(whole)))
+    got = asyncio.run(_sent(JoinedJSONResponse(b'{"results":[', list(parts), b",", b"]}", 3)))
+    assert got[0] == expected[0]
+    assert b"".join(m.get("body", b"") for m in got[1:]) == whole
+    assert [m.get("more_body", False) for m in got[1:]] == [True] * (len(got) - 2) + [False]
+    assert len(got) - 1 == max(1, -(-count // 3))
+
+
+async def _sent(response: Any) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        messages.append(message)
+
+    async def receive() -> Any:  # pragma: no cover - a response reads nothing
+        raise AssertionError
+
+    await response({"type": "http"}, receive, send)
+    return messages
+
+
+def test_a_long_answer_over_http_is_whole(demo_world: DemoWorld, tmp_path: Path) -> None:
+    """More items than one message carries: the answer is the one each item's copy gives."""
+    n = 2 * BATCH_SLICE + 1
+    item = _items(demo_world)[0]
+    with demo_client(demo_world, tmp_path / "svc", max_batch_items=n) as client:
+        r = client.post(BATCH, json={"items": [item] * n}, headers=auth("counter"))
+        first = r.json()["results"][0]
+    assert r.status_code == 200 and r.headers["content-length"] == str(len(r.content))
+    cached = _dump({**first, "cached": True})
+    assert r.content == b'{"results":[' + b",".join([_dump(first)] + [cached] * (n - 1)) + b"]}"
