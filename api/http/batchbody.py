@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from api.http.jsonbody import exact_numbers
+from api.workers import let_others_run
 from keys import MalformedJSON
 from keys.encoding import MAX_JSON_DEPTH, strict_json_loads
 
@@ -70,6 +71,7 @@ def read_items(
         if value is None:
             return None
         pieces.append(value)
+        let_others_run()
         if cut is None:
             return pieces, receipt
         start = cut.end()

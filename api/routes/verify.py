@@ -41,7 +41,7 @@ from api.http.models import (
 )
 from api.http.problems import ProblemError, problem_responses
 from api.verification import BATCH_SLICE, Outcome, VerifyInput
-from api.workers import VerificationPool
+from api.workers import VerificationPool, let_others_run
 from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
@@ -584,6 +584,7 @@ def _batch_inputs(
             items += BatchVerifyRequest.model_validate({"items": piece, "receipt": receipt}).items
         except ValidationError:
             return _batch_inputs_whole(body, max_bytes, principal, limit)  # its exact errors
+        let_others_run()
     del pieces
     return _checked_inputs(items, principal), receipt
 
@@ -620,10 +621,18 @@ def _checked_inputs(items: list[BatchItem], principal: Principal) -> list[Verify
             "forbidden",
             f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
         )
-    return [
-        input_from_model(kind, item, ("body", "items", i))
-        for i, (kind, item) in enumerate(zip(kinds, items, strict=True))
-    ]
+    inputs: list[VerifyInput] = []
+    for start in range(0, len(items), BATCH_SLICE):
+        if start:
+            let_others_run()
+        end = start + BATCH_SLICE
+        inputs += [
+            input_from_model(kind, item, ("body", "items", i))
+            for i, (kind, item) in enumerate(
+                zip(kinds[start:end], items[start:end], strict=True), start
+            )
+        ]
+    return inputs
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
