@@ -36,7 +36,7 @@ from api.state.cache import (
     VerdictCache,
     cache_key,
 )
-from api.workers import VerificationPool
+from api.workers import VerificationPool, let_others_run
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
 from verifier import (
@@ -344,9 +344,17 @@ class VerificationService:
         return outcomes
 
     def _keys(self, inputs: list[VerifyInput], version: str) -> tuple[list[str], list[str]]:
-        """Each input's digest and verdict-cache key under trust state `version`."""
-        digests = [inp.input_sha256 for inp in inputs]
-        return digests, [self._key(inp, d, version) for inp, d in zip(inputs, digests, strict=True)]
+        """Each input's digest and verdict-cache key under trust state `version` (in the pool:
+        a slice at a time, the GIL given up between)."""
+        digests: list[str] = []
+        keys: list[str] = []
+        for start in range(0, len(inputs), BATCH_SLICE):
+            if start:
+                let_others_run()
+            part = [(inp, inp.input_sha256) for inp in inputs[start : start + BATCH_SLICE]]
+            digests += [d for _, d in part]
+            keys += [self._key(inp, d, version) for inp, d in part]
+        return digests, keys
 
     def _compute_all(
         self, inputs: list[VerifyInput], version: str

@@ -151,9 +151,16 @@ class _Countdown:
             self._done(None)
 
 
+def let_others_run() -> None:
+    """Give the GIL up for a moment. Long work in a worker thread calls it between slices, so
+    that the event loop, when it waits for the GIL, gets it now rather than after the
+    interpreter's switch interval (5 ms), and several times per request."""
+    time.sleep(0)
+
+
 def _bounded(until: float, fn: Callable[..., T], args: tuple[object, ...]) -> T:
     with deadline(until):
         return fn(*args)
 
 
-__all__ = ["VerificationPool"]
+__all__ = ["VerificationPool", "let_others_run"]

@@ -3,12 +3,14 @@ fast (the bytes Starlette's JSONResponse would send, made by orjson)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from typing import Any
 
 import orjson
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 from api.http.problems import ProblemError
 from keys import MalformedJSON
@@ -29,7 +31,7 @@ def read_json(body: bytes, max_bytes: int) -> Any:
         if body.startswith(b"\xef\xbb\xbf"):
             raise MalformedJSON("byte order mark")
         value = strict_json_loads(body, max_bytes=max_bytes)
-        if not _exact_numbers(value):
+        if not exact_numbers(value):
             raise MalformedJSON("a number beyond +-2^53")
     except MalformedJSON as exc:
         if not _lenient_json(body):
@@ -53,7 +55,8 @@ def _lenient_json(body: bytes) -> bool:
     return True
 
 
-def _exact_numbers(value: Any) -> bool:
+def exact_numbers(value: Any) -> bool:
+    """No NaN, no infinity, no number beyond +-2^53 anywhere in a parsed value."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -90,4 +93,47 @@ class RenderedJSONResponse(JSONResponse):
         return content if isinstance(content, bytes) else super().render(content)
 
 
-__all__ = ["AMBIGUOUS_JSON", "RenderedJSONResponse", "dump_json", "read_json"]
+class JoinedJSONResponse(JSONResponse):
+    """`RenderedJSONResponse(head + sep.join(parts) + tail)`, the same status, headers
+    (Content-Length of the whole) and bytes, sent `per_message` parts at a time with a turn of
+    the event loop between: a batch's answer (~13 MB for 10,000 items) is never copied whole,
+    and no single copy holds the loop for long. The parts are consumed (freed as they are sent)."""
+
+    def __init__(
+        self, head: bytes, parts: list[bytes], sep: bytes, tail: bytes, per_message: int = 256
+    ) -> None:
+        self.head, self.parts, self.sep, self.tail = head, parts, sep, tail
+        self.per_message = per_message
+        super().__init__(b"")  # no body kept: its length is set below
+        length = len(head) + sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0) + len(tail)
+        self.raw_headers = [
+            (key, str(length).encode("latin-1") if key == b"content-length" else value)
+            for key, value in self.raw_headers
+        ]
+
+    def render(self, content: Any) -> bytes:
+        return b""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        parts, n = self.parts, self.per_message
+        chunk = self.head + self.sep.join(parts[:n])
+        while True:
+            del parts[:n]
+            if not parts:
+                await send({"type": "http.response.body", "body": chunk + self.tail})
+                return
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await asyncio.sleep(0)
+            chunk = self.sep.join([b"", *parts[:n]])  # the separator before each later part
+
+
+__all__ = [
+    "AMBIGUOUS_JSON",
+    "JoinedJSONResponse",
+    "RenderedJSONResponse",
+    "dump_json",
+    "exact_numbers",
+    "read_json",
+]

@@ -17,13 +17,15 @@ from starlette.datastructures import UploadFile
 from api.context import AppContext, get_ctx, log_fields
 from api.http import uploads as national
 from api.http.auth import Permission, Principal
-from api.http.jsonbody import RenderedJSONResponse, dump_json, read_json
+from api.http.batchbody import PIECE_BYTES, read_items
+from api.http.jsonbody import JoinedJSONResponse, RenderedJSONResponse, dump_json, read_json
 from api.http.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
     SERVICE_ITEM_PATTERN,
     TYPE_CODE_PATTERN,
     VALIDATION_TIME_OUT_OF_RANGE,
+    BatchItem,
     BatchVerifyRequest,
     BatchVerifyResponse,
     LicenceItem,
@@ -39,7 +41,7 @@ from api.http.models import (
 )
 from api.http.problems import ProblemError, problem_responses
 from api.verification import BATCH_SLICE, Outcome, VerifyInput
-from api.workers import VerificationPool
+from api.workers import VerificationPool, let_others_run
 from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
@@ -539,63 +541,98 @@ async def verify_batch(request: Request) -> JSONResponse:
         inputs, receipt = _batch_inputs(*read)
     else:
         inputs, receipt = await pool.run(until, _batch_inputs, *read)
-    for inp in inputs:
-        ctx.service.check_relying(inp.relying)
-        ctx.service.check_item(inp.relying, inp.service_item)
+    # Each distinct (jurisdiction, item) once, in the order of first use: the first refused is
+    # the first item's that would be.
+    for relying, item in dict.fromkeys((inp.relying, inp.service_item) for inp in inputs):
+        ctx.service.check_relying(relying)
+        ctx.service.check_item(relying, item)
     await ctx.ensure_current()
     outcomes = await ctx.service.verify_batch(inputs, until)
     results: list[bytes] = []
     counts: dict[str, int] = {}
-    for start in range(0, len(inputs), BATCH_SLICE):
-        if start:
+    while inputs:  # a slice per turn of the event loop, each freed once rendered
+        if results:
             await asyncio.sleep(0)
-        for inp, outcome in zip(
-            inputs[start : start + BATCH_SLICE],
-            outcomes[start : start + BATCH_SLICE],
-            strict=True,
-        ):
+        for inp, outcome in zip(inputs[:BATCH_SLICE], outcomes[:BATCH_SLICE], strict=True):
             indication = str(outcome.entry.indication)
             counts[indication] = counts.get(indication, 0) + 1
             results.append(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
+        del inputs[:BATCH_SLICE], outcomes[:BATCH_SLICE]
     log_fields(request).update(kind="batch", items=len(results), indications=counts)
-    # dump_json({"results": [...]}) written piecewise: each item's bytes are already rendered.
-    # The ends go onto the first and last item, so the answer (~13 MB for 10,000 items) is
-    # copied once, by the join.
-    if not results:
-        return RenderedJSONResponse(b'{"results":[]}')
-    results[0] = b'{"results":[' + results[0]
-    results[-1] += b"]}"
-    return RenderedJSONResponse(b",".join(results))
+    # dump_json({"results": [...]}): each item's bytes are already rendered; they are sent a
+    # slice at a time, never joined into one copy of the whole answer (~13 MB for 10,000 items).
+    return JoinedJSONResponse(b'{"results":[', results, b",", b"]}", BATCH_SLICE)
 
 
 def _batch_inputs(
+    body: bytes, max_bytes: int, principal: Principal, limit: int, piece_bytes: int = PIECE_BYTES
+) -> tuple[list[VerifyInput], bool]:
+    """The items of a batch body and its receipt flag, checked (the route runs this in the
+    worker pool). The body is read and its items validated in pieces (api/http/batchbody.py),
+    so that no single call holds the GIL, and with it the event loop, for long; any body or item
+    the pieces do not take as they are is read whole by `_batch_inputs_whole`, which decides
+    every refusal (the same problem answers as before)."""
+    read = read_items(body, max_bytes, piece_bytes)
+    if read is None:
+        return _batch_inputs_whole(body, max_bytes, principal, limit)
+    pieces, receipt = read
+    if sum(map(len, pieces)) > limit:
+        raise _too_large(limit)
+    items: list[BatchItem] = []
+    for piece in pieces:
+        try:
+            items += BatchVerifyRequest.model_validate({"items": piece, "receipt": receipt}).items
+        except ValidationError:
+            return _batch_inputs_whole(body, max_bytes, principal, limit)  # its exact errors
+        let_others_run()
+    del pieces
+    return _checked_inputs(items, principal), receipt
+
+
+def _batch_inputs_whole(
     body: bytes, max_bytes: int, principal: Principal, limit: int
 ) -> tuple[list[VerifyInput], bool]:
-    """The items of a batch body and its receipt flag, checked (a body up to max_body_bytes:
-    the route runs this in the worker pool)."""
+    """`_batch_inputs` reading the body at once: the reference for every answer."""
     value = read_json(body, max_bytes)
     items = value.get("items") if isinstance(value, dict) else None
     if isinstance(items, list) and len(items) > limit:  # before a model is built for each
-        raise ProblemError(
-            422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
-        )
+        raise _too_large(limit)
     try:
         batch = BatchVerifyRequest.model_validate(value)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
-    kinds: list[DocumentKind] = [_ITEM_KIND[type(item)] for item in batch.items]
-    for i, kind in enumerate(kinds):
-        if not principal.may(PERMISSION[kind]):
-            raise ProblemError(
-                403,
-                "forbidden",
-                f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
+    return _checked_inputs(batch.items, principal), batch.receipt
+
+
+def _too_large(limit: int) -> ProblemError:
+    return ProblemError(
+        422, "batch_too_large", f"at most {limit} items per batch", extra={"max_items": limit}
+    )
+
+
+def _checked_inputs(items: list[BatchItem], principal: Principal) -> list[VerifyInput]:
+    """Every item's kind allowed to the caller (the first that is not: 403), then the inputs."""
+    kinds: list[DocumentKind] = [_ITEM_KIND[type(item)] for item in items]
+    allowed = {kind: principal.may(PERMISSION[kind]) for kind in set(kinds)}
+    if not all(allowed.values()):
+        i, kind = next((i, kind) for i, kind in enumerate(kinds) if not allowed[kind])
+        raise ProblemError(
+            403,
+            "forbidden",
+            f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
+        )
+    inputs: list[VerifyInput] = []
+    for start in range(0, len(items), BATCH_SLICE):
+        if start:
+            let_others_run()
+        end = start + BATCH_SLICE
+        inputs += [
+            input_from_model(kind, item, ("body", "items", i))
+            for i, (kind, item) in enumerate(
+                zip(kinds[start:end], items[start:end], strict=True), start
             )
-    inputs = [
-        input_from_model(kind, item, ("body", "items", i))
-        for i, (kind, item) in enumerate(zip(kinds, batch.items, strict=True))
-    ]
-    return inputs, batch.receipt
+        ]
+    return inputs
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
