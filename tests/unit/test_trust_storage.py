@@ -455,3 +455,51 @@ def test_a_stamp_of_another_size_is_rewritten_to_the_mapped_size(root: Path) -> 
     store.submit_trust_list(sign(bump(base_list(SZ)), "a1", "a2"), now=NOW)
     assert len(stamp_file.read_bytes()) == 17
     assert fresh.stamp() == held.stamp() == stamp_file.read_bytes()
+
+
+def test_stamp_rechecks_in_several_threads_never_touch_a_closed_or_foreign_descriptor(
+    root: Path,
+) -> None:
+    """The event loop reads STAMP before every verdict while an upload reads it in a pool thread.
+    With STAMP being replaced meanwhile (a restore), a recheck in one thread used to close the
+    descriptor another was about to pread (EBADF: a 500), or closed a descriptor some other file
+    had just been given (here the replacing thread's own). Rechecked on every call to make the
+    window wide; the real interval only makes it rarer."""
+    directory = storage.TrustDirectory(root)
+    directory.STAMP_RECHECK_SECONDS = 0.0
+    stamp_file = root / storage.STAMP
+    root.mkdir(parents=True, exist_ok=True)
+    stamp_file.write_bytes(b"0" * 16 + b"\n")
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                token = directory.stamp()
+                assert token is None or (len(token) == 17 and token.endswith(b"\n"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def replace() -> None:
+        try:
+            for i in range(1000):
+                tmp = root / "STAMP.restored"
+                tmp.write_bytes(b"%016d\n" % i)
+                os.replace(tmp, stamp_file)
+                if i % 100 == 0:
+                    stamp_file.unlink()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    fds_before = len(os.listdir("/proc/self/fd"))
+    threads = [threading.Thread(target=read) for _ in range(3)] + [threading.Thread(target=replace)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert directory.stamp() == stamp_file.read_bytes()
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 1  # the one held descriptor at most
