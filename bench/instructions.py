@@ -10,8 +10,9 @@ one request, start-up excluded. Both trees run in this environment (the base tre
 sys.path), so a base whose dependencies differ may refuse to start: then it says so.
 
 Instructions are not time (the kernel's work in system calls, cache misses, branch
-mispredictions and the GIL hand-offs of a real server are not in them): this complements the wrk figures of `python -m bench`, it does not
-replace them. Needs valgrind (Debian package valgrind); takes 5-10 minutes."""
+mispredictions and the GIL hand-offs of a real server are not in them): this complements the
+wrk figures of `python -m bench`, it does not replace them. Needs valgrind (Debian package
+valgrind); takes 5-10 minutes."""
 
 from __future__ import annotations
 

@@ -89,8 +89,13 @@ class TrustDirectory:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._stamp_path = os.fspath(self.root / STAMP)
-        self._stamp_fd = -1  # STAMP kept open: read before every verdict
+        self._stamp_fd = -1  # STAMP kept open: read before every verdict (-1: no STAMP)
         self._stamp_inode = -1
+        # The one descriptor number this object reads STAMP through, closed only in __del__: a
+        # replaced STAMP is dup2()ed onto it, so a thread reading meanwhile never preads a closed
+        # number (or one reused by another file or socket). The lock serialises the rechecks.
+        self._stamp_slot = -1
+        self._stamp_lock = threading.Lock()
         self._stamp_recheck = 0.0  # _monotonic() after which the path is stat()ed again
 
     # -- sharing between processes ---------------------------------------------------------
@@ -161,26 +166,31 @@ class TrustDirectory:
         was replaced or deleted behind the writers' back (a restore), which reading through the
         old descriptor cannot see. Checked at most every STAMP_RECHECK_SECONDS, so a verdict
         costs one pread (~0.4 us), not a stat of the path (~1.7 us)."""
-        self._stamp_recheck = _monotonic() + self.STAMP_RECHECK_SECONDS
-        try:
-            inode = os.stat(self._stamp_path).st_ino
-        except FileNotFoundError:
-            inode = -1
-        if inode == self._stamp_inode and self._stamp_fd >= 0:
+        with self._stamp_lock:
+            self._stamp_recheck = _monotonic() + self.STAMP_RECHECK_SECONDS
+            try:
+                inode = os.stat(self._stamp_path).st_ino
+            except FileNotFoundError:
+                inode = -1
+            if inode == self._stamp_inode and self._stamp_fd >= 0:
+                return self._stamp_fd
+            self._stamp_fd, self._stamp_inode = -1, -1
+            if inode >= 0:
+                with contextlib.suppress(FileNotFoundError):
+                    fd = os.open(self._stamp_path, os.O_RDONLY | os.O_CLOEXEC)
+                    inode = os.fstat(fd).st_ino
+                    if self._stamp_slot < 0:
+                        self._stamp_slot = fd
+                    else:
+                        os.dup2(fd, self._stamp_slot, inheritable=False)
+                        os.close(fd)
+                    self._stamp_fd, self._stamp_inode = self._stamp_slot, inode
             return self._stamp_fd
-        if self._stamp_fd >= 0:
-            os.close(self._stamp_fd)
-        self._stamp_fd, self._stamp_inode = -1, -1
-        if inode >= 0:
-            with contextlib.suppress(FileNotFoundError):
-                fd = os.open(self._stamp_path, os.O_RDONLY | os.O_CLOEXEC)
-                self._stamp_fd, self._stamp_inode = fd, os.fstat(fd).st_ino
-        return self._stamp_fd
 
     def __del__(self) -> None:
-        if getattr(self, "_stamp_fd", -1) >= 0:
+        if getattr(self, "_stamp_slot", -1) >= 0:
             with contextlib.suppress(OSError):
-                os.close(self._stamp_fd)
+                os.close(self._stamp_slot)
 
     def _bump_stamp(self) -> None:
         """A new random token written over STAMP in place (created if missing), not fsynced:
