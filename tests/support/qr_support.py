@@ -1,13 +1,16 @@
 """Pictures of QR codes as a counter meets them: a phone photo (rotated, noisy, JPEG, a few
 megapixels, the code small in it), two codes in one picture, no code at all. Used by the image
-tests, the browser tests and the bench (bench/qr.py)."""
+tests, the browser tests and the bench (bench/qr.py); and the Base45 decoders side by side."""
 
 from __future__ import annotations
 
 import io
 import random
 
+import base45
 from PIL import Image, ImageFilter
+
+from verifier import hr1
 
 
 def photo(
@@ -55,3 +58,17 @@ def blank(size: tuple[int, int] = (800, 600)) -> bytes:
     out = io.BytesIO()
     Image.effect_noise(size, 40).convert("RGB").save(out, "JPEG", quality=80)
     return out.getvalue()
+
+
+def b45_both(raw: bytes) -> tuple[bytes | None, bytes | None]:
+    """What the `base45` package and huren's strict decoder make of `raw` (None: refused), for
+    tests that hold the two to one answer."""
+    try:
+        expected: bytes | None = base45.b45decode(raw)
+    except ValueError:
+        expected = None
+    try:
+        got: bytes | None = hr1.b45decode(raw)
+    except hr1.LayerError:
+        got = None
+    return expected, got
