@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from demo.world import (
     ITEM_SZ_FOOD_PRODUCTION,
     ITEM_SZ_MEAL_SUPPLIER,
@@ -20,6 +19,7 @@ from demo.world import (
     operator_key_name,
     write_demo,
 )
+from tests.support.cli_support import run_cli as run
 
 NEW_ITEM = "440300-WSJ-0101"
 
@@ -29,13 +29,6 @@ def demo(tmp_path: Path) -> Path:
     d = tmp_path / "demo"
     write_demo(d, build_demo_world(datetime.now(UTC).replace(microsecond=0)))
     return d
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    status = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return status, out.out, out.err
 
 
 def op(demo: Path, city: str, i: int) -> Path:

@@ -18,23 +18,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from cli.main import main
 from demo.world import SHENZHEN, SZ_ENTERPRISE, ZHONGSHAN, DemoWorld, build_demo_world, write_demo
 from issuing import national as issue
 from keys import SigningKey
 from keys.certificate_keys import read_certificate
 from keys.errors import KeyMaterialError
 from keys.sm2 import Sm2PrivateKey
+from tests.support.cli_support import run_cli as run
 from trust_lists.uscc import make_uscc
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    status = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return status, out.out, out.err
 
 
 def ok(capsys: pytest.CaptureFixture[str], *argv: object) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from demo.world import build_demo_world, write_demo
+from tests.support.cli_support import run_cli as run
 from tests.support.qr_support import blank, photo
 from verifier.scan import read_qr
 
@@ -19,13 +19,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("qr") / "demo"
     write_demo(d, build_demo_world(datetime.now(UTC).replace(microsecond=0)))
     return d
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    status = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return status, out.out, out.err
 
 
 def test_licence_qr_writes_text_png_and_svg(

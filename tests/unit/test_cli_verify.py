@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from demo.national import SAMPLE_OFD, SAMPLE_SEAL, SAMPLE_SIGNATURE, SAMPLE_SIGNED_DATA
 from demo.world import ZHONGSHAN, build_demo_world, write_demo
+from tests.support.cli_support import run_cli as run
 from tests.support.national_world import IN_2021, SZ, default_world, vector
 from tests.support.vectors import vector_path
 from verifier import Indication
@@ -40,13 +40,6 @@ def _demo(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _demo(tmp_path_factory.mktemp("verify"))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    capsys.readouterr()
-    status = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return status, out.out, out.err
 
 
 def sample(demo: Path, name: str) -> Path:
