@@ -478,19 +478,21 @@ class RedisVerdictCache(_DictAccess):
         )
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest().encode("ascii")
 
-    def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> bytes | None:
+    def seal(self, key: str, entry: CachedVerdict, ttl_seconds: float) -> tuple[bytes, int] | None:
         """The stored form: compact JSON {"exp": ms, "mac": hex, "meta": [...], "value": [simple,
-        detailed]};
+        detailed]}, and its expiry in ms;
         None if `open` could not read it back (meta strings with "]" or a backslash)."""
-        exp = str(int((self._wall() + ttl_seconds) * 1000)).encode("ascii")
+        exp_ms = int((self._wall() + ttl_seconds) * 1000)
+        exp = str(exp_ms).encode("ascii")
         meta = entry.meta_json()
         if not (_READABLE_EXP.fullmatch(exp) and _READABLE_META.fullmatch(meta)):
             return None
         value = entry.value_json()
         mac = self._mac(key, exp, meta, value)
-        return (
+        stored = (
             b'{"exp":' + exp + b',"mac":"' + mac + b'","meta":' + meta + b',"value":' + value + b"}"
         )
+        return stored, exp_ms
 
     def open(self, key: str, stored: bytes) -> CachedVerdict | None:
         """The entry if it is authentic and unexpired; None otherwise (rejections are counted;
@@ -548,12 +550,13 @@ class RedisVerdictCache(_DictAccess):
         ttl = min(float(ttl_seconds), self.max_ttl_seconds)
         if not ttl > 0:
             return
-        stored = self.seal(key, entry, ttl)
-        if stored is None or len(stored) > self.max_entry_bytes:
+        sealed = self.seal(key, entry, ttl)
+        if sealed is None or len(sealed[0]) > self.max_entry_bytes:
             return  # it would be refused when read back
+        stored, exp_ms = sealed
         px = max(1, int(ttl * 1000))
         if await self._command("SET", self._redis_key(key), stored, "PX", px) is not _FAILED:
-            self._remember(key, stored, int(stored[7 : stored.index(b",")]), entry)
+            self._remember(key, stored, exp_ms, entry)
 
     async def close(self) -> None:
         self._closed = True
