@@ -89,11 +89,11 @@ class TrustDirectory:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._stamp_path = os.fspath(self.root / STAMP)
-        self._stamp_fd = -1  # STAMP kept open: read before every verdict (-1: no STAMP)
-        self._stamp_inode = -1
-        # The one descriptor number this object reads STAMP through, closed only in __del__: a
-        # replaced STAMP is dup2()ed onto it, so a thread reading meanwhile never preads a closed
-        # number (or one reused by another file or socket). The lock serialises the rechecks.
+        self._stamp_inode = -1  # of the STAMP held open in _stamp_slot (-1: no STAMP)
+        # The one descriptor number this object reads STAMP through (before every verdict),
+        # closed only in __del__: a replaced STAMP is dup2()ed onto it, so a thread reading
+        # meanwhile never preads a closed number (or one reused by another file or socket). The
+        # lock serialises the rechecks.
         self._stamp_slot = -1
         self._stamp_lock = threading.Lock()
         self._stamp_recheck = 0.0  # _monotonic() after which the path is stat()ed again
@@ -154,12 +154,10 @@ class TrustDirectory:
 
     def stamp(self) -> Stamp:
         """STAMP's token: changes with every store(). None while there is no STAMP."""
-        fd = self._stamp_fd
-        if fd < 0 or _monotonic() >= self._stamp_recheck:
-            fd = self._current_fd()
-            if fd < 0:
-                return None
-        return os.pread(fd, _STAMP_BYTES, 0)
+        due = self._stamp_inode < 0 or _monotonic() >= self._stamp_recheck
+        if due and self._current_fd() < 0:
+            return None
+        return os.pread(self._stamp_slot, _STAMP_BYTES, 0)
 
     def _current_fd(self) -> int:
         """An open descriptor of the file now at STAMP's path (-1 if none): opened afresh if it
@@ -172,9 +170,9 @@ class TrustDirectory:
                 inode = os.stat(self._stamp_path).st_ino
             except FileNotFoundError:
                 inode = -1
-            if inode == self._stamp_inode and self._stamp_fd >= 0:
-                return self._stamp_fd
-            self._stamp_fd, self._stamp_inode = -1, -1
+            if inode >= 0 and inode == self._stamp_inode:
+                return self._stamp_slot
+            self._stamp_inode = -1
             if inode >= 0:
                 with contextlib.suppress(FileNotFoundError):
                     fd = os.open(self._stamp_path, os.O_RDONLY | os.O_CLOEXEC)
@@ -184,8 +182,8 @@ class TrustDirectory:
                     else:
                         os.dup2(fd, self._stamp_slot, inheritable=False)
                         os.close(fd)
-                    self._stamp_fd, self._stamp_inode = self._stamp_slot, inode
-            return self._stamp_fd
+                    self._stamp_inode = inode
+            return self._stamp_slot if self._stamp_inode >= 0 else -1
 
     def __del__(self) -> None:
         if getattr(self, "_stamp_slot", -1) >= 0:

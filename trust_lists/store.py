@@ -175,7 +175,7 @@ class TrustStore:
 
     def refresh(self) -> list[str]:
         """Before judging anything: if another process stored trust state in the shared
-        directory since this store last read it (its STAMP changed; a memory read), read and verify
+        directory since this store last read it (its STAMP changed; one pread), read and verify
         what is new. Returns problems found, as load() does."""
         d = self.directory
         if d is None or d.stamp() == self._seen_stamp:
