@@ -180,7 +180,7 @@ def _text_keys(value: object, where: str) -> None:
         raise ValueError(f"{where}: arrays are not part of a licence")
 
 
-_SCALARS: Final = frozenset({int, str, bytes, bool, type(None)})
+_SCALARS: Final = frozenset({str, bytes, bool, type(None)})  # and integers of 64 bits
 _CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # dict.get: faster than the proxy
 _USUAL_DEPTH: Final = 4  # a licence nests maps two deep (status.status_list); 4 is plenty
 
@@ -196,6 +196,9 @@ def _usual_map(value: dict[Any, Any], depth: int) -> bool:
         t = type(v)
         if t is dict:
             if not _usual_map(v, depth + 1):
+                return False
+        elif t is int:
+            if not cbor.INT_MIN <= v <= cbor.INT_MAX:
                 return False
         elif t not in _SCALARS:
             return False
@@ -229,6 +232,9 @@ def _usual_claims(payload: bytes) -> dict[str, Any] | None:
         t = type(item)
         if t is dict:
             if not _usual_map(item, 1):
+                return None
+        elif t is int:
+            if not cbor.INT_MIN <= item <= cbor.INT_MAX:
                 return None
         elif t not in _SCALARS:
             return None

@@ -1,7 +1,8 @@
 """The fast paths of the QR layers against the strict paths they stand in for: over random and
 hostile inputs each gives the same result or the same refusal (same exception, same message).
 
-- verifier.hr1.cwt_to_claims (its usual-claims pass) against hr1._strict_claims;
+- keys.cbor.loads (cbor2 and a round trip) against the byte walk it stands in for;
+- verifier.hr1.cwt_to_claims (its usual-claims pass) against hr1._strict_claims on the walk;
 - keys.cose.CoseSign1.parse (the usual shape read by hand, the Sig_structure cut from the
   input) against the general path through keys.cbor;
 - keys.cose.sig_structure (written by hand) against keys.cbor.dumps of the RFC 9052 array;
@@ -72,8 +73,44 @@ def _encode(value: object, canonical: bool) -> bytes:
         return b"\xa0"
 
 
+def _walked(data: bytes, tags: frozenset[int] = frozenset()) -> Any:
+    """keys.cbor.loads without its fast path: the byte walk decides, then cbor2 reads."""
+    strict_cbor.check(data, max_bytes=hr1.MAX_INFLATED_BYTES, tags=tags)
+    return cbor2.loads(data)
+
+
+def _walked_claims(payload: bytes) -> dict[str, Any]:
+    _walked(payload)  # refuses what the walk refuses, with its message
+    return hr1._strict_claims(payload)
+
+
+@given(_values, st.booleans())
+@settings(max_examples=600, deadline=None)
+def test_cbor_fast_path_is_the_walk(value: object, canonical: bool) -> None:
+    """keys.cbor.loads (cbor2 and a round trip) accepts exactly what the byte walk accepts,
+    bignums (tags 2 and 3, integers beyond 64 bits) included."""
+    data = _encode(value, canonical)
+    tags = frozenset({18, 61})
+
+    def fast(d: bytes) -> Any:
+        return strict_cbor.loads(d, max_bytes=hr1.MAX_INFLATED_BYTES, tags=tags)
+
+    assert outcome(fast, data) == outcome(lambda d: _walked(d, tags), data)
+
+
+@pytest.mark.parametrize(
+    "value", [2**64 - 1, 2**64, -(2**64), -(2**64) - 1, {"a": 2**64}, {2**64: 0}, [2**70]]
+)
+def test_cbor_bignums_are_refused_by_both_readers(value: object) -> None:
+    data = cbor2.dumps(value)
+    walked = outcome(_walked, data)
+    assert outcome(lambda d: strict_cbor.loads(d, max_bytes=100), data) == walked
+    assert walked[0] == ("ok" if value in (2**64 - 1, -(2**64)) else "refused")
+
+
 def _same_claims(payload: bytes) -> None:
-    strict = outcome(hr1._strict_claims, payload)
+    strict = outcome(_walked_claims, payload)
+    assert outcome(hr1._strict_claims, payload) == strict
     assert outcome(hr1.cwt_to_claims, payload) == strict
     usual = hr1._usual_claims(payload)
     assert usual is None or ("ok", usual) == strict
