@@ -124,15 +124,16 @@ def b45decode(text: bytes) -> bytes:
         digits += b"\0"
         groups += 1
     # The digits as one big integer of three-byte groups [d0 d1 d2]; masks pick each digit of
-    # every group at once, and each group's value d0 + 45*d1 + 2025*d2 < 2**24 stays in its own
-    # three bytes.
+    # every group at once, and each group gets 256 times its value d0 + 45*d1 + 2025*d2 <= 91124
+    # in its own three bytes, the last of them 0. A value above 65535 carries one bit out of its
+    # group: into the last byte of the group before, or out of the number for the first group.
     number = int.from_bytes(digits, "big")
     high, middle, low = _lane_masks(groups)
-    total = ((number & low) * 45 + ((number & middle) >> 8)) * 45 + ((number & high) >> 16)
-    if total & high:  # the first byte of a group: set only above 65535
+    total = (number & low) * 518400 + (number & middle) * 45 + ((number & high) >> 8)
+    if total & low or total >> 24 * groups:
         raise LayerError("format.qr_encoding", "a group of three characters above 65535")
     out = bytearray(total.to_bytes(3 * groups, "big"))
-    del out[0::3]  # the first byte of each group, now known to be 0
+    del out[2::3]  # the last byte of each group, now known to be 0
     if rest:
         if out[-2]:
             raise LayerError("format.qr_encoding", "a final pair of characters above 255")
@@ -179,7 +180,7 @@ def _text_keys(value: object, where: str) -> None:
         raise ValueError(f"{where}: arrays are not part of a licence")
 
 
-_CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # its __getitem__: no proxy
+_CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # a dict: faster than the proxy
 _KEY_TYPES: Final = frozenset({int, str})
 _TEXT: Final = frozenset({str})
 
@@ -201,8 +202,8 @@ def usual_licence_claims(payload: bytes) -> LicenceClaims | None:
         value = cbor2.loads(payload)
         if type(value) is not dict or not set(map(type, value)) <= _KEY_TYPES:
             return None
-        # KeyError (caught) for a claim key outside the table.
-        claims = dict(zip(map(_CLAIM_NAMES.__getitem__, value), value.values(), strict=True))
+        names = _CLAIM_NAMES  # KeyError (caught) for a claim key outside the table
+        claims = {names[k]: v for k, v in value.items()}
         licence = _licence_fast(claims)
         if licence is None:
             return None
