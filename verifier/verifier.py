@@ -387,7 +387,8 @@ class _Job(JobBase[VerificationPolicy]):
             self.judge_licence(cose, claims, expect)
         except Stop:
             pass
-        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+        # inputs_digest of the one input: the text's SHA-256.
+        return self.verdict(hashlib.sha256(raw).hexdigest(), self.licence_summary(claims))
 
     def judge_licence(
         self, signed: SignedToken, claims: LicenceClaims, expect: Expectations | None
