@@ -191,7 +191,7 @@ def usual_licence_claims(payload: bytes) -> LicenceClaims | None:
 
     It gives claims only where that strict route gives the same ones: the claim keys are the
     documented ones (integers or text, so never true or 1.0, which hash as 1); formats'
-    fast reading of a licence accepts the values, and it takes only text, integers below 2**53
+    fast reading of a licence accepts the values, and it takes only text, integers within ±2**53
     (no bignums), booleans and the text-keyed maps of holder and status, and data (whose keys are
     checked to be text here): a subset of keys.cbor's profile and of _text_keys; and cbor2
     writes the value back to exactly these bytes (keys.cbor.loads' round trip: definite lengths,
