@@ -4,6 +4,7 @@ Reading first walks the bytes against huren's profile, then lets `cbor2` build t
 `cbor2` never sees anything two decoders could read two ways:
 - definite lengths only (no indefinite strings, arrays or maps, no break byte);
 - preferred (shortest) encoding of every length, integer and tag number;
+- integers of major types 0 and 1 only (64 bits): no bignums (tags 2 and 3);
 - map keys are integers or text, never repeated;
 - no floats, no undefined, no simple values other than false, true and null;
 - text is valid UTF-8;
@@ -132,16 +133,22 @@ def check(data: bytes, *, max_bytes: int, tags: frozenset[int] = frozenset()) ->
         raise MalformedCBOR(f"{walk.end - walk.pos} bytes after the item")
 
 
-_SCALARS: Final = frozenset({int, str, bytes, bool, type(None)})
+_SCALARS: Final = frozenset({str, bytes, bool, type(None)})
+# Integers of major types 0 and 1; cbor2 reads larger ones from bignum tags (2, 3), which the walk
+# refuses, and writes them back the same way, so the round trip alone would let them through.
+INT_MIN: Final = -(2**64)
+INT_MAX: Final = 2**64 - 1
 # cbor2 gives what sits inside a tag as immutable values: tuple for arrays, frozendict for maps.
 _ARRAYS: Final = frozenset({list, tuple})
 _MAPS: Final = frozenset({dict, cbor2.frozendict})
 
 
 def _plain(value: object, depth: int = 0) -> bool:
-    """True iff the decoded value holds only what the profile admits (integers, text, bytes,
-    false, true, null, arrays, maps with integer or text keys), within the depth cap."""
+    """True iff the decoded value holds only what the profile admits (integers of 64 bits, text,
+    bytes, false, true, null, arrays, maps with integer or text keys), within the depth cap."""
     t = type(value)
+    if t is int:
+        return INT_MIN <= value <= INT_MAX  # type: ignore[operator]
     if t in _SCALARS:
         return True
     if depth >= MAX_DEPTH:
@@ -155,7 +162,12 @@ def _plain(value: object, depth: int = 0) -> bool:
     if t in _MAPS:
         for k, v in value.items():  # type: ignore[attr-defined]
             tk = type(k)
-            if (tk is not int and tk is not str) or not _plain(v, depth + 1):
+            if tk is int:
+                if not INT_MIN <= k <= INT_MAX:
+                    return False
+            elif tk is not str:
+                return False
+            if not _plain(v, depth + 1):
                 return False
         return True
     return False
@@ -195,4 +207,13 @@ def loads(data: bytes, *, max_bytes: int, tags: frozenset[int] = frozenset()) ->
         raise MalformedCBOR(str(exc)) from exc
 
 
-__all__ = ["MAX_DEPTH", "MAX_ITEMS", "MalformedCBOR", "check", "dumps", "loads"]
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MalformedCBOR",
+    "check",
+    "dumps",
+    "loads",
+]

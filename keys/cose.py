@@ -83,21 +83,22 @@ def _usual_shape(data: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
 
     Also gives the Sig_structure: its protected header and payload are these very byte strings,
     heads included (all shortest forms), so it is cut from the input rather than written."""
-    if data[:2] != b"\xd2\x84":
+    # Tag 18, an array of four, a protected header of 24-255 bytes (a kid of 32 bytes makes it
+    # longer than 23), an empty unprotected map.
+    if data[:3] != b"\xd2\x84\x58" or len(data) < 4 or data[3] < 24:
         return None
-    protected = _bstr(data, 2)
-    if protected is None or data[protected[1] : protected[1] + 1] != b"\xa0":
+    p1 = 4 + data[3]
+    if data[p1 : p1 + 1] != b"\xa0":
         return None
-    payload = _bstr(data, protected[1] + 1)
+    payload = _bstr(data, p1 + 1)
     if payload is None:
         return None
-    signature = _bstr(data, payload[1])
-    if signature is None or signature[1] != len(data):
-        return None
-    p0, p1 = protected
     q0, q1 = payload
+    # A signature of 64 bytes (ES256 r||s, Ed25519), nothing after it.
+    if data[q1 : q1 + 2] != b"\x58\x40" or q1 + 66 != len(data):
+        return None
     signing_input = b"".join((_SIG1_PREFIX, data[2:p1], b"\x40", data[p1 + 1 : q1]))
-    return data[p0:p1], data[q0:q1], data[signature[0] :], signing_input
+    return data[4:p1], data[q0:q1], data[q1 + 2 :], signing_input
 
 
 def _any_shape(data: bytes, max_bytes: int) -> tuple[bytes, bytes, bytes]:

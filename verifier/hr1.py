@@ -19,6 +19,7 @@ import base45
 import cbor2
 
 from keys import cbor
+from verifier.formats import LicenceClaims, _licence_fast
 
 PREFIX: Final = b"HR1:"
 LICENCE_CWT_TYP: Final = "huren-licence+cwt"  # the COSE typ (header 16) of a QR licence
@@ -119,25 +120,24 @@ def b45decode(text: bytes) -> bytes:
     groups, rest = divmod(len(digits), 3)
     if rest == 1:
         raise LayerError("format.qr_encoding", "a length of 3k+1 characters")
-    out = bytearray()
-    if groups:
-        # The digits as one big integer of three-byte groups [d0 d1 d2]; masks pick each digit
-        # of every group at once, and each group's value d0 + 45*d1 + 2025*d2 < 2**24 stays in
-        # its own three bytes.
-        number = int.from_bytes(digits[:-2] if rest else digits, "big")
-        high, middle, low = _lane_masks(groups)
-        total = ((number & high) >> 16) + 45 * ((number & middle) >> 8) + 2025 * (number & low)
-        if total & high:  # the first byte of a group: set only above 65535
-            raise LayerError("format.qr_encoding", "a group of three characters above 65535")
-        lanes = total.to_bytes(3 * groups, "big")
-        out = bytearray(2 * groups)
-        out[0::2] = lanes[1::3]
-        out[1::2] = lanes[2::3]
-    if rest == 2:
-        value = digits[-2] + 45 * digits[-1]
-        if value > 0xFF:
+    if rest:  # the final pair, as a group whose third digit is 0
+        digits += b"\0"
+        groups += 1
+    # The digits as one big integer of three-byte groups [d0 d1 d2]; masks pick each digit of
+    # every group at once, and each group gets 256 times its value d0 + 45*d1 + 2025*d2 <= 91124
+    # in its own three bytes, the last of them 0. A value above 65535 carries one bit out of its
+    # group: into the last byte of the group before, or out of the number for the first group.
+    number = int.from_bytes(digits, "big")
+    high, middle, low = _lane_masks(groups)
+    total = (number & low) * 518400 + (number & middle) * 45 + ((number & high) >> 8)
+    if total & low or total >> 24 * groups:
+        raise LayerError("format.qr_encoding", "a group of three characters above 65535")
+    out = bytearray(total.to_bytes(3 * groups, "big"))
+    del out[2::3]  # the last byte of each group, now known to be 0
+    if rest:
+        if out[-2]:
             raise LayerError("format.qr_encoding", "a final pair of characters above 255")
-        out.append(value)
+        del out[-2]
     return bytes(out)
 
 
@@ -180,74 +180,47 @@ def _text_keys(value: object, where: str) -> None:
         raise ValueError(f"{where}: arrays are not part of a licence")
 
 
-_SCALARS: Final = frozenset({int, str, bytes, bool, type(None)})
-_CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # dict.get: faster than the proxy
-_USUAL_DEPTH: Final = 4  # a licence nests maps two deep (status.status_list); 4 is plenty
+_CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # a dict: faster than the proxy
+_KEY_TYPES: Final = frozenset({int, str})
+_TEXT: Final = frozenset({str})
 
 
-def _usual_map(value: dict[Any, Any], depth: int) -> bool:
-    """True iff a nested claims map has text keys, and values that are scalars of the CBOR
-    profile or such maps, at most _USUAL_DEPTH deep (no arrays)."""
-    if depth > _USUAL_DEPTH:
-        return False
-    for k, v in value.items():
-        if type(k) is not str:
-            return False
-        t = type(v)
-        if t is dict:
-            if not _usual_map(v, depth + 1):
-                return False
-        elif t not in _SCALARS:
-            return False
-    return True
+def usual_licence_claims(payload: bytes) -> LicenceClaims | None:
+    """The licence claims of a CWT that is plainly right, in one pass; None for anything else,
+    which cwt_to_claims and parse_licence_claims then accept or refuse (and name the fault).
 
-
-def _usual_claims(payload: bytes) -> dict[str, Any] | None:
-    """The claims of a payload that is plainly right, in one pass; None for anything else,
-    which the strict path below then accepts or refuses (and names the fault).
-
-    It returns claims only when the strict path would return the same ones: cbor2 decodes a
-    map of documented claim keys whose values hold only profile scalars and text-keyed maps
-    (a subset of keys.cbor._plain and of _text_keys both), and cbor2 writes the value back to
-    exactly these bytes (the round-trip test keys.cbor.loads makes on its fast path)."""
-    if len(payload) > MAX_INFLATED_BYTES or len(payload) > cbor.MAX_ITEMS:
+    It gives claims only where that strict route gives the same ones: the claim keys are the
+    documented ones (integers or text, so never true or 1.0, which hash as 1); formats'
+    fast reading of a licence accepts the values, and it takes only text, integers within ±2**53
+    (no bignums), booleans and the text-keyed maps of holder and status, and data (whose keys are
+    checked to be text here): a subset of keys.cbor's profile and of _text_keys; and cbor2
+    writes the value back to exactly these bytes (keys.cbor.loads' round trip: definite lengths,
+    shortest forms, no key twice, no tag, nothing after the item)."""
+    if len(payload) > cbor.MAX_ITEMS:  # more items than the profile's cap cannot fit
         return None
     try:
         value = cbor2.loads(payload)
-    except Exception:  # the strict path names the fault
-        return None
-    if type(value) is not dict:
-        return None
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        # type(key), not CWT_CLAIMS.get alone: True and 1.0 hash as 1.
-        if type(key) is not int and type(key) is not str:
+        if type(value) is not dict or not set(map(type, value)) <= _KEY_TYPES:
             return None
-        name = _CLAIM_NAMES.get(key)
-        if name is None:
+        names = _CLAIM_NAMES  # KeyError (caught) for a claim key outside the table
+        claims = {names[k]: v for k, v in value.items()}
+        licence = _licence_fast(claims)
+        if licence is None:
             return None
-        t = type(item)
-        if t is dict:
-            if not _usual_map(item, 1):
-                return None
-        elif t not in _SCALARS:
+        data = claims.get("data")
+        if data is not None and not set(map(type, data)) <= _TEXT:
             return None
-        out[name] = item
-    if cbor2.dumps(value) != payload:
+        if cbor2.dumps(value) != payload:
+            return None
+    except Exception:  # the strict route names the fault
         return None
-    return out
+    return licence
 
 
 def cwt_to_claims(payload: bytes) -> dict[str, Any]:
-    """The CWT claims (strict CBOR) as the JSON claims dict of a licence; ValueError (with
-    keys.cbor.MalformedCBOR for the CBOR itself) when the claim keys are not the documented
-    ones."""
-    usual = _usual_claims(payload)
-    return usual if usual is not None else _strict_claims(payload)
-
-
-def _strict_claims(payload: bytes) -> dict[str, Any]:
-    """cwt_to_claims in full: keys.cbor's profile, then the claim keys and nested maps."""
+    """The CWT claims (strict CBOR: keys.cbor's profile) as the JSON claims dict of a licence;
+    ValueError (with keys.cbor.MalformedCBOR for the CBOR itself) when the claim keys are not
+    the documented ones or a nested map has other than text keys."""
     value = cbor.loads(payload, max_bytes=MAX_INFLATED_BYTES)
     if not isinstance(value, dict):
         raise ValueError("the CWT claims are not a map")
@@ -285,5 +258,6 @@ __all__ = [
     "strip",
     "unprefix",
     "unwrap",
+    "usual_licence_claims",
     "wrap",
 ]

@@ -231,6 +231,22 @@ _USUAL: Final[dict[str, tuple[tuple[Check, ...], ...]]] = {
 }
 
 
+# The QR form's format checks in their order (parse_hr1 records those that passed in one go).
+_QR_FORMAT: Final = (
+    "format.size",
+    "format.qr_prefix",
+    "format.qr_encoding",
+    "format.qr_compression",
+    "format.cbor",
+    "format.cose",
+    "format.typ",
+)
+_QR_PASSED: Final[dict[str, tuple[Check, ...]]] = {
+    prefix: tuple(table[code] for code in _QR_FORMAT)
+    for prefix, table in (("", _PASSED_PLAIN), (SEAL_PREFIX, _PASSED_SEAL))
+}
+
+
 @lru_cache(maxsize=65536)
 def _valid_uscc(code: str) -> bool:
     # Counters see the same enterprises again and again; the check is pure.
@@ -359,17 +375,20 @@ class _Job(JobBase[VerificationPolicy]):
         claims: LicenceClaims | None = None
         try:
             cose = self.parse_hr1(raw)
-            try:
-                claims = parse_licence_claims(hr1.cwt_to_claims(cose.payload))
-            except MalformedCBOR as exc:
-                self.stop("format.cbor", detail=_clip(str(exc)))
-            except ValueError as exc:  # ClaimError and CWT claim keys
-                self.stop("format.claims", detail=_clip(str(exc), 200))
+            claims = hr1.usual_licence_claims(cose.payload)
+            if claims is None:  # the strict route decides, and names the fault
+                try:
+                    claims = parse_licence_claims(hr1.cwt_to_claims(cose.payload))
+                except MalformedCBOR as exc:
+                    self.stop("format.cbor", detail=_clip(str(exc)))
+                except ValueError as exc:  # ClaimError and CWT claim keys
+                    self.stop("format.claims", detail=_clip(str(exc), 200))
             self.ok("format.claims")
             self.judge_licence(cose, claims, expect)
         except Stop:
             pass
-        return self.verdict(inputs_digest([("token", raw)]), self.licence_summary(claims))
+        # inputs_digest of the one input: the text's SHA-256.
+        return self.verdict(hashlib.sha256(raw).hexdigest(), self.licence_summary(claims))
 
     def judge_licence(
         self, signed: SignedToken, claims: LicenceClaims, expect: Expectations | None
@@ -586,18 +605,15 @@ class _Job(JobBase[VerificationPolicy]):
         limit = hr1.MAX_HR1_CHARS
         if len(raw) > limit:
             self.stop("format.size", size=len(raw), limit=limit)
-        self.ok("format.size")
-        # The three text layers in a row (no loop over them: this runs for every QR licence);
-        # each failure names its own layer's code.
+        passed = _QR_PASSED[self.prefix]
+        # The three text layers in a row; each failure names its own layer's code, after the
+        # checks before it.
         try:
-            packed = hr1.unprefix(raw)
-            self.ok("format.qr_prefix")
-            packed = hr1.b45decode(packed)
-            self.ok("format.qr_encoding")
-            packed = hr1.inflate(packed)
-            self.ok("format.qr_compression")
+            packed = hr1.inflate(hr1.b45decode(hr1.unprefix(raw)))
         except hr1.LayerError as exc:
+            self.checks += passed[: _QR_FORMAT.index(exc.code)]
             self.stop(exc.code, detail=_clip(str(exc)))
+        self.checks += passed[:4]  # format.size and the three text layers
         try:
             cose = CoseSign1.parse(packed, max_bytes=hr1.MAX_INFLATED_BYTES)
         except MalformedCBOR as exc:
@@ -610,9 +626,8 @@ class _Job(JobBase[VerificationPolicy]):
             self.stop("format.crit", detail=_clip(str(exc)))
         except MalformedCOSE as exc:
             self.stop("format.cose", detail=_clip(str(exc)))
-        self.ok("format.cbor")
-        self.ok("format.cose")
         if cose.typ != hr1.LICENCE_CWT_TYP:
+            self.checks += passed[4:6]  # format.cbor, format.cose
             zh, en, _ = _DOC_NAMES[_LICENCE]
             self.stop(
                 "format.typ",
@@ -622,7 +637,7 @@ class _Job(JobBase[VerificationPolicy]):
                 hint_zh="",
                 hint_en="",
             )
-        self.ok("format.typ")
+        self.checks += passed[4:]  # format.cbor, format.cose, format.typ
         return cose
 
     def claims(self, jws: CompactJWS, parse: Callable[[dict[str, Any]], _T]) -> _T:

@@ -1,7 +1,10 @@
 """The fast paths of the QR layers against the strict paths they stand in for: over random and
 hostile inputs each gives the same result or the same refusal (same exception, same message).
 
-- verifier.hr1.cwt_to_claims (its usual-claims pass) against hr1._strict_claims;
+- keys.cbor.loads (cbor2 and a round trip) against the byte walk it stands in for;
+- verifier.hr1.cwt_to_claims (keys.cbor.loads inside) against the byte walk, and
+  hr1.usual_licence_claims (cbor2, a round trip and formats' fast reading of a licence) against
+  the walk and parse_licence_claims;
 - keys.cose.CoseSign1.parse (the usual shape read by hand, the Sig_structure cut from the
   input) against the general path through keys.cbor;
 - keys.cose.sig_structure (written by hand) against keys.cbor.dumps of the RFC 9052 array;
@@ -25,6 +28,7 @@ from keys import cose
 from keys.cose import CoseSign1, sig_structure
 from tests.support.qr_support import b45_both
 from verifier import hr1
+from verifier.formats import LicenceClaims, parse_licence_claims
 
 
 def outcome(fn: Callable[[bytes], Any], data: bytes) -> tuple[Any, ...]:
@@ -72,17 +76,91 @@ def _encode(value: object, canonical: bool) -> bytes:
         return b"\xa0"
 
 
+def _walked(data: bytes, tags: frozenset[int] = frozenset()) -> Any:
+    """keys.cbor.loads without its fast path: the byte walk decides, then cbor2 reads."""
+    strict_cbor.check(data, max_bytes=hr1.MAX_INFLATED_BYTES, tags=tags)
+    return cbor2.loads(data)
+
+
+def _walked_claims(payload: bytes) -> dict[str, Any]:
+    _walked(payload)  # refuses what the walk refuses, with its message
+    return hr1.cwt_to_claims(payload)
+
+
+def _walked_licence(payload: bytes) -> LicenceClaims:
+    return parse_licence_claims(_walked_claims(payload))
+
+
+@given(_values, st.booleans())
+@settings(max_examples=600, deadline=None)
+def test_cbor_fast_path_is_the_walk(value: object, canonical: bool) -> None:
+    """keys.cbor.loads (cbor2 and a round trip) accepts exactly what the byte walk accepts,
+    bignums (tags 2 and 3, integers beyond 64 bits) included."""
+    data = _encode(value, canonical)
+    tags = frozenset({18, 61})
+
+    def fast(d: bytes) -> Any:
+        return strict_cbor.loads(d, max_bytes=hr1.MAX_INFLATED_BYTES, tags=tags)
+
+    assert outcome(fast, data) == outcome(lambda d: _walked(d, tags), data)
+
+
+@pytest.mark.parametrize(
+    "value", [2**64 - 1, 2**64, -(2**64), -(2**64) - 1, {"a": 2**64}, {2**64: 0}, [2**70]]
+)
+def test_cbor_bignums_are_refused_by_both_readers(value: object) -> None:
+    data = cbor2.dumps(value)
+    walked = outcome(_walked, data)
+    assert outcome(lambda d: strict_cbor.loads(d, max_bytes=100), data) == walked
+    assert walked[0] == ("ok" if value in (2**64 - 1, -(2**64)) else "refused")
+
+
 def _same_claims(payload: bytes) -> None:
-    strict = outcome(hr1._strict_claims, payload)
+    """keys.cbor's fast path inside cwt_to_claims and the verifier's usual_licence_claims give
+    what the byte walk and the licence parser give (usual: the same claims, or None)."""
+    strict = outcome(_walked_claims, payload)
     assert outcome(hr1.cwt_to_claims, payload) == strict
-    usual = hr1._usual_claims(payload)
-    assert usual is None or ("ok", usual) == strict
+    usual = hr1.usual_licence_claims(payload)
+    assert usual is None or ("ok", usual) == outcome(_walked_licence, payload)
 
 
 @given(_claims_maps, st.booleans())
 @settings(max_examples=600, deadline=None)
 def test_claims_of_random_maps(value: dict[Any, Any], canonical: bool) -> None:
     _same_claims(_encode(value, canonical))
+
+
+# Values that a licence's claims may be swapped for, most of them right or nearly so.
+_ints = st.integers(min_value=-(2**65), max_value=2**65) | st.integers(0, 2**34) | st.booleans()
+_texts = st.text(min_size=1, max_size=4) | st.binary(max_size=2) | st.none()
+_near: dict[object, st.SearchStrategy[Any]] = {
+    4: _ints | st.floats(allow_nan=False),
+    5: _ints,
+    6: _ints,
+    "lic_no": _texts | _values,
+    "holder": st.fixed_dictionaries(
+        {"name": _texts}, optional={"uscc": _texts, "pid": _texts, b"pid": _texts, 1: _texts}
+    ),
+    65535: st.fixed_dictionaries(
+        {"status_list": st.fixed_dictionaries({"idx": _ints, "uri": st.just("https://s.x/1")})}
+    )
+    | _values,
+    "data": st.dictionaries(
+        st.text(min_size=1, max_size=3) | st.binary(max_size=2) | st.integers(0, 2),
+        _ints | _texts | st.floats(allow_nan=False) | _values,
+        max_size=3,
+    ),
+}
+_swaps = st.sampled_from(list(_near)).flatmap(lambda k: st.tuples(st.just(k), _near[k]))
+
+
+@given(st.lists(_swaps, max_size=2), st.booleans())
+@settings(max_examples=800, deadline=None)
+def test_claims_of_licences_with_values_swapped(
+    demo_world: DemoWorld, swaps: list[tuple[object, Any]], canonical: bool
+) -> None:
+    """Near-licences, which the usual pass sees through to formats' fast reading."""
+    _same_claims(_encode({**cbor2.loads(good_cwt(demo_world)), **dict(swaps)}, canonical))
 
 
 @given(
@@ -130,6 +208,15 @@ def test_claims_of_hostile_payloads(demo_world: DemoWorld) -> None:
         b"\xd8\x1c" + good,  # shareable (tag 28)
         b"\x80",
         b"",
+        _replace(good, "data", {b"k": "v"}),  # a bytes key inside data
+        _replace(good, "data", {("k",): "v"}),  # an array as a key inside data
+        _replace(good, "data", {"k": 1.0}),  # a float where formats takes an integer
+        _replace(good, 6, True),  # iat true
+        _replace(good, 6, 2**64),  # iat a bignum
+        cbor2.dumps({True if k == 1 else k: v for k, v in cbor2.loads(good).items()}),
+        cbor2.dumps({1.0 if k == 1 else k: v for k, v in cbor2.loads(good).items()}),
+        cbor2.dumps(cbor2.loads(good), value_sharing=True),
+        cbor2.dumps(cbor2.loads(good), string_referencing=True),
         b"\xa5" * 5000,  # over the item cap
         b"\x00" * 9000,  # over the size cap
     ]
@@ -140,7 +227,12 @@ def test_claims_of_hostile_payloads(demo_world: DemoWorld) -> None:
         hostile.append(cbor2.dumps({"jur": "440300", "data": deep}))
     for payload in hostile:
         _same_claims(payload)
-    assert hr1._usual_claims(good) is not None  # the usual licence takes the usual pass
+    assert hr1.usual_licence_claims(good) is not None  # the usual licence takes the usual pass
+
+
+def _replace(payload: bytes, key: object, value: object) -> bytes:
+    """The CWT with one claim's value replaced (or added), written back in the same order."""
+    return cbor2.dumps({**cbor2.loads(payload), key: value})
 
 
 # -- COSE_Sign1 ----------------------------------------------------------------------------------

@@ -651,6 +651,21 @@ HOSTILE: list[tuple[str, Callable[[DemoWorld], str | bytes], Indication, str]] =
         "format.cbor",
     ),
     (
+        # exp = 2**64 needs a bignum (tag 2): refused as CBOR by the fast path and the walk alike
+        "claims-bignum-exp",
+        lambda w: signed_raw_claims(w, cbor2.dumps({**cbor2.loads(_good_cwt(w)), 4: 2**64})),
+        F,
+        "format.cbor",
+    ),
+    (
+        "claims-negative-bignum-in-data",
+        lambda w: signed_raw_claims(
+            w, cbor2.dumps({**cbor2.loads(_good_cwt(w)), "data": {"n": -(2**64) - 1}})
+        ),
+        F,
+        "format.cbor",
+    ),
+    (
         "claims-trailing-item",
         lambda w: signed_raw_claims(w, _good_cwt(w) + b"\x00"),
         F,
@@ -889,11 +904,18 @@ def test_strict_cbor_profile_is_the_walkers() -> None:
         b"\xa1\x41k\x00",  # bytes key
         b"\xf7",  # undefined
         b"\x00\x00",  # two items
+        b"\xc2\x49\x01" + bytes(8),  # 2**64: a bignum (tag 2)
+        b"\xc3\x49\x01" + bytes(8),  # -(2**64) - 1: a bignum (tag 3)
+        b"\xa1\x61a\xc2\x49\x01" + bytes(8),  # a bignum value in a map
+        b"\xa1\xc2\x49\x01" + bytes(8) + b"\x00",  # a bignum map key
     ]
     for data in samples:
         with pytest.raises(strict_cbor.MalformedCBOR):
             strict_cbor.loads(data, max_bytes=100)
     assert strict_cbor.loads(b"\xa2\x03\x01\x01\x02", max_bytes=100) == {3: 1, 1: 2}
+    # The largest integers of major types 0 and 1 are no bignums.
+    assert strict_cbor.loads(b"\x1b" + b"\xff" * 8, max_bytes=100) == 2**64 - 1
+    assert strict_cbor.loads(b"\x3b" + b"\xff" * 8, max_bytes=100) == -(2**64)
     assert CoseSign1  # imported for the builders' types
 
 
