@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from api.http.problems import ProblemError
 from api.obs.metrics import Metrics
 from api.state.cache import (
+    KEY_PREFIX,
     CachedVerdict,
     InProcessVerdictCache,
     SingleFlight,
@@ -37,6 +40,7 @@ from api.state.cache import (
     cache_key,
 )
 from api.workers import VerificationPool, let_others_run
+from keys.frozen import positional_maker
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
 from verifier import (
@@ -126,7 +130,11 @@ class VerifyInput:
         """The verifier's question: the API's type_code is a licence type on the licence
         endpoint, a seal type on the others."""
         expect = None
-        if any(v is not None for v in self.expectations.values()):
+        if (
+            self.holder_credit_code is not None
+            or self.type_code is not None
+            or self.service_item is not None
+        ):
             licence = self.kind == DocumentKind.LICENCE
             expect = Expectations(
                 holder_id=self.holder_credit_code,
@@ -134,17 +142,10 @@ class VerifyInput:
                 seal_type=None if licence else self.type_code,
                 service_item=self.service_item,
             )
-        return VerificationRequest(
-            self.kind,
-            self.token,
-            self.relying,
-            self.at,
-            expect,
-            document=self.document,
-            image=self.image,
-            seal=self.seal,
-            national=self.national,
-        )
+        return _make_request(
+            self.kind, self.token, self.relying, self.at, expect, self.document, self.image,
+            self.seal, self.national, _DATA_NAME,
+        )  # fmt: skip
 
     def request_sha256(self, input_sha256: str) -> str:
         """Digest of the whole request, signed into receipts."""
@@ -157,6 +158,11 @@ class VerifyInput:
         }
         data = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
         return hashlib.sha256(data).hexdigest()
+
+
+# VerificationRequest(...) without its keyword handling: every verification builds one.
+_make_request = positional_maker(VerificationRequest)
+_DATA_NAME = VerificationRequest(DocumentKind.LICENCE, b"", "").data_name  # its default
 
 
 class Outcome:
@@ -177,6 +183,48 @@ class Outcome:
         if self._verdict is None:
             self._verdict = self.entry.verdict()
         return self._verdict
+
+
+class _KeyTemplate:
+    """`cache_key` for one question asked of many documents: the key's JSON with the place of
+    the document's digest left open (a hex digest is written as it is), hashed up to there
+    once. Made only when it gives `cache_key`'s key for the first document."""
+
+    __slots__ = ("_head", "_tail")
+
+    def __init__(self, head: hashlib._Hash, tail: bytes) -> None:
+        self._head = head  # hashlib state after the salt and the JSON before the digest
+        self._tail = tail
+
+    def key(self, digest: str) -> str:
+        h = self._head.copy()
+        h.update(digest.encode("ascii") + self._tail)
+        return KEY_PREFIX + h.hexdigest()
+
+    @classmethod
+    def of(cls, inp: VerifyInput, version: str, digest: str, key: str) -> _KeyTemplate | None:
+        """The template of `inp`'s question, if it reproduces `key` (cache_key's, for digest)."""
+        values = (inp.cache_kind, inp.relying, inp.at_text, version, *inp.expectations.values())
+        if not all(v is None or type(v) is str for v in values):
+            return None  # cache_key's other encoding
+        doc = {
+            "kind": inp.cache_kind,
+            "document_sha256": _OPEN,
+            "relying": inp.relying,
+            "at": inp.at_text,
+            "expectations": inp.expectations,
+            "trust_version": version,
+        }
+        head, open_, tail = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).partition(_OPEN_JSON)
+        if not open_ or _OPEN_JSON in tail:
+            return None
+        template = cls(hashlib.sha256(_KEY_SALT + head + b'"'), b'"' + tail)
+        return template if template.key(digest) == key else None
+
+
+_KEY_SALT = b"huren:v1:verdict-key\x00"  # cache_key's
+_OPEN = "<document_sha256>"  # no field of a question holds "<"
+_OPEN_JSON = orjson.dumps(_OPEN)
 
 
 class VerificationService:
@@ -314,46 +362,61 @@ class VerificationService:
                 computed.extend(part)
         fresh = dict(zip(first.values(), computed, strict=True))
         outcomes: list[Outcome] = []
-        tally: dict[tuple[str, str, str], int] = {}  # verdicts by metric labels
+        tally: dict[tuple[Any, str | None, str | None], int] = {}  # verdicts by what labels them
         hit_count = 0
-        for i, inp in enumerate(inputs):
-            if i and not i % BATCH_SLICE:
+        for start in range(0, len(inputs), BATCH_SLICE):
+            if start:
                 await asyncio.sleep(0)
-            entry = hits[i]
-            cached = entry is not None
-            if entry is None:
-                key = keys[i]
-                origin = first[key]
-                entry, ttl = fresh[origin]
-                if origin == i:
-                    if ttl > 0:
-                        if synchronous:
-                            cache.store(key, entry, ttl)  # type: ignore[attr-defined]
-                        else:
-                            await self._store(key, entry, ttl)
+            for i in range(start, min(start + BATCH_SLICE, len(inputs))):
+                entry = hits[i]
+                if entry is None:
+                    key = keys[i]
+                    origin = first[key]
+                    entry, ttl = fresh[origin]
+                    if origin == i:
+                        cached = False
+                        if ttl > 0:
+                            if synchronous:
+                                cache.store(key, entry, ttl)  # type: ignore[attr-defined]
+                            else:
+                                await self._store(key, entry, ttl)
+                    else:
+                        cached = ttl > 0  # as the cache would have served it
                 else:
-                    cached = ttl > 0  # as the cache would have served it
-            hit_count += cached
-            labels = (str(inp.kind), str(entry.indication), entry.sub_indication or "")
-            tally[labels] = tally.get(labels, 0) + 1
-            outcomes.append(Outcome(entry, cached, digests[i]))
+                    cached = True
+                hit_count += cached
+                labels = (inputs[i].kind, entry.indication, entry.sub_indication)
+                tally[labels] = tally.get(labels, 0) + 1
+                outcomes.append(Outcome(entry, cached, digests[i]))
         self._hit.inc(hit_count)
         self._miss.inc(len(inputs) - hit_count)
-        for counted, n in tally.items():
-            self._verdict_child(counted).inc(n)
+        for (kind, indication, sub_indication), n in tally.items():
+            self._verdict_child((str(kind), str(indication), sub_indication or "")).inc(n)
         return outcomes
 
     def _keys(self, inputs: list[VerifyInput], version: str) -> tuple[list[str], list[str]]:
         """Each input's digest and verdict-cache key under trust state `version` (in the pool:
-        a slice at a time, the GIL given up between)."""
+        a slice at a time, the GIL given up between). Inputs that differ only in their document
+        (the usual batch) share a `_KeyTemplate`."""
         digests: list[str] = []
         keys: list[str] = []
+        templates: dict[tuple[Any, ...], _KeyTemplate | None] = {}
         for start in range(0, len(inputs), BATCH_SLICE):
             if start:
                 let_others_run()
-            part = [(inp, inp.input_sha256) for inp in inputs[start : start + BATCH_SLICE]]
-            digests += [d for _, d in part]
-            keys += [self._key(inp, d, version) for inp, d in part]
+            for inp in inputs[start : start + BATCH_SLICE]:
+                digest = inp.input_sha256
+                question = (inp.cache_kind, inp.relying, inp.at_text, inp.holder_credit_code,
+                            inp.type_code, inp.service_item)  # fmt: skip
+                if question in templates:
+                    template = templates[question]
+                else:
+                    key = self._key(inp, digest, version)
+                    template = templates[question] = _KeyTemplate.of(inp, version, digest, key)
+                digests.append(digest)
+                keys.append(
+                    self._key(inp, digest, version) if template is None else template.key(digest)
+                )
         return digests, keys
 
     def _compute_all(

@@ -97,13 +97,36 @@ def _next_cut(body: bytes, start: int, end: int, piece_bytes: int) -> re.Match[b
 def _read_piece(piece: bytes, max_bytes: int) -> list[Any] | None:
     if not piece.strip(b" \t\n\r"):
         return None  # an empty array, or an empty item between commas: the whole reading says
+    data = b"[" + piece + b"]"
     try:
-        value = strict_json_loads(b"[" + piece + b"]", max_bytes=max_bytes, max_depth=DEPTH)
+        # Read with no bound on depth (every other rule holds), so that the usual piece is not
+        # scanned bracket by bracket: depth and numbers are checked below, on the value.
+        value = strict_json_loads(data, max_bytes=max_bytes, max_depth=len(data))
     except MalformedJSON:
         return None
-    if not isinstance(value, list) or not exact_numbers(value):
+    if not isinstance(value, list):
         return None
+    # An item that is an object of strings only (the usual item) holds no number and nests
+    # no deeper than itself; the others are walked.
+    for item in value:
+        if type(item) is not dict or not all(type(v) is str for v in item.values()):
+            return value if _nests_within(value, DEPTH) and exact_numbers(value) else None
     return value
+
+
+def _nests_within(value: Any, limit: int) -> bool:
+    """No array or object deeper than `limit` (the value itself at depth 1), as the strict
+    reader counts depth."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if type(item) is dict else item if type(item) is list else None
+        if children is None:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return True
 
 
 # Inside a piece's own array, one level less than inside the body's {"items": [...]}.

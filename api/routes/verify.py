@@ -6,7 +6,9 @@ fields); the batch endpoint takes JSON only. Authorisation comes before the body
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+import re
+from collections.abc import Sequence
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +24,7 @@ from api.http.jsonbody import JoinedJSONResponse, RenderedJSONResponse, dump_jso
 from api.http.models import (
     CREDIT_CODE_PATTERN,
     JURISDICTION_PATTERN,
+    MAX_TOKEN_CHARS,
     SERVICE_ITEM_PATTERN,
     TYPE_CODE_PATTERN,
     VALIDATION_TIME_OUT_OF_RANGE,
@@ -42,6 +45,7 @@ from api.http.models import (
 from api.http.problems import ProblemError, problem_responses
 from api.verification import BATCH_SLICE, Outcome, VerifyInput
 from api.workers import VerificationPool, let_others_run
+from keys.frozen import positional_maker
 from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
@@ -571,22 +575,67 @@ def _batch_inputs(
     worker pool). The body is read and its items validated in pieces (api/http/batchbody.py),
     so that no single call holds the GIL, and with it the event loop, for long; any body or item
     the pieces do not take as they are is read whole by `_batch_inputs_whole`, which decides
-    every refusal (the same problem answers as before)."""
+    every refusal (the same problem answers as before). A piece of plain licence items (the
+    usual batch) is taken without their models (`_plain_licences`)."""
     read = read_items(body, max_bytes, piece_bytes)
     if read is None:
         return _batch_inputs_whole(body, max_bytes, principal, limit)
     pieces, receipt = read
     if sum(map(len, pieces)) > limit:
         raise _too_large(limit)
-    items: list[BatchItem] = []
+    items: list[BatchItem | VerifyInput] = []
+    all_plain = True
     for piece in pieces:
-        try:
-            items += BatchVerifyRequest.model_validate({"items": piece, "receipt": receipt}).items
-        except ValidationError:
-            return _batch_inputs_whole(body, max_bytes, principal, limit)  # its exact errors
+        plain = _plain_licences(piece)
+        if plain is not None:
+            items += plain
+        else:
+            all_plain = False
+            try:
+                batch = BatchVerifyRequest.model_validate({"items": piece, "receipt": receipt})
+            except ValidationError:
+                return _batch_inputs_whole(body, max_bytes, principal, limit)  # its exact errors
+            items += batch.items
         let_others_run()
     del pieces
+    if all_plain:  # licences only: the first item is the first one a role may be refused
+        if not principal.may(PERMISSION[DocumentKind.LICENCE]):
+            raise _forbidden(0, DocumentKind.LICENCE, principal)
+        return cast(list[VerifyInput], items), receipt
     return _checked_inputs(items, principal), receipt
+
+
+# A plain licence item: these members and no other (LicenceItem's required fields).
+_PLAIN_LICENCE = frozenset({"kind", "token", "relying_jurisdiction"})
+_JURISDICTION = re.compile(JURISDICTION_PATTERN.removesuffix("$") + r"\Z")
+_make_input = positional_maker(VerifyInput)
+
+
+def _plain_licences(piece: list[Any]) -> list[VerifyInput] | None:
+    """The inputs of a piece whose items are all plain licence items, each checked as
+    LicenceItem checks it (strict strings, a token of 1 to MAX_TOKEN_CHARS characters, the
+    jurisdiction's pattern) and made as `input_from_model` makes it; None for any other piece,
+    which its model reads."""
+    inputs: list[VerifyInput] = []
+    licence = DocumentKind.LICENCE
+    for item in piece:
+        if type(item) is not dict or item.keys() != _PLAIN_LICENCE or item["kind"] != "licence":
+            return None
+        token, relying = item["token"], item["relying_jurisdiction"]
+        if (
+            type(token) is not str
+            or not 0 < len(token) <= MAX_TOKEN_CHARS
+            or type(relying) is not str
+            or _JURISDICTION.match(relying) is None
+        ):
+            return None
+        inputs.append(
+            _make_input(
+                licence, token.encode("utf-8"), relying, None, None, None, None, None, None, None,
+                None,
+            )
+        )  # fmt: skip
+    return inputs
 
 
 def _batch_inputs_whole(
@@ -610,29 +659,40 @@ def _too_large(limit: int) -> ProblemError:
     )
 
 
-def _checked_inputs(items: list[BatchItem], principal: Principal) -> list[VerifyInput]:
-    """Every item's kind allowed to the caller (the first that is not: 403), then the inputs."""
-    kinds: list[DocumentKind] = [_ITEM_KIND[type(item)] for item in items]
+def _checked_inputs(
+    items: Sequence[BatchItem | VerifyInput], principal: Principal
+) -> list[VerifyInput]:
+    """Every item's kind allowed to the caller (the first that is not: 403), then the inputs
+    (an item already read as an input is kept as it is)."""
+    kinds: list[DocumentKind] = [
+        item.kind if type(item) is VerifyInput else _ITEM_KIND[type(item)] for item in items
+    ]
     allowed = {kind: principal.may(PERMISSION[kind]) for kind in set(kinds)}
     if not all(allowed.values()):
         i, kind = next((i, kind) for i, kind in enumerate(kinds) if not allowed[kind])
-        raise ProblemError(
-            403,
-            "forbidden",
-            f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
-        )
+        raise _forbidden(i, kind, principal)
     inputs: list[VerifyInput] = []
     for start in range(0, len(items), BATCH_SLICE):
         if start:
             let_others_run()
         end = start + BATCH_SLICE
         inputs += [
-            input_from_model(kind, item, ("body", "items", i))
+            item
+            if type(item) is VerifyInput
+            else input_from_model(kind, item, ("body", "items", i))
             for i, (kind, item) in enumerate(
                 zip(kinds[start:end], items[start:end], strict=True), start
             )
         ]
     return inputs
+
+
+def _forbidden(i: int, kind: DocumentKind, principal: Principal) -> ProblemError:
+    return ProblemError(
+        403,
+        "forbidden",
+        f"item {i}: role {principal.role} may not verify {kind.replace('_', ' ')}s",
+    )
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (

@@ -5,8 +5,9 @@ worker threads."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.verification import BATCH_SPLIT_MIN
+from api.verification import BATCH_SPLIT_MIN, VerifyInput, _KeyTemplate
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
 from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
+from verifier import DocumentKind, NationalFormat
 
 SINGLE = {"licence": LICENCE, "seal": SEAL, "sealed_document": SEALED}
 
@@ -120,3 +122,41 @@ def test_a_repeated_item_is_verified_once(
     assert 'huren_verdicts_total{indication="PASSED",kind="licence",sub_indication=""} 3.0' in (
         metrics
     )
+
+
+def test_a_batch_keys_every_item_as_cache_key_does(batch_client: TestClient) -> None:
+    """The key template of a batch's questions (api/verification.py::_KeyTemplate) gives the
+    key `cache_key` gives, item by item, for every kind of question; one it cannot write (a
+    field holding its placeholder) is keyed by `cache_key` itself."""
+    service = batch_client.app.state.ctx.service  # type: ignore[attr-defined]
+    rng = random.Random(7)
+    eight = timezone(timedelta(hours=8))
+    times = [None, DEMO_EPOCH, DEMO_EPOCH.astimezone(eight), DEMO_EPOCH + timedelta(microseconds=5)]
+    fields = [
+        {},
+        {"holder_credit_code": "91440300MA5FXXXX0X"},
+        {"type_code": "food-business", "service_item": "442000-SCJG-0008"},
+        {"type_code": "<document_sha256>"},
+        {"image": b"picture"},
+        {"national": NationalFormat.OFD},
+    ]
+    inputs = [
+        VerifyInput(
+            rng.choice(list(DocumentKind)),
+            rng.randbytes(rng.randint(0, 40)),
+            rng.choice([ZS, "440300"]),
+            rng.choice(times),
+            document=b"document",
+            **rng.choice(fields),
+        )
+        for _ in range(300)
+    ]
+    for version in ("v1", 'v"<document_sha256>"'):
+        digests, keys = service._keys(inputs, version)
+        assert digests == [inp.input_sha256 for inp in inputs]
+        assert keys == [service._key(inp, d, version) for inp, d in zip(inputs, digests)]
+    assert len(set(keys)) > 200
+    # The template is made for the usual question (else the comparison above proves little).
+    licence = VerifyInput(DocumentKind.LICENCE, b"token", ZS, None)
+    digest = licence.input_sha256
+    assert _KeyTemplate.of(licence, "v1", digest, service._key(licence, digest, "v1"))

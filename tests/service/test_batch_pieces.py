@@ -21,7 +21,8 @@ from fastapi.exceptions import RequestValidationError
 import api.routes.verify as route
 from api.http.auth import Principal, Role
 from api.http.batchbody import PIECE_BYTES, read_items
-from api.http.jsonbody import JoinedJSONResponse, RenderedJSONResponse
+from api.http.jsonbody import JoinedJSONResponse, RenderedJSONResponse, read_json
+from api.http.models import MAX_TOKEN_CHARS
 from api.http.problems import ProblemError
 from api.verification import BATCH_SLICE
 from demo.world import DemoWorld
@@ -189,6 +190,23 @@ def test_valid_batches_are_read_in_pieces(demo_world: DemoWorld) -> None:
         assert read_items(bodies[name], MAX_BYTES, 50) is None, name
 
 
+def test_pieces_that_read_hold_what_the_whole_reading_holds(demo_world: DemoWorld) -> None:
+    """`read_items` on its own (before any model): whenever it reads a body, the strict reader
+    reads the whole body to the same items and receipt flag; whatever that reader refuses
+    (depth, numbers, duplicates...), the pieces do not read."""
+    for name, body in _bodies(demo_world).items():
+        for piece in PIECES:
+            read = read_items(body, MAX_BYTES, piece)
+            try:
+                whole = read_json(body, MAX_BYTES)
+            except ProblemError:
+                assert read is None, (name, piece)
+                continue
+            if read is not None:
+                assert [i for p in read[0] for i in p] == whole["items"], (name, piece)
+                assert read[1] == whole.get("receipt", False), (name, piece)
+
+
 def test_the_first_forbidden_item_is_named_as_before(demo_world: DemoWorld) -> None:
     body = _bodies(demo_world)["compact"]
     outcome = _same(body, COUNTER)
@@ -215,6 +233,64 @@ def test_mutated_bodies_are_refused_or_read_alike(demo_world: DemoWorld) -> None
                 body.insert(at, rng.choice(alphabet))
         kinds.add(_same(bytes(body))[0])
     assert kinds == {"ok", "problem", "invalid"}
+
+
+BUSINESS = Principal(key_id="business", role=Role.BUSINESS, client="test")
+
+
+def _near_plain_licences(world: DemoWorld) -> list[Any]:
+    """Items at and around the plain licence item that `_plain_licences` takes without a model:
+    every member's value, the member set and the kind varied one at a time."""
+    plain = {"kind": "licence", "token": world.licence_sz, "relying_jurisdiction": ZS}
+    tokens = ["x", "", " ", "票据", 'a"b\\c', "\ud7ff\ue000", 5, None, True, [], {"t": "x"}]
+    places = [
+        "442000", "042000", "44200", "4420000", "442000\n", "\n442000", " 442000",
+        "４４２０００", "44200a", "", 442000, None, ["442000"],
+    ]  # fmt: skip
+    kinds = ["Licence", "licence ", "seal", "sealed_document", "", 1, None, ["licence"]]
+    items: list[Any] = [plain, {"kind": "licence", "token": "x", "relying_jurisdiction": "110000"}]
+    items += [{**plain, "token": t} for t in tokens]
+    items += [{**plain, "relying_jurisdiction": r} for r in places]
+    items += [{**plain, "kind": k} for k in kinds]
+    items += [{k: v for k, v in plain.items() if k != name} for name in plain]
+    items += [
+        {**plain, "expect": None},
+        {**plain, "validation_time": None},
+        {**plain, "receipt": False},
+        {**plain, "x": "y"},
+        {"token": plain["token"], "relying_jurisdiction": ZS, "kind": "licence"},  # order
+        "licence",
+        [plain],
+        None,
+    ]
+    return items
+
+
+def test_plain_licences_are_read_as_their_model_reads_them(demo_world: DemoWorld) -> None:
+    """Random batches of items at and around the plain licence item, alone or mixed with the
+    usual corpus: the reading in pieces (taking plain licence items without their model) and
+    the whole reading (every item through its model) agree, for callers who may and may not
+    verify licences."""
+    rng = random.Random(5)
+    near = _near_plain_licences(demo_world)
+    plain, others = near[:2], near[2:] + _items(demo_world)
+    kinds: set[str] = set()
+    for n in range(400):
+        size = rng.randint(1, 12)
+        pool = plain if n % 3 == 0 else plain * 8 + others
+        body = _dump({"items": [rng.choice(pool) for _ in range(size)]})
+        principal = (ADMIN, COUNTER, BUSINESS)[n % 3 if n % 7 else 2]
+        kinds.add(_same(body, principal)[0])
+    assert kinds == {"ok", "problem", "invalid"}
+
+
+@pytest.mark.parametrize("extra", [0, 1])
+def test_a_plain_licence_token_at_its_longest(extra: int) -> None:
+    token = "x" * (MAX_TOKEN_CHARS + extra)
+    body = _dump({"items": [{"kind": "licence", "token": token, "relying_jurisdiction": ZS}]})
+    whole = _outcome(lambda: route._batch_inputs_whole(body, 4 * MAX_BYTES, ADMIN, LIMIT))
+    got = _outcome(lambda: route._batch_inputs(body, 4 * MAX_BYTES, ADMIN, LIMIT))
+    assert got == whole and got[0] == ("invalid" if extra else "ok")
 
 
 def test_the_route_answers_alike_with_either_reading(
