@@ -240,8 +240,9 @@ class VerificationService:
             trust_version=version,
         )
 
-    async def verify(self, inp: VerifyInput) -> Outcome:
-        """The verdict, from the cache or computed; national formats in the worker pool."""
+    async def verify(self, inp: VerifyInput, *, detailed: bool = True) -> Outcome:
+        """The verdict, from the cache or computed; national formats in the worker pool.
+        `detailed`: the answer reads the detailed report (a detailed answer, a receipt)."""
         self.check_relying(inp.relying)
         self.check_item(inp.relying, inp.service_item)
         digest = inp.input_sha256
@@ -255,7 +256,8 @@ class VerificationService:
             hit = self._usable(cache.lookup(key))
             if hit is None:
                 self._miss.inc()
-                entry, ttl = self._compute(inp, version)
+                # Only a hit at the detailed level renders it, if ever.
+                entry, ttl = self._compute(inp, version, detailed=detailed)
                 if ttl > 0:
                     cache.store(key, entry, ttl)
                 return self._outcome(inp, entry, False, digest)
@@ -404,15 +406,18 @@ class VerificationService:
             return None
         return self._usable(hit)
 
-    def _compute(self, inp: VerifyInput, version: str) -> tuple[CachedVerdict, float]:
-        """The verdict and how long it may be cached (<= 0: not at all)."""
+    def _compute(
+        self, inp: VerifyInput, version: str, *, detailed: bool = True
+    ) -> tuple[CachedVerdict, float]:
+        """The verdict and how long it may be cached (<= 0: not at all); `detailed`: its
+        detailed report rendered now (CachedVerdict.from_verdict)."""
         started = time.perf_counter()
         verdict = self._call(inp)
         latency = self._latency.get(inp.kind)
         if latency is None:
             latency = self._latency[inp.kind] = self.metrics.latency.labels(inp.kind)
         latency.observe(time.perf_counter() - started)
-        entry = CachedVerdict.from_verdict(verdict)
+        entry = CachedVerdict.from_verdict(verdict, detailed=detailed)
         now = self.clock()
         ttl = float(self.max_ttl_seconds)
         if verdict.valid_until is not None:

@@ -324,7 +324,7 @@ async def _verify_one(kind: DocumentKind, request: Request, *, anonymous: bool) 
     detailed = report_level(request)
     inp, receipt = await read_input(kind, request)
     await ctx.ensure_current()
-    outcome = await ctx.service.verify(inp)
+    outcome = await ctx.service.verify(inp, detailed=detailed or receipt)
     log_fields(request).update(outcome_fields(kind, outcome))
     return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
 

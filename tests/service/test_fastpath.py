@@ -537,7 +537,7 @@ def test_a_failing_verification_is_answered_as_by_the_route(
     else ServiceMiddleware's catch-all 500 (logged once, no stack trace to the client)."""
     served = lane.served
 
-    async def broken(inp: Any) -> Any:
+    async def broken(inp: Any, **options: Any) -> Any:
         raise failure
 
     for client in clients:
