@@ -37,6 +37,7 @@ from api.state.cache import (
     cache_key,
 )
 from api.workers import VerificationPool, let_others_run
+from keys.frozen import positional_maker
 from trust_lists import TrustStore
 from trust_lists.timeutil import format_time
 from verifier import (
@@ -126,7 +127,11 @@ class VerifyInput:
         """The verifier's question: the API's type_code is a licence type on the licence
         endpoint, a seal type on the others."""
         expect = None
-        if any(v is not None for v in self.expectations.values()):
+        if (
+            self.holder_credit_code is not None
+            or self.type_code is not None
+            or self.service_item is not None
+        ):
             licence = self.kind == DocumentKind.LICENCE
             expect = Expectations(
                 holder_id=self.holder_credit_code,
@@ -134,16 +139,17 @@ class VerifyInput:
                 seal_type=None if licence else self.type_code,
                 service_item=self.service_item,
             )
-        return VerificationRequest(
+        return _make_request(
             self.kind,
             self.token,
             self.relying,
             self.at,
             expect,
-            document=self.document,
-            image=self.image,
-            seal=self.seal,
-            national=self.national,
+            self.document,
+            self.image,
+            self.seal,
+            self.national,
+            _DATA_NAME,
         )
 
     def request_sha256(self, input_sha256: str) -> str:
@@ -157,6 +163,12 @@ class VerifyInput:
         }
         data = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
         return hashlib.sha256(data).hexdigest()
+
+
+# Positional makers (keys/frozen.py): a request builds both, a batch one of each per item.
+make_input = positional_maker(VerifyInput)
+_make_request = positional_maker(VerificationRequest)
+_DATA_NAME = VerificationRequest.__dataclass_fields__["data_name"].default
 
 
 class Outcome:
@@ -439,4 +451,4 @@ def _unknown_item(detail: str) -> ProblemError:
     return ProblemError(422, UnknownServiceItem.code, detail)
 
 
-__all__ = ["BATCH_SLICE", "Outcome", "VerificationService", "VerifyInput"]
+__all__ = ["BATCH_SLICE", "Outcome", "VerificationService", "VerifyInput", "make_input"]
