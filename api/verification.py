@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api.http.problems import ProblemError
@@ -165,6 +165,10 @@ class VerifyInput:
         return hashlib.sha256(data).hexdigest()
 
 
+_SECOND = timedelta(seconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
+
 # Positional makers (keys/frozen.py): a request builds both, a batch one of each per item.
 make_input = positional_maker(VerifyInput)
 _make_request = positional_maker(VerificationRequest)
@@ -218,6 +222,7 @@ class VerificationService:
         # Labelled children, looked up once: labels() takes a lock and validates every time.
         self._latency: dict[str, Any] = {}
         self._verdicts: dict[tuple[str, str, str], Any] = {}
+        self._second = (_EPOCH, _EPOCH, "")  # [start, end) of the second _now_text names
 
     def check_relying(self, relying: str) -> None:
         if relying not in self.store.anchors:
@@ -405,9 +410,21 @@ class VerificationService:
         # RFC 3339 'YYYY-MM-DDTHH:MM:SSZ' strings compare in time order.
         if hit is None or hit.indication is None:
             return None
-        if hit.valid_until is not None and hit.valid_until <= format_time(self.clock()):
+        if hit.valid_until is not None and hit.valid_until <= self._now_text():
             return None
         return hit
+
+    def _now_text(self) -> str:
+        """format_time(self.clock()), made once per second: the text names the whole UTC second,
+        so every instant from that second's start to the next has it."""
+        now = self.clock()
+        start, end, text = self._second
+        if not start <= now < end:
+            text = format_time(now)
+            start = now.astimezone(UTC).replace(microsecond=0)
+            if start < _LAST_SECOND:  # datetime's last second has no end to remember
+                self._second = (start, start + _SECOND, text)
+        return text
 
     async def _get(self, key: str) -> CachedVerdict | None:
         try:
