@@ -40,7 +40,7 @@ from tests.support.api_support import (
     settings_for,
 )
 from tests.support.endpoints import LICENCE
-from verifier import DocumentKind
+from verifier import DocumentKind, Expectations, VerificationRequest
 
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
@@ -563,7 +563,8 @@ def test_a_failing_verification_is_answered_as_by_the_route(
 
 def test_a_request_model_becomes_the_input_its_fields_name() -> None:
     """input_from_model builds VerifyInput positionally (api/verification.py::make_input): every
-    field lands where the dataclass's own constructor puts it, for each kind."""
+    field lands where the dataclass's own constructor puts it, for each kind; and so does the
+    verifier's request it makes (VerifyInput.request, positional too)."""
     expect = {
         "holder_credit_code": "91440300MA5G2U8T1Q",
         "type_code": "food-business",
@@ -606,7 +607,28 @@ def test_a_request_model_becomes_the_input_its_fields_name() -> None:
             ),
         ),
     ]
-    for kind, model, expected in cases:
+    holder = expect["holder_credit_code"]
+    requests = [
+        VerificationRequest(
+            DocumentKind.LICENCE,
+            b"a.b.c",
+            ZS,
+            at,
+            Expectations(holder_id=holder, licence_type="food-business", service_item="S1"),
+        ),
+        VerificationRequest(DocumentKind.SEAL, b"a.b.c", ZS, at, image=b"img"),
+        VerificationRequest(
+            DocumentKind.SEALED_DOCUMENT,
+            b"s.i.g",
+            ZS,
+            at,
+            Expectations(holder_id=holder, seal_type="food-business", service_item="S1"),
+            document=b"doc",
+            image=b"img",
+            seal=b"s.e.a",
+        ),
+    ]
+    for (kind, model, expected), request in zip(cases, requests, strict=True):
         got = input_from_model(kind, model)
         assert type(got) is VerifyInput and got == expected
-        assert got.request() == expected.request() and got.expectations == expected.expectations
+        assert got.request() == request
