@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from api.http.problems import ProblemError
 from api.obs.metrics import Metrics
 from api.state.cache import (
     KEY_PREFIX,
+    KEY_SALT,
     CachedVerdict,
     InProcessVerdictCache,
     SingleFlight,
@@ -160,9 +161,14 @@ class VerifyInput:
         return hashlib.sha256(data).hexdigest()
 
 
-# VerificationRequest(...) without its keyword handling: every verification builds one.
+_SECOND = timedelta(seconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
+
+# Positional makers (keys/frozen.py): a request builds both, a batch one of each per item.
+make_input = positional_maker(VerifyInput)
 _make_request = positional_maker(VerificationRequest)
-_DATA_NAME = VerificationRequest(DocumentKind.LICENCE, b"", "").data_name  # its default
+_DATA_NAME = VerificationRequest.__dataclass_fields__["data_name"].default
 
 
 class Outcome:
@@ -218,11 +224,10 @@ class _KeyTemplate:
         head, open_, tail = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS).partition(_OPEN_JSON)
         if not open_ or _OPEN_JSON in tail:
             return None
-        template = cls(hashlib.sha256(_KEY_SALT + head + b'"'), b'"' + tail)
+        template = cls(hashlib.sha256(KEY_SALT + head + b'"'), b'"' + tail)
         return template if template.key(digest) == key else None
 
 
-_KEY_SALT = b"huren:v1:verdict-key\x00"  # cache_key's
 _OPEN = "<document_sha256>"  # no field of a question holds "<"
 _OPEN_JSON = orjson.dumps(_OPEN)
 
@@ -254,6 +259,7 @@ class VerificationService:
         # Labelled children, looked up once: labels() takes a lock and validates every time.
         self._latency: dict[str, Any] = {}
         self._verdicts: dict[tuple[str, str, str], Any] = {}
+        self._second = (_EPOCH, _EPOCH, "")  # [start, end) of the second _now_text names
 
     def check_relying(self, relying: str) -> None:
         if relying not in self.store.anchors:
@@ -288,8 +294,9 @@ class VerificationService:
             trust_version=version,
         )
 
-    async def verify(self, inp: VerifyInput) -> Outcome:
-        """The verdict, from the cache or computed; national formats in the worker pool."""
+    async def verify(self, inp: VerifyInput, *, detailed: bool = True) -> Outcome:
+        """The verdict, from the cache or computed; national formats in the worker pool.
+        `detailed`: the answer reads the detailed report (a detailed answer, a receipt)."""
         self.check_relying(inp.relying)
         self.check_item(inp.relying, inp.service_item)
         digest = inp.input_sha256
@@ -303,7 +310,8 @@ class VerificationService:
             hit = self._usable(cache.lookup(key))
             if hit is None:
                 self._miss.inc()
-                entry, ttl = self._compute(inp, version)
+                # Only a hit at the detailed level renders it, if ever.
+                entry, ttl = self._compute(inp, version, detailed=detailed)
                 if ttl > 0:
                     cache.store(key, entry, ttl)
                 return self._outcome(inp, entry, False, digest)
@@ -454,9 +462,21 @@ class VerificationService:
         # RFC 3339 'YYYY-MM-DDTHH:MM:SSZ' strings compare in time order.
         if hit is None or hit.indication is None:
             return None
-        if hit.valid_until is not None and hit.valid_until <= format_time(self.clock()):
+        if hit.valid_until is not None and hit.valid_until <= self._now_text():
             return None
         return hit
+
+    def _now_text(self) -> str:
+        """format_time(self.clock()), made once per second: the text names the whole UTC second,
+        so every instant from that second's start to the next has it."""
+        now = self.clock()
+        start, end, text = self._second
+        if not start <= now < end:
+            text = format_time(now)
+            start = now.astimezone(UTC).replace(microsecond=0)
+            if start < _LAST_SECOND:  # datetime's last second has no end to remember
+                self._second = (start, start + _SECOND, text)
+        return text
 
     async def _get(self, key: str) -> CachedVerdict | None:
         try:
@@ -467,15 +487,18 @@ class VerificationService:
             return None
         return self._usable(hit)
 
-    def _compute(self, inp: VerifyInput, version: str) -> tuple[CachedVerdict, float]:
-        """The verdict and how long it may be cached (<= 0: not at all)."""
+    def _compute(
+        self, inp: VerifyInput, version: str, *, detailed: bool = True
+    ) -> tuple[CachedVerdict, float]:
+        """The verdict and how long it may be cached (<= 0: not at all); `detailed`: its
+        detailed report rendered now (CachedVerdict.from_verdict)."""
         started = time.perf_counter()
         verdict = self._call(inp)
         latency = self._latency.get(inp.kind)
         if latency is None:
             latency = self._latency[inp.kind] = self.metrics.latency.labels(inp.kind)
         latency.observe(time.perf_counter() - started)
-        entry = CachedVerdict.from_verdict(verdict)
+        entry = CachedVerdict.from_verdict(verdict, detailed=detailed)
         now = self.clock()
         ttl = float(self.max_ttl_seconds)
         if verdict.valid_until is not None:
@@ -497,4 +520,4 @@ def _unknown_item(detail: str) -> ProblemError:
     return ProblemError(422, UnknownServiceItem.code, detail)
 
 
-__all__ = ["BATCH_SLICE", "Outcome", "VerificationService", "VerifyInput"]
+__all__ = ["BATCH_SLICE", "Outcome", "VerificationService", "VerifyInput", "make_input"]

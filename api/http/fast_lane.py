@@ -154,14 +154,14 @@ class FastLane:
         fields = state["log"]
         fields["key_id"] = principal.key_id or "anonymous"
         scope["route"] = self.route  # the route template for the access log and metrics
+        detailed = _REPORT_QUERY[scope.get("query_string", b"")]
         try:
             await ctx.ensure_current()
-            outcome = await ctx.service.verify(inp)
+            outcome = await ctx.service.verify(inp, detailed=detailed or receipt)
         except ProblemError as exc:  # as the route's problem handler answers it
             await problem_for(exc, state["request_id"])(scope, _no_receive, send)
             return
         fields.update(outcome_fields(inp.kind, outcome))
-        detailed = _REPORT_QUERY[scope.get("query_string", b"")]
         content = render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed)
         length = (b"content-length", str(len(content)).encode("ascii"))
         await send({"type": "http.response.start", "status": 200,

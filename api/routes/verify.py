@@ -43,9 +43,8 @@ from api.http.models import (
     validation_time,
 )
 from api.http.problems import ProblemError, problem_responses
-from api.verification import BATCH_SLICE, Outcome, VerifyInput
+from api.verification import BATCH_SLICE, Outcome, VerifyInput, make_input
 from api.workers import VerificationPool, let_others_run
-from keys.frozen import positional_maker
 from verifier import DocumentKind, scan
 
 router = APIRouter(prefix="/v1", tags=["verification"])
@@ -140,25 +139,23 @@ def input_from_model(
 ) -> VerifyInput:
     expect = model.expect
     at = validation_time(model.validation_time) if model.validation_time else None
-    common: dict[str, Any] = {
-        "relying": model.relying_jurisdiction,
-        "at": at,
-        "holder_credit_code": expect.holder_credit_code if expect else None,
-        "type_code": expect.type_code if expect else None,
-        "service_item": expect.service_item if expect else None,
-    }
+    asked = (
+        (expect.holder_credit_code, expect.type_code, expect.service_item)
+        if expect
+        else (None, None, None)
+    )
     image = _decode(model.image, (*loc, "image")) if kind != DocumentKind.LICENCE else None
+    document = seal = None
     if kind == DocumentKind.SEALED_DOCUMENT:
         document = _decode(model.document, (*loc, "document"))
-        return VerifyInput(
-            kind,
-            model.signature.encode("utf-8"),
-            document=document,
-            image=image,
-            seal=model.seal.encode("utf-8") if model.seal is not None else None,
-            **common,
-        )
-    return VerifyInput(kind, model.token.encode("utf-8"), image=image, **common)
+        token = model.signature.encode("utf-8")
+        seal = model.seal.encode("utf-8") if model.seal is not None else None
+    else:
+        token = model.token.encode("utf-8")
+    # VerifyInput's fields in order: kind, token, relying, at, holder_credit_code, type_code,
+    # service_item, document, image, seal, national.
+    relying = model.relying_jurisdiction
+    return make_input(kind, token, relying, at, *asked, document, image, seal, None)
 
 
 _FORM_FILES: dict[DocumentKind, frozenset[str]] = {
@@ -328,7 +325,7 @@ async def _verify_one(kind: DocumentKind, request: Request, *, anonymous: bool) 
     detailed = report_level(request)
     inp, receipt = await read_input(kind, request)
     await ctx.ensure_current()
-    outcome = await ctx.service.verify(inp)
+    outcome = await ctx.service.verify(inp, detailed=detailed or receipt)
     log_fields(request).update(outcome_fields(kind, outcome))
     return RenderedJSONResponse(render_json(ctx, inp, outcome, receipt=receipt, detailed=detailed))
 
@@ -608,7 +605,6 @@ def _batch_inputs(
 # A plain licence item: these members and no other (LicenceItem's required fields).
 _PLAIN_LICENCE = frozenset({"kind", "token", "relying_jurisdiction"})
 _JURISDICTION = re.compile(JURISDICTION_PATTERN.removesuffix("$") + r"\Z")
-_make_input = positional_maker(VerifyInput)
 
 
 def _plain_licences(piece: list[Any]) -> list[VerifyInput] | None:
@@ -630,7 +626,7 @@ def _plain_licences(piece: list[Any]) -> list[VerifyInput] | None:
         ):
             return None
         inputs.append(
-            _make_input(
+            make_input(
                 licence, token.encode("utf-8"), relying, None, None, None, None, None, None, None,
                 None,
             )

@@ -61,18 +61,50 @@ _READABLE_EXP = re.compile(_EXP)
 _READABLE_META = re.compile(_META)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CachedVerdict:
     """A verdict as the caches hold it: the JSON bytes of both its reports (what responses embed
     as they are; one entry serves either level, so a level is never a second verification or a
-    second key) and the few fields every hit needs, so that serving a hit decodes nothing."""
+    second key) and the few fields every hit needs, so that serving a hit decodes nothing.
 
-    json: bytes  # the detailed report: every check
+    An entry made from a Verdict for the simple report alone (`from_verdict(...,
+    detailed=False)`) renders the detailed one the first time it is asked for: most answers are
+    simple, and then a verification renders only what it answers."""
+
+    detailed: bytes | None  # the detailed report, every check; None until `json` renders it
     simple: bytes  # the simple report: the checks that did not pass (verdict.reported_checks)
     indication: str | None
     sub_indication: str | None
     document_sha256: str | None
     valid_until: str | None
+    source: Verdict | None = None  # what `json` renders the detailed report from, then drops
+
+    @property
+    def json(self) -> bytes:
+        """The detailed report, rendered on first use if it was not at first."""
+        # `source` is read before `detailed` and dropped after it is set: another thread
+        # rendering at the same time leaves one of the two to read, never neither.
+        source = self.source
+        detailed = self.detailed
+        if detailed is None:
+            assert source is not None
+            detailed = source.to_json()
+            object.__setattr__(self, "detailed", detailed)
+            object.__setattr__(self, "source", None)
+        return detailed
+
+    def _compared(self) -> tuple[bytes | str | None, ...]:
+        # What a frozen dataclass compares and hashes: every field, the late-rendered one too.
+        meta = (self.indication, self.sub_indication, self.document_sha256, self.valid_until)
+        return (self.json, self.simple, *meta)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CachedVerdict):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
     @classmethod
     def of(cls, value: dict[str, Any]) -> CachedVerdict:
@@ -91,15 +123,21 @@ class CachedVerdict:
         )
 
     @classmethod
-    def from_verdict(cls, verdict: Verdict) -> CachedVerdict:
-        simple, detailed = verdict.reports_json()
+    def from_verdict(cls, verdict: Verdict, *, detailed: bool = True) -> CachedVerdict:
+        """`detailed`: render the detailed report now (it will be read: an answer or receipt
+        with it, a shared cache storing it), else on first use."""
+        if detailed:
+            simple, every = verdict.reports_json()  # the verdict's fields rendered once
+        else:
+            simple, every = verdict.to_json(detailed=False), None
         return cls(
-            detailed,
+            every,
             simple,
             verdict.indication.value,
             verdict.sub_indication.value if verdict.sub_indication else None,
             verdict.document_sha256,
             format_time(verdict.valid_until) if verdict.valid_until else None,
+            None if detailed else verdict,
         )
 
     def report(self, *, detailed: bool) -> bytes:
@@ -213,6 +251,9 @@ def _json_default(obj: object) -> object:
     raise TypeError(f"cache_key: cannot encode {type(obj).__name__} in expectations")
 
 
+KEY_SALT = b"huren:v1:verdict-key\x00"  # before the key's JSON, in every verdict key
+
+
 def cache_key(
     *,
     kind: str,
@@ -232,10 +273,12 @@ def cache_key(
         "expectations": expectations,
         "trust_version": trust_version,
     }
-    if _str_or_none(kind, document_sha256, relying, at, trust_version) and (
+    if (
         type(expectations) is dict
-        and all(type(k) is str for k in expectations)
-        and _str_or_none(*expectations.values())
+        and _STR_OR_NONE.issuperset(
+            map(type, (kind, document_sha256, relying, at, trust_version, *expectations.values()))
+        )
+        and _STR.issuperset(map(type, expectations))
     ):
         # Strings and None only: orjson writes exactly the json module's bytes (same escapes,
         # keys sorted by code point), several times faster.
@@ -249,12 +292,12 @@ def cache_key(
             allow_nan=False,
             default=_json_default,
         ).encode("utf-8")
-    digest = hashlib.sha256(b"huren:v1:verdict-key\x00" + raw).hexdigest()
+    digest = hashlib.sha256(KEY_SALT + raw).hexdigest()
     return KEY_PREFIX + digest
 
 
-def _str_or_none(*values: object) -> bool:
-    return all(v is None or type(v) is str for v in values)
+_STR = frozenset((str,))
+_STR_OR_NONE = frozenset((str, type(None)))
 
 
 def _encode_value(value: dict[str, Any]) -> bytes:
@@ -630,6 +673,7 @@ class SingleFlight:
 
 __all__ = [
     "KEY_PREFIX",
+    "KEY_SALT",
     "CachedVerdict",
     "InProcessVerdictCache",
     "RedisVerdictCache",

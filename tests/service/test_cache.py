@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -23,7 +24,9 @@ from api.state.cache import (
     cache_key,
     make_cache,
 )
+from demo.world import DemoWorld
 from tests.support import redis_support
+from verifier import DocumentKind, Expectations, VerificationRequest
 
 T = TypeVar("T")
 SECRET = b"s" * 32
@@ -515,6 +518,40 @@ def test_one_entry_holds_both_reports_in_process_and_in_redis(
                 await cache.close()
 
     run(main())
+
+
+def test_an_entry_rendering_its_detailed_report_late_is_the_entry_rendering_it_at_once(
+    demo_world: DemoWorld,
+) -> None:
+    """`from_verdict(..., detailed=False)` renders the detailed report on first use: the same
+    bytes as the entry rendering both at once, for passing, failing and undecided verdicts, in
+    either order of use, and the same stored form in Redis."""
+    store = demo_world.store()
+    stale = demo_world.verifier(store, now=demo_world.now + timedelta(days=400))
+    token = demo_world.licence_sz
+    head, body, signature = token.split(".")
+    tokens = [token, f"{head}.{body}.{signature[::-1]}", "garbage", f"{head}.{body[:-4]}.x", ""]
+    expects = [None, Expectations(licence_type="food-business"), Expectations(holder_id="x")]
+    verdicts = [
+        verifier.verify(VerificationRequest(DocumentKind.LICENCE, t.encode(), relying, None, e))
+        for verifier in (demo_world.verifier(store), stale)
+        for t in tokens
+        for relying in ("442000", "440300")
+        for e in expects
+    ]
+    assert {v.indication.value for v in verdicts} == {"PASSED", "FAILED", "INDETERMINATE"}
+    cache = RedisVerdictCache("redis://unused", secret=SECRET, wall_clock=lambda: 1000.0)
+    for verdict in verdicts:
+        at_once = CachedVerdict.from_verdict(verdict)
+        late = CachedVerdict.from_verdict(verdict, detailed=False)
+        assert late.detailed is None and late.simple == at_once.simple
+        assert cache.seal("k", late, 30) == cache.seal("k", at_once, 30)
+        assert late.json == at_once.json == verdict.to_json()
+        assert late.source is None and late == at_once
+        simple_first = CachedVerdict.from_verdict(verdict, detailed=False)
+        assert simple_first.report(detailed=False) == at_once.simple
+        assert simple_first.verdict() == at_once.verdict() == verdict.to_dict()
+        assert simple_first.meta_json() == at_once.meta_json()
 
 
 def test_an_envelope_whose_reports_do_not_split_is_refused() -> None:

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,11 @@ from api.app import create_app
 from api.http import fast_lane as fastpath
 from api.http import jsonbody
 from api.http.middleware import request_id_for
+from api.http.models import LicenceVerifyRequest, SealedDocumentVerifyRequest, SealVerifyRequest
 from api.http.problems import ProblemError
+from api.routes.verify import input_from_model
 from api.settings import Settings
+from api.verification import VerifyInput
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.service.test_json_bodies import ambiguous_variants
 from tests.support.api_support import (
@@ -36,6 +40,7 @@ from tests.support.api_support import (
     settings_for,
 )
 from tests.support.endpoints import LICENCE
+from verifier import DocumentKind, Expectations, VerificationRequest
 
 
 def _app(world: DemoWorld, root: Path, *, fast: bool) -> FastAPI:
@@ -537,7 +542,7 @@ def test_a_failing_verification_is_answered_as_by_the_route(
     else ServiceMiddleware's catch-all 500 (logged once, no stack trace to the client)."""
     served = lane.served
 
-    async def broken(inp: Any) -> Any:
+    async def broken(inp: Any, **options: Any) -> Any:
         raise failure
 
     for client in clients:
@@ -554,3 +559,76 @@ def test_a_failing_verification_is_answered_as_by_the_route(
     assert served == [body]
     expected = 500 if isinstance(failure, RuntimeError) else 503
     assert a.status_code == expected and "a bug" not in a.text
+
+
+def test_a_request_model_becomes_the_input_its_fields_name() -> None:
+    """input_from_model builds VerifyInput positionally (api/verification.py::make_input): every
+    field lands where the dataclass's own constructor puts it, for each kind; and so does the
+    verifier's request it makes (VerifyInput.request, positional too)."""
+    expect = {
+        "holder_credit_code": "91440300MA5G2U8T1Q",
+        "type_code": "food-business",
+        "service_item": "S1",
+    }
+    common = {"relying_jurisdiction": ZS, "validation_time": "2026-06-01T08:00:00Z"}
+    at = datetime(2026, 6, 1, 8, tzinfo=UTC)
+    cases = [
+        (
+            DocumentKind.LICENCE,
+            LicenceVerifyRequest.model_validate({"token": "a.b.c", **common, "expect": expect}),
+            VerifyInput(DocumentKind.LICENCE, b"a.b.c", ZS, at, **expect),
+        ),
+        (
+            DocumentKind.SEAL,
+            SealVerifyRequest.model_validate({"token": "a.b.c", "image": "aW1n", **common}),
+            VerifyInput(DocumentKind.SEAL, b"a.b.c", ZS, at, image=b"img"),
+        ),
+        (
+            DocumentKind.SEALED_DOCUMENT,
+            SealedDocumentVerifyRequest.model_validate(
+                {
+                    "document": "ZG9j",
+                    "signature": "s.i.g",
+                    "seal": "s.e.a",
+                    "image": "aW1n",
+                    **common,
+                    "expect": expect,
+                }
+            ),
+            VerifyInput(
+                DocumentKind.SEALED_DOCUMENT,
+                b"s.i.g",
+                ZS,
+                at,
+                **expect,
+                document=b"doc",
+                image=b"img",
+                seal=b"s.e.a",
+            ),
+        ),
+    ]
+    holder = expect["holder_credit_code"]
+    requests = [
+        VerificationRequest(
+            DocumentKind.LICENCE,
+            b"a.b.c",
+            ZS,
+            at,
+            Expectations(holder_id=holder, licence_type="food-business", service_item="S1"),
+        ),
+        VerificationRequest(DocumentKind.SEAL, b"a.b.c", ZS, at, image=b"img"),
+        VerificationRequest(
+            DocumentKind.SEALED_DOCUMENT,
+            b"s.i.g",
+            ZS,
+            at,
+            Expectations(holder_id=holder, seal_type="food-business", service_item="S1"),
+            document=b"doc",
+            image=b"img",
+            seal=b"s.e.a",
+        ),
+    ]
+    for (kind, model, expected), request in zip(cases, requests, strict=True):
+        got = input_from_model(kind, model)
+        assert type(got) is VerifyInput and got == expected
+        assert got.request() == request

@@ -21,7 +21,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
+from api.obs.metrics import Metrics
 from api.settings import Settings, SettingsError
+from api.verification import VerificationService
 from cli import main as cli
 from demo.world import DEMO_EPOCH, DemoWorld, write_demo
 from issuing import national as issue
@@ -45,6 +47,7 @@ from trust_lists.timeutil import (
     LATEST_VALIDATION_TIME,
     TIME_MAX,
     TIME_MIN,
+    format_time,
     shift,
 )
 
@@ -361,3 +364,36 @@ def test_a_signing_time_beyond_datetime_in_utc_is_a_verdict(
     )
     assert r.status_code == 200, r.text
     assert r.json()["verdict"]["indication"] == "FAILED", r.text
+
+
+_OFFSETS = st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31)),
+            _OFFSETS.map(timezone),
+        ).map(lambda t: t[0].replace(tzinfo=t[1])),
+        min_size=1,
+        max_size=20,
+    )
+)
+@example([datetime.max.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)])
+@example([DEMO_EPOCH + timedelta(microseconds=n) for n in (0, 999_999, 1_000_000, 999_999, -1)])
+@settings(max_examples=300, deadline=None)
+def test_the_services_now_is_the_clocks_formatted_every_time(times: list[datetime]) -> None:
+    """A hit's expiry is compared with the clock's second, remembered for that second
+    (VerificationService._now_text): for any clock, the text format_time gives at that call."""
+    ticks = iter(times)
+    service = VerificationService(
+        store=None,  # type: ignore[arg-type]
+        verifier=None,  # type: ignore[arg-type]
+        cache=None,  # type: ignore[arg-type]
+        flight=None,  # type: ignore[arg-type]
+        metrics=Metrics(),
+        clock=lambda: next(ticks),
+        max_ttl_seconds=60,
+    )
+    for when in times:
+        assert service._now_text() == format_time(when)
