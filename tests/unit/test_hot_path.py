@@ -3,6 +3,7 @@ and the licence path's shortcuts answer what the long way answers."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -63,8 +64,13 @@ def test_a_maker_builds_what_the_class_builds(cls: type, make: object, args: tup
     assert type(made) is cls
     assert made == cls(*args)
     assert [getattr(made, f.name) for f in dataclasses.fields(cls) if f.init] == list(args)
+    assert repr(made) == repr(cls(*args))
+    assert copy.copy(made) == made
+    assert dataclasses.replace(made) == made
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.__setattr__(dataclasses.fields(cls)[0].name, None)
+    with pytest.raises(AttributeError):
+        made.__dict__  # still slots only
 
 
 def test_a_maker_gives_init_false_fields_their_default() -> None:
@@ -84,6 +90,13 @@ def test_makers_are_refused_where_they_would_skip_something() -> None:
         positional_maker(Mutable)
     with pytest.raises(TypeError):
         positional_maker(ServiceKey)  # its __post_init__ derives _times
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Measured(float):  # a float's objects cannot be built as object's, nor change class
+        unit: str
+
+    with pytest.raises(TypeError, match="twin"):
+        positional_maker(Measured)
 
 
 @pytest.mark.parametrize("offset_days", [-1, 0, 1, 5, 10, 20, 40])
