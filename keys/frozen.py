@@ -7,7 +7,7 @@ in a few instructions, then gives the object its real class (assigning __class__
 classes of one layout, which Python checks and allows). A maker takes every init field
 positionally, in declaration order, and returns an object equal to cls(*args); fields with
 init=False get their default. Classes with __post_init__ are refused (a maker would skip it),
-and so are layouts whose objects cannot change class."""
+and so are classes with bases of their own (the twin would run their __init__)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def positional_maker(cls: type[_T]) -> Callable[..., _T]:
         raise TypeError(f"{cls.__name__} is not a frozen slots dataclass")
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} has a __post_init__ a maker would skip")
-    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_twin": _twin(cls)}
+    ns: dict[str, Any] = {"_cls": cls, "_twin": _twin(cls)}
     args: list[str] = []
     body: list[str] = []
     for i, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
@@ -40,7 +40,7 @@ def positional_maker(cls: type[_T]) -> Callable[..., _T]:
             body.append(f" o.{f.name} = _d{i}()")
         else:
             raise TypeError(f"{cls.__name__}.{f.name} has no value a maker could give")
-    src = f"def make({', '.join(args)}):\n o = _new(_twin)\n" + "\n".join(body)
+    src = f"def make({', '.join(args)}):\n o = _twin()\n" + "\n".join(body)
     src += "\n o.__class__ = _cls\n return o\n"
     exec(compile(src, f"<maker of {cls.__qualname__}>", "exec"), ns)  # noqa: S102
     make: Callable[..., _T] = ns["make"]
@@ -49,10 +49,12 @@ def positional_maker(cls: type[_T]) -> Callable[..., _T]:
 
 
 def _twin(cls: type) -> type:
-    """A plain (not frozen) class with cls's bases and slots, whose objects may become cls's."""
-    twin = type(f"_{cls.__name__}Twin", cls.__bases__, {"__slots__": cls.__dict__["__slots__"]})
-    try:
-        setattr(object.__new__(twin), "__class__", cls)  # noqa: B010 - mypy reads it as Never
-    except TypeError as exc:
-        raise TypeError(f"{cls.__name__}'s objects cannot be made through a twin: {exc}") from exc
+    """A plain class with cls's slots, whose objects may become cls's: called without arguments,
+    it builds an empty object through object's own __new__ and __init__."""
+    if cls.__bases__ != (object,):
+        raise TypeError(
+            f"{cls.__name__} has bases of its own: its objects cannot be made through a twin"
+        )
+    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": cls.__dict__["__slots__"]})
+    setattr(twin(), "__class__", cls)  # noqa: B010 - Python checks the layouts (mypy reads Never)
     return twin
