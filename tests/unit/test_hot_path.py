@@ -13,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from demo.world import CITY, SHENZHEN, ZHONGSHAN, DemoWorld
 from keys.frozen import positional_maker
 from keys.jws import CompactJWS, make_compact
 from trust_lists.model import KeyStatus, ServiceKey, StatusChange
-from verifier import formats
+from verifier import _job, formats
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -223,3 +224,29 @@ def test_the_good_codes_memo_is_bounded_and_changes_no_answer() -> None:
     )
     for odd in (["440300"], {"a": 1}, 440300):  # unhashable or not text: refused, never raised
         assert _outcome_of(formats.parse_licence_claims, _VALID_CLAIMS | {"jur": odd})[0] == "error"
+
+
+def test_verdicts_under_one_snapshot_share_its_trust_context(demo_world: DemoWorld) -> None:
+    """JobBase._trust keeps the last snapshot's contexts: shared while the snapshot holds,
+    built anew from the next one, and never more than _TRUSTS_MAX of them."""
+    store = demo_world.store()
+    verifier = demo_world.verifier(store)
+    first = verifier.verify_licence(demo_world.licence_sz, ZHONGSHAN)
+    again = verifier.verify_licence(demo_world.licence_sz, ZHONGSHAN)
+    assert again.trust is first.trust
+    signed = store.state.lists[SHENZHEN]
+    assert first.trust == TrustContext(ZHONGSHAN, SHENZHEN, signed.trust_list.sequence,
+                                       signed.digest, store.state.catalogue.catalogue.sequence,
+                                       store.state.version)  # fmt: skip
+    uri = CITY[SHENZHEN].issuer_status_uri
+    newer = demo_world.sign_status_list(uri, issued_at=demo_world.now - timedelta(minutes=1))
+    store.submit_status_list(newer, now=demo_world.now)
+    later = verifier.verify_licence(demo_world.licence_sz, ZHONGSHAN)
+    assert later.trust.trust_state_version == store.state.version != first.trust.trust_state_version
+    assert later.trust == dataclasses.replace(first.trust, trust_state_version=store.state.version)
+    job = verifier._job(ZHONGSHAN, None, None)
+    codes = [f"{110000 + i}" for i in range(_job._TRUSTS_MAX + 10)]
+    contexts = [job._trust(code) for code in codes]
+    assert len(_job._TRUSTS[0][1]) == _job._TRUSTS_MAX
+    assert [job._trust(code) for code in codes] == contexts
+    assert {c.issuing_jurisdiction for c in contexts} == set(codes)
