@@ -42,6 +42,9 @@ def format_time(value: datetime) -> str:
     text = _FORMATTED.get(value)  # a naive datetime never equals an aware key
     if text is not None:
         return text
+    if value.microsecond and value.tzinfo is UTC:
+        # A clock's "now": the text is its whole second's (isoformat truncates the rest).
+        return format_time(value.replace(microsecond=0))
     utc = require_aware(value).astimezone(UTC)
     # Always four year digits ("+00:00" -> "Z"): strftime writes years before 1000 with fewer,
     # which parse_time would refuse.

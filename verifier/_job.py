@@ -211,16 +211,27 @@ class JobBase(Generic[_P]):
         return Indication.PASSED, None
 
     def _trust(self, jurisdiction: str | None) -> TrustContext:
-        signed = self.state.lists.get(jurisdiction) if jurisdiction is not None else None
-        cat = self.state.catalogue
-        return make_trust(
-            self.relying,
-            jurisdiction,
-            signed.trust_list.sequence if signed is not None else None,
-            signed.digest if signed is not None else None,
-            cat.catalogue.sequence if cat is not None else None,
-            self.state.version,
-        )
+        state = self.state
+        held, trusts = _TRUSTS[0]
+        if held is not state:
+            trusts = {}
+            _TRUSTS[0] = (state, trusts)  # one store: another thread sees the old or the new
+        key = (self.relying, jurisdiction)
+        trust = trusts.get(key)
+        if trust is None:
+            signed = state.lists.get(jurisdiction) if jurisdiction is not None else None
+            cat = state.catalogue
+            trust = make_trust(
+                self.relying,
+                jurisdiction,
+                signed.trust_list.sequence if signed is not None else None,
+                signed.digest if signed is not None else None,
+                cat.catalogue.sequence if cat is not None else None,
+                state.version,
+            )
+            if len(trusts) < _TRUSTS_MAX:
+                trusts[key] = trust
+        return trust
 
     def _verdict(self, summary: DocumentSummary, digest: str) -> Verdict:
         indication, sub = self._indication()
@@ -420,6 +431,11 @@ class JobBase(Generic[_P]):
             )
         self.ok("expect.type")
 
+
+# The trust contexts of the last snapshot by (relying, issuing) jurisdiction: every verdict under
+# one snapshot names one of a few, which are then built and rendered once (TrustContext._render).
+_TRUSTS: list[tuple[TrustState | None, dict[tuple[str, str | None], TrustContext]]] = [(None, {})]
+_TRUSTS_MAX = 1024
 
 # item.accepted checks by the question they answer (see JobBase.recognition).
 _ACCEPTED: dict[tuple[object, ...], Check] = {}

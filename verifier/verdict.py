@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -65,12 +65,22 @@ class Check:
     result: CheckResult
     message_zh: str
     message_en: str
-    # to_dict's answer, made on first use: passing checks are shared by every verdict, so each
-    # is rendered once per process and then only copied.
+    # to_dict's answer and its JSON, made on first use: passing checks are shared by every
+    # verdict, so each is rendered once per process and then only copied or joined.
     _rendered: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, str]:
         return self._render().copy()
+
+    def _fragment(self) -> bytes:
+        """The JSON of to_dict() as orjson writes it inside a verdict (JSONEncodeError when
+        orjson cannot: the verdict then goes the whole way through _dump)."""
+        fragment = self._json
+        if fragment is None:
+            fragment = orjson.dumps(self._render(), option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+            object.__setattr__(self, "_json", fragment)
+        return fragment
 
     def _render(self) -> dict[str, str]:
         """The shared rendering: never hand it out to be mutated."""
@@ -153,16 +163,26 @@ class TrustContext:
     list_digest: str | None
     catalogue_sequence: int | None
     trust_state_version: str
+    # to_dict's answer, made on first use: verifications under one trust state share a context.
+    _rendered: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "relying_jurisdiction": self.relying_jurisdiction,
-            "issuing_jurisdiction": self.issuing_jurisdiction,
-            "list_sequence": self.list_sequence,
-            "list_digest": self.list_digest,
-            "catalogue_sequence": self.catalogue_sequence,
-            "trust_state_version": self.trust_state_version,
-        }
+        return self._render().copy()
+
+    def _render(self) -> dict[str, Any]:
+        """The shared rendering: never hand it out to be mutated."""
+        rendered = self._rendered
+        if rendered is None:
+            rendered = {
+                "relying_jurisdiction": self.relying_jurisdiction,
+                "issuing_jurisdiction": self.issuing_jurisdiction,
+                "list_sequence": self.list_sequence,
+                "list_digest": self.list_digest,
+                "catalogue_sequence": self.catalogue_sequence,
+                "trust_state_version": self.trust_state_version,
+            }
+            object.__setattr__(self, "_rendered", rendered)
+        return rendered
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrustContext:
@@ -209,6 +229,7 @@ class Verdict:
         with only the checks that did not pass (see `reported_checks`)."""
         out = self._plain(detailed)
         out["checks"] = [c.copy() for c in out["checks"]]
+        out["trust"] = self.trust.to_dict()
         return out
 
     def to_json(self, *, detailed: bool = True) -> bytes:
@@ -219,19 +240,39 @@ class Verdict:
         return _dump(self._plain(detailed))
 
     def reports_json(self) -> tuple[bytes, bytes]:
-        """(to_json(detailed=False), to_json()), the verdict's fields rendered once."""
-        plain = self._plain()
-        detailed = _dump(plain)
-        plain["checks"] = reported_checks(plain["checks"], detailed=False)
-        return _dump(plain), detailed
+        """(to_json(detailed=False), to_json()) from shared parts: the head and the fields after
+        the checks rendered once for both, each check's JSON made once per Check (the passing
+        ones are shared by every verdict). orjson's compact JSON of an object is its members'
+        JSON joined, so the bytes are to_json's; what orjson refuses goes to_json's way."""
+        checks = self.checks
+        try:
+            fragments: list[Any] = [c._json for c in checks]  # bytes, once all(fragments)
+            if not all(fragments):  # some check not rendered yet
+                fragments = [c._fragment() for c in checks]
+            rest = orjson.dumps(self._rest(), option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+        except orjson.JSONEncodeError:
+            return self.to_json(detailed=False), self.to_json()
+        head = _head(self.indication, self.sub_indication)
+        tail = b"]," + rest[1:]
+        results = [c.result for c in checks]
+        if results.count(_PASSED) == len(results):
+            return head + tail, head + b",".join(fragments) + tail
+        failing = [f for r, f in zip(results, fragments, strict=True) if r is not _PASSED]
+        return head + b",".join(failing) + tail, head + b",".join(fragments) + tail
 
     def _plain(self, detailed: bool = True) -> dict[str, Any]:
         return {
             "indication": self.indication.value,
             "sub_indication": self.sub_indication.value if self.sub_indication else None,
             "checks": [c._render() for c in reported_checks(self.checks, detailed=detailed)],
+            **self._rest(),
+        }
+
+    def _rest(self) -> dict[str, Any]:
+        """The fields after the checks, in their order."""
+        return {
             "summary": self.summary.to_dict() if self.summary else None,
-            "trust": self.trust.to_dict(),
+            "trust": self.trust._render(),
             "validation_time": format_time(self.validation_time),
             "valid_until": format_time(self.valid_until) if self.valid_until else None,
             "document_sha256": self.document_sha256,
@@ -255,6 +296,23 @@ class Verdict:
 make_verdict = positional_maker(Verdict)
 make_summary = positional_maker(DocumentSummary)
 make_trust = positional_maker(TrustContext)
+
+
+_PASSED: Final = CheckResult.PASSED
+# A report's opening up to its checks, by (indication, sub-indication): a few dozen at most.
+_HEADS: dict[tuple[str, str | None], bytes] = {}
+
+
+def _head(indication: Indication, sub: SubIndication | None) -> bytes:
+    # _value_ is what .value returns, without the enum property's Python-level call.
+    key = (indication._value_, sub._value_ if sub else None)
+    head = _HEADS.get(key)
+    if head is None:
+        opening = orjson.dumps({"indication": key[0], "sub_indication": key[1]})
+        head = opening[:-1] + b',"checks":['
+        if len(_HEADS) < 64:  # the enums' pairs fit
+            _HEADS[key] = head
+    return head
 
 
 def _dump(plain: dict[str, Any]) -> bytes:

@@ -3,6 +3,7 @@ and the licence path's shortcuts answer what the long way answers."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -12,10 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from demo.world import CITY, SHENZHEN, ZHONGSHAN, DemoWorld
 from keys.frozen import positional_maker
 from keys.jws import CompactJWS, make_compact
 from trust_lists.model import KeyStatus, ServiceKey, StatusChange
-from verifier import formats
+from verifier import _job, formats
 from verifier.verdict import (
     Check,
     CheckResult,
@@ -62,9 +64,14 @@ def test_a_maker_builds_what_the_class_builds(cls: type, make: object, args: tup
     made = make(*args)  # type: ignore[operator]
     assert type(made) is cls
     assert made == cls(*args)
-    assert [getattr(made, f.name) for f in dataclasses.fields(cls)] == list(args)
+    assert [getattr(made, f.name) for f in dataclasses.fields(cls) if f.init] == list(args)
+    assert repr(made) == repr(cls(*args))
+    assert copy.copy(made) == made
+    assert dataclasses.replace(made) == made
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.__setattr__(dataclasses.fields(cls)[0].name, None)
+    with pytest.raises(AttributeError):
+        made.__dict__  # still slots only
 
 
 def test_a_maker_gives_init_false_fields_their_default() -> None:
@@ -84,6 +91,13 @@ def test_makers_are_refused_where_they_would_skip_something() -> None:
         positional_maker(Mutable)
     with pytest.raises(TypeError):
         positional_maker(ServiceKey)  # its __post_init__ derives _times
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Measured(float):  # a float's objects cannot be built as object's, nor change class
+        unit: str
+
+    with pytest.raises(TypeError, match="twin"):
+        positional_maker(Measured)
 
 
 @pytest.mark.parametrize("offset_days", [-1, 0, 1, 5, 10, 20, 40])
@@ -210,3 +224,29 @@ def test_the_good_codes_memo_is_bounded_and_changes_no_answer() -> None:
     )
     for odd in (["440300"], {"a": 1}, 440300):  # unhashable or not text: refused, never raised
         assert _outcome_of(formats.parse_licence_claims, _VALID_CLAIMS | {"jur": odd})[0] == "error"
+
+
+def test_verdicts_under_one_snapshot_share_its_trust_context(demo_world: DemoWorld) -> None:
+    """JobBase._trust keeps the last snapshot's contexts: shared while the snapshot holds,
+    built anew from the next one, and never more than _TRUSTS_MAX of them."""
+    store = demo_world.store()
+    verifier = demo_world.verifier(store)
+    first = verifier.verify_licence(demo_world.licence_sz, ZHONGSHAN)
+    again = verifier.verify_licence(demo_world.licence_sz, ZHONGSHAN)
+    assert again.trust is first.trust
+    signed = store.state.lists[SHENZHEN]
+    assert first.trust == TrustContext(ZHONGSHAN, SHENZHEN, signed.trust_list.sequence,
+                                       signed.digest, store.state.catalogue.catalogue.sequence,
+                                       store.state.version)  # fmt: skip
+    uri = CITY[SHENZHEN].issuer_status_uri
+    newer = demo_world.sign_status_list(uri, issued_at=demo_world.now - timedelta(minutes=1))
+    store.submit_status_list(newer, now=demo_world.now)
+    later = verifier.verify_licence(demo_world.licence_sz, ZHONGSHAN)
+    assert later.trust.trust_state_version == store.state.version != first.trust.trust_state_version
+    assert later.trust == dataclasses.replace(first.trust, trust_state_version=store.state.version)
+    job = verifier._job(ZHONGSHAN, None, None)
+    codes = [f"{110000 + i}" for i in range(_job._TRUSTS_MAX + 10)]
+    contexts = [job._trust(code) for code in codes]
+    assert len(_job._TRUSTS[0][1]) == _job._TRUSTS_MAX
+    assert [job._trust(code) for code in codes] == contexts
+    assert {c.issuing_jurisdiction for c in contexts} == set(codes)
