@@ -556,6 +556,9 @@ def test_periodic_pull_adopts_and_publishes_to_other_instances(
             routes.set("/sz.jws", LIST2)
             await eventually(lambda: a.store.highest_sequence(SZ) == 2)
             await eventually(lambda: b.store.highest_sequence(SZ) == 2)
+            # The store takes the list before the adoption is announced (a later step): wait
+            # for the announcement, then check there was exactly one.
+            await eventually(lambda: len(a.adopted) >= 1 and len(b.adopted) >= 1)
             assert a.adopted == ["trust_list"]
             assert b.adopted == ["trust_list"]
         finally:
