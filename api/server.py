@@ -149,7 +149,10 @@ def serve(config_path: Path | str, host: str, port: int, workers: int | None = N
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
-    """This worker's own listener on the shared port (SO_REUSEPORT)."""
+    """This worker's own listener on the shared port (SO_REUSEPORT), bound but not listening:
+    uvicorn listens once the app is loaded, and until then the kernel hands the port's
+    connections to the workers already serving (listening early would queue some on this one
+    for the whole start-up)."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.server import _listening_socket
 from demo.world import DemoWorld, build_demo_world
 from tests.support import redis_support
 from tests.support.api_support import SZ, ZS, auth, next_list, service_dir, settings_for
@@ -290,26 +292,68 @@ def _workers(supervisor: int) -> set[int]:
     }
 
 
+def _listens(pid: int, port: int) -> bool:
+    """Whether process pid holds a listening TCP socket on port (Linux /proc): a worker's socket
+    listens only once the worker serves."""
+    listeners = set()
+    for table in (Path("/proc/net/tcp"), Path("/proc/net/tcp6")):
+        for line in table.read_text().splitlines()[1:] if table.exists() else ():
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                listeners.add(f"socket:[{fields[9]}]")
+    descriptors = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            descriptors.add(os.readlink(fd))
+        except FileNotFoundError:  # closed since the listing
+            continue
+    return bool(listeners & descriptors)
+
+
+def test_a_starting_worker_takes_no_connection_until_it_serves() -> None:
+    # A worker binds its socket before it loads the trust state (seconds) and listens only when
+    # it serves; the kernel hands a connection on the shared port only to a listening socket, so
+    # a replacement that is still loading never gets one: the workers serving get them all.
+    serving = _listening_socket("127.0.0.1", 0)
+    port = serving.getsockname()[1]
+    serving.listen(64)
+    loading = _listening_socket("127.0.0.1", port)
+    with serving, loading:
+        assert loading.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 0
+        for _ in range(200):
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                accepted, _ = serving.accept()
+                assert accepted.getpeername() == client.getsockname()
+                accepted.close()
+
+
 def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     world = demo_directory(tmp_path / "demo")
     server = start(tmp_path / "demo", huren_serve=True, serve_args=("--workers", "2"))
     try:
         workers = _workers(server.pid)
         assert len(workers) == 2
+        # start() returns when one worker answers; the other may still be loading. Killing the
+        # only one serving would leave no listener (connections refused) until one is up: no
+        # service promises more. So first both serve.
+        deadline = time.monotonic() + 60
+        while not all(_listens(w, server.port) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(_listens(w, server.port) for w in workers)
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            now = _workers(server.pid)
-            if len(now) == 2 and victim not in now:
-                break
-            time.sleep(0.2)
-        assert len(now) == 2 and victim not in now, now
-        ready = 0
-        while ready < 10 and time.monotonic() < deadline:  # the new worker loads, then serves
+        # While the replacement starts, the survivor answers every request on a new connection.
+        replaced = False
+        while not replaced and time.monotonic() < deadline:
+            now = _workers(server.pid) - {victim}
+            replaced = len(now) == 2 and all(_listens(w, server.port) for w in now)
             r = httpx.post(server.url + LICENCE, json=_licence(world), headers=auth("counter"))
-            ready += r.status_code == 200
-        assert ready == 10
+            assert r.status_code == 200, r.text
+            time.sleep(0.2)
+        assert replaced, now
+        for _ in range(10):  # both serve: the kernel spreads these over both
+            r = httpx.post(server.url + LICENCE, json=_licence(world), headers=auth("counter"))
+            assert r.status_code == 200, r.text
         assert "starting another" in server.log.read_text()
     finally:
         server.stop()
