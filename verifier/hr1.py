@@ -115,7 +115,7 @@ def b45decode(text: bytes) -> bytes:
     the same function in whole-string operations (three-byte groups of one big integer), many
     times faster than a loop per group on the verification path."""
     digits = text.translate(_B45_DIGITS)
-    if b"\xff" in digits:
+    if 0xFF in digits:  # an int needle: a bytes one is first tried as an int, at a cost
         raise LayerError("format.qr_encoding", "a character outside the Base45 alphabet")
     groups, rest = divmod(len(digits), 3)
     if rest == 1:
