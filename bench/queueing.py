@@ -24,8 +24,10 @@ def simulate(
     utilisation: float = 0.5,
     requests: int = 200_000,
     seed: int = 1,
+    shared: bool = False,
 ) -> tuple[float, float]:
-    """(p50, p99) of the response time in units of the mean service time."""
+    """(p50, p99) of the response time in units of the mean service time. `shared`: every
+    request goes to whichever worker is free first (one queue), not to its connection's."""
     rnd = random.Random(seed)
     # Each connection's cycle is think + response; at the target utilisation each worker
     # completes `utilisation` requests per unit of time.
@@ -38,7 +40,7 @@ def simulate(
     times: list[float] = []
     while len(times) < requests:
         sent, conn = heapq.heappop(events)
-        worker = conn % workers
+        worker = free.index(min(free)) if shared else conn % workers
         start = max(sent, free[worker])
         service = rnd.gammavariate(shape, 1.0 / shape) if shape else 1.0
         free[worker] = start + service
@@ -51,11 +53,13 @@ def simulate(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.queueing", description=__doc__)
     p.add_argument("--cv", type=float, nargs="*", default=[0.0, 0.3, 0.5, 0.7, 1.0])
+    p.add_argument("--shared", action="store_true", help="one queue for both workers")
     a = p.parse_args(argv)
-    print("service-time cv   p50    p99    p99/p50   (figure 7c's closed loop, 2 workers)")
+    queue = "one queue" if a.shared else "a queue per worker"
+    print(f"service-time cv   p50    p99    p99/p50   (7c's closed loop, 2 workers, {queue})")
     for cv in a.cv:
-        p50, p99 = simulate(cv)
-        print(f"{cv:15.1f} {p50:6.2f} {p99:6.2f} {p99 / p50:9.2f}")
+        p50, p99 = simulate(cv, shared=a.shared)
+        print(f"{cv:15.2f} {p50:6.2f} {p99:6.2f} {p99 / p50:9.2f}")
     return 0
 
 
