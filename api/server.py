@@ -32,6 +32,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.context import Lifecycle
+from api.http.transport import HttpProtocol
 from api.obs.logs import configure_logging
 from api.settings import Settings, SettingsError
 
@@ -122,6 +123,7 @@ def _serve_one(config_path: Path | str, host: str, port: int, sock: socket.socke
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        http=HttpProtocol,  # a response's head and body in one send (api/http/transport.py)
     )
     server = DrainingServer(config, app.state.ctx.lifecycle, settings.drain_seconds)
     server.run(sockets=[sock] if sock is not None else None)
