@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 
@@ -254,11 +254,8 @@ class Verdict:
             return self.to_json(detailed=False), self.to_json()
         head = _head(self.indication, self.sub_indication)
         tail = b"]," + rest[1:]
-        results = [c.result for c in checks]
-        if results.count(_PASSED) == len(results):
-            return head + tail, head + b",".join(fragments) + tail
-        failing = [f for r, f in zip(results, fragments, strict=True) if r is not _PASSED]
-        return head + b",".join(failing) + tail, head + b",".join(fragments) + tail
+        shown = [c._fragment() for c in reported_checks(checks, detailed=False)]  # made above
+        return head + b",".join(shown) + tail, head + b",".join(fragments) + tail
 
     def _plain(self, detailed: bool = True) -> dict[str, Any]:
         return {
@@ -298,7 +295,6 @@ make_summary = positional_maker(DocumentSummary)
 make_trust = positional_maker(TrustContext)
 
 
-_PASSED: Final = CheckResult.PASSED
 # A report's opening up to its checks, by (indication, sub-indication): a few dozen at most.
 _HEADS: dict[tuple[str, str | None], bytes] = {}
 
