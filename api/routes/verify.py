@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -581,13 +581,11 @@ def _batch_inputs(
     if sum(map(len, pieces)) > limit:
         raise _too_large(limit)
     items: list[BatchItem | VerifyInput] = []
-    all_plain = True
     for piece in pieces:
         plain = _plain_licences(piece)
         if plain is not None:
             items += plain
         else:
-            all_plain = False
             try:
                 batch = BatchVerifyRequest.model_validate({"items": piece, "receipt": receipt})
             except ValidationError:
@@ -595,10 +593,6 @@ def _batch_inputs(
             items += batch.items
         let_others_run()
     del pieces
-    if all_plain:  # licences only: the first item is the first one a role may be refused
-        if not principal.may(PERMISSION[DocumentKind.LICENCE]):
-            raise _forbidden(0, DocumentKind.LICENCE, principal)
-        return cast(list[VerifyInput], items), receipt
     return _checked_inputs(items, principal), receipt
 
 
