@@ -144,11 +144,8 @@ _HEADERS_MAX = 1024
 
 
 def _protected_header(protected: bytes) -> tuple[dict[int, Any], str, str]:
-    """(header, alg, kid) of valid protected header bytes, or MalformedCBOR / MalformedCOSE /
-    UnsupportedAlgorithm."""
-    known = _HEADERS.get(protected)
-    if known is not None:
-        return known
+    """(header, alg, kid) of valid protected header bytes not yet in _HEADERS (which parse
+    looks in first), or MalformedCBOR / MalformedCOSE / UnsupportedAlgorithm."""
     if not protected:
         raise MalformedCOSE("the protected header must be non-empty bytes")
     header = cbor.loads(protected, max_bytes=MAX_HEADER_BYTES)
@@ -233,7 +230,7 @@ class CoseSign1:
             signing_input = b""
         if not signature:
             raise MalformedCOSE("the signature must be non-empty bytes")
-        header, alg, kid = _protected_header(protected)
+        header, alg, kid = _HEADERS.get(protected) or _protected_header(protected)
         if not signing_input:
             signing_input = sig_structure(protected, payload)
         # What the generated __init__ does (a frozen dataclass sets each slot through

@@ -181,8 +181,6 @@ def _text_keys(value: object, where: str) -> None:
 
 
 _CLAIM_NAMES: Final[dict[int | str, str]] = dict(CWT_CLAIMS)  # a dict: faster than the proxy
-_KEY_TYPES: Final = frozenset({int, str})
-_TEXT: Final = frozenset({str})
 
 
 def usual_licence_claims(payload: bytes) -> LicenceClaims | None:
@@ -200,16 +198,23 @@ def usual_licence_claims(payload: bytes) -> LicenceClaims | None:
         return None
     try:
         value = cbor2.loads(payload)
-        if type(value) is not dict or not set(map(type, value)) <= _KEY_TYPES:
+        if type(value) is not dict:
             return None
-        names = _CLAIM_NAMES  # KeyError (caught) for a claim key outside the table
-        claims = {names[k]: v for k, v in value.items()}
+        names = _CLAIM_NAMES
+        claims: dict[str, Any] = {}
+        for key, item in value.items():
+            # Never true or 1.0 (which hash as 1); a key outside the table is a KeyError.
+            if type(key) is not int and type(key) is not str:
+                return None
+            claims[names[key]] = item
         licence = _licence_fast(claims)
         if licence is None:
             return None
         data = claims.get("data")
-        if data is not None and not set(map(type, data)) <= _TEXT:
-            return None
+        if data is not None:
+            for key in data:
+                if type(key) is not str:
+                    return None
         if cbor2.dumps(value) != payload:
             return None
     except Exception:  # the strict route names the fault
