@@ -58,7 +58,13 @@ def rows(proj: Any, work: Path, *, log: Callable[[str], None]) -> list[Row]:
     d = work / "bigbatch"
     d.mkdir(exist_ok=True)
     with Cluster(
-        "service-bigbatch", spec.app, workers=1, env=env, workdir=d, ready_path=spec.readyz
+        "service-bigbatch",
+        spec.app,
+        http=spec.http,
+        workers=1,
+        env=env,
+        workdir=d,
+        ready_path=spec.readyz,
     ) as c:
         c.start()
         pid = c.procs[0].pid

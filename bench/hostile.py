@@ -27,6 +27,7 @@ from bench import loadgen
 from bench.http import closed_loop
 from bench.procs import Cluster
 from bench.report import Row, fmt_ms, unavailable
+from bench.serve import HUREN_PROTOCOL
 
 TARGET_SECONDS = 0.050
 MiB = 1024 * 1024
@@ -95,8 +96,8 @@ def rows(work: Path, *, quick: bool, log: Callable[[str], None]) -> list[Row]:
     log(f"  building {conns} distinct hostile packages")
     uploads = [multipart(costly_ofd(seed=i.to_bytes(2, "big")), relying) for i in range(conns)]
     env = {"HUREN_CONFIG": str(directory / "huren.json")}
-    with Cluster("hostile", "api.server:app_from_env", workers=1, env=env, workdir=work,
-                 ready_path="/readyz") as svc:  # fmt: skip
+    with Cluster("hostile", "api.server:app_from_env", http=HUREN_PROTOCOL, workers=1, env=env,
+                 workdir=work, ready_path="/readyz") as svc:  # fmt: skip
         svc.start()
 
         def probe() -> dict[str, Any]:

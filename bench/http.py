@@ -38,6 +38,7 @@ class ServiceSpec:
     """How to run and call the project's service (filled in by bench/project.py)."""
 
     app: str  # module:factory for bench.serve
+    http: str  # bench.serve --http: the protocol the service runs on when deployed
     env: dict[str, str]  # environment for its processes (HUREN_CONFIG, ...)
     readyz: str
     licence_path: str
@@ -275,6 +276,7 @@ class HttpBench:
                     Cluster(
                         "service",
                         spec.app,
+                        http=spec.http,
                         workers=w,
                         env=spec.env,
                         workdir=d,
@@ -290,6 +292,7 @@ class HttpBench:
                     Cluster(
                         "service-redis",
                         spec.app,
+                        http=spec.http,
                         workers=w,
                         env=env,
                         workdir=d,
@@ -304,6 +307,7 @@ class HttpBench:
                     Cluster(
                         "service-cluster",
                         spec.app,
+                        http=spec.http,
                         workers=w,
                         env={**spec.env, **cluster_env},
                         workdir=d,
@@ -431,6 +435,7 @@ class HttpBench:
         with Cluster(
             "service-batch",
             spec.app,
+            http=spec.http,
             workers=self.cfg.workers,
             env=spec.env,
             workdir=self.cfg.workdir,
@@ -501,7 +506,9 @@ class HttpBench:
         )
         self._record("batch", load)
 
-    def startup(self, app: str, env: dict[str, str], ready: str, name: str) -> list[float]:
+    def startup(
+        self, app: str, http: str, env: dict[str, str], ready: str, name: str
+    ) -> list[float]:
         """Seconds from process start to `ready` answering 200, for one process, repeated."""
         import os
 
@@ -513,7 +520,17 @@ class HttpBench:
             port = res.getsockname()[1]
             t0 = time.perf_counter()
             proc = spawn(
-                [sys.executable, "-m", "bench.serve", "--app", app, "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.serve",
+                    "--app",
+                    app,
+                    "--port",
+                    str(port),
+                    "--http",
+                    http,
+                ],
                 env={**os.environ, **env},
                 log=self.cfg.workdir / f"startup-{name}.log",
             )

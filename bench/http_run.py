@@ -116,8 +116,8 @@ def run(
     if "startup" in sections and spec is not None:
         log("[http] start-up to readyz 200")
         try:
-            svc = bench.startup(spec.app, spec.env, spec.readyz, "service")
-            naive = bench.startup(http.NAIVE_APP, {}, "/ping", "naive")
+            svc = bench.startup(spec.app, spec.http, spec.env, spec.readyz, "service")
+            naive = bench.startup(http.NAIVE_APP, "httptools", {}, "/ping", "naive")
             startup = (svc, naive)
         except RuntimeError as exc:
             service_reason = service_reason or str(exc)[:600]

@@ -112,9 +112,11 @@ class Cluster:
         env: dict[str, str] | None,
         workdir: Path,
         ready_path: str,
+        http: str = "httptools",
     ) -> None:
         self.name = name
         self.app = app
+        self.http = http  # bench.serve --http
         self.workers = workers
         self.env = {**os.environ, **(env or {})}
         self.workdir = workdir
@@ -145,6 +147,8 @@ class Cluster:
                         str(self.port),
                         "--ready-file",
                         str(ready),
+                        "--http",
+                        self.http,
                     ],
                     env=self.env,
                     log=self.log,

@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import micro
 from bench.micro import RawSample
+from bench.serve import HUREN_PROTOCOL
 
 
 class Unavailable(Exception):
@@ -368,6 +369,7 @@ class Project:
         }
         spec = ServiceSpec(
             app="api.server:app_from_env",
+            http=HUREN_PROTOCOL,
             env=env,
             readyz="/readyz",
             licence_path="/v1/licences/verify",

@@ -1,10 +1,12 @@
 """One server process of a benchmark: uvicorn on its own SO_REUSEPORT socket.
 
-    python -m bench.serve --app MODULE:FACTORY --port P
+    python -m bench.serve --app MODULE:FACTORY --port P [--http MODULE:CLASS]
 
 The parent starts one of these per worker, all on the same port: the kernel spreads connections
 evenly over the processes' sockets (unlike `uvicorn --workers N`, whose shared socket can hand a
-burst of connections to one worker). Every app in a run gets the same settings here."""
+burst of connections to one worker). Every app in a run gets the same settings here, but for the
+HTTP protocol: the baselines run on uvicorn's own httptools protocol, as their users would run
+them, and huren on the protocol `huren serve` runs it on (`--http`, api/http/transport.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 import uvicorn
+from uvicorn.importer import import_from_string
 
 # The one set of uvicorn settings used for every app in the benchmark.
 UVICORN_SETTINGS: dict[str, object] = {
@@ -28,6 +31,8 @@ UVICORN_SETTINGS: dict[str, object] = {
     "timeout_graceful_shutdown": 2,
     "proxy_headers": False,  # as `huren serve` (api/server.py)
 }
+# The protocol `huren serve` runs the service on (api/server.py `_serve_one`).
+HUREN_PROTOCOL = "api.http.transport:HttpProtocol"
 
 
 def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
@@ -47,9 +52,15 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ready-file", type=Path, help="touched once this process serves")
+    p.add_argument(
+        "--http", default="httptools", help="uvicorn's name of a protocol, or module:class"
+    )
     a = p.parse_args()
     sock = reuseport_socket(a.host, a.port)
-    config = uvicorn.Config(a.app, factory=True, **UVICORN_SETTINGS)  # type: ignore[arg-type]
+    settings = dict(UVICORN_SETTINGS)
+    if ":" in a.http:
+        settings["http"] = import_from_string(a.http)
+    config = uvicorn.Config(a.app, factory=True, **settings)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     if a.ready_file is not None:
 
