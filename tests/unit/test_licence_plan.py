@@ -172,10 +172,15 @@ def test_the_demo_licence_takes_the_one_go_judgement(
     jws = job.parse_jws(token, LICENCE_TYP, jws_verifier._LICENCE)
     claims = job.claims(jws, jws_verifier.parse_licence_claims)
     assert job.usual_licence(jws, claims)
-    plans = jws_verifier._PLANS[0][2]
-    assert len(plans) == 1
+    held, _, plans = jws_verifier._PLANS[0]
+    assert held is store.state
+    assert claims.status is not None
+    key = (ZHONGSHAN, SHENZHEN, jws.kid, claims.issuer, claims.licence_type, claims.status.uri)
+    plan = plans[key]
     again = verifier._job(ZHONGSHAN, None, None)
-    assert again.usual_licence(jws, claims) and len(jws_verifier._PLANS[0][2]) == 1
+    assert again.usual_licence(jws, claims)
+    assert jws_verifier._PLANS[0][2] is plans and plans[key] is plan
     other = jws_verifier.JwsVerifier(stores[1], clock=lambda: demo_world.now)
-    other._job(ZHONGSHAN, None, None).usual_licence(jws, claims)
-    assert jws_verifier._PLANS[0][0] is stores[1].state and jws_verifier._PLANS[0][2] is not plans
+    assert other._job(ZHONGSHAN, None, None).usual_licence(jws, claims)
+    assert jws_verifier._PLANS[0][0] is stores[1].state
+    assert jws_verifier._PLANS[0][2][key] is not plan
