@@ -159,23 +159,26 @@ _HEADER_CACHE_ENTRY_MAX = 512
 
 def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
     """CompactJWS.parse (no typ, no crit understood), with the header cache in front."""
-    parts = raw.strip().split(b".")
-    if len(parts) == 3:
-        header = _HEADER_CACHE.get(parts[0])
+    token = raw.strip()
+    # The two dots by find (memchr), not split, which walks every byte and copies every part.
+    first = token.find(b".")
+    second = token.find(b".", first + 1) if first > 0 else -1
+    if second > 0 and token.find(b".", second + 1) < 0:
+        header = _HEADER_CACHE.get(token[:first])
         if header is not None:
             try:
-                payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
+                payload = b64url_decode(token[first + 1 : second])
+                signature = b64url_decode(token[second + 1 :])
             except ValueError as exc:
                 raise MalformedJWS(f"bad base64url: {exc}") from exc
             if not signature:
                 raise MalformedJWS("empty signature")
-            return make_compact(header, payload, parts[0] + b"." + parts[1], signature)
+            return make_compact(header, payload, token[:second], signature)
     jws = CompactJWS.parse(raw, max_bytes=limit)
-    h64 = parts[0]
-    if len(h64) <= _HEADER_CACHE_ENTRY_MAX:
+    if first <= _HEADER_CACHE_ENTRY_MAX:  # parsed: first is the header's length
         if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
             _HEADER_CACHE.clear()  # crude but bounded; a refill costs one parse per header
-        _HEADER_CACHE[h64] = jws.header
+        _HEADER_CACHE[token[:first]] = jws.header
     return jws
 
 
