@@ -184,11 +184,8 @@ def _outcome_of(parse: Any, claims: object) -> tuple[str, object]:
         return "error", str(exc)
 
 
-@settings(max_examples=800, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(_PATHS), st.booleans(), _ODD), max_size=3))
-def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
-    import copy
-
+def _edited(edits: list[Any]) -> dict[str, Any]:
+    """_VALID_CLAIMS with each (path, delete, value) edit applied where its path leads."""
     claims = copy.deepcopy(_VALID_CLAIMS)
     for path, delete, value in edits:
         node: Any = claims
@@ -199,6 +196,13 @@ def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
                 node.pop(path[-1], None)
             else:
                 node[path[-1]] = value
+    return claims
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PATHS), st.booleans(), _ODD), max_size=3))
+def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
+    claims = _edited(edits)
     fast = _outcome_of(formats._licence_fast, claims)
     if fast != ("ok", None):
         assert fast == _outcome_of(formats._licence_long, claims)
@@ -288,16 +292,7 @@ def test_the_usual_licence_json_is_the_strict_route(edits: list[Any], splices: l
 
     from keys.encoding import canonical_json
 
-    claims = copy.deepcopy(_VALID_CLAIMS)
-    for path, delete, value in edits:
-        node: Any = claims
-        for step in path[:-1]:
-            node = node.get(step) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            if delete:
-                node.pop(path[-1], None)
-            else:
-                node[path[-1]] = value
+    claims = _edited(edits)
     if sorted_keys:
         payload = canonical_json(claims)
     else:
