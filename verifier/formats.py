@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
+import orjson
+
 from keys import KeyMaterialError, PublicKey, public_key_from_jwk
 from keys.frozen import positional_maker
 from trust_lists.timeutil import LAST_EPOCH_SECOND
@@ -341,6 +343,25 @@ def _licence_fast(c: object) -> LicenceClaims | None:
     )
 
 
+def usual_licence_json(payload: bytes, max_bytes: int) -> LicenceClaims | None:
+    """strict_json_loads(payload) read by parse_licence_claims, in one pass for the payload an
+    issuer writes (canonical JSON: orjson writes the parsed value back to exactly these bytes);
+    None for anything else, which that strict route then accepts or refuses (and names the
+    fault). The round trip stands for the strict reader's checks: a member named twice, an
+    integer beyond 64 bits or a byte orjson reads otherwise would not come back the same; no
+    backslash, so no escape; and _licence_fast's claims nest three deep at most."""
+    if len(payload) > max_bytes or payload.find(b"\\") >= 0:
+        return None
+    try:
+        value = orjson.loads(payload)
+        licence = _licence_fast(value)
+        if licence is None or orjson.dumps(value) != payload:
+            return None
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, ClaimError):
+        return None  # the strict route names the fault
+    return licence
+
+
 def _licence_long(claims: object) -> LicenceClaims:
     """Every rule in turn, each failure with its own message."""
     c = _members(claims, "", _LICENCE_REQUIRED, _LICENCE_OPTIONAL)
@@ -472,4 +493,5 @@ __all__ = [
     "parse_licence_claims",
     "parse_seal_claims",
     "parse_sealed_doc_claims",
+    "usual_licence_json",
 ]

@@ -28,8 +28,8 @@ from keys.cbor import MalformedCBOR
 from keys.cose import CoseCriticalHeader, CoseEmbeddedKey, CoseSign1, MalformedCOSE
 from keys.jws import CriticalHeaderRejected, DuplicateMember, EmbeddedKeyRejected, make_compact
 from keys.public import PublicKey
-from trust_lists.model import KeyEntry, ServiceKey, ServiceKind
-from trust_lists.status_list import Status
+from trust_lists.model import KeyEntry, ServiceKind
+from trust_lists.status_list import Status, StatusList
 from trust_lists.store import TrustStore
 from trust_lists.timeutil import format_time, issued_in_future
 from trust_lists.uscc import is_valid_uscc
@@ -59,6 +59,7 @@ from verifier.formats import (
     parse_licence_claims,
     parse_seal_claims,
     parse_sealed_doc_claims,
+    usual_licence_json,
 )
 from verifier.messages import PASSED, SEAL_PREFIX
 from verifier.verdict import (
@@ -158,23 +159,26 @@ _HEADER_CACHE_ENTRY_MAX = 512
 
 def _parse_compact(raw: bytes, limit: int) -> CompactJWS:
     """CompactJWS.parse (no typ, no crit understood), with the header cache in front."""
-    parts = raw.strip().split(b".")
-    if len(parts) == 3:
-        header = _HEADER_CACHE.get(parts[0])
+    token = raw.strip()
+    # The two dots by find (memchr), not split, which walks every byte and copies every part.
+    first = token.find(b".")
+    second = token.find(b".", first + 1) if first > 0 else -1
+    if second > 0 and token.find(b".", second + 1) < 0:
+        header = _HEADER_CACHE.get(token[:first])
         if header is not None:
             try:
-                payload, signature = b64url_decode(parts[1]), b64url_decode(parts[2])
+                payload = b64url_decode(token[first + 1 : second])
+                signature = b64url_decode(token[second + 1 :])
             except ValueError as exc:
                 raise MalformedJWS(f"bad base64url: {exc}") from exc
             if not signature:
                 raise MalformedJWS("empty signature")
-            return make_compact(header, payload, parts[0] + b"." + parts[1], signature)
+            return make_compact(header, payload, token[:second], signature)
     jws = CompactJWS.parse(raw, max_bytes=limit)
-    h64 = parts[0]
-    if len(h64) <= _HEADER_CACHE_ENTRY_MAX:
+    if first <= _HEADER_CACHE_ENTRY_MAX:  # parsed: first is the header's length
         if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
             _HEADER_CACHE.clear()  # crude but bounded; a refill costs one parse per header
-        _HEADER_CACHE[h64] = jws.header
+        _HEADER_CACHE[token[:first]] = jws.header
     return jws
 
 
@@ -213,22 +217,19 @@ _RUNS: Final[dict[str, dict[str, tuple[Check, ...]]]] = {
     }
     for prefix, table in (("", _PASSED_PLAIN), (SEAL_PREFIX, _PASSED_SEAL))
 }
-# _Job.usual_licence's checks, by (uscc given) + 2 * (pid given).
-_USUAL: Final[dict[str, tuple[tuple[Check, ...], ...]]] = {
-    prefix: tuple(
-        tuple(
-            table[code]
-            for code in ("key.status", "key.revocation", *ids, "trust.fresh", "validity.window")
-        )
-        for ids in (
-            (),
-            ("identifier.uscc",),
-            ("identifier.pid",),
-            ("identifier.uscc", "identifier.pid"),
-        )
+# A usual licence's checks from key.status to validity.window, by (uscc given) + 2 * (pid given).
+_USUAL: Final[tuple[tuple[Check, ...], ...]] = tuple(
+    tuple(
+        _PASSED_PLAIN[code]
+        for code in ("key.status", "key.revocation", *ids, "trust.fresh", "validity.window")
     )
-    for prefix, table in (("", _PASSED_PLAIN), (SEAL_PREFIX, _PASSED_SEAL))
-}
+    for ids in (
+        (),
+        ("identifier.uscc",),
+        ("identifier.pid",),
+        ("identifier.uscc", "identifier.pid"),
+    )
+)
 
 
 # The QR form's format checks in their order (parse_hr1 records those that passed in one go).
@@ -251,6 +252,105 @@ _QR_PASSED: Final[dict[str, tuple[Check, ...]]] = {
 def _valid_uscc(code: str) -> bool:
     # Counters see the same enterprises again and again; the check is pure.
     return is_valid_uscc(code)
+
+
+class _LicencePlan:
+    """What judging a licence reads from one snapshot, for licences of one (relying city,
+    jurisdiction, kid, issuer, type, status list): made only when every rule that reads the
+    snapshot alone passes (the key is listed and belongs to the issuer, of the right kind and
+    scope; the list is held; the status list is declared, held, the issuer's, and signed by a
+    listed key; the relying city recognises the type), so that per licence only the rules on
+    its own times, identifiers and status slot are left, and the signature."""
+
+    __slots__ = ("entry", "fresh_before", "key", "key_revoked", "passed", "status_list", "until")
+
+    def __init__(
+        self,
+        entry: KeyEntry,
+        fresh_before: datetime,
+        status_list: StatusList | None,
+        until: datetime,
+        status_check: Check,
+    ) -> None:
+        self.entry = entry
+        self.key = entry.key
+        self.key_revoked = entry.key.revoked_since
+        # The freshness rules (the trust list's, the status list's and its signer's) pass while
+        # the real now is before this; each of those times bounds the verdict too.
+        self.fresh_before = fresh_before
+        self.status_list = status_list
+        self.until = until
+        # The checks after key.found, by (uscc given) + 2 * (pid given).
+        service = _RUNS[""]["service"]
+        accepted = _PASSED_PLAIN["recognition.accepted"]
+        self.passed = tuple(
+            (_PASSED_PLAIN["signature.valid"], *service, *usual, status_check, accepted)
+            for usual in _USUAL
+        )
+
+
+def _licence_plan(job: _Job, key: _PlanKey) -> _LicencePlan | None:
+    """The plan for licences of `key` (relying city, jurisdiction, kid, issuer, type, status list
+    URI) under the job's snapshot, made on first use; None when a rule that reads the snapshot
+    alone would not pass (not kept: the steps one by one then decide)."""
+    state, anchors = job.state, job.anchors
+    held, held_anchors, plans = _PLANS[0]
+    if held is not state or held_anchors is not anchors:
+        plans = {}
+        _PLANS[0] = (state, anchors, plans)  # another thread sees the old or the new
+    plan = plans.get(key)
+    if plan is not None:
+        return plan
+    relying, jur, kid, issuer, type_code, uri = key
+    signed = state.lists.get(jur) if jur in anchors else None
+    entry = signed.trust_list.find_key(kid) if signed is not None else None
+    stale_from = state.stale_from(jur)
+    cat = state.catalogue
+    if (
+        entry is None
+        or entry.service.id != issuer
+        or entry.service.kind is not ServiceKind.LICENCE_ISSUER
+        or type_code not in entry.service.scope
+        or stale_from is None
+        or cat is None
+        or cat.catalogue.licence_types.get(type_code) is None
+        or not cat.catalogue.recognises(relying, jur, licence_type=type_code)
+    ):
+        return None
+    limits = [stale_from]
+    sl: StatusList | None = None
+    if uri is None:
+        status_check = _PASSED_PLAIN["status.not_referenced"]
+    else:
+        issued = state.status_lists.get(uri)
+        if (
+            uri not in entry.service.status_lists
+            or issued is None
+            or issued.jurisdiction != jur
+            or issued.service_id != entry.service.id
+        ):
+            return None
+        sl = issued.status_list
+        signer = state.find_key(jur, sl.signer_kid)
+        if signer is None:
+            return None
+        signer_revoked = signer.key.revoked_since
+        limits += [sl.expires_at] if signer_revoked is None else [sl.expires_at, signer_revoked]
+        status_check = _PASSED_PLAIN["status.valid"]
+    fresh_before = min(limits)
+    revoked = entry.key.revoked_since
+    until = fresh_before if revoked is None else min(fresh_before, revoked)
+    plan = _LicencePlan(entry, fresh_before, sl, until, status_check)
+    if len(plans) >= _PLANS_MAX:
+        plans.clear()  # bounded; a refill costs one plan per kind of licence
+    plans[key] = plan
+    return plan
+
+
+# The plans of the last snapshot (and its store's anchors).
+_PlanKey = tuple[str, str, str, str, str, str | None]
+_PLANS: list[tuple[object, object, dict[_PlanKey, _LicencePlan]]] = [(None, None, {})]
+_PLANS_MAX = 4096
 
 
 class JwsVerifier:
@@ -363,7 +463,11 @@ class _Job(JobBase[VerificationPolicy]):
         claims: LicenceClaims | None = None
         try:
             jws = self.parse_jws(raw, LICENCE_TYP, _LICENCE)
-            claims = self.claims(jws, parse_licence_claims)
+            claims = usual_licence_json(jws.payload, self.policy.max_token_bytes)
+            if claims is None:
+                claims = self.claims(jws, parse_licence_claims)
+            else:
+                self.ok("format.claims")
             self.judge_licence(jws, claims, expect)
         except Stop:
             pass
@@ -395,51 +499,70 @@ class _Job(JobBase[VerificationPolicy]):
     ) -> None:
         """Everything about a parsed licence, whatever its encoding."""
         self.jurisdiction = claims.jurisdiction
-        entry = self.resolve_key(
-            signed, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
-        )
-        if not self.usual_licence(entry.key, claims):
+        if not self.usual_licence(signed, claims):
+            entry = self.resolve_key(
+                signed, claims.jurisdiction, claims.issuer, _LICENCE, claims.licence_type
+            )
             self.key_status(entry.key, claims.issued_at)
             self.holder_ids(claims.holder)
             self.fresh(claims.jurisdiction)
             self.validity(claims.issued_at, claims.valid_from, claims.valid_to, self.at)
-        self.status(claims.status, entry, claims.jurisdiction, None)
-        self.recognition(
-            claims.jurisdiction,
-            claims.licence_type,
-            licence=True,
-            enterprise=claims.holder.uscc is not None,
-            data=claims.data,
-        )
+            self.status(claims.status, entry, claims.jurisdiction, None)
+            self.recognition(
+                claims.jurisdiction,
+                claims.licence_type,
+                licence=True,
+                enterprise=claims.holder.uscc is not None,
+                data=claims.data,
+            )
         if expect is not None:
             self.expect_holder(expect.holder_id, claims.holder.id)
             self.expect_type(
                 expect.licence_type, claims.licence_type, partial(self.type_names, _LICENCE)
             )
 
-    def usual_licence(self, key: ServiceKey, claims: LicenceClaims) -> bool:
-        """key_status, holder_ids, fresh and validity in one go when all four pass, recording
-        what they would (the same checks in the same order, the same bounds); False, having
-        recorded nothing, when any of them would not: the four steps then run one by one."""
+    def usual_licence(self, signed: SignedToken, claims: LicenceClaims) -> bool:
+        """The steps from resolve_key to recognition in one go when every rule but perhaps the
+        signature passes, recording what they would (the same checks in the same order, the
+        same bounds; a bad signature stops as resolve_key stops). What the rules read from the
+        snapshot comes from the licence's _LicencePlan. False, having recorded nothing, when
+        any rule would not pass: the steps then run one by one."""
+        if self.item is not None:
+            return False  # an item's decision reads the holder and the data
+        status = claims.status
+        plan = _licence_plan(
+            self,
+            (
+                self.relying,
+                claims.jurisdiction,
+                signed.kid,
+                claims.issuer,
+                claims.licence_type,
+                status.uri if status is not None else None,
+            ),
+        )
+        if plan is None:
+            return False
         at, issued, holder = self.at, claims.issued_at, claims.holder
-        revoked = key.revoked_since
-        stale_from = self.state.stale_from(claims.jurisdiction)
-        valid_to = claims.valid_to
+        valid_to, revoked, sl = claims.valid_to, plan.key_revoked, plan.status_list
         if not (
-            key.granted_at(issued)
+            plan.key.granted_at(issued)
             and (revoked is None or revoked > at)
             and (holder.uscc is None or _valid_uscc(holder.uscc))
             and (holder.pid is None or is_valid_pid(holder.pid))
-            and stale_from is not None
-            and self.fresh_now < stale_from
+            and self.fresh_now < plan.fresh_before
             and not issued_in_future(issued, at, self.policy.max_clock_skew)
             and at >= claims.valid_from
             and (valid_to is None or at < valid_to)
+            and (sl is None or (status is not None and sl.status(status.idx) == Status.VALID))
         ):
             return False
-        self.checks += _USUAL[self.prefix][(holder.uscc is not None) + 2 * (holder.pid is not None)]
-        self.bound(revoked)
-        self.bound(stale_from)
+        self.checks += _RUNS[""]["key_found"]
+        if not signed.verify_with(plan.entry.key.key):
+            self.stop("signature.valid")
+        self.entry = plan.entry
+        self.checks += plan.passed[(holder.uscc is not None) + 2 * (holder.pid is not None)]
+        self.bound(plan.until)
         self.bound(valid_to)
         return True
 

@@ -184,11 +184,8 @@ def _outcome_of(parse: Any, claims: object) -> tuple[str, object]:
         return "error", str(exc)
 
 
-@settings(max_examples=800, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(_PATHS), st.booleans(), _ODD), max_size=3))
-def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
-    import copy
-
+def _edited(edits: list[Any]) -> dict[str, Any]:
+    """_VALID_CLAIMS with each (path, delete, value) edit applied where its path leads."""
     claims = copy.deepcopy(_VALID_CLAIMS)
     for path, delete, value in edits:
         node: Any = claims
@@ -199,6 +196,13 @@ def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
                 node.pop(path[-1], None)
             else:
                 node[path[-1]] = value
+    return claims
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PATHS), st.booleans(), _ODD), max_size=3))
+def test_the_fast_claims_reader_agrees_with_the_rules(edits: list[Any]) -> None:
+    claims = _edited(edits)
     fast = _outcome_of(formats._licence_fast, claims)
     if fast != ("ok", None):
         assert fast == _outcome_of(formats._licence_long, claims)
@@ -250,3 +254,57 @@ def test_verdicts_under_one_snapshot_share_its_trust_context(demo_world: DemoWor
     assert len(_job._TRUSTS[0][1]) == _job._TRUSTS_MAX
     assert [job._trust(code) for code in codes] == contexts
     assert {c.issuing_jurisdiction for c in contexts} == set(codes)
+
+
+def _strict_claims(payload: bytes) -> tuple[str, object]:
+    """The strict route of a licence's payload: strict_json_loads, then the claim rules."""
+    from keys.encoding import strict_json_loads
+    from keys.errors import MalformedJSON
+
+    try:
+        return "ok", formats.parse_licence_claims(strict_json_loads(payload, max_bytes=4096))
+    except (MalformedJSON, formats.ClaimError) as exc:
+        return "error", str(exc)
+
+
+# Text an issuer never writes but a hostile one might: each is spliced into the canonical payload.
+_HOSTILE = [
+    b" ", b"\n", b'\\"', b"\\u00e9", b"\\ud800", b"\xef\xbb\xbf", b"\xff", b"\xed\xa0\x80",
+    b'"iss":"sz-amr",', b'"jur":"440300",', b"18446744073709551616", b"1.0", b"1e3", b"-0",
+    b"[" * 40, b"{", b"}", b",", b"NaN", b"null", b"true", b'"', b"\x00", "é".encode(),
+]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_PATHS), st.booleans(), _ODD), max_size=2),
+    st.lists(
+        st.tuples(st.integers(0, 400), st.sampled_from(_HOSTILE), st.integers(0, 2)), max_size=2
+    ),
+    st.booleans(),
+)
+def test_the_usual_licence_json_is_the_strict_route(edits: list[Any], splices: list[Any],
+                                                    sorted_keys: bool) -> None:  # fmt: skip
+    """formats.usual_licence_json gives claims only where strict_json_loads and
+    parse_licence_claims give the same ones, for random claims written canonically or not and
+    then spliced with hostile text; and it gives them for the canonical payload of good claims."""
+    import json
+
+    from keys.encoding import canonical_json
+
+    claims = _edited(edits)
+    if sorted_keys:
+        payload = canonical_json(claims)
+    else:
+        payload = json.dumps(claims, ensure_ascii=False).encode()
+    for where, text, cut in splices:
+        at = min(where, len(payload))
+        payload = payload[:at] + text + payload[at + cut :]
+    fast = formats.usual_licence_json(payload, 4096)
+    strict = _strict_claims(payload)
+    if fast is not None:
+        assert strict == ("ok", fast)
+    if sorted_keys and not splices and strict[0] == "ok":
+        assert fast is not None
+    assert formats.usual_licence_json(canonical_json(_VALID_CLAIMS), 4096) is not None
+    assert formats.usual_licence_json(canonical_json(_VALID_CLAIMS), 100) is None  # too long
