@@ -15,7 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.state.cache import cache_key
 from api.verification import BATCH_SPLIT_MIN, VerifyInput, _KeyTemplate
 from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
@@ -126,23 +125,12 @@ def test_a_repeated_item_is_verified_once(
     )
 
 
-def _reference_key(inp: VerifyInput, digest: str, version: str) -> str:
-    return cache_key(
-        kind=inp.cache_kind,
-        document_sha256=digest,
-        relying=inp.relying,
-        at=inp.at_text,
-        expectations=inp.expectations,
-        trust_version=version,
-    )
-
-
 def test_a_batch_keys_every_item_as_cache_key_does(batch_client: TestClient) -> None:
     """The key template of a batch's questions (api/verification.py::_KeyTemplate) gives the
     key `cache_key` gives, item by item, for every kind of question; one it cannot write (a
-    field holding its placeholder) is keyed by `cache_key` itself. So does a single request's
-    key (`_key`: the plain question's template kept between requests), and the digest is
-    `inputs_digest` of the input's parts (a single token hashed at once)."""
+    field holding its placeholder) is keyed by `cache_key` itself (`_cache_key`). So does a
+    single request's key (`_key`: the plain question's template kept between requests), and the
+    digest is `inputs_digest` of the input's parts (a single token hashed at once)."""
     service = batch_client.app.state.ctx.service  # type: ignore[attr-defined]
     rng = random.Random(7)
     eight = timezone(timedelta(hours=8))
@@ -170,7 +158,7 @@ def test_a_batch_keys_every_item_as_cache_key_does(batch_client: TestClient) -> 
     for version in ("v1", 'v"<document_sha256>"', "v1"):
         digests, keys = service._keys(inputs, version)
         assert digests == [inputs_digest(inp.parts) for inp in inputs]
-        assert keys == [_reference_key(inp, d, version) for inp, d in zip(inputs, digests)]
+        assert keys == [service._cache_key(inp, d, version) for inp, d in zip(inputs, digests)]
         assert keys == [service._key(inp, d, version) for inp, d in zip(inputs, digests)]
     assert len(set(keys)) > 200
     assert any(t is not None for t in service._templates.values())  # kept, and used above
