@@ -112,6 +112,8 @@ class VerifyInput:
     @property
     def input_sha256(self) -> str:
         """SHA-256 naming the exact input bytes, as the verifier computes document_sha256."""
+        if self.image is None and self.document is None and self.kind != _SEALED:
+            return hashlib.sha256(self.token).hexdigest()  # `parts` is the token alone
         return inputs_digest(self.parts)
 
     @property
@@ -161,6 +163,7 @@ class VerifyInput:
         return hashlib.sha256(data).hexdigest()
 
 
+_SEALED = DocumentKind.SEALED_DOCUMENT
 _SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LAST_SECOND = datetime.max.replace(microsecond=0, tzinfo=UTC)
@@ -230,6 +233,10 @@ class _KeyTemplate:
 
 _OPEN = "<document_sha256>"  # no field of a question holds "<"
 _OPEN_JSON = orjson.dumps(_OPEN)
+_UNSEEN: Any = object()  # a question not met yet (None: met, and it has no template)
+# Templates of the plain question (kind, format, relying jurisdiction, trust version) a service
+# keeps: a handful in practice; all are dropped when more accumulate (old trust versions).
+PLAIN_TEMPLATES_MAX = 64
 
 
 class VerificationService:
@@ -259,6 +266,7 @@ class VerificationService:
         # Labelled children, looked up once: labels() takes a lock and validates every time.
         self._latency: dict[str, Any] = {}
         self._verdicts: dict[tuple[str, str, str], Any] = {}
+        self._templates: dict[tuple[Any, ...], _KeyTemplate | None] = {}  # see _key
         self._second = (_EPOCH, _EPOCH, "")  # [start, end) of the second _now_text names
 
     def check_relying(self, relying: str) -> None:
@@ -285,6 +293,29 @@ class VerificationService:
             )
 
     def _key(self, inp: VerifyInput, digest: str, version: str) -> str:
+        """cache_key's key. The plain question (no validation time, no expectations), nearly
+        every request's, goes through its `_KeyTemplate`, kept per question and trust version:
+        one copy of a hash state instead of the key's JSON and its SHA-256 from the start."""
+        if (
+            inp.at is None
+            and inp.holder_credit_code is None
+            and inp.type_code is None
+            and inp.service_item is None
+        ):
+            question = (inp.kind, inp.national, inp.relying, version)
+            template: _KeyTemplate | None = self._templates.get(question, _UNSEEN)
+            if template is _UNSEEN:
+                key = self._cache_key(inp, digest, version)
+                if len(self._templates) >= PLAIN_TEMPLATES_MAX:
+                    self._templates.clear()
+                self._templates[question] = _KeyTemplate.of(inp, version, digest, key)
+                return key
+            if template is not None:
+                return template.key(digest)
+        return self._cache_key(inp, digest, version)
+
+    @staticmethod
+    def _cache_key(inp: VerifyInput, digest: str, version: str) -> str:
         return cache_key(
             kind=inp.cache_kind,
             document_sha256=digest,

@@ -30,6 +30,7 @@ import orjson
 from api.http.jsonbody import dump_json
 from api.state.redis import Health, RedisConfig, SharedRedis, classify
 from api.state.resp import RespClient, RespError
+from keys.frozen import positional_maker
 from trust_lists.timeutil import format_time
 from verifier.verdict import Verdict, reported_checks
 
@@ -130,11 +131,13 @@ class CachedVerdict:
             simple, every = verdict.reports_json()  # the verdict's fields rendered once
         else:
             simple, every = verdict.to_json(detailed=False), None
-        return cls(
+        sub = verdict.sub_indication
+        # _value_ is what .value returns, without the enum property's Python-level call.
+        return (_make_entry if cls is CachedVerdict else cls)(
             every,
             simple,
-            verdict.indication.value,
-            verdict.sub_indication.value if verdict.sub_indication else None,
+            verdict.indication._value_,
+            sub._value_ if sub else None,
             verdict.document_sha256,
             format_time(verdict.valid_until) if verdict.valid_until else None,
             None if detailed else verdict,
@@ -185,6 +188,10 @@ class CachedVerdict:
         if raw[-1:] != b"]":
             return None
         return cls(raw[split + 1 : -1], raw[1:split], *fields[:4])
+
+
+# The positional maker (keys/frozen.py) of every entry a verification makes.
+_make_entry = positional_maker(CachedVerdict)
 
 
 def _str(value: object) -> str | None:

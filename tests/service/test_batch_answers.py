@@ -20,6 +20,7 @@ from demo.world import DEMO_EPOCH, DemoWorld
 from tests.support.api_support import ZS, Clock, RecordingSync, auth, b64, service_dir, settings_for
 from tests.support.endpoints import BATCH, LICENCE, SEAL, SEALED
 from verifier import DocumentKind, NationalFormat
+from verifier.verifier import inputs_digest
 
 SINGLE = {"licence": LICENCE, "seal": SEAL, "sealed_document": SEALED}
 
@@ -127,7 +128,9 @@ def test_a_repeated_item_is_verified_once(
 def test_a_batch_keys_every_item_as_cache_key_does(batch_client: TestClient) -> None:
     """The key template of a batch's questions (api/verification.py::_KeyTemplate) gives the
     key `cache_key` gives, item by item, for every kind of question; one it cannot write (a
-    field holding its placeholder) is keyed by `cache_key` itself."""
+    field holding its placeholder) is keyed by `cache_key` itself (`_cache_key`). So does a
+    single request's key (`_key`: the plain question's template kept between requests), and the
+    digest is `inputs_digest` of the input's parts (a single token hashed at once)."""
     service = batch_client.app.state.ctx.service  # type: ignore[attr-defined]
     rng = random.Random(7)
     eight = timezone(timedelta(hours=8))
@@ -146,16 +149,19 @@ def test_a_batch_keys_every_item_as_cache_key_does(batch_client: TestClient) -> 
             rng.randbytes(rng.randint(0, 40)),
             rng.choice([ZS, "440300"]),
             rng.choice(times),
-            document=b"document",
+            document=rng.choice([b"document", None]),
             **rng.choice(fields),
         )
         for _ in range(300)
     ]
-    for version in ("v1", 'v"<document_sha256>"'):
+    inputs = [i for i in inputs if i.kind != DocumentKind.SEALED_DOCUMENT or i.document]
+    for version in ("v1", 'v"<document_sha256>"', "v1"):
         digests, keys = service._keys(inputs, version)
-        assert digests == [inp.input_sha256 for inp in inputs]
+        assert digests == [inputs_digest(inp.parts) for inp in inputs]
+        assert keys == [service._cache_key(inp, d, version) for inp, d in zip(inputs, digests)]
         assert keys == [service._key(inp, d, version) for inp, d in zip(inputs, digests)]
     assert len(set(keys)) > 200
+    assert any(t is not None for t in service._templates.values())  # kept, and used above
     # The template is made for the usual question (else the comparison above proves little).
     licence = VerifyInput(DocumentKind.LICENCE, b"token", ZS, None)
     digest = licence.input_sha256
