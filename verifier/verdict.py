@@ -204,7 +204,7 @@ def reported_checks(checks: Sequence[C], *, detailed: bool) -> list[C]:
 
 def _result(check: object) -> object:
     if isinstance(check, Check):
-        return check.result.value
+        return check.result  # a StrEnum compares as its text, without .value's property call
     return check.get("result") if isinstance(check, dict) else None
 
 
