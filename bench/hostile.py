@@ -27,7 +27,7 @@ from bench import loadgen
 from bench.http import closed_loop
 from bench.procs import Cluster
 from bench.report import Row, fmt_ms, unavailable
-from bench.serve import HUREN_PROTOCOL
+from bench.serve import SERVICE_PROTOCOL
 
 TARGET_SECONDS = 0.050
 MiB = 1024 * 1024
@@ -96,7 +96,7 @@ def rows(work: Path, *, quick: bool, log: Callable[[str], None]) -> list[Row]:
     log(f"  building {conns} distinct hostile packages")
     uploads = [multipart(costly_ofd(seed=i.to_bytes(2, "big")), relying) for i in range(conns)]
     env = {"HUREN_CONFIG": str(directory / "huren.json")}
-    with Cluster("hostile", "api.server:app_from_env", http=HUREN_PROTOCOL, workers=1, env=env,
+    with Cluster("hostile", "api.server:app_from_env", http=SERVICE_PROTOCOL, workers=1, env=env,
                  workdir=work, ready_path="/readyz") as svc:  # fmt: skip
         svc.start()
 

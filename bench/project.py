@@ -16,7 +16,7 @@ from typing import Any
 
 from bench import micro
 from bench.micro import RawSample
-from bench.serve import HUREN_PROTOCOL
+from bench.serve import SERVICE_PROTOCOL
 
 
 class Unavailable(Exception):
@@ -369,7 +369,7 @@ class Project:
         }
         spec = ServiceSpec(
             app="api.server:app_from_env",
-            http=HUREN_PROTOCOL,
+            http=SERVICE_PROTOCOL,
             env=env,
             readyz="/readyz",
             licence_path="/v1/licences/verify",

@@ -32,7 +32,7 @@ UVICORN_SETTINGS: dict[str, object] = {
     "proxy_headers": False,  # as `huren serve` (api/server.py)
 }
 # The protocol `huren serve` runs the service on (api/server.py `_serve_one`).
-HUREN_PROTOCOL = "api.http.transport:HttpProtocol"
+SERVICE_PROTOCOL = "api.http.transport:HttpProtocol"
 
 
 def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:

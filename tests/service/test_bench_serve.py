@@ -8,11 +8,11 @@ from uvicorn.importer import import_from_string
 
 import api.server
 from api.http.transport import HttpProtocol
-from bench.serve import HUREN_PROTOCOL, UVICORN_SETTINGS
+from bench.serve import SERVICE_PROTOCOL, UVICORN_SETTINGS
 
 
 def test_bench_runs_huren_on_the_protocol_huren_serve_uses() -> None:
-    assert import_from_string(HUREN_PROTOCOL) is HttpProtocol
+    assert import_from_string(SERVICE_PROTOCOL) is HttpProtocol
     assert "http=HttpProtocol" in inspect.getsource(api.server._serve_one)
 
 
