@@ -256,11 +256,12 @@ def _valid_uscc(code: str) -> bool:
 
 class _LicencePlan:
     """What judging a licence reads from one snapshot, for licences of one (relying city,
-    jurisdiction, kid, issuer, type, status list): made only when every rule that reads the
-    snapshot alone passes (the key is listed and belongs to the issuer, of the right kind and
-    scope; the list is held; the status list is declared, held, the issuer's, and signed by a
-    listed key; the relying city recognises the type), so that per licence only the rules on
-    its own times, identifiers and status slot are left, and the signature."""
+    jurisdiction, kid, issuer, type, status list, city-wide or for an item): made only when
+    every rule that reads the snapshot alone passes (the key is listed and belongs to the
+    issuer, of the right kind and scope; the list is held; the status list is declared, held,
+    the issuer's, and signed by a listed key; the type is known and, city-wide, the relying city
+    recognises it), so that per licence only the rules on its own times, identifiers and status
+    slot are left, the signature, and for an item its decision (it reads the holder and data)."""
 
     __slots__ = ("entry", "fresh_before", "key", "key_revoked", "passed", "status_list", "until")
 
@@ -271,6 +272,8 @@ class _LicencePlan:
         status_list: StatusList | None,
         until: datetime,
         status_check: Check,
+        *,
+        city_wide: bool,
     ) -> None:
         self.entry = entry
         self.key = entry.key
@@ -280,19 +283,20 @@ class _LicencePlan:
         self.fresh_before = fresh_before
         self.status_list = status_list
         self.until = until
-        # The checks after key.found, by (uscc given) + 2 * (pid given).
+        # The checks after key.found, by (uscc given) + 2 * (pid given); an item's own check
+        # comes from its decision, per licence.
         service = _RUNS[""]["service"]
-        accepted = _PASSED_PLAIN["recognition.accepted"]
+        accepted = (_PASSED_PLAIN["recognition.accepted"],) if city_wide else ()
         self.passed = tuple(
-            (_PASSED_PLAIN["signature.valid"], *service, *usual, status_check, accepted)
+            (_PASSED_PLAIN["signature.valid"], *service, *usual, status_check, *accepted)
             for usual in _USUAL
         )
 
 
 def _licence_plan(job: _Job, key: _PlanKey) -> _LicencePlan | None:
     """The plan for licences of `key` (relying city, jurisdiction, kid, issuer, type, status list
-    URI) under the job's snapshot, made on first use; None when a rule that reads the snapshot
-    alone would not pass (not kept: the steps one by one then decide)."""
+    URI, city-wide) under the job's snapshot, made on first use; None when a rule that reads the
+    snapshot alone would not pass (not kept: the steps one by one then decide)."""
     state, anchors = job.state, job.anchors
     held, held_anchors, plans = _PLANS[0]
     if held is not state or held_anchors is not anchors:
@@ -301,7 +305,7 @@ def _licence_plan(job: _Job, key: _PlanKey) -> _LicencePlan | None:
     plan = plans.get(key)
     if plan is not None:
         return plan
-    relying, jur, kid, issuer, type_code, uri = key
+    relying, jur, kid, issuer, type_code, uri, city_wide = key
     signed = state.lists.get(jur) if jur in anchors else None
     entry = signed.trust_list.find_key(kid) if signed is not None else None
     stale_from = state.stale_from(jur)
@@ -314,7 +318,7 @@ def _licence_plan(job: _Job, key: _PlanKey) -> _LicencePlan | None:
         or stale_from is None
         or cat is None
         or cat.catalogue.licence_types.get(type_code) is None
-        or not cat.catalogue.recognises(relying, jur, licence_type=type_code)
+        or (city_wide and not cat.catalogue.recognises(relying, jur, licence_type=type_code))
     ):
         return None
     limits = [stale_from]
@@ -340,7 +344,7 @@ def _licence_plan(job: _Job, key: _PlanKey) -> _LicencePlan | None:
     fresh_before = min(limits)
     revoked = entry.key.revoked_since
     until = fresh_before if revoked is None else min(fresh_before, revoked)
-    plan = _LicencePlan(entry, fresh_before, sl, until, status_check)
+    plan = _LicencePlan(entry, fresh_before, sl, until, status_check, city_wide=city_wide)
     if len(plans) >= _PLANS_MAX:
         plans.clear()  # bounded; a refill costs one plan per kind of licence
     plans[key] = plan
@@ -348,7 +352,7 @@ def _licence_plan(job: _Job, key: _PlanKey) -> _LicencePlan | None:
 
 
 # The plans of the last snapshot (and its store's anchors).
-_PlanKey = tuple[str, str, str, str, str, str | None]
+_PlanKey = tuple[str, str, str, str, str, str | None, bool]
 _PLANS: list[tuple[object, object, dict[_PlanKey, _LicencePlan]]] = [(None, None, {})]
 _PLANS_MAX = 4096
 
@@ -525,11 +529,10 @@ class _Job(JobBase[VerificationPolicy]):
         """The steps from resolve_key to recognition in one go when every rule but perhaps the
         signature passes, recording what they would (the same checks in the same order, the
         same bounds; a bad signature stops as resolve_key stops). What the rules read from the
-        snapshot comes from the licence's _LicencePlan. False, having recorded nothing, when
-        any rule would not pass: the steps then run one by one."""
-        if self.item is not None:
-            return False  # an item's decision reads the holder and the data
-        status = claims.status
+        snapshot comes from the licence's _LicencePlan; an item's decision is the step's own.
+        False, having recorded nothing, when any rule before that decision would not pass: the
+        steps then run one by one."""
+        item, status = self.item, claims.status
         plan = _licence_plan(
             self,
             (
@@ -539,6 +542,7 @@ class _Job(JobBase[VerificationPolicy]):
                 claims.issuer,
                 claims.licence_type,
                 status.uri if status is not None else None,
+                item is None,
             ),
         )
         if plan is None:
@@ -564,6 +568,14 @@ class _Job(JobBase[VerificationPolicy]):
         self.checks += plan.passed[(holder.uscc is not None) + 2 * (holder.pid is not None)]
         self.bound(plan.until)
         self.bound(valid_to)
+        if item is not None:
+            self.recognition(
+                claims.jurisdiction,
+                claims.licence_type,
+                licence=True,
+                enterprise=holder.uscc is not None,
+                data=claims.data,
+            )
         return True
 
     def seal(self, raw: bytes, image: bytes | None, expect: Expectations | None) -> Verdict:

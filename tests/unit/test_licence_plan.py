@@ -1,7 +1,8 @@
 """The licence's one-go judgement (_Job.usual_licence with its _LicencePlan per snapshot) gives
 the verdict the steps one by one give, for licences and trust states that break any rule: keys
 withdrawn, revoked, of another service or city; issuers, types, status slots and lists that are
-wrong; times around every edge; bad signatures; two snapshots in turn."""
+wrong; times around every edge; bad signatures; two snapshots in turn; city-wide and for the
+service items of either city."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from hypothesis import strategies as st
 from demo.world import (
     BUSINESS_LICENCE,
     CITY,
+    ITEM_SZ_FOOD_PRODUCTION,
+    ITEM_SZ_MEAL_SUPPLIER,
+    SERVICE_ITEMS,
     SHENZHEN,
     SZ_ENTERPRISE,
     ZHONGSHAN,
@@ -26,6 +30,7 @@ from trust_lists.store import TrustStore
 from verifier import verifier as jws_verifier
 from verifier.formats import LICENCE_TYP
 from verifier.verdict import Verdict
+from verifier.verifier import Expectations
 
 
 class _StepByStep(jws_verifier._Job):
@@ -38,13 +43,16 @@ class _StepByStep(jws_verifier._Job):
 
 
 def _judge(store: TrustStore, token: str, relying: str, now: datetime, at: datetime | None,
-           job_class: type[jws_verifier._Job]) -> Verdict:  # fmt: skip
+           item: str | None, job_class: type[jws_verifier._Job]) -> Verdict:  # fmt: skip
     verifier = jws_verifier.JwsVerifier(store, clock=lambda: now)
-    job = verifier._job(relying, at, None)
+    expect = Expectations(service_item=item) if item is not None else None
+    job = verifier._job(relying, at, expect)
     if job_class is not jws_verifier._Job:
+        item_asked = job.item
         job = job_class(verifier.policy, job.anchors, job.state, relying=job.relying,
                         now=now, at=job.at)  # fmt: skip
-    return job.licence(token.encode(), None)
+        job.item = item_asked
+    return job.licence(token.encode(), expect)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +81,7 @@ def _signing_key(world: DemoWorld, name: str, odd: SigningKey) -> SigningKey:
 
 
 _ODD_KEY = SigningKey.generate("ES256")
+_ZS_ITEMS = tuple(i.code for i in SERVICE_ITEMS if i.relying == ZHONGSHAN)
 
 
 def _mostly(usual: Any, *others: Any) -> st.SearchStrategy[Any]:
@@ -106,6 +115,10 @@ _SETTINGS = settings(
         st.tuples(_mostly(0, 1, 2, 3, 1023, 1024, 5000), _mostly(*_URIS)),
     ),
     relying=_mostly(ZHONGSHAN, SHENZHEN),
+    # An item of the relying city (the verifier refuses another city's before judging).
+    item=st.one_of(
+        st.none(), st.sampled_from([ITEM_SZ_MEAL_SUPPLIER, ITEM_SZ_FOOD_PRODUCTION, *_ZS_ITEMS])
+    ),
     now=_seconds(st.integers(-_DAY, _DAY), st.integers(-40 * _DAY, 40 * _DAY)),
     at=st.one_of(st.none(), st.none(), st.integers(-500 * _DAY, 900 * _DAY)),
     snapshot=st.integers(0, 1),
@@ -113,7 +126,8 @@ _SETTINGS = settings(
 def test_the_one_go_judgement_is_the_steps_one_by_one(
     demo_world: DemoWorld, stores: list[TrustStore], kid: str, forged: bool, jur: str,
     issuer: str, licence_type: str, holder: str, issued: int, starts: int, lasts: int | None,
-    status: tuple[int, str] | None, relying: str, now: int, at: int | None, snapshot: int,
+    status: tuple[int, str] | None, relying: str, item: str | None, now: int, at: int | None,
+    snapshot: int,
 ) -> None:  # fmt: skip
     t0 = demo_world.now.replace(microsecond=0)
     ids: dict[str, str] = {  # type: ignore[assignment]
@@ -143,8 +157,10 @@ def test_the_one_go_judgement_is_the_steps_one_by_one(
     store = stores[snapshot]
     real_now = t0 + timedelta(seconds=now)
     when = t0 + timedelta(seconds=at) if at is not None else None
-    usual = _judge(store, token, relying, real_now, when, jws_verifier._Job)
-    strict = _judge(store, token, relying, real_now, when, _StepByStep)
+    if item is not None and not item.startswith(relying):
+        relying = SHENZHEN if item.startswith(SHENZHEN) else ZHONGSHAN
+    usual = _judge(store, token, relying, real_now, when, item, jws_verifier._Job)
+    strict = _judge(store, token, relying, real_now, when, item, _StepByStep)
     assert usual == strict
     event(f"{usual.indication.value} {usual.checks[-1].code}")
     assert usual.reports_json() == strict.reports_json()
@@ -175,7 +191,15 @@ def test_the_demo_licence_takes_the_one_go_judgement(
     held, _, plans = jws_verifier._PLANS[0]
     assert held is store.state
     assert claims.status is not None
-    key = (ZHONGSHAN, SHENZHEN, jws.kid, claims.issuer, claims.licence_type, claims.status.uri)
+    key = (
+        ZHONGSHAN,
+        SHENZHEN,
+        jws.kid,
+        claims.issuer,
+        claims.licence_type,
+        claims.status.uri,
+        True,
+    )
     plan = plans[key]
     again = verifier._job(ZHONGSHAN, None, None)
     assert again.usual_licence(jws, claims)
@@ -184,3 +208,22 @@ def test_the_demo_licence_takes_the_one_go_judgement(
     assert other._job(ZHONGSHAN, None, None).usual_licence(jws, claims)
     assert jws_verifier._PLANS[0][0] is stores[1].state
     assert jws_verifier._PLANS[0][2][key] is not plan
+
+
+def test_a_licence_asked_for_an_item_takes_the_one_go_judgement(
+    demo_world: DemoWorld, stores: list[TrustStore]
+) -> None:
+    """An item's plan leaves out the city-wide recognition; the item's own decision is made
+    per licence (it reads the holder and the data)."""
+    store = stores[0]
+    verifier = jws_verifier.JwsVerifier(store, clock=lambda: demo_world.now)
+    job = verifier._job(SHENZHEN, None, Expectations(service_item=ITEM_SZ_MEAL_SUPPLIER))
+    jws = job.parse_jws(demo_world.licence_sz.encode(), LICENCE_TYP, jws_verifier._LICENCE)
+    claims = job.claims(jws, jws_verifier.parse_licence_claims)
+    assert job.usual_licence(jws, claims)
+    assert job.checks[-1].code == "item.accepted"
+    assert "recognition.accepted" not in [c.code for c in job.checks]
+    _, _, plans = jws_verifier._PLANS[0]
+    assert claims.status is not None
+    key = (SHENZHEN, SHENZHEN, jws.kid, claims.issuer, claims.licence_type, claims.status.uri)
+    assert (*key, False) in plans
