@@ -292,26 +292,41 @@ class VerificationService:
                 f"?relying={relying}&q=...)"
             )
 
-    def _key(self, inp: VerifyInput, digest: str, version: str) -> str:
-        """cache_key's key. The plain question (no validation time, no expectations), nearly
-        every request's, goes through its `_KeyTemplate`, kept per question and trust version:
-        one copy of a hash state instead of the key's JSON and its SHA-256 from the start."""
+    def _key(
+        self,
+        inp: VerifyInput,
+        digest: str,
+        version: str,
+        batch: dict[tuple[Any, ...], _KeyTemplate | None] | None = None,
+    ) -> str:
+        """cache_key's key, through the `_KeyTemplate` of its question when one is kept: one
+        copy of a hash state instead of the key's JSON and its SHA-256 from the start. The plain
+        question (no validation time, no expectations), nearly every request's, has its template
+        kept by the service per trust version; any other question only within one batch
+        (`batch`: that batch's templates), since its validation time or expectations vary."""
+        question: tuple[Any, ...]
         if (
             inp.at is None
             and inp.holder_credit_code is None
             and inp.type_code is None
             and inp.service_item is None
         ):
-            question = (inp.kind, inp.national, inp.relying, version)
-            template: _KeyTemplate | None = self._templates.get(question, _UNSEEN)
-            if template is _UNSEEN:
-                key = self._cache_key(inp, digest, version)
-                if len(self._templates) >= PLAIN_TEMPLATES_MAX:
-                    self._templates.clear()
-                self._templates[question] = _KeyTemplate.of(inp, version, digest, key)
-                return key
-            if template is not None:
-                return template.key(digest)
+            kept, question = self._templates, (inp.kind, inp.national, inp.relying, version)
+        elif batch is not None:
+            kept = batch
+            question = (inp.cache_kind, inp.relying, inp.at_text, inp.holder_credit_code,
+                        inp.type_code, inp.service_item)  # fmt: skip
+        else:
+            return self._cache_key(inp, digest, version)
+        template: _KeyTemplate | None = kept.get(question, _UNSEEN)
+        if template is _UNSEEN:
+            key = self._cache_key(inp, digest, version)
+            if kept is self._templates and len(kept) >= PLAIN_TEMPLATES_MAX:
+                kept.clear()
+            kept[question] = _KeyTemplate.of(inp, version, digest, key)
+            return key
+        if template is not None:
+            return template.key(digest)
         return self._cache_key(inp, digest, version)
 
     @staticmethod
@@ -436,7 +451,7 @@ class VerificationService:
     def _keys(self, inputs: list[VerifyInput], version: str) -> tuple[list[str], list[str]]:
         """Each input's digest and verdict-cache key under trust state `version` (in the pool:
         a slice at a time, the GIL given up between). Inputs that differ only in their document
-        (the usual batch) share a `_KeyTemplate`."""
+        (the usual batch) share a `_KeyTemplate` (see _key)."""
         digests: list[str] = []
         keys: list[str] = []
         templates: dict[tuple[Any, ...], _KeyTemplate | None] = {}
@@ -445,17 +460,8 @@ class VerificationService:
                 let_others_run()
             for inp in inputs[start : start + BATCH_SLICE]:
                 digest = inp.input_sha256
-                question = (inp.cache_kind, inp.relying, inp.at_text, inp.holder_credit_code,
-                            inp.type_code, inp.service_item)  # fmt: skip
-                if question in templates:
-                    template = templates[question]
-                else:
-                    key = self._key(inp, digest, version)
-                    template = templates[question] = _KeyTemplate.of(inp, version, digest, key)
                 digests.append(digest)
-                keys.append(
-                    self._key(inp, digest, version) if template is None else template.key(digest)
-                )
+                keys.append(self._key(inp, digest, version, templates))
         return digests, keys
 
     def _compute_all(

@@ -562,7 +562,7 @@ class _Job(JobBase[VerificationPolicy]):
         ):
             return False
         self.checks += _RUNS[""]["key_found"]
-        if not signed.verify_with(plan.entry.key.key):
+        if not signed.verify_with(plan.key.key):
             self.stop("signature.valid")
         self.entry = plan.entry
         self.checks += plan.passed[(holder.uscc is not None) + 2 * (holder.pid is not None)]
