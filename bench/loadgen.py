@@ -44,9 +44,13 @@ class Job:
     warmup: float = 1.0
     host: str = "127.0.0.1"
     timeout: float = 10.0
-    # Requests per second over all connections (None: as fast as the server answers). Each
-    # connection waits conns/rate between an answer and its next request: a paced closed loop,
-    # so a slow answer delays the next one (no coordinated-omission correction, as in wrk).
+    # Requests per second over all connections (None: as fast as the server answers). Each wrk
+    # thread sends on a fixed schedule, one request every threads/rate seconds, on whichever of
+    # its connections is free (the threads' schedules offset by a fraction of that): a steady
+    # rate as wrk2's -R gives, not the bunches that one fixed wait per connection made. A
+    # request whose slot finds no connection free goes when one is, and the schedule restarts
+    # from then (no catch-up burst; `rps` shows the rate got). Latency is timed from the send,
+    # as wrk times it (no coordinated-omission correction).
     rate: float | None = None
 
 
@@ -118,9 +122,26 @@ if file ~= "" then
     return wrk.format(method, path, hdrs, b)
   end
 end
-local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
-if pause then
-  function delay() return pause end
+local interval = tonumber(os.getenv("BENCH_INTERVAL_US") or "")
+if interval then
+  -- wrk asks delay() before each request and waits that many whole milliseconds: each call
+  -- takes the thread's next slot on a schedule kept in microseconds (CLOCK_MONOTONIC).
+  local ffi = require("ffi")
+  ffi.cdef[[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clk, bench_timespec *ts);
+  ]]
+  local ts = ffi.new("bench_timespec")
+  local slot = nil
+  function delay()
+    ffi.C.clock_gettime(1, ts)
+    local now = tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
+    if slot == nil then slot = now + (tid or 0) * interval / (nthreads_hint or 1) end
+    if slot < now then slot = now end
+    local wait = slot - now
+    slot = slot + interval
+    return math.floor(wait / 1000 + 0.5)
+  end
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -151,7 +172,7 @@ def run(job: Job) -> dict[str, Any]:
             }
         )
         if job.rate:
-            env["BENCH_DELAY_MS"] = str(max(1, round(job.conns * 1000 / job.rate)))
+            env["BENCH_INTERVAL_US"] = f"{threads * 1e6 / job.rate:.3f}"
         if job.method != "GET" and "Content-Type" not in job.headers:
             env["BENCH_HEADERS"] += "\nContent-Type: application/json"
         url = f"http://{job.host}:{job.port}{job.path}"
