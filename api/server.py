@@ -123,7 +123,8 @@ def _serve_one(config_path: Path | str, host: str, port: int, sock: socket.socke
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        http=HttpProtocol,  # a response's head and body in one send (api/http/transport.py)
+        # A turn's answers sent together, each within send_within_seconds (api/http/transport.py)
+        http=HttpProtocol.sending_within(settings.send_within_seconds),
     )
     server = DrainingServer(config, app.state.ctx.lifecycle, settings.drain_seconds)
     server.run(sockets=[sock] if sock is not None else None)

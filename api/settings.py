@@ -93,6 +93,9 @@ class Settings:
     # -- lifecycle (api/readiness.py, api/server.py) --------------------------------------
     drain_seconds: float = 5.0  # after SIGTERM: /readyz 503, requests still served this long
     workers: int = 1  # processes of `huren serve`; more than one needs a trust_dir or Redis
+    # An answer held for its turn's company leaves once it has waited this long (api/http/
+    # transport.py): throughput under load against latency when requests arrive together.
+    send_within_seconds: float = 0.001
     # -- misc -------------------------------------------------------------------------------
     log_level: str = "INFO"
     config_path: Path | None = None
@@ -132,6 +135,8 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0")
+        if not 0 <= self.send_within_seconds <= 1:
+            raise SettingsError("send_within_seconds must be between 0 and 1")
         if max(self.grace_seconds, self.cache_max_ttl_seconds) > MAX_PERIOD_SECONDS:
             raise SettingsError("grace_seconds and cache_max_ttl_seconds must be at most 10 years")
         if self.redis_timeout_seconds <= 0:
@@ -320,6 +325,7 @@ _ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "sync_max_lag_seconds": ("HUREN_SYNC_MAX_LAG_SECONDS", _float),
     "sync_max_broken_seconds": ("HUREN_SYNC_MAX_BROKEN_SECONDS", _float),
     "drain_seconds": ("HUREN_DRAIN_SECONDS", _float),
+    "send_within_seconds": ("HUREN_SEND_WITHIN_SECONDS", _float),
     "workers": ("HUREN_WORKERS", _int),
     "instance_id": ("HUREN_INSTANCE_ID", _str),
     "log_level": ("HUREN_LOG_LEVEL", _str),
@@ -376,6 +382,7 @@ _FILE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "sync_max_lag_seconds": ("sync_max_lag_seconds", _float),
     "sync_max_broken_seconds": ("sync_max_broken_seconds", _float),
     "drain_seconds": ("drain_seconds", _float),
+    "send_within_seconds": ("send_within_seconds", _float),
     "workers": ("workers", _int),
     "instance_id": ("instance_id", _str),
     "log_level": ("log_level", _str),

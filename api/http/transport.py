@@ -1,37 +1,96 @@
-"""uvicorn's HTTP/1.1 protocol with a response's writes sent together, and its keep-alive timer
-armed once per idle spell rather than once per request.
+"""uvicorn's HTTP/1.1 protocol with a response's writes sent together, a bound on how long an
+answer may wait for company, and its keep-alive timer armed once per idle spell rather than once
+per request.
 
 uvicorn (httptools) writes a response's head and its body as two `transport.write` calls; on an
 idle socket each is its own `send` system call, and on loopback each delivers to the peer in our
-process's time. Here the writes one turn of the event loop makes are joined and sent once at the
-end of that turn: the same bytes in the same order, one system call for the usual answer.
+process's time. Here the writes one turn of the event loop makes are held and sent at the end of
+that turn: the same bytes in the same order, one system call for the usual answer, and under load
+the answers of a turn leave back to back (their peers wake once for the lot, and so do we: more
+answers per core, docs/performance.md). But when requests arrive together, an answer held to the
+end of the turn waits for every other request of the turn to be verified. So held answers leave
+as soon as an answer completes after the first of them has waited `send_within_seconds` (a
+setting; docs/performance.md, "Its price: latency under bunched arrivals").
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
+from time import perf_counter
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.settings import Settings
+
+
+class _Sends:
+    """One event loop's connections with writes held: sent at the end of the loop's turn, or as
+    an answer completes once the first of them has waited `within` seconds."""
+
+    __slots__ = ("_held", "_loop", "_since", "within")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, within: float) -> None:
+        self._loop = loop
+        self._held: list[_JoinedWrites] = []
+        self._since = 0.0
+        self.within = within
+
+    def hold(self, conn: _JoinedWrites) -> None:
+        """`conn` has begun holding writes."""
+        if not self._held:
+            self._since = perf_counter()
+            self._loop.call_soon(self.send)
+        self._held.append(conn)
+
+    def answered(self) -> None:
+        """An answer is complete: send now if the first held one has waited long enough."""
+        if self._held and perf_counter() - self._since >= self.within:
+            self.send()
+
+    def send(self) -> None:
+        held = self._held
+        if held:
+            self._held = []
+            for conn in held:
+                conn.send()
+
+
+_SENDS: dict[asyncio.AbstractEventLoop, _Sends] = {}
+_SEND_WITHIN_DEFAULT: float = next(
+    f.default for f in fields(Settings) if f.name == "send_within_seconds"
+)  # type: ignore[assignment]
+
+
+def _sends(loop: asyncio.AbstractEventLoop, within: float) -> _Sends:
+    sends = _SENDS.get(loop)
+    if sends is None:
+        for gone in [other for other in _SENDS if other.is_closed()]:
+            del _SENDS[gone]
+        sends = _SENDS[loop] = _Sends(loop, within)
+    sends.within = within
+    return sends
+
 
 class _JoinedWrites:
-    """A transport whose writes are held until the end of the event loop's turn, then sent
-    as one; everything else is the wrapped transport's."""
+    """A transport whose writes are held (see `_Sends`), then sent as one; everything else is
+    the wrapped transport's."""
 
-    __slots__ = ("_held", "_loop", "_transport")
+    __slots__ = ("_held", "_sends", "_transport")
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, transport: asyncio.Transport, sends: _Sends) -> None:
         self._transport = transport
-        self._loop = loop
+        self._sends = sends
         self._held: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         if not self._held:
-            self._loop.call_soon(self._send)
+            self._sends.hold(self)
         self._held.append(data)
 
-    def _send(self) -> None:
+    def send(self) -> None:
+        """Send what is held, if anything."""
         held = self._held
         if held:
             self._held = []
@@ -41,11 +100,11 @@ class _JoinedWrites:
                 self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def close(self) -> None:
-        self._send()  # what was written goes before the close, as it would have
+        self.send()  # what was written goes before the close, as it would have
         self._transport.close()
 
     def write_eof(self) -> None:
-        self._send()
+        self.send()
         self._transport.write_eof()
 
     def abort(self) -> None:
@@ -65,7 +124,7 @@ class _JoinedWrites:
 
 
 class HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol on a transport that joins a turn's writes.
+    """uvicorn's httptools protocol on a transport that holds a turn's writes (`_Sends`).
 
     Keep-alive: uvicorn cancels its idle timer when data arrives and starts a new one
     (`call_later`) when each answer completes, a timer made and unmade per request. Here the
@@ -76,9 +135,17 @@ class HttpProtocol(HttpToolsProtocol):
     """
 
     _idle_since: float | None = None  # loop time the last answer completed; None while busy
+    _sends: _Sends
+    send_within: float = _SEND_WITHIN_DEFAULT  # seconds (`_Sends`); see sending_within
+
+    @classmethod
+    def sending_within(cls, seconds: float) -> type[HttpProtocol]:
+        """This protocol with held answers leaving within `seconds` (send_within_seconds)."""
+        return type(cls.__name__, (cls,), {"send_within": seconds})
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(_JoinedWrites(transport, self.loop))  # type: ignore[arg-type]
+        self._sends = _sends(self.loop, self.send_within)
+        super().connection_made(_JoinedWrites(transport, self._sends))  # type: ignore[arg-type]
 
     def _unset_keepalive_if_required(self) -> None:
         # uvicorn calls this when data arrives: busy, not idle (and on a clean connection_lost,
@@ -92,8 +159,10 @@ class HttpProtocol(HttpToolsProtocol):
             self.timeout_keep_alive_task = None
 
     def on_response_complete(self) -> None:
-        """uvicorn's, with the idle timer kept (class docstring)."""
+        """uvicorn's, with the idle timer kept (class docstring), and held answers sent once
+        the first has waited long enough (`_Sends`)."""
         self.server_state.total_requests += 1
+        self._sends.answered()
         if self.transport.is_closing():
             return
         self.flow.resume_reading()

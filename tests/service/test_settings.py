@@ -107,6 +107,9 @@ def test_cache_secret_is_generated_when_absent():
         ({"ofd_limits": {"max_signaturez": 4}}, {}),
         ({"ofd_limits": {"max_signatures": 0}}, {}),
         ({}, {"HUREN_OFD_LIMITS": "[1]"}),
+        ({"send_within_seconds": -0.001}, {}),
+        ({}, {"HUREN_SEND_WITHIN_SECONDS": "2"}),
+        ({}, {"HUREN_SEND_WITHIN_SECONDS": "nan"}),
     ],
 )
 def test_bad_settings_are_refused(tmp_path: Path, doc: dict[str, object], env: dict[str, str]):

@@ -6,14 +6,16 @@ serve`, which uses this protocol)."""
 from __future__ import annotations
 
 import asyncio
+import selectors
 import socket
 import threading
 import time
 from typing import Any
 
+import pytest
 import uvicorn
 
-from api.http.transport import HttpProtocol, _JoinedWrites
+from api.http.transport import HttpProtocol, _JoinedWrites, _Sends
 
 
 class _Recorded:
@@ -36,7 +38,7 @@ async def _pair() -> tuple[_Recorded, _JoinedWrites, socket.socket]:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.connect_accepted_socket(asyncio.Protocol, ours)
     recorded = _Recorded(transport)
-    return recorded, _JoinedWrites(recorded, loop), peer  # type: ignore[arg-type]
+    return recorded, _JoinedWrites(recorded, _Sends(loop, HttpProtocol.send_within)), peer  # type: ignore[arg-type]
 
 
 def _received(peer: socket.socket) -> bytes:
@@ -95,6 +97,41 @@ def test_everything_else_is_the_transports() -> None:
     asyncio.run(main())
 
 
+def test_held_answers_leave_at_the_end_of_the_turn_or_once_the_first_has_waited() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sent: list[bytes] = []
+        for within, sent_early in ((3600.0, False), (0.0, True)):
+            first, second = await _pair(), await _pair()
+            sends = _Sends(loop, within)
+            a = _JoinedWrites(first[0], sends)  # type: ignore[arg-type]
+            b = _JoinedWrites(second[0], sends)  # type: ignore[arg-type]
+            a.write(b"a")
+            b.write(b"b")
+            sends.answered()  # an answer completes: the first held has waited >= 0 s
+            sent = first[0].writes + second[0].writes
+            assert sent == ([b"a", b"b"] if sent_early else [])
+            await asyncio.sleep(0)  # the end of the turn sends whatever is still held, once
+            assert first[0].writes + second[0].writes == [b"a", b"b"]
+            for recorded, _, peer in (first, second):
+                recorded.transport.close()
+                peer.close()
+        # A bound in time: the held answer leaves when an answer completes after it has waited.
+        recorded, _, peer = await _pair()
+        sends = _Sends(loop, 0.02)
+        joined = _JoinedWrites(recorded, sends)  # type: ignore[arg-type]
+        joined.write(b"held")
+        sends.answered()
+        assert recorded.writes == []
+        time.sleep(0.03)  # the loop busy elsewhere, as verifying a licence keeps it
+        sends.answered()
+        assert recorded.writes == [b"held"]
+        recorded.transport.close()
+        peer.close()
+
+    asyncio.run(main())
+
+
 # The protocol itself, served by uvicorn as `huren serve` runs it (api/server.py: this protocol,
 # the default loop), answering a small ASGI app over real sockets.
 
@@ -113,6 +150,10 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raise RuntimeError("the app failed")
     if path == "/slow":
         await asyncio.sleep(float(scope["query_string"] or b"0"))
+    if path == "/busy":  # the loop held, as verifying a licence holds it
+        scope["state"]["busy"].set()
+        time.sleep(float(scope["query_string"]))
+        scope["state"]["finished"].append((scope["query_string"], time.monotonic()))
     if path == "/stream":
         start = {"type": "http.response.start", "status": 200, "headers": []}
         await send(start)
@@ -131,7 +172,7 @@ async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 class _Served:
     """uvicorn with HttpProtocol in a thread, on a port of its own."""
 
-    def __init__(self, keep_alive: float) -> None:
+    def __init__(self, keep_alive: float, http: type[HttpProtocol] = HttpProtocol) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -143,13 +184,17 @@ class _Served:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
             scope["state"]["released"] = self.released
+            scope["state"]["busy"] = self.busy
+            scope["state"]["finished"] = self.finished
             await _app(scope, receive, send)
 
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, http=HttpProtocol, timeout_keep_alive=keep_alive
+            app, log_config=None, access_log=False, http=http, timeout_keep_alive=keep_alive
         )
         self.server = uvicorn.Server(config)
         self.released = asyncio.Event()
+        self.busy = threading.Event()
+        self.finished: list[tuple[bytes, float]] = []
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
 
     def __enter__(self) -> _Served:
@@ -311,3 +356,30 @@ def test_keep_alive_closes_an_idle_connection_and_only_an_idle_one() -> None:
         conn.sendall(_request("/c"))
         assert reader.answer()[1] == b"/c 0"
         assert reader.closed()
+
+
+@pytest.mark.parametrize("within", [HttpProtocol.send_within, 0.0, 3600.0])
+def test_an_answer_does_not_wait_for_every_request_that_arrived_with_it(within: float) -> None:
+    with _Served(keep_alive=5, http=HttpProtocol.sending_within(within)) as served:
+        conns = [served.connect() for _ in range(5)]
+        for conn in conns:  # accepted and served once, so that later they are read in one turn
+            conn.sendall(_request("/ready"))
+            assert _Reader(conn).answer()[1] == b"/ready 0"
+        blocker = served.connect()
+        blocker.sendall(_request("/busy?0.3"))
+        assert served.busy.wait(10)  # the loop is held: the five requests arrive together
+        for conn in conns:
+            conn.sendall(_request("/busy?0.05"))
+        with selectors.DefaultSelector() as sel:
+            for conn in conns:
+                sel.register(conn, selectors.EVENT_READ)
+            assert sel.select(timeout=30)
+            first_answer = time.monotonic()
+        for conn in [*conns, blocker]:
+            assert _Reader(conn).answer()[0].startswith(b"HTTP/1.1 200")
+            conn.close()
+        finished = [at for query, at in served.finished if query == b"0.05"]
+        assert len(finished) == 5
+        # Held to the end of the turn (a bound longer than the turn), the first answer leaves
+        # only after all five are done.
+        assert (first_answer < max(finished)) == (within < 0.05)
