@@ -93,8 +93,9 @@ class Settings:
     # -- lifecycle (api/readiness.py, api/server.py) --------------------------------------
     drain_seconds: float = 5.0  # after SIGTERM: /readyz 503, requests still served this long
     workers: int = 1  # processes of `huren serve`; more than one needs a trust_dir or Redis
-    # An answer held for its turn's company leaves once it has waited this long (api/http/
-    # transport.py): throughput under load against latency when requests arrive together.
+    # Answers held for their turn's company leave with the next answer to complete once the
+    # first has waited this long (api/http/transport.py): throughput under load against
+    # latency when requests arrive together.
     send_within_seconds: float = 0.001
     # -- misc -------------------------------------------------------------------------------
     log_level: str = "INFO"

@@ -16,11 +16,13 @@ setting; docs/performance.md, "Its price: latency under bunched arrivals").
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import fields
 from time import perf_counter
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
 
 from api.settings import Settings
 
@@ -57,20 +59,12 @@ class _Sends:
                 conn.send()
 
 
-_SENDS: dict[asyncio.AbstractEventLoop, _Sends] = {}
+# One holder per uvicorn server (its ServerState), so that servers on different loops or with
+# different bounds never share one; gone with the server.
+_SENDS: weakref.WeakKeyDictionary[ServerState, _Sends] = weakref.WeakKeyDictionary()
 _SEND_WITHIN_DEFAULT: float = next(
     f.default for f in fields(Settings) if f.name == "send_within_seconds"
 )  # type: ignore[assignment]
-
-
-def _sends(loop: asyncio.AbstractEventLoop, within: float) -> _Sends:
-    sends = _SENDS.get(loop)
-    if sends is None:
-        for gone in [other for other in _SENDS if other.is_closed()]:
-            del _SENDS[gone]
-        sends = _SENDS[loop] = _Sends(loop, within)
-    sends.within = within
-    return sends
 
 
 class _JoinedWrites:
@@ -85,6 +79,10 @@ class _JoinedWrites:
         self._held: list[bytes] = []
 
     def write(self, data: bytes) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            # Refused here, in the writer's request, as the real transport would refuse it;
+            # held, it would fail later in the send of every connection held with it.
+            raise TypeError(f"data: expected a bytes-like object, not {type(data).__name__}")
         if not self._held:
             self._sends.hold(self)
         self._held.append(data)
@@ -140,12 +138,22 @@ class HttpProtocol(HttpToolsProtocol):
 
     @classmethod
     def sending_within(cls, seconds: float) -> type[HttpProtocol]:
-        """This protocol with held answers leaving within `seconds` (send_within_seconds)."""
+        """This protocol with held answers sent as soon as an answer completes once the first
+        has waited `seconds` (send_within_seconds): the bound plus one request's work in the
+        event loop, not a timer."""
         return type(cls.__name__, (cls,), {"send_within": seconds})
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        self._sends = _sends(self.loop, self.send_within)
+        sends = _SENDS.get(self.server_state)
+        if sends is None:
+            sends = _SENDS[self.server_state] = _Sends(self.loop, self.send_within)
+        self._sends = sends
         super().connection_made(_JoinedWrites(transport, self._sends))  # type: ignore[arg-type]
+
+    def eof_received(self) -> None:
+        # The peer has finished sending, not reading (a half-close); returning None lets the
+        # event loop close the transport, so what is held must go first.
+        self.transport.send()  # type: ignore[attr-defined]
 
     def _unset_keepalive_if_required(self) -> None:
         # uvicorn calls this when data arrives: busy, not idle (and on a clean connection_lost,

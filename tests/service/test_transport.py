@@ -85,6 +85,20 @@ def test_nothing_is_sent_once_the_connection_is_gone() -> None:
     asyncio.run(main())
 
 
+def test_what_the_transport_would_refuse_is_refused_when_written() -> None:
+    async def main() -> None:
+        recorded, joined, peer = await _pair()
+        with pytest.raises(TypeError):
+            joined.write("text, not bytes")  # type: ignore[arg-type]
+        joined.write(memoryview(b"bytes-like"))
+        await asyncio.sleep(0)
+        assert recorded.writes == [b"bytes-like"]
+        recorded.transport.close()
+        peer.close()
+
+    asyncio.run(main())
+
+
 def test_everything_else_is_the_transports() -> None:
     async def main() -> None:
         recorded, joined, peer = await _pair()
@@ -383,3 +397,16 @@ def test_an_answer_does_not_wait_for_every_request_that_arrived_with_it(within: 
         # Held to the end of the turn (a bound longer than the turn), the first answer leaves
         # only after all five are done.
         assert (first_answer < max(finished)) == (within < 0.05)
+
+
+def test_a_client_that_half_closes_still_gets_its_answer() -> None:
+    # shutdown(SHUT_WR) after the request: the peer still reads. The event loop closes the
+    # transport on the EOF, so what is held has to leave first.
+    with _Served(keep_alive=5) as served:
+        for _ in range(20):
+            conn = served.connect()
+            conn.sendall(_request("/half"))
+            conn.shutdown(socket.SHUT_WR)
+            head, body = _Reader(conn).answer()
+            assert head.startswith(b"HTTP/1.1 200") and body == b"/half 0"
+            conn.close()
