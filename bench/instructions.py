@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -60,7 +61,10 @@ def _instructions(tree: Path, demo: Path, tokens: Path, mode: str, n: int) -> in
         mode,
         str(n),
     ]
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # One hash seed for every run: string hashes move dict and type lookups by a few thousand
+    # instructions per request from one seed to the next, more than some changes being judged.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     found = re.search(r"Collected : (\d+)", run.stderr)
     if run.returncode != 0 or found is None:
         tail = "\n".join(run.stderr.strip().splitlines()[-5:])
