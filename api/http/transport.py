@@ -28,8 +28,8 @@ from api.settings import Settings
 
 
 class _Sends:
-    """One event loop's connections with writes held: sent at the end of the loop's turn, or as
-    an answer completes once the first of them has waited `within` seconds."""
+    """One server's connections with writes held: sent at the end of the event loop's turn, or
+    as an answer completes once the first of them has waited `within` seconds."""
 
     __slots__ = ("_held", "_loop", "_since", "within")
 
@@ -79,10 +79,12 @@ class _JoinedWrites:
         self._held: list[bytes] = []
 
     def write(self, data: bytes) -> None:
-        if not isinstance(data, bytes | bytearray | memoryview):
-            # Refused here, in the writer's request, as the real transport would refuse it;
-            # held, it would fail later in the send of every connection held with it.
-            raise TypeError(f"data: expected a bytes-like object, not {type(data).__name__}")
+        if type(data) is not bytes:  # uvicorn writes bytes; anything else is checked and copied
+            if not isinstance(data, bytearray | memoryview):
+                # Refused here, in the writer's request, as the real transport would refuse it;
+                # held, it would fail later in the send of every connection held with it.
+                raise TypeError(f"data: expected a bytes-like object, not {type(data).__name__}")
+            data = bytes(data)  # held past the call: the writer may reuse its buffer
         if not self._held:
             self._sends.hold(self)
         self._held.append(data)

@@ -90,7 +90,9 @@ def test_what_the_transport_would_refuse_is_refused_when_written() -> None:
         recorded, joined, peer = await _pair()
         with pytest.raises(TypeError):
             joined.write("text, not bytes")  # type: ignore[arg-type]
-        joined.write(memoryview(b"bytes-like"))
+        reused = bytearray(b"bytes-like")
+        joined.write(memoryview(reused))
+        reused[:] = b"overwritten"  # the writer's buffer, reused before the end of the turn
         await asyncio.sleep(0)
         assert recorded.writes == [b"bytes-like"]
         recorded.transport.close()
