@@ -11,6 +11,7 @@ directory on disk (every file's digest), not a single key under the instances' R
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -71,7 +72,24 @@ def pair(
         newer = live_world.sign_status_list(ZS_URI, issued_at=now() - timedelta(minutes=30))
         accepted(p, "POST", "/v1/status-lists", newer, TOKEN)
         assert redis_dump(p)
+        settled(p)
         yield p
+
+
+def settled(p: Pair, within: float = 30.0) -> None:
+    """Both instances hold the same trust state. On a loaded machine B's sync can time out on
+    Redis (0.25 s) during the setup's upload; its catch-up must not then land between a test's
+    two observations and read as a change."""
+    deadline = time.monotonic() + within
+    while True:
+        versions = set()
+        for client in p.clients:
+            verdicts(client, p.world)  # a verdict makes the instance catch up
+            versions.add(client.app.state.ctx.store.state.version)  # type: ignore[attr-defined]
+        if len(versions) == 1:
+            return
+        assert time.monotonic() < deadline, f"the instances did not converge: {versions}"
+        time.sleep(0.1)
 
 
 def now() -> datetime:
