@@ -5,7 +5,6 @@ down and that every request is answered.)"""
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,10 +34,12 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def port() -> Iterator[int]:
-    if shutil.which("wrk") is None:
+    try:
+        loadgen.wrk_path()
+    except loadgen.WrkMissing as missing:  # .ci/run installs it: required there
         if os.environ.get("CI"):
-            pytest.fail("wrk is missing: .ci/run installs it (Debian's wrk package)")
-        pytest.skip("wrk is missing (sudo apt-get install -y wrk)")
+            pytest.fail(str(missing), pytrace=False)
+        pytest.skip(str(missing))
     server = _Server(("127.0.0.1", 0), _Ok)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
