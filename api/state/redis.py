@@ -414,7 +414,7 @@ class SharedRedis:
             }
             if c.sentinel_password:
                 sentinel_kwargs["password"] = c.sentinel_password
-            self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            self._sentinel = Sentinel(  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
                 list(c.sentinels), sentinel_kwargs=sentinel_kwargs, **self._connection_kwargs()
             )
             assert c.master_name is not None
