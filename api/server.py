@@ -123,8 +123,7 @@ def _serve_one(config_path: Path | str, host: str, port: int, sock: socket.socke
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-        # A turn's answers sent together, each within send_within_seconds (api/http/transport.py)
-        http=HttpProtocol.sending_within(settings.send_within_seconds),
+        http=protocol_for(settings),
     )
     server = DrainingServer(config, app.state.ctx.lifecycle, settings.drain_seconds)
     server.run(sockets=[sock] if sock is not None else None)
@@ -259,6 +258,18 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def protocol_for(settings: Settings) -> type[HttpProtocol]:
+    """The HTTP protocol huren is served on: a turn's answers sent together, each within
+    send_within_seconds (api/http/transport.py)."""
+    return HttpProtocol.sending_within(settings.send_within_seconds)
+
+
+def protocol_from_env() -> type[HttpProtocol]:
+    """`protocol_for` the settings from $HUREN_CONFIG and HUREN_* (as `app_from_env` reads them):
+    for a server that builds the app with `app_from_env`, such as the benchmark's."""
+    return protocol_for(Settings.load())
+
+
 def app_from_env() -> FastAPI:
     """ASGI factory: `uvicorn --factory api.server:app_from_env` with HUREN_CONFIG set."""
     config = os.environ.get("HUREN_CONFIG")
@@ -267,4 +278,12 @@ def app_from_env() -> FastAPI:
     return build(Path(config))
 
 
-__all__ = ["DrainingServer", "Supervisor", "app_from_env", "build", "serve"]
+__all__ = [
+    "DrainingServer",
+    "Supervisor",
+    "app_from_env",
+    "build",
+    "protocol_for",
+    "protocol_from_env",
+    "serve",
+]

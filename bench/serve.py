@@ -1,6 +1,6 @@
 """One server process of a benchmark: uvicorn on its own SO_REUSEPORT socket.
 
-    python -m bench.serve --app MODULE:FACTORY --port P [--http MODULE:CLASS]
+    python -m bench.serve --app MODULE:FACTORY --port P [--http MODULE:FACTORY]
 
 The parent starts one of these per worker, all on the same port: the kernel spreads connections
 evenly over the processes' sockets (unlike `uvicorn --workers N`, whose shared socket can hand a
@@ -31,8 +31,9 @@ UVICORN_SETTINGS: dict[str, object] = {
     "timeout_graceful_shutdown": 2,
     "proxy_headers": False,  # as `huren serve` (api/server.py)
 }
-# The protocol `huren serve` runs the service on (api/server.py `_serve_one`).
-SERVICE_PROTOCOL = "api.http.transport:HttpProtocol"
+# The protocol `huren serve` runs the service on (api/server.py `_serve_one`), made from the same
+# settings as the app (HUREN_CONFIG, HUREN_SEND_WITHIN_SECONDS, ...).
+SERVICE_PROTOCOL = "api.server:protocol_from_env"
 
 
 def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
@@ -53,13 +54,15 @@ def main() -> None:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--ready-file", type=Path, help="touched once this process serves")
     p.add_argument(
-        "--http", default="httptools", help="uvicorn's name of a protocol, or module:class"
+        "--http",
+        default="httptools",
+        help="uvicorn's name of a protocol, or module:factory (called with no arguments)",
     )
     a = p.parse_args()
     sock = reuseport_socket(a.host, a.port)
     settings = dict(UVICORN_SETTINGS)
     if ":" in a.http:
-        settings["http"] = import_from_string(a.http)
+        settings["http"] = import_from_string(a.http)()
     config = uvicorn.Config(a.app, factory=True, **settings)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     if a.ready_file is not None:
