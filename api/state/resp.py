@@ -72,6 +72,10 @@ def parse_url(url: str) -> Endpoint:
         port = parts.port
     except ValueError:
         raise UnsupportedURL("invalid db or port in the Redis URL") from None
+    if port == 0:
+        # redis-py before 8.2 read port 0 as the default port, 8.2 reads it as port 0: the two
+        # clients given this URL could reach different servers: left to redis-py alone.
+        raise UnsupportedURL("port 0 in the Redis URL: give the port, or none for 6379")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
     if parts.scheme == "unix":
