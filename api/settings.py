@@ -95,8 +95,9 @@ class Settings:
     workers: int = 1  # processes of `huren serve`; more than one needs a trust_dir or Redis
     # Answers held for their turn's company leave with the next answer to complete once the
     # first has waited this long (api/http/transport.py): throughput under load against
-    # latency when requests arrive together.
-    send_within_seconds: float = 0.001
+    # latency when requests arrive together. Longer than a saturated turn on two cores (~7 ms
+    # for uncached licences), so a full load keeps its one send per turn (docs/performance.md).
+    send_within_seconds: float = 0.01
     # -- misc -------------------------------------------------------------------------------
     log_level: str = "INFO"
     config_path: Path | None = None
