@@ -6,7 +6,7 @@ noisy shared machine. Loopback only; bounded in time (full run < 10 min on 2 cor
 1-2 min). A figure that cannot be measured (missing component, server that fails) is a MISS with
 its reason, never a crash.
 
-Sections (for --only): library (1), scale (4), trustlist (6b), items (I1, I2: a catalogue of
+Sections (for --only): library (1, 5f), scale (4), trustlist (6b), items (I1, I2: a catalogue of
 1,000 service items x 2 cities x 20 rules), qr (Q1-Q3: QR licences), uncached (2, 7), cached (3),
 batch (5), startup (6a), hostile (H1: /healthz under hostile national uploads), bigbatch (8: one
 batch of 10,000 licences, memory per item and /healthz meanwhile), profile (where verify_licence
@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             log("[library] verify_licence vs raw verify (figure 1)")
             got = guarded(rows, "1", "library verify_licence", micro.library_rows, proj, raw, ms)
             rows += got or []
+            log("[library] the least a batch item can cost (figure 5's floor)")
+            got = guarded(rows, "5f", "batch item floor", micro.batch_floor_row, proj, raw, ms)
+            if got is not None:
+                rows.append(got)
         if "scale" in only:
             log("[scale] big trust store and status list (figure 4)")
             got = guarded(rows, "4", "scale", micro.scale_rows, proj, ms, quick)

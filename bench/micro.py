@@ -1,10 +1,12 @@
-"""Library figures (1, 4, 6b) and the raw-crypto baselines, timeit-style in this process.
+"""Library figures (1, 4, 5f, 6b) and the raw-crypto baselines, timeit-style in this process.
 
 - Raw crypto: `cryptography` ECDSA P-256 and Ed25519 verify of the licence's own signing input
   (pre-decoded signature, pre-built key object), a tight loop, one core.
 - 1: full `verify_licence` (all checks, no cache, status list referenced), measured interleaved
   with the raw verify it is compared with; best of N repeats each.
 - 4: verify time against a huge trust store / status list vs the demo ones; memory per entry.
+- 5f: the least a batch item can cost (decode, verify, answer; no check), against the raw
+  verify: the ceiling of figure 5.
 - 6b: load and verify (from disk, as at start-up) a trust list of 5,000 services.
 - 6c: what every verdict pays so that processes may share a trust directory: the check of its
   STAMP with nothing new (TrustStore.refresh), against one raw ECDSA verify (about what a cached
@@ -162,6 +164,65 @@ def library_rows(project: Any, raw: dict[str, float], s: Settings) -> list[Row]:
 def _paired_note(note: str, rounds: int, best_ratio: float) -> str:
     text = f"ratio: median of {rounds} paired rounds (ratio of the bests: {best_ratio:.2f})"
     return f"{note}; {text}" if note else text
+
+
+# ---------------------------------------------------------------------------- figure 5's floor
+
+
+def batch_floor_row(project: Any, raw: dict[str, float], s: Settings) -> Row:
+    """5f: the least any licence verifier must do per batch item, in this runtime, against the
+    raw verify: read the item's JSON, split and decode the compact JWS (its header parsed once
+    per distinct header), parse the claims, r||s to DER, verify, hash the token, write a small
+    answer. No check, no trust store, no HTTP, no client: the highest figure 5 could reach."""
+    import base64
+    import hashlib
+
+    import orjson
+
+    name = "batch item floor: parse, decode, verify, answer; no checks (for 5)"
+    try:
+        w = project.world()
+    except project.Unavailable as exc:  # informational: not a MISS
+        return Row("5f", name, "-", "-", None, "", 0, note=str(exc))
+    pub = project._crypto_key(w.issuer["ES256"])
+    items = [
+        orjson.dumps({"kind": "licence", "token": t, "relying_jurisdiction": w.relying})
+        for t in project.pool("ES256")
+    ]
+    headers: dict[str, object] = {}
+
+    def decode(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    def item(raw_item: Any) -> object:
+        token = orjson.loads(raw_item)["token"]
+        h, p, sig64 = token.split(".")
+        if h not in headers:
+            headers[h] = orjson.loads(decode(h))
+        claims = orjson.loads(decode(p))
+        sig = decode(sig64)
+        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+        pub.verify(der, f"{h}.{p}".encode("ascii"), _ECDSA)
+        digest = hashlib.sha256(token.encode("ascii")).hexdigest()
+        answer = {"indication": "PASSED", "document_sha256": digest, "id": claims["lic_no"]}
+        return orjson.dumps(answer)
+
+    sample = raw_sample_from_token(project.pool("ES256")[0], pub, "ES256")
+    floor = timing.cycling(list(items), item)
+    t_raw, t_floor, ratio = timing.paired(sample.fn(), floor, repeats=s.repeats, target=s.target)
+    raw["ES256"] = min(raw.get("ES256", t_raw), t_raw)
+    return Row(
+        "5f",
+        name,
+        f"{fmt_rate(1 / t_floor)} ({fmt_us(t_floor)})",
+        f"{fmt_rate(1 / t_raw)} (raw ECDSA)",
+        ratio,
+        "",
+        0,
+        note="the ceiling of figure 5 before any check, HTTP or client; "
+        + _paired_note("", s.repeats, t_raw / t_floor),
+        raw={"floor_s": t_floor, "raw_s": t_raw, "best_ratio": t_raw / t_floor},
+    )
 
 
 # ---------------------------------------------------------------------------- figure 4
