@@ -4,7 +4,6 @@ down and that every request is answered.)"""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bench import loadgen
+from tests.support.wrk_support import require_wrk
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -34,12 +34,7 @@ class _Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def port() -> Iterator[int]:
-    try:
-        loadgen.wrk_path()
-    except loadgen.WrkMissing as missing:  # .ci/run installs it: required there
-        if os.environ.get("CI"):
-            pytest.fail(str(missing), pytrace=False)
-        pytest.skip(str(missing))
+    require_wrk()
     server = _Server(("127.0.0.1", 0), _Ok)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
