@@ -174,10 +174,11 @@ def batch_floor_row(project: Any, raw: dict[str, float], s: Settings) -> Row:
     raw verify: read the item's JSON, split and decode the compact JWS (its header parsed once
     per distinct header), parse the claims, r||s to DER, verify, hash the token, write a small
     answer. No check, no trust store, no HTTP, no client: the highest figure 5 could reach."""
-    import base64
     import hashlib
 
     import orjson
+
+    from keys import b64url_decode as decode  # the verifier's own strict reader
 
     name = "batch item floor: parse, decode, verify, answer; no checks (for 5)"
     try:
@@ -190,9 +191,6 @@ def batch_floor_row(project: Any, raw: dict[str, float], s: Settings) -> Row:
         for t in project.pool("ES256")
     ]
     headers: dict[str, object] = {}
-
-    def decode(part: str) -> bytes:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
     def item(raw_item: Any) -> object:
         token = orjson.loads(raw_item)["token"]
